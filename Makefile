@@ -1,0 +1,43 @@
+# embercast: every install step lives here; nothing is done by hand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RUN_DIR ?= runs/quickstart
+
+.PHONY: run test test-slow bench lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: generate a small dataset, validate it and plot one fire and one nuisance scenario
+run: $(STAMP)
+	$(PY) -m embercast.quickstart --out $(RUN_DIR)
+
+## test: the test suite (slow checks excluded; see test-slow)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## test-slow: the slow checks that the default suite leaves out
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+## bench: run the benchmarks and rewrite BENCHMARKS.md
+bench: $(STAMP)
+	$(PY) benchmarks/run.py --out BENCHMARKS.md
+
+## lint: ruff and mypy (strict)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

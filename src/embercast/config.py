@@ -1,0 +1,77 @@
+"""Typed settings: one TOML file plus ``EMBERCAST_*`` environment variables.
+
+Settings are read through :func:`get_settings`, which caches one instance; tests and the CLI
+override values with environment variables (``EMBERCAST_DATA_DIR=...``) or by calling
+``get_settings.cache_clear()`` after changing them.
+
+The TOML file is ``embercast.toml`` in the working directory, or the path in
+``EMBERCAST_CONFIG``. Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("EMBERCAST_CONFIG", "embercast.toml"))
+
+
+class Settings(BaseSettings):
+    """Project-wide settings.
+
+    Attributes are documented with their unit where they have one.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="EMBERCAST_",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    data_dir: str = Field(
+        default="runs",
+        description="Default root for datasets and outputs (local path or fsspec URL).",
+    )
+    engine: Literal["local", "dask"] = Field(
+        default="local", description="Default executor for generation."
+    )
+    workers: int = Field(default=1, ge=1, le=256, description="Default worker processes.")
+    dask_scheduler: str | None = Field(
+        default=None, description="Address of a running Dask scheduler (tcp://host:port)."
+    )
+    scenarios_per_task: int = Field(
+        default=8, ge=1, le=10_000, description="Scenarios written per output part."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible store (Garage, SeaweedFS, ...)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the cached settings (call ``get_settings.cache_clear()`` to re-read)."""
+    return Settings()

@@ -1,0 +1,134 @@
+"""Compartment gas: hot-layer temperature and species in a ventilated, well-mixed zone.
+
+The sensor sits in the upper part of the room, where fire products collect. The zone the sensor
+samples is treated as well mixed over ``mix_volume`` (a share of the room volume) and exchanges air
+with the outside at the ventilation rate. Equations are integrated exactly over each step for
+piecewise-constant coefficients, which is stable for any step.
+
+References
+----------
+.. [1] Karlsson, B., Quintiere, J. G., Enclosure Fire Dynamics, CRC Press, 2000, ch. 6 (energy
+   and mass balance of the hot layer). :doi:`10.1201/9781420050219`
+.. [2] Walton, W. D., Thomas, P. H., Okamoto, Y., "Estimating Temperatures in Compartment Fires",
+   SFPE Handbook of Fire Protection Engineering, 5th ed., ch. 30, 2016.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+RHO_CP = 1.2
+"""Volumetric heat capacity of air [kJ/(m^3 K)]."""
+
+
+def relax(
+    dt: float, target: NDArray[np.float64], rate: NDArray[np.float64], y0: float
+) -> NDArray[np.float64]:
+    """Integrate :math:`dy/dt = k(t) (y_\\infty(t) - y)` exactly for piecewise-constant k.
+
+    Parameters
+    ----------
+    dt : step [s]
+    target : equilibrium value y_inf at each step [unit of y]
+    rate : relaxation rate k at each step [1/s]
+    y0 : initial value [unit of y]
+
+    Returns
+    -------
+    y : the trajectory, ``y[0] = y0`` [unit of y]
+
+    >>> relax(1.0, np.full(3, 10.0), np.full(3, 1e9), 0.0).tolist()
+    [0.0, 10.0, 10.0]
+    """
+    gain = 1.0 - np.exp(-rate * dt)
+    y = np.empty_like(target)
+    y[0] = y0
+    acc = y0
+    g = gain.tolist()
+    tg = target.tolist()
+    for k in range(1, len(tg)):
+        acc += g[k] * (tg[k] - acc)
+        y[k] = acc
+    return y
+
+
+def layer_temperature(
+    dt: float,
+    q_conv: ArrayLike,
+    mix_volume: float,
+    wall_area: float,
+    flow: ArrayLike,
+    temp_amb: ArrayLike,
+    h_wall: float = 0.015,
+    temp_supply: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Temperature of the upper (sensor) zone heated by a fire [°C].
+
+    Parameters
+    ----------
+    dt : time step [s]
+    q_conv : convective heat release into the zone at each step [kW]
+    mix_volume : volume of the zone [m^3]
+    wall_area : area of the bounding surfaces in contact with the zone [m^2]
+    flow : ventilation flow through the zone [m^3/s]
+    temp_amb : temperature of the bounding surfaces and of the room without sources [°C]
+    h_wall : effective heat-loss coefficient to the bounding surfaces [kW/(m^2 K)]
+    temp_supply : temperature of the air brought in by ventilation [°C] (default ``temp_amb``)
+
+    Notes
+    -----
+    :math:`\\rho c_p V dT/dt = \\dot Q_c - h A (T - T_a) - \\rho c_p \\dot V (T - T_s)` [1]_, the
+    lumped energy balance of a vented compartment (cf. MQH [2]_), solved with :func:`relax`.
+
+    >>> t = layer_temperature(1.0, np.full(3600, 10.0), 50.0, 80.0, np.full(3600, 0.01), 20.0)
+    >>> round(float(t[-1]), 2)
+    28.25
+    """
+    q_conv = np.asarray(q_conv, dtype=np.float64)
+    vent = RHO_CP * np.broadcast_to(np.asarray(flow, dtype=np.float64), q_conv.shape)
+    wall = h_wall * wall_area
+    loss = wall + vent
+    amb = np.broadcast_to(np.asarray(temp_amb, dtype=np.float64), q_conv.shape)
+    supply = (
+        amb
+        if temp_supply is None
+        else np.broadcast_to(np.asarray(temp_supply, dtype=np.float64), q_conv.shape)
+    )
+    target = (q_conv + wall * amb + vent * supply) / loss
+    rate = loss / (RHO_CP * mix_volume)
+    return relax(dt, target, rate, float(amb[0]))
+
+
+def zone_concentration(
+    dt: float,
+    source: ArrayLike,
+    mix_volume: float,
+    flow: ArrayLike,
+    outdoor: ArrayLike,
+    c0: float,
+) -> NDArray[np.float64]:
+    """Concentration of a gas in a ventilated well-mixed zone [ppm].
+
+    Parameters
+    ----------
+    dt : time step [s]
+    source : volumetric source of the gas at each step [m^3/s]
+    mix_volume : zone volume [m^3]
+    flow : ventilation flow [m^3/s] (floored at 1e-6)
+    outdoor : concentration of the supply air [ppm]
+    c0 : initial concentration [ppm]
+
+    Notes
+    -----
+    :math:`V dC/dt = 10^6 \\dot S - \\dot V (C - C_{out})` [1]_.
+
+    >>> c = zone_concentration(1.0, np.full(7200, 1e-5), 30.0, np.full(7200, 0.005), 420.0, 420.0)
+    >>> round(float(c[-1]))
+    1818
+    """
+    source = np.asarray(source, dtype=np.float64)
+    flow = np.maximum(np.broadcast_to(np.asarray(flow, dtype=np.float64), source.shape), 1e-6)
+    outdoor = np.broadcast_to(np.asarray(outdoor, dtype=np.float64), source.shape)
+    target = outdoor + 1e6 * source / flow
+    return relax(dt, target, flow / mix_volume, c0)

@@ -1,0 +1,1 @@
+"""Thermal scene rendering: room geometry, camera projection, objects, fire, people, sun."""

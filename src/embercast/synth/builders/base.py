@@ -1,0 +1,159 @@
+"""The common background of every scenario and small helpers the class builders share."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from embercast.physics.species import M_H2O, gas_volume_rate, occupant_co2_rate
+from embercast.physics.ventilation import air_change_flow
+from embercast.scene.geometry import CameraPose, Room
+from embercast.scene.objects import Box
+from embercast.scene.render import StaticObject
+from embercast.synth.catalogue import ScenarioSpec
+from embercast.synth.plan import Device, FloatArray, ScenarioPlan
+
+PERSON_HEAT = 0.075
+"""Sensible heat of a seated adult [kW]."""
+PERSON_H2O = 40.0 / 3600.0 / 1000.0
+"""Water vapour exhaled and evaporated by an adult [kg/s] (40 g/h)."""
+CAMERA_INSET = 0.15
+"""Distance of a device from the walls of its corner [m]."""
+
+
+def f(p: dict[str, Any], key: str) -> float:
+    """A numeric parameter as float."""
+    return float(p[key])
+
+
+def walkers(rng: np.random.Generator, t: FloatArray, n: int, room: Room) -> FloatArray:
+    """Positions (n_t, n, 2) [m] of ``n`` people walking between random waypoints with pauses."""
+    out = np.empty((t.size, n, 2))
+    margin = 0.4
+    for k in range(n):
+        times = np.cumsum(rng.uniform(10.0, 90.0, size=int(t[-1] / 10) + 2)) - 30.0
+        xs = rng.uniform(margin, room.length - margin, times.size)
+        ys = rng.uniform(margin, room.width - margin, times.size)
+        hold = rng.random(times.size) < 0.5  # stand still for a leg half of the time
+        xs[1:][hold[1:]] = xs[:-1][hold[1:]]
+        ys[1:][hold[1:]] = ys[:-1][hold[1:]]
+        out[:, k, 0] = np.interp(t, times, xs)
+        out[:, k, 1] = np.interp(t, times, ys)
+    return out
+
+
+def cycle(t: FloatArray, period: float, duty: float, phase: float) -> NDArray[np.bool_]:
+    """On/off cycling (thermostat, compressor): on for ``duty`` of each ``period`` [s]."""
+    return np.asarray(((t / period + phase) % 1.0) < duty)
+
+
+def window(t: FloatArray, start: float, end: float) -> NDArray[np.bool_]:
+    """True for ``start`` <= t < ``end`` [s]."""
+    return np.asarray((t >= start) & (t < end))
+
+
+def add_people(
+    plan: ScenarioPlan, xy: FloatArray, present: NDArray[np.bool_], met: float = 1.2
+) -> None:
+    """Add occupants (positions (n_t, n, 2) and presence (n_t, n)) with their heat, CO2 and H2O."""
+    count = present.sum(axis=1)
+    plan.people_xy = (
+        xy if plan.people_xy.size == 0 else np.concatenate([plan.people_xy, xy], axis=1)
+    )
+    plan.people_present = (
+        present
+        if plan.people_present.size == 0
+        else np.concatenate([plan.people_present, present], axis=1)
+    )
+    plan.occupancy = (plan.occupancy + count).astype(np.int16)
+    plan.heat = plan.heat + PERSON_HEAT * met / 1.2 * count
+    plan.co2_source = plan.co2_source + occupant_co2_rate(count, met)
+    plan.h2o_source = plan.h2o_source + gas_volume_rate(PERSON_H2O * count, M_H2O)
+
+
+def person_near(
+    rng: np.random.Generator, t: FloatArray, x: float, y: float, room: Room
+) -> FloatArray:
+    """Positions (n_t, 1, 2) of one person shuffling within half a metre of (x, y) [m]."""
+    jitter = np.cumsum(rng.normal(0.0, 0.02, size=(t.size, 2)), axis=0)
+    jitter = np.clip(jitter, -0.5, 0.5)
+    px = np.clip(x + jitter[:, 0], 0.3, room.length - 0.3)
+    py = np.clip(y - 0.6 + jitter[:, 1], 0.3, room.width - 0.3)
+    return np.stack([px, py], axis=-1)[:, None, :]
+
+
+def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
+    """Room, devices, ventilation, background occupants and furniture of a scenario."""
+    p: dict[str, Any] = dict(spec.params)
+    rng = np.random.default_rng([spec.seed, 1])
+    t = np.arange(0.0, f(p, "duration_s") + 1.0, 1.0)
+    room = Room(length=f(p, "room_length"), width=f(p, "room_width"), height=f(p, "room_height"))
+    z_cam = room.height - 0.12
+    yaw = math.degrees(math.atan2(room.width / 2 - CAMERA_INSET, room.length / 2 - CAMERA_INSET))
+    devices = [
+        Device(
+            device_id=f"{spec.scenario_id}-d0",
+            pose=CameraPose(
+                position=(CAMERA_INSET, CAMERA_INSET, z_cam),
+                yaw=yaw + f(p, "camera_yaw_offset"),
+                pitch=f(p, "camera_pitch"),
+            ),
+        )
+    ]
+    if p["second_device"]:
+        devices.append(
+            Device(
+                device_id=f"{spec.scenario_id}-d1",
+                pose=CameraPose(
+                    position=(room.length - CAMERA_INSET, room.width - CAMERA_INSET, z_cam),
+                    yaw=yaw + 180.0 - f(p, "camera_yaw_offset"),
+                    pitch=f(p, "camera_pitch"),
+                ),
+            )
+        )
+    n = t.size
+    room_temp = f(p, "room_temp") + 0.3 * np.sin(2 * np.pi * t / 3600.0 + rng.uniform(0, 2 * np.pi))
+    flow = air_change_flow(np.full(n, f(p, "ach")), room.volume)
+    supply = room_temp.copy()
+    hvac_on = np.zeros(n, bool)
+    if p["hvac"]:
+        hvac_on = cycle(t, rng.uniform(600.0, 1500.0), rng.uniform(0.3, 0.7), rng.random())
+        flow = flow + air_change_flow(np.where(hvac_on, rng.uniform(1.0, 3.0), 0.0), room.volume)
+        supply = np.where(hvac_on, room_temp + rng.uniform(-2.0, 2.0), supply)
+    plan = ScenarioPlan(
+        t=t,
+        room=room,
+        devices=devices,
+        room_temp=room_temp,
+        supply_temp=supply,
+        outdoor_temp=np.full(n, f(p, "outdoor_temp")),
+        outdoor_rh=np.full(n, f(p, "outdoor_rh")),
+        room_rh=f(p, "room_rh"),
+        outdoor_co2=f(p, "outdoor_co2"),
+        initial_co2=f(p, "outdoor_co2") + f(p, "initial_co2_excess"),
+        flow=flow,
+        mix_fraction=f(p, "mix_fraction"),
+        layer_depth=f(p, "layer_depth_frac") * room.height,
+        heat=np.zeros(n),
+        co2_source=np.zeros(n),
+        h2o_source=np.zeros(n),
+        occupancy=np.zeros(n, np.int16),
+        hvac_on=hvac_on,
+        window_open=np.zeros(n, bool),
+        phase=np.zeros(n, np.int8),
+    )
+    people = int(p["people"])
+    if people:
+        add_people(plan, walkers(rng, t, people, room), np.ones((n, people), bool))
+    for _ in range(int(p["furniture"])):
+        sx, sy, sz = rng.uniform(0.4, 1.6), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.8)
+        x0 = rng.uniform(0.5, max(room.length - sx, 0.6))
+        y0 = rng.uniform(0.5, max(room.width - sy, 0.6))
+        box = Box(lo=(x0, y0, 0.0), hi=(min(x0 + sx, room.length), min(y0 + sy, room.width), sz))
+        plan.add_object(
+            StaticObject(name="furniture", shape=box), room_temp + rng.uniform(-0.8, 0.8)
+        )
+    return plan, rng

@@ -1,0 +1,137 @@
+"""Run one scenario: plan -> physics truth -> sensor models -> readings and frames.
+
+``run_scenario`` only composes: the builders make the plan, :mod:`~embercast.synth.truth` the air
+and surfaces, :mod:`~embercast.synth.film` the thermal frames, :mod:`embercast.sensors` the sensor
+outputs. It is deterministic: the same spec gives identical tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from embercast.sensors.lepton import frame_index_at_or_before, sample_lepton_device
+from embercast.sensors.scd41 import SCD41Readings, measure, sample_scd41_device
+from embercast.synth.builders import build_plan
+from embercast.synth.catalogue import ScenarioSpec
+from embercast.synth.film import DeviceFilm
+from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
+from embercast.synth.schema import FRAMES_SCHEMA, PHASES, READINGS_SCHEMA, FramePolicy, ScenarioResult
+from embercast.synth.truth import SensorTruth, ZoneTruth, sensor_truth, zone_truth
+
+SCD41_MAX_OPERATING = 70.0
+"""Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]."""
+
+
+def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, FloatArray]:
+    """SCD41 outputs after faults (dropout -> NaN, stuck -> held value, drift -> growing CO2
+    offset that stays) and after over-temperature loss of the sensor."""
+    out = {"co2_ppm": r.co2_ppm.copy(), "temperature_c": r.temperature_c.copy(), "humidity_pct": r.humidity_pct.copy()}
+    t = r.t_s
+    for fault in faults:
+        inside = (t >= fault.start) & (t < fault.end)
+        if not inside.any():
+            continue
+        if fault.kind == "scd41_dropout":
+            for col in out.values():
+                col[inside] = np.nan
+        elif fault.kind == "scd41_stuck":
+            first = int(np.flatnonzero(inside)[0])
+            for col in out.values():
+                col[inside] = col[first]
+        elif fault.kind == "scd41_drift":
+            offset = fault.magnitude * (np.clip(t, fault.start, fault.end) - fault.start)
+            out["co2_ppm"] = np.clip(out["co2_ppm"] + offset, 0.0, 40_000.0)
+    hot = np.flatnonzero(r.temperature_c > SCD41_MAX_OPERATING)
+    if hot.size:
+        for col in out.values():
+            col[hot[0]:] = np.nan
+    return out
+
+
+def _readings_table(
+    spec: ScenarioSpec, plan: ScenarioPlan, device: Device, zone: ZoneTruth, air: SensorTruth,
+    r: SCD41Readings, available: np.ndarray,
+) -> pa.Table:
+    t = r.t_s
+    i = np.minimum(np.round(t).astype(np.intp), plan.n - 1)
+    outputs = apply_scd41_faults(r, plan.faults)
+    ign = plan.ignition_s
+    fire = np.zeros(t.size, np.int8) if ign is None else (t >= ign).astype(np.int8)
+    n = t.size
+    cols: dict[str, Any] = {
+        "scenario_id": pa.array([spec.scenario_id] * n, pa.string()),
+        "device_id": pa.array([device.device_id] * n, pa.string()),
+        "t_s": t,
+        **outputs,
+        "outdoor_temp_c": plan.outdoor_temp[i],
+        "outdoor_rh_pct": plan.outdoor_rh[i],
+        "hvac_on": plan.hvac_on[i],
+        "window_open": plan.window_open[i],
+        "occupancy": plan.occupancy[i].astype(np.int16),
+        "thermal_available": available,
+        "true_hrr_kw": zone.hrr[i],
+        "true_co2_ppm": air.co2[i],
+        "true_gas_temp_c": air.temp[i],
+        "true_rh_pct": air.rh[i],
+        "fire": fire,
+        "phase": pa.array(np.asarray(PHASES, dtype=object)[plan.phase[i]], pa.string()),
+        "scenario_class": pa.array([spec.scenario_class] * n, pa.string()),
+    }
+    return pa.Table.from_pydict(cols, schema=READINGS_SCHEMA)
+
+
+def _film(
+    spec: ScenarioSpec, device: Device, film: DeviceFilm, t: FloatArray, frames: FramePolicy
+) -> tuple[np.ndarray, list[dict[str, Any]], int]:
+    """Frames of the kept readings: for each, the frame at or before t and at or before t - 1 s.
+    Returns per-reading availability, the stored frame rows and the number rendered."""
+    available = np.array([film.available(float(x)) for x in t])
+    wanted: set[int] = set()
+    for k, tr in enumerate(t):
+        if frames.keeps(k):
+            for tt in (float(tr), float(tr) - 1.0):
+                idx = frame_index_at_or_before(tt)
+                if idx >= 0 and film.available(tt):
+                    wanted.add(idx)
+    rows: list[dict[str, Any]] = []
+    for idx in sorted(wanted):
+        fr = film.frame(idx)
+        rows.append({
+            "scenario_id": spec.scenario_id, "device_id": device.device_id, "t_s": fr.t_s,
+            "frame_index": idx, "gain": fr.gain, "ffc": fr.ffc, "frame": fr.counts.astype("<u2").tobytes(),
+        })
+    return available, rows, len(wanted)
+
+
+def run_scenario(spec: ScenarioSpec, frames: FramePolicy) -> ScenarioResult:
+    """Run one scenario and return its scenarios row, readings and stored frames.
+
+    Frames are rendered only for the readings whose frames are stored (``frames``); under
+    ``none`` nothing is rendered and ``thermal_available`` still reports camera dropouts.
+    """
+    plan = build_plan(spec)
+    zone = zone_truth(plan)
+    p = spec.params
+    readings: list[pa.Table] = []
+    frame_rows: list[dict[str, Any]] = []
+    rendered = 0
+    for k, device in enumerate(plan.devices):
+        rng = np.random.default_rng([spec.seed, 10 + k])
+        air = sensor_truth(plan, zone, device)
+        half = float(plan.t[-1]) / 2
+        r = measure(plan.t, air.co2, air.temp, air.rh, sample_scd41_device(rng), rng=rng,
+                    period_s=30.0 if p["scd41_low_power"] else 5.0, asc=bool(p["asc"]),
+                    asc_initial_s=half, asc_period_s=half)
+        film = DeviceFilm(plan, zone, device, sample_lepton_device(rng), seed=spec.seed * 4 + k)
+        available, rows, count = _film(spec, device, film, r.t_s, frames)
+        rendered += count
+        frame_rows.extend(rows)
+        readings.append(_readings_table(spec, plan, device, zone, air, r, available))
+    row = spec.to_row()
+    row["ignition_s"] = plan.ignition_s
+    table = pa.concat_tables(readings)
+    frame_table = pa.Table.from_pylist(frame_rows, schema=FRAMES_SCHEMA) if frame_rows else FRAMES_SCHEMA.empty_table()
+    return ScenarioResult(scenario=row, readings=table, frames=frame_table, rendered_frames=rendered)

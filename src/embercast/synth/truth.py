@@ -1,0 +1,99 @@
+"""Ground truth of the air and surfaces: the compartment zone, and what reaches each sensor.
+
+Composes the physics functions on a plan's 1-s grid; no sensor effects here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embercast.physics.ceiling_jet import alpert_excess_temperature
+from embercast.physics.compartment import layer_temperature, zone_concentration
+from embercast.physics.heating import surface_response
+from embercast.physics.species import (
+    M_CO2,
+    M_H2O,
+    gas_volume_rate,
+    h2o_ppm_from_rh,
+    jet_species_per_kelvin,
+    relative_humidity,
+    species_mass_rate,
+)
+from embercast.physics.transport import delayed, transport_delay
+from embercast.synth.plan import Device, FloatArray, ScenarioPlan
+
+SURFACE_TAU = 120.0
+"""Time constant of the ceiling and upper-wall surfaces following the gas next to them [s]."""
+SURFACE_SHARE = 0.6
+"""Share of the gas excess temperature a painted board surface reaches [-]."""
+
+
+@dataclass(frozen=True)
+class ZoneTruth:
+    """The sensor zone: heat release [kW], temperature [°C], CO2 and H2O [ppm]; and the surface
+    heating levels the renderer uses (ceiling-jet Q^(2/3) [kW^(2/3)], layer excess [K])."""
+
+    hrr: FloatArray
+    temp: FloatArray
+    co2: FloatArray
+    h2o: FloatArray
+    jet_surface: FloatArray
+    layer_surface: FloatArray
+
+
+@dataclass(frozen=True)
+class SensorTruth:
+    """Air at one sensor: temperature [°C], CO2 [ppm], relative humidity [%]."""
+
+    temp: FloatArray
+    co2: FloatArray
+    rh: FloatArray
+
+
+def zone_truth(plan: ScenarioPlan) -> ZoneTruth:
+    """Energy and species balance of the sensor zone over the scenario."""
+    room = plan.room
+    volume = room.volume * plan.mix_fraction
+    area = room.length * room.width + 2 * (room.length + room.width) * plan.layer_depth
+    hrr = np.zeros(plan.n)
+    q_conv = plan.heat.copy()
+    co2_src = plan.co2_source.copy()
+    h2o_src = plan.h2o_source.copy()
+    for fire in plan.fires:
+        hrr += fire.hrr
+        q_conv += (1.0 - fire.fuel.chi_rad) * fire.hrr
+        hc = fire.fuel.heat_of_combustion
+        co2_src += gas_volume_rate(species_mass_rate(fire.hrr, hc, fire.fuel.co2_yield), M_CO2)
+        h2o_src += gas_volume_rate(species_mass_rate(fire.hrr, hc, fire.fuel.h2o_yield), M_H2O)
+    temp = layer_temperature(1.0, q_conv, volume, area, plan.flow, plan.room_temp, temp_supply=plan.supply_temp)
+    co2 = zone_concentration(1.0, co2_src, volume, plan.flow, plan.outdoor_co2, plan.initial_co2)
+    outdoor_h2o = h2o_ppm_from_rh(plan.outdoor_rh, plan.outdoor_temp)
+    h2o0 = float(h2o_ppm_from_rh(plan.room_rh, plan.room_temp[0]))
+    h2o = zone_concentration(1.0, h2o_src, volume, plan.flow, outdoor_h2o, h2o0)
+    jet = surface_response(1.0, SURFACE_SHARE * hrr ** (2.0 / 3.0), SURFACE_TAU)
+    layer = surface_response(1.0, SURFACE_SHARE * np.maximum(temp - plan.room_temp, 0.0), SURFACE_TAU)
+    return ZoneTruth(hrr=hrr, temp=temp, co2=co2, h2o=h2o, jet_surface=jet, layer_surface=layer)
+
+
+def sensor_truth(plan: ScenarioPlan, zone: ZoneTruth, device: Device) -> SensorTruth:
+    """Air at a device under the ceiling: the zone plus each fire's delayed ceiling jet, whose
+    species excess follows its temperature excess (plume similarity)."""
+    temp = zone.temp.copy()
+    co2 = zone.co2.copy()
+    h2o = zone.h2o.copy()
+    x, y, _ = device.pose.position
+    for fire in plan.fires:
+        if not np.any(fire.hrr > 0):
+            continue
+        height = max(plan.room.height - fire.z, 0.3)
+        r = float(np.hypot(fire.xy[0] - x, fire.xy[1] - y))
+        q_seen = delayed(plan.t, fire.hrr, transport_delay(fire.hrr, height, r))
+        excess = alpert_excess_temperature(q_seen, height, r)
+        chi_c = 1.0 - fire.fuel.chi_rad
+        hc = fire.fuel.heat_of_combustion
+        temp += excess
+        co2 += excess * jet_species_per_kelvin(hc, fire.fuel.co2_yield, chi_c)
+        h2o += excess * jet_species_per_kelvin(hc, fire.fuel.h2o_yield, chi_c, M_H2O)
+    return SensorTruth(temp=temp, co2=co2, rh=relative_humidity(h2o, temp))
