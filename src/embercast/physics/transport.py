@@ -43,20 +43,29 @@ def transport_delay(q: ArrayLike, h: float, r: float) -> NDArray[np.float64]:
 
 
 def delayed(t: ArrayLike, x: ArrayLike, delay: ArrayLike) -> NDArray[np.float64]:
-    """Signal ``x`` as seen after a time-varying transport delay: :math:`x(t - t_d(t))`.
+    """Signal ``x`` as received after a transport delay that depends on when it was emitted.
 
     Parameters
     ----------
     t : increasing time grid [s]
-    x : signal on that grid [any unit]
-    delay : delay at each time [s]
+    x : emitted signal on that grid [any unit]
+    delay : travel time of what is emitted at each time [s]
 
     Returns
     -------
-    y : the delayed signal (the first value before the grid starts) [unit of x]
+    y : the received signal on the same grid [unit of x]; before the first arrival, ``x[0]``.
+
+    Notes
+    -----
+    What is emitted at :math:`\\tau` arrives at :math:`a(\\tau) = \\tau + t_d(\\tau)`; arrivals
+    are made monotonic (a faster flow cannot overtake a slower one) and inverted by linear
+    interpolation. Mapping on the emission side means a weak flow after a fire ends does not
+    bring back gas emitted long before.
 
     >>> delayed([0, 1, 2, 3], [0, 10, 20, 30], [1, 1, 1, 1]).tolist()
     [0.0, 0.0, 10.0, 20.0]
     """
     t = np.asarray(t, dtype=np.float64)
-    return np.interp(t - np.asarray(delay, dtype=np.float64), t, np.asarray(x, dtype=np.float64))
+    x = np.asarray(x, dtype=np.float64)
+    arrival = np.maximum.accumulate(t + np.broadcast_to(np.asarray(delay, dtype=np.float64), t.shape))
+    return np.interp(t, arrival, x, left=float(x[0]))

@@ -21,8 +21,9 @@ from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
 from embercast.synth.schema import FRAMES_SCHEMA, PHASES, READINGS_SCHEMA, FramePolicy, ScenarioResult
 from embercast.synth.truth import SensorTruth, ZoneTruth, sensor_truth, zone_truth
 
-SCD41_MAX_OPERATING = 70.0
-"""Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]."""
+SCD41_MAX_OPERATING = 85.0
+"""Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]
+(its electronics' rating; the datasheet specifies operation up to 60 °C)."""
 
 
 def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, FloatArray]:

@@ -26,6 +26,8 @@ from embercast.synth.plan import Device, FloatArray, ScenarioPlan
 
 SURFACE_TAU = 120.0
 """Time constant of the ceiling and upper-wall surfaces following the gas next to them [s]."""
+STOICHIOMETRIC_CO2 = 150_000.0
+"""Highest CO2 fraction combustion in air can produce (all oxygen turned into products) [ppm]."""
 SURFACE_SHARE = 0.6
 """Share of the gas excess temperature a painted board surface reaches [-]."""
 
@@ -96,4 +98,4 @@ def sensor_truth(plan: ScenarioPlan, zone: ZoneTruth, device: Device) -> SensorT
         temp += excess
         co2 += excess * jet_species_per_kelvin(hc, fire.fuel.co2_yield, chi_c)
         h2o += excess * jet_species_per_kelvin(hc, fire.fuel.h2o_yield, chi_c, M_H2O)
-    return SensorTruth(temp=temp, co2=co2, rh=relative_humidity(h2o, temp))
+    return SensorTruth(temp=temp, co2=np.minimum(co2, STOICHIOMETRIC_CO2), rh=relative_humidity(h2o, temp))

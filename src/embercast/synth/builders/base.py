@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from embercast.physics.species import M_H2O, gas_volume_rate, occupant_co2_rate
+from embercast.physics.species import M_H2O, gas_volume_rate, h2o_ppm_from_rh, occupant_co2_rate
 from embercast.physics.ventilation import air_change_flow
 from embercast.scene.geometry import CameraPose, Room
 from embercast.scene.objects import Box
@@ -145,6 +145,11 @@ def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
         window_open=np.zeros(n, bool),
         phase=np.zeros(n, np.int8),
     )
+    # the building's moisture (materials, people elsewhere) holds the initial humidity against
+    # the background ventilation, so humidity moves only with this scenario's sources
+    h2o_in = float(h2o_ppm_from_rh(plan.room_rh, room_temp[0]))
+    h2o_out = h2o_ppm_from_rh(plan.outdoor_rh, plan.outdoor_temp)
+    plan.h2o_source = np.maximum(flow * (h2o_in - h2o_out) / 1e6, 0.0)
     people = int(p["people"])
     if people:
         add_people(plan, walkers(rng, t, people, room), np.ones((n, people), bool))

@@ -28,6 +28,13 @@ def oxygen_limited_energy(plan: ScenarioPlan) -> float:
     return O2_ENERGY * 0.23 * air_mass * (0.21 - 0.15) / 0.21
 
 
+def fire_exchange_flow(hrr: FloatArray, excess_air: float = 2.0) -> FloatArray:
+    """Air drawn through an open door by a fire [m^3/s]: ``excess_air`` times the stoichiometric
+    air of ``hrr`` [kW] (13.1 MJ per kg of O2, 23 % O2 by mass); at the Kawagoe limit this is the
+    door's full exchange of 0.5 A sqrt(H) kg/s."""
+    return excess_air * np.asarray(hrr) / (O2_ENERGY * 0.23) / 1.2
+
+
 def set_fire_phases(
     plan: ScenarioPlan, hrr: FloatArray, t_ign: float, flaming_from: float | None = None
 ) -> None:
@@ -104,6 +111,8 @@ def flaming_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator
             limit,
         )
     hrr = hrr_curve(plan.t, alpha, q_peak, t_ign, energy, f(p, "decay_s"))
+    if p["door_open"]:
+        plan.flow = plan.flow + fire_exchange_flow(hrr)
     xy, z = fire_position(plan, p)
     plan.fires.append(FirePlan(xy=xy, z=z, hrr=hrr, fuel=fuel, flaming=hrr > 0))
     fuel_package(plan, xy, z, float(fire_diameter(hrr.max(), fuel.hrrpua)), hrr, 550.0)

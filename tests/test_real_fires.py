@@ -1,0 +1,121 @@
+"""The generator against real fire tests (shared/data/real_fires, NIST / FAA / UL FSRI).
+
+FAA cargo-compartment tests: small flaming fires in a compartment of about 3,500 ft^3 (99 m^3),
+seen by ceiling gas probes and thermocouples. We compare, after passing both through the SCD41's
+60-s lag at its 5-s cadence: the CO2 rise within 300 s of ignition, its fastest rate, and the
+ceiling warming. UL FSRI DelCo room fires: CO2 above the SCD41's 40,000 ppm output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embercast.sensors.scd41 import first_order_lag, measure, sample_scd41_device
+from embercast.synth.catalogue import ScenarioSpec, sample_spec
+from embercast.synth.runner import run_scenario
+from embercast.synth.schema import FramePolicy
+
+FAA_ROOM = {"room_length": 12.0, "room_width": 3.7, "room_height": 2.2}
+"""A box of the FAA compartment's volume (97.7 m^3) and a low ceiling."""
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, skiprows=[1])
+
+
+def faa_measured(real_fires: Path) -> dict[str, tuple[float, float]]:
+    """(min, max) over the FAA tests' probes of: lagged CO2 rise [ppm], its fastest rate
+    [ppm/s], and the median over thermocouples of their peak warming [K]."""
+    rises, rates, warm = [], [], []
+    for path in sorted((real_fires / "faa_cargo_compartments").glob("TestCase*_FAA_EXPDATA.csv")):
+        df = _read(path)
+        tcs = [c for c in df.columns if c.startswith("TC") and c[2:].isdigit()]
+        warm.append(float(df[tcs].max().median()))
+        for col in (c for c in df.columns if c.endswith("CO2")):
+            x = df[col].to_numpy() * 1e6
+            ok = ~np.isnan(x)
+            if ok.sum() < 10:
+                continue
+            x = np.interp(df["Time"], df["Time"][ok], x[ok])
+            y = first_order_lag(x, 1.0, 60.0)[::5]
+            rises.append(float(y[:61].max() - y[0]))
+            rates.append(float(np.diff(y).max() / 5.0))
+    return {"rise": (min(rises), max(rises)), "rate": (min(rates), max(rates)), "warm": (min(warm), max(warm))}
+
+
+def small_fire(q_peak: float, fuel: str, seed: int) -> pd.DataFrame:
+    base = sample_spec(seed, 11, "flaming_fire")
+    params = dict(base.params) | FAA_ROOM | {
+        "q_peak": q_peak, "fuel": fuel, "growth": "fast", "ach": 0.5, "ignition_frac": 0.1,
+        "steady_s": 120.0, "decay_s": 120.0, "fire_x_frac": 0.5, "fire_y_frac": 0.5, "fire_z": 0.0,
+        "door_open": False, "duration_s": 1000, "second_device": False, "scd41_low_power": False,
+        "asc": False, "people": 0, "hvac": False, "initial_co2_excess": 0.0,
+    }
+    spec = replace(base, params=params)
+    return run_scenario(spec, FramePolicy.parse("none")).readings.to_pandas()
+
+
+@pytest.mark.parametrize("q_peak", [2.0, 4.0])
+@pytest.mark.parametrize("fuel", ["plastics", "paper_cardboard"])
+def test_small_fire_matches_faa_order_of_magnitude(real_fires: Path, q_peak: float, fuel: str) -> None:
+    faa = faa_measured(real_fires)
+    assert 900 < faa["rise"][1] < 1400 and 1 < faa["warm"][1] < 10  # the data are what we think
+    r = small_fire(q_peak, fuel, seed=3)
+    pre = r[r.t_s < 100]
+    post = r[(r.t_s >= 100) & (r.t_s <= 400)]
+    rise = post.co2_ppm.max() - pre.co2_ppm.mean()
+    rate = float(np.nanmax(np.diff(r.co2_ppm.to_numpy())) / 5.0)
+    warm = post.true_gas_temp_c.max() - pre.true_gas_temp_c.mean()
+    lo, hi = faa["rise"]
+    assert lo / 2 <= rise <= 2 * hi, f"CO2 rise {rise:.0f} ppm vs FAA {lo:.0f}-{hi:.0f}"
+    lo, hi = faa["rate"]
+    assert lo / 3 <= rate <= 3 * hi, f"CO2 rate {rate:.1f} ppm/s vs FAA {lo:.1f}-{hi:.1f}"
+    lo, hi = faa["warm"]
+    assert lo / 3 <= warm <= 3 * hi, f"ceiling warming {warm:.1f} K vs FAA {lo:.1f}-{hi:.1f}"
+
+
+def test_developed_room_fire_saturates_scd41_like_ul_fsri(real_fires: Path) -> None:
+    # the measured room fires, seen through an SCD41, clip at its 40,000 ppm output
+    peaks = []
+    for path in sorted((real_fires / "ulfsri_delco_trainers").glob("Test_*.csv")):
+        df = _read(path)
+        x = df["CO2_A"].interpolate().fillna(0.0).to_numpy() * 1e6
+        t1 = np.arange(0.0, float(df["Time"].iloc[-1]))
+        x1 = np.interp(t1, df["Time"], x)
+        dev = sample_scd41_device(np.random.default_rng(0))
+        out = measure(t1, x1, np.full(t1.size, 25.0), np.full(t1.size, 40.0), dev, rng=np.random.default_rng(1))
+        peaks.append(x.max())
+        assert out.co2_ppm.max() == 40_000.0
+    assert min(peaks) > 50_000
+    # a developed fire of the generator brings the same CO2 to a ceiling device: the SCD41 model
+    # clips it; the device's own temperature then passes its rating and its readings stop
+    base = sample_spec(5, 11, "flaming_fire")
+    params = dict(base.params) | {
+        "room_length": 5.0, "room_width": 4.0, "room_height": 2.5, "q_peak": 1500.0,
+        "fuel": "polyurethane_foam", "growth": "fast", "door_open": True, "steady_s": 600.0,
+        "ignition_frac": 0.1, "duration_s": 1200, "second_device": False, "scd41_low_power": False,
+        "fire_x_frac": 0.8, "fire_y_frac": 0.8, "fire_z": 0.3,
+    }
+    r = run_scenario(replace(base, params=params), FramePolicy.parse("none")).readings.to_pandas()
+    true_peak = r.true_co2_ppm.max()
+    assert 0.3 * min(peaks) < true_peak < 3 * max(peaks), f"{true_peak:.0f} vs UL FSRI {peaks}"
+    t1 = np.arange(0.0, r.t_s.max() + 1)
+    exposed = measure(t1, np.interp(t1, r.t_s, r.true_co2_ppm), np.full(t1.size, 25.0),
+                      np.full(t1.size, 40.0), sample_scd41_device(np.random.default_rng(2)),
+                      rng=np.random.default_rng(3))
+    assert exposed.co2_ppm.max() == 40_000.0
+    missing = r.co2_ppm.isna().to_numpy()
+    assert missing.any(), "a ceiling device in a developed fire overheats"
+    first = int(np.argmax(missing))
+    assert missing[first:].all() and r.true_gas_temp_c.iloc[first] > 85.0
+    assert r.co2_ppm.max() <= 40_000.0
+
+
+def test_scenario_spec_roundtrip_keeps_class() -> None:
+    spec = sample_spec(1, 2, "smouldering")
+    assert isinstance(spec, ScenarioSpec) and spec.scenario_class == "smouldering"
