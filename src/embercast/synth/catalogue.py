@@ -439,8 +439,9 @@ def sample_scenarios(
 ) -> list[ScenarioSpec]:
     """Draw ``n`` scenarios; classes are mixed by their weights (or restricted to ``classes``).
 
-    The class of scenario i follows a deterministic weighted round-robin, so small datasets
-    still hold every class; its parameters come from :func:`sample_spec`.
+    The first scenarios visit every class once (in a seeded order), then classes follow a
+    deterministic weighted round-robin, so any dataset of at least as many scenarios as classes
+    holds every class; a scenario's parameters come from :func:`sample_spec`.
     """
     if n < 1:
         raise ValueError(f"invalid number of scenarios: must be >= 1, got {n}")
@@ -455,29 +456,40 @@ def sample_scenarios(
     specs = []
     for i in range(n):
         credit += weights
-        pick = int(order[np.argmax(credit[order])])
+        pick = int(order[i]) if i < len(names) else int(order[np.argmax(credit[order])])
         credit[pick] -= 1.0
         specs.append(sample_spec(i, seed, names[pick], policy))
     return specs
 
 
+PARAMETER_UNITS: dict[str, str] = {
+    "duration_s": "s", "room_length": "m", "room_width": "m", "room_height": "m", "ach": "1/h",
+    "room_temp": "°C", "outdoor_temp": "°C", "room_rh": "%", "outdoor_rh": "%", "outdoor_co2": "ppm",
+    "initial_co2_excess": "ppm", "camera_pitch": "deg", "camera_yaw_offset": "deg", "q_peak": "kW",
+    "steady_s": "s", "decay_s": "s", "fire_z": "m", "q_smoulder": "kW", "ramp_s": "s",
+    "glow_temp": "°C", "transition_after_s": "s", "power_max": "W", "conductance": "W/K",
+    "heat_capacity": "J/K", "pyrolysis_c": "°C", "flaming_c": "°C", "burner_kw": "kW",
+    "oil_mass": "kg", "pan_radius": "m", "autoignition_c": "°C", "loss_conductance": "W/K",
+    "cook_leaves_s": "s", "pan_temp": "°C", "steam_g_s": "g/s", "hood_ach": "1/h",
+    "plate_temp": "°C", "oven_door_temp": "°C", "toaster_temp": "°C", "toast_s": "s",
+    "power_kw": "kW", "cycle_s": "s", "sun_excess": "K", "patch_half": "m", "speed": "m/min",
+    "met": "met", "machine_temp": "°C", "window_area": "m^2", "supply_offset": "K",
+    "hvac_ach": "1/h", "steam_s": "s", "plume_temp": "°C", "drift_rate": "ppm/s",
+}  # fmt: skip
+"""Unit of each dimensional parameter; ``*_frac`` parameters are shares of the room's length or
+width, or of the scenario's duration [-]; the others are counts, choices or flags."""
+
+
 def describe_catalogue() -> list[dict[str, str]]:
-    """Rows (class, fire, parameter, distribution) documenting every distribution."""
-    rows = [
-        {"class": "(all)", "fire": "", "parameter": k, "distribution": d.describe()}
-        for k, d in COMMON_PARAMETERS.items()
-    ]
+    """Rows (class, fire, parameter, unit, distribution) documenting every distribution."""
+
+    def row(cls: str, fire: str, key: str, dist: Distribution) -> dict[str, str]:
+        unit = PARAMETER_UNITS.get(key, "-" if key.endswith("_frac") else "")
+        return {"class": cls, "fire": fire, "parameter": key, "unit": unit, "distribution": dist.describe()}
+
+    rows = [row("(all)", "", k, d) for k, d in COMMON_PARAMETERS.items()]
     for name, cls in SCENARIO_CLASSES.items():
-        rows.append(
-            {
-                "class": name,
-                "fire": str(cls.is_fire),
-                "parameter": "duration_s",
-                "distribution": cls.duration.describe(),
-            }
-        )
-        rows.extend(
-            {"class": name, "fire": str(cls.is_fire), "parameter": k, "distribution": d.describe()}
-            for k, d in cls.parameters.items()
-        )
+        fire = str(cls.is_fire)
+        rows.append(row(name, fire, "duration_s", cls.duration))
+        rows.extend(row(name, fire, k, d) for k, d in cls.parameters.items())
     return rows

@@ -1,0 +1,184 @@
+"""Benchmarks of the generator; rewrites BENCHMARKS.md.
+
+Run with ``make bench``. Measures scenarios/s and feature-ready rows/s with and without frames,
+1 worker vs 2, local process pool vs Dask, the 100,000-row goal run, and a plain numpy baseline
+that renders the same number of frames in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from embercast import __version__
+from embercast.synth.catalogue import sample_scenarios
+from embercast.synth.writer import generate_dataset
+
+GOAL_ROWS = 100_000
+"""Rows of the goal run (labelled 5-s rows with the frames their features need)."""
+SUBSET = 48
+"""Scenarios of the comparison runs."""
+
+
+@dataclass
+class Result:
+    name: str
+    scenarios: int
+    rows: int
+    frames: int
+    seconds: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+    @property
+    def scenarios_per_s(self) -> float:
+        return self.scenarios / self.seconds
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.seconds
+
+
+def expected_rows(n: int, seed: int) -> int:
+    """Readings the first ``n`` scenarios of a dataset will have (cheap: from their specs)."""
+    total = 0
+    for spec in sample_scenarios(n, seed):
+        p = spec.params
+        period = 30.0 if p["scd41_low_power"] else 5.0
+        total += int(float(p["duration_s"]) // period) * (2 if p["second_device"] else 1)
+    return total
+
+
+def scenarios_for_rows(rows: int, seed: int) -> int:
+    n = 50
+    while expected_rows(n, seed) < rows:
+        n += 25
+    return n
+
+
+def run(name: str, n: int, frames: str, workers: int, engine: str = "local", seed: int = 0) -> Result:
+    out = tempfile.mkdtemp(prefix="embercast-bench-")
+    try:
+        t0 = time.perf_counter()
+        s = generate_dataset(out, scenarios=n, seed=seed, frames=frames, workers=workers, engine=engine)
+        seconds = time.perf_counter() - t0
+        return Result(name, s.scenarios, s.rows, s.frames_rendered, seconds)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def numpy_baseline(n_frames: int, seed: int = 0) -> float:
+    """Frames/s of a plain numpy renderer: background, one hot disc, noise, uint16 counts."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:120, 0:160]
+    t0 = time.perf_counter()
+    for k in range(n_frames):
+        img = np.full((120, 160), 22.0) + rng.normal(0.0, 0.05, (120, 160))
+        cx, cy = 80 + 20 * np.sin(k / 50), 60 + 10 * np.cos(k / 70)
+        img[(xx - cx) ** 2 + (yy - cy) ** 2 < 36] = 300.0
+        np.round((img + 273.15) * 100).astype("<u2").tobytes()
+    return n_frames / (time.perf_counter() - t0)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, numpy {np.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    args = parser.parse_args()
+    subset = 8 if args.quick else SUBSET
+    goal_rows = 5_000 if args.quick else GOAL_ROWS
+    results: list[Result] = []
+    for frames in ("all", "none"):
+        for workers in (1, 2):
+            results.append(run(f"frames={frames}, local, {workers} worker(s)", subset, frames, workers))
+            print(results[-1], flush=True)
+    results.append(run("frames=all, dask LocalCluster, 2 workers", subset, "all", 2, engine="dask"))
+    print(results[-1], flush=True)
+    n_goal = scenarios_for_rows(goal_rows, seed=1)
+    goal = run(f"goal: {goal_rows:,} rows, frames=all, local, 2 workers", n_goal, "all", 2, seed=1)
+    print(goal, flush=True)
+    base_fps = numpy_baseline(2_000 if args.quick else 20_000)
+    ours_1 = results[0]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Rewritten by `make bench` (`python benchmarks/run.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"embercast {__version__} at commit {commit or 'unknown'}.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "## Generator (`embercast generate`)",
+        "",
+        "Rows are labelled SCD41 readings (one per device every 5 s, or 30 s in low-power mode); with "
+        "`frames=all` each row also gets its two Lepton frames (at t and t - 1 s), rendered, run "
+        "through the sensor model and stored as zstd Parquet. Times include writing the dataset.",
+        "",
+        "| run | scenarios | rows | frames rendered | seconds | scenarios/s | rows/s | frames/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in [*results, goal]:
+        lines.append(
+            f"| {r.name} | {r.scenarios} | {r.rows:,} | {r.frames:,} | {r.seconds:.1f} | "
+            f"{r.scenarios_per_s:.2f} | {r.rows_per_s:,.0f} | {r.frames_per_s:,.0f} |"
+        )
+    speedup = results[1].rows_per_s / results[0].rows_per_s
+    verdict = "met" if goal.seconds < 300 and goal.rows >= goal_rows else "NOT met"
+    lines += [
+        "",
+        f"- Goal ({goal_rows:,} rows with frames in under 5 minutes on 2 cores): **{verdict}**, "
+        f"{goal.rows:,} rows in {goal.seconds:.0f} s.",
+        f"- 2 workers vs 1 (frames=all): {speedup:.2f}x rows/s.",
+        f"- frames=none is {results[2].rows_per_s / results[0].rows_per_s:.1f}x faster per row than frames=all "
+        "(1 worker).",
+        "",
+        "## Against a plain numpy baseline",
+        "",
+        "The baseline renders a frame the simplest way: a uniform background, one hot disc, Gaussian "
+        "noise, conversion to uint16 centikelvin; no room geometry, objects, physics, sensor model or "
+        "storage.",
+        "",
+        "| renderer | frames/s (1 core) | ratio to baseline |",
+        "|---|---:|---:|",
+        f"| numpy baseline | {base_fps:,.0f} | 1.00 |",
+        f"| embercast generate, frames=all, 1 worker (whole pipeline) | {ours_1.frames_per_s:,.0f} | "
+        f"{ours_1.frames_per_s / base_fps:.2f} |",
+        "",
+        "Command: `make bench`.",
+        "",
+    ]
+    Path(args.out).write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The main job of ``make run``: generate a small dataset, validate it, plot a fire and a nuisance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow.parquet as pq
+
+from embercast.store.fs import join, resolve
+from embercast.synth.plot import plot_scenario
+from embercast.synth.validate import validate_dataset
+from embercast.synth.writer import GenerateSummary, generate_dataset
+
+QUICKSTART_SCENARIOS = 32
+"""Scenarios of the quickstart dataset (every class appears at least once)."""
+
+
+@dataclass(frozen=True)
+class QuickstartResult:
+    """Where the quickstart wrote its outputs and what it found."""
+
+    dataset: str
+    summary: GenerateSummary
+    problems: int
+    plots: dict[str, str]
+
+
+def run_quickstart(
+    out: str,
+    *,
+    scenarios: int = QUICKSTART_SCENARIOS,
+    seed: int = 0,
+    workers: int = 2,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> QuickstartResult:
+    """Generate ``scenarios`` scenarios into ``out/dataset``, validate them, and plot the first
+    flaming fire and the first gas-stove cooking scenario into ``out/plots``."""
+    dataset = join(out, "dataset")
+    log(f"generating {scenarios} scenarios into {dataset}")
+    summary = generate_dataset(dataset, scenarios=scenarios, seed=seed, frames="sample:6", workers=workers)
+    problems = validate_dataset(dataset)
+    for problem in problems:
+        log(f"problem: {problem}")
+    fs, root = resolve(dataset)
+    table = pq.read_table(join(root, "scenarios.parquet"), filesystem=fs, columns=["scenario_id", "scenario_class"])
+    first: dict[str, str] = {}
+    for sid, cls in zip(table["scenario_id"].to_pylist(), table["scenario_class"].to_pylist(), strict=True):
+        first.setdefault(cls, sid)
+    plots = {}
+    for cls in ("flaming_fire", "cooking_gas_stove"):
+        if cls in first:
+            path = join(out, "plots", f"{first[cls]}_{cls}.png")
+            fs.makedirs(join(out, "plots"), exist_ok=True)
+            plots[cls] = plot_scenario(dataset, first[cls], path)
+            log(f"plotted {cls} {first[cls]} -> {path}")
+    return QuickstartResult(dataset=dataset, summary=summary, problems=len(problems), plots=plots)
