@@ -58,7 +58,7 @@ def hrr_t_squared(t: ArrayLike, alpha: float, t_ignition: float = 0.0) -> NDArra
     1054.8
     """
     dt = np.asarray(t, dtype=np.float64) - t_ignition
-    return np.where(dt > 0.0, alpha * dt**2, 0.0)
+    return np.where(np.isnan(dt), np.nan, np.where(dt > 0.0, alpha * dt**2, 0.0))
 
 
 def hrr_curve(
@@ -114,7 +114,7 @@ def hrr_curve(
     q = np.where(
         dt < t_grow, alpha * np.maximum(dt, 0.0) ** 2, np.where(dt < t_end_steady, q_peak, decay)
     )
-    return np.clip(np.where(dt > 0.0, q, 0.0), 0.0, None)
+    return np.where(np.isnan(dt), np.nan, np.clip(np.where(dt > 0.0, q, 0.0), 0.0, None))
 
 
 def hrr_smouldering(
@@ -142,4 +142,5 @@ def hrr_smouldering(
     0.632
     """
     dt = np.asarray(t, dtype=np.float64) - t_start
-    return np.where(dt > 0.0, q_smoulder * (1.0 - np.exp(-np.maximum(dt, 0.0) / ramp_time)), 0.0)
+    q = np.where(dt > 0.0, q_smoulder * (1.0 - np.exp(-np.maximum(dt, 0.0) / ramp_time)), 0.0)
+    return np.where(np.isnan(dt), np.nan, q)

@@ -102,10 +102,12 @@ def capsule_coverage(
     s = np.clip(((cc - col[0]) * axis[0] + (rr - row[0]) * axis[1]) / max(length2, 1e-9), 0.0, 1.0)
     dist = np.hypot(cc - (col[0] + s * axis[0]), rr - (row[0] + s * axis[1]))
     radius = rad[0] + s * (rad[1] - rad[0])
-    # area-preserving soft edge: a disc of radius < 0.5 px covers pi r^2 of its pixel
-    cover = np.clip(radius - dist + 0.5, 0.0, 1.0) * np.minimum(
-        1.0, np.pi * np.maximum(radius, 1e-3) ** 2
-    )
+    # area-preserving soft edge: thinner than a pixel, the capsule is drawn one pixel wide at a
+    # reduced share, 2 r of its body (1 px^2 per px of length) and 3 r^2 of its end cones (pi/3
+    # px^2), so that it keeps its projected area 2 r L + pi r^2
+    end = (s <= 0.0) | (s >= 1.0)
+    share = np.where(radius >= 0.5, 1.0, np.where(end, 3.0 * radius**2, 2.0 * radius))
+    cover = np.clip(np.maximum(radius, 0.5) - dist + 0.5, 0.0, 1.0) * share
     keep = cover > 0.0
     index = (rr[keep].astype(np.intp)) * pose.width + cc[keep].astype(np.intp)
     return index, cover[keep].astype(np.float32)
