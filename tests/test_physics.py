@@ -513,8 +513,8 @@ def test_time_series_array_like_and_nan(
     np.testing.assert_array_equal(out[:3], arr[:3])
     assert np.all(np.isnan(out[3:]))
     if sets_length:
-        # a scalar is not a time series
-        with pytest.raises(IndexError):
+        # a scalar is not a time series: a clear error, not an index error
+        with pytest.raises(ValueError, match="must be a time series"):
             func(float(x[1]))
     else:
         # a scalar coefficient is held constant over the series

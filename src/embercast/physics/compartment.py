@@ -22,6 +22,18 @@ RHO_CP = 1.2
 """Volumetric heat capacity of air [kJ/(m^3 K)]."""
 
 
+def as_series(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """``x`` as a 1-D float time series; a clear error for a scalar or a table.
+
+    >>> as_series([1, 2], "q").tolist()
+    [1.0, 2.0]
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a time series (one value per time step), got shape {arr.shape}")
+    return arr
+
+
 def relax(
     dt: float, target: NDArray[np.float64], rate: NDArray[np.float64], y0: float
 ) -> NDArray[np.float64]:
@@ -85,7 +97,7 @@ def layer_temperature(
     >>> round(float(t[-1]), 2)
     28.25
     """
-    q_conv = np.asarray(q_conv, dtype=np.float64)
+    q_conv = as_series(q_conv, "q_conv")
     vent = RHO_CP * np.broadcast_to(np.asarray(flow, dtype=np.float64), q_conv.shape)
     wall = h_wall * wall_area
     loss = wall + vent
@@ -127,7 +139,7 @@ def zone_concentration(
     >>> round(float(c[-1]))
     1818
     """
-    source = np.asarray(source, dtype=np.float64)
+    source = as_series(source, "source")
     flow = np.maximum(np.broadcast_to(np.asarray(flow, dtype=np.float64), source.shape), 1e-6)
     outdoor = np.broadcast_to(np.asarray(outdoor, dtype=np.float64), source.shape)
     target = outdoor + 1e6 * source / flow

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from embercast.physics.compartment import relax
+from embercast.physics.compartment import as_series, relax
 
 
 def lumped_temperature(
@@ -44,7 +44,7 @@ def lumped_temperature(
     >>> round(float(t[-1]))
     320
     """
-    power = np.asarray(power, dtype=np.float64)
+    power = as_series(power, "power")
     env = np.broadcast_to(np.asarray(temp_env, dtype=np.float64), power.shape)
     target = env + power / conductance
     rate = np.full(power.shape, conductance / heat_capacity)
@@ -60,7 +60,7 @@ def surface_response(
     >>> [round(float(v), 2) for v in surface_response(60.0, [20.0, 80.0, 80.0], 60.0)]
     [20.0, 57.93, 71.88]
     """
-    gas = np.asarray(temp_gas, dtype=np.float64)
+    gas = as_series(temp_gas, "temp_gas")
     start = float(gas[0]) if temp0 is None else temp0
     return relax(dt, gas, np.full(gas.shape, 1.0 / tau), start)
 

@@ -1,0 +1,307 @@
+"""The ``embercast`` command line: one Typer app.
+
+Commands: ``generate`` (a labelled dataset), ``validate`` (check one), ``plot`` (one scenario)
+and ``version``. Bad input (a wrong option, an invalid value, an unknown class, an unreachable
+scheduler, an unwritable output) ends with one ``error: ...`` line on stderr and exit code 2.
+``validate`` exits with 1 when it finds problems.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from typer.core import TyperGroup
+from typer.exceptions import Abort, TyperException
+
+import embercast
+from embercast.config import Settings, get_settings
+from embercast.engine.executor import ENGINES, SchedulerUnreachableError
+from embercast.store.fs import OutputLocationError
+from embercast.synth.schema import FramePolicy
+from embercast.synth.validate import validate_dataset
+from embercast.synth.writer import (
+    GENERATOR_VERSION,
+    DatasetExistsError,
+    GenerateSummary,
+    generate_dataset,
+)
+
+__all__ = ["EXIT_PROBLEMS", "EXIT_USAGE", "app"]
+
+EXIT_PROBLEMS = 1
+"""Exit code of ``validate`` when the dataset has problems."""
+EXIT_USAGE = 2
+"""Exit code for bad input: wrong arguments, invalid values, unusable locations or schedulers."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _OneLineErrors(TyperGroup):
+    """Report usage errors as one ``error: ...`` line on stderr (exit 2), not a usage block."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the message is the help text
+                typer.echo(exc.format_message(), err=True)
+            else:
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(EXIT_USAGE if exc.exit_code == EXIT_USAGE else exc.exit_code or 1)
+        except Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="embercast",
+    help="Fire prediction from a thermal camera, a CO2 sensor and physics-based synthetic data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    """Print one ``error:`` line on stderr and exit with :data:`EXIT_USAGE`."""
+    typer.echo(f"error: {_one_line(message)}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        _fail(f"invalid setting {where!r} (embercast.toml or EMBERCAST_*): {first['msg']}")
+
+
+def _classes(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        _fail(f"invalid --classes {text!r}: expected comma-separated class names")
+    return names
+
+
+def _engine(
+    engine: str | None, scheduler: str | None, settings: Settings
+) -> tuple[str, str | None]:
+    if engine is None:
+        engine = "dask" if scheduler is not None else settings.engine
+    engine = engine.strip().lower()
+    if engine not in ENGINES:
+        _fail(f"invalid --engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "dask":
+        return engine, scheduler if scheduler is not None else settings.dask_scheduler
+    if scheduler is not None:
+        _fail(f"--scheduler {scheduler} needs --engine dask")
+    return engine, None
+
+
+class _ProgressBar:
+    """A Rich progress bar on stderr that appears when the first task starts.
+
+    Errors found before any work (bad input, unusable location or scheduler) therefore print
+    nothing but their one error line.
+    """
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("generating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("scenarios"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("generate", total=total)
+        assert self._task is not None
+        self._progress.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        """Stop the bar (idempotent)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _report(summary: GenerateSummary) -> None:
+    if summary.status == "complete":
+        typer.echo(f"{summary.out} already holds this dataset; nothing to do")
+    else:
+        resumed = (
+            f" (resumed: {summary.tasks_skipped} parts were done)"
+            if summary.status == "resumed"
+            else ""
+        )
+        typer.echo(
+            f"generated {summary.scenarios:,} scenarios, {summary.rows:,} readings, "
+            f"{summary.frames:,} frames stored ({summary.frames_rendered:,} rendered) "
+            f"in {summary.seconds:.1f} s{resumed}"
+        )
+    typer.echo(f"dataset: {summary.out}")
+    typer.echo(f"content_hash: {summary.content_hash}")
+
+
+@app.command()
+def generate(
+    scenarios: Annotated[
+        int, typer.Option("--scenarios", "-n", min=1, help="Number of scenarios (>= 1).")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output location: path or s3:// URL.")],
+    seed: Annotated[int, typer.Option(help="Seed of the whole dataset.")] = 0,
+    frames: Annotated[
+        str, typer.Option(help="Stored frames: all, none or sample:F (every F-th reading).")
+    ] = "sample:12",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes [settings: workers].")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="local or dask [settings: engine].")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address tcp://host:port [settings: dask_scheduler]."),
+    ] = None,
+    scenarios_per_task: Annotated[
+        int | None,
+        typer.Option(min=1, help="Scenarios per task and part file [settings]."),
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated scenario classes (default: all).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a different dataset at --out.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON summary object on stdout.")
+    ] = False,
+) -> None:
+    """Generate a labelled multi-sensor dataset from the scenario catalogue."""
+    settings = _settings()
+    try:
+        policy = FramePolicy.parse(frames)
+    except ValueError as exc:
+        _fail(f"{exc} (--frames)")
+    chosen_engine, address = _engine(engine, scheduler, settings)
+    bar = _ProgressBar()
+    try:
+        summary = generate_dataset(
+            out,
+            scenarios=scenarios,
+            seed=seed,
+            frames=policy,
+            engine=chosen_engine,
+            workers=workers if workers is not None else settings.workers,
+            scheduler=address,
+            scenarios_per_task=(
+                scenarios_per_task
+                if scenarios_per_task is not None
+                else settings.scenarios_per_task
+            ),
+            classes=_classes(classes),
+            overwrite=overwrite,
+            progress=bar,
+        )
+    except DatasetExistsError as exc:
+        _fail(f"{exc}; pass --overwrite to replace it" if exc.replaceable else str(exc))
+    except (ValueError, OutputLocationError, SchedulerUnreachableError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        bar.close()
+        typer.echo("interrupted: rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    finally:
+        bar.close()
+    if json_output:
+        typer.echo(json.dumps(summary.to_dict(), sort_keys=True))
+    else:
+        _report(summary)
+
+
+@app.command()
+def validate(
+    path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print {ok, problems} as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Check a dataset: manifest and hashes, schemas, physical ranges, invariants and labels."""
+    _settings()
+    problems = validate_dataset(path)
+    if json_output:
+        payload = {"ok": not problems, "path": path, "problems": [p.to_dict() for p in problems]}
+        typer.echo(json.dumps(payload, sort_keys=True))
+    else:
+        for problem in problems:
+            typer.echo(str(problem))
+        verdict = f"{len(problems)} problem(s)" if problems else "ok"
+        typer.echo(f"{path}: {verdict}")
+    if problems:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def plot(
+    path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario id, e.g. s000042.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Image file to write (.png).")],
+) -> None:
+    """Plot one scenario of a dataset: sensor readings, ground truth and labels."""
+    _settings()
+    from embercast.synth.plot import plot_scenario
+
+    try:
+        written = plot_scenario(path, scenario, out)
+    except KeyError as exc:
+        _fail(f"unknown scenario: {exc.args[0] if exc.args else scenario}")
+    except (ValueError, FileNotFoundError, OutputLocationError) as exc:
+        _fail(str(exc))
+    typer.echo(written)
+
+
+@app.command()
+def version() -> None:
+    """Print the package and generator versions."""
+    typer.echo(f"embercast {embercast.__version__} (generator {GENERATOR_VERSION})")
