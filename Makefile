@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## run: generate a small dataset, validate it and plot one fire and one nuisance scenario
 run: $(STAMP)
-	$(PY) -m embercast.quickstart --out $(RUN_DIR)
+	$(VENV)/bin/embercast run --out $(RUN_DIR)
 
 ## test: the test suite (slow checks excluded; see test-slow)
 test: $(STAMP)

@@ -69,11 +69,15 @@ def scenarios_for_rows(rows: int, seed: int) -> int:
     return n
 
 
-def run(name: str, n: int, frames: str, workers: int, engine: str = "local", seed: int = 0) -> Result:
+def run(
+    name: str, n: int, frames: str, workers: int, engine: str = "local", seed: int = 0
+) -> Result:
     out = tempfile.mkdtemp(prefix="embercast-bench-")
     try:
         t0 = time.perf_counter()
-        s = generate_dataset(out, scenarios=n, seed=seed, frames=frames, workers=workers, engine=engine)
+        s = generate_dataset(
+            out, scenarios=n, seed=seed, frames=frames, workers=workers, engine=engine
+        )
         seconds = time.perf_counter() - t0
         return Result(name, s.scenarios, s.rows, s.frames_rendered, seconds)
     finally:
@@ -119,7 +123,9 @@ def main() -> None:
     results: list[Result] = []
     for frames in ("all", "none"):
         for workers in (1, 2):
-            results.append(run(f"frames={frames}, local, {workers} worker(s)", subset, frames, workers))
+            results.append(
+                run(f"frames={frames}, local, {workers} worker(s)", subset, frames, workers)
+            )
             print(results[-1], flush=True)
     results.append(run("frames=all, dask LocalCluster, 2 workers", subset, "all", 2, engine="dask"))
     print(results[-1], flush=True)
@@ -128,18 +134,22 @@ def main() -> None:
     print(goal, flush=True)
     base_fps = numpy_baseline(2_000 if args.quick else 20_000)
     ours_1 = results[0]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     lines = [
         "# Benchmarks",
         "",
-        f"Rewritten by `make bench` (`python benchmarks/run.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        "Rewritten by `make bench` (`python benchmarks/run.py`) on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"embercast {__version__} at commit {commit or 'unknown'}.",
         "",
         f"Machine: {machine()}.",
         "",
         "## Generator (`embercast generate`)",
         "",
-        "Rows are labelled SCD41 readings (one per device every 5 s, or 30 s in low-power mode); with "
+        "Rows are labelled SCD41 readings (one per device every 5 s, or 30 s in low-power mode); "
+        "with "
         "`frames=all` each row also gets its two Lepton frames (at t and t - 1 s), rendered, run "
         "through the sensor model and stored as zstd Parquet. Times include writing the dataset.",
         "",
@@ -158,19 +168,22 @@ def main() -> None:
         f"- Goal ({goal_rows:,} rows with frames in under 5 minutes on 2 cores): **{verdict}**, "
         f"{goal.rows:,} rows in {goal.seconds:.0f} s.",
         f"- 2 workers vs 1 (frames=all): {speedup:.2f}x rows/s.",
-        f"- frames=none is {results[2].rows_per_s / results[0].rows_per_s:.1f}x faster per row than frames=all "
+        f"- frames=none is {results[2].rows_per_s / results[0].rows_per_s:.1f}x faster per row "
+        "than frames=all "
         "(1 worker).",
         "",
         "## Against a plain numpy baseline",
         "",
-        "The baseline renders a frame the simplest way: a uniform background, one hot disc, Gaussian "
-        "noise, conversion to uint16 centikelvin; no room geometry, objects, physics, sensor model or "
+        "The baseline renders a frame the simplest way: a uniform background, one hot disc, "
+        "Gaussian noise, conversion to uint16 centikelvin; no room geometry, objects, physics, "
+        "sensor model or "
         "storage.",
         "",
         "| renderer | frames/s (1 core) | ratio to baseline |",
         "|---|---:|---:|",
         f"| numpy baseline | {base_fps:,.0f} | 1.00 |",
-        f"| embercast generate, frames=all, 1 worker (whole pipeline) | {ours_1.frames_per_s:,.0f} | "
+        "| embercast generate, frames=all, 1 worker (whole pipeline) | "
+        f"{ours_1.frames_per_s:,.0f} | "
         f"{ours_1.frames_per_s / base_fps:.2f} |",
         "",
         "Command: `make bench`.",

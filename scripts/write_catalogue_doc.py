@@ -14,10 +14,10 @@ def render() -> str:
     lines = [
         "# Scenario catalogue",
         "",
-        "Generated from `src/embercast/synth/catalogue.py` by `python scripts/write_catalogue_doc.py`;",
-        "do not edit by hand. Units are in the catalogue's comments and in the glossary of",
-        "`embercast.physics`. Each scenario draws the common parameters, then its class's own, from a",
-        "generator seeded with the scenario's seed (derived from the dataset seed and its index).",
+        "Generated from `src/embercast/synth/catalogue.py` by",
+        "`python scripts/write_catalogue_doc.py`; do not edit by hand. Each scenario draws the",
+        "common parameters, then its class's own, from a generator seeded with the scenario's",
+        "seed (derived from the dataset seed and its index).",
         "",
         "## Classes",
         "",
@@ -25,17 +25,29 @@ def render() -> str:
         "|---|---|---:|---|",
     ]
     for name, cls in SCENARIO_CLASSES.items():
-        lines.append(f"| `{name}` | {'yes' if cls.is_fire else 'no'} | {cls.weight:g} | {cls.description} |")
-    lines += ["", "## Parameters", "", "| class | parameter | unit | distribution |", "|---|---|---|---|"]
+        lines.append(
+            f"| `{name}` | {'yes' if cls.is_fire else 'no'} | {cls.weight:g} | {cls.description} |"
+        )
+    lines += [
+        "",
+        "## Parameters",
+        "",
+        "| class | parameter | unit | distribution |",
+        "|---|---|---|---|",
+    ]
     for row in describe_catalogue():
-        lines.append(f"| {row['class']} | `{row['parameter']}` | {row['unit']} | {row['distribution']} |")
+        lines.append(
+            f"| {row['class']} | `{row['parameter']}` | {row['unit']} | {row['distribution']} |"
+        )
     lines += [
         "",
         "## Conditions a split can hold out",
         "",
-        "`embercast generate --holdout 'room_size=large;fuel=heptane'` sends every scenario whose",
-        "conditions match to the `holdout` split group; the others go to train/val/test by a hash of",
-        "their seed (70/15/15). Conditions: " + ", ".join(f"`{c}`" for c in CONDITIONS) + ".",
+        "`embercast generate --holdout 'room_size=large;fuel=heptane'` sends every scenario",
+        "whose conditions match to the `holdout` split group; the others go to train/val/test",
+        "by a hash of their seed (70/15/15). Conditions: "
+        + ", ".join(f"`{c}`" for c in CONDITIONS)
+        + ".",
         "",
         "- `room_size`: small (< 40 m^3), medium (< 150 m^3), large",
         "- `ventilation`: low (< 1 air change per hour), medium (< 3), high",

@@ -78,7 +78,9 @@ def test_split_of_a_scenario_does_not_depend_on_the_others() -> None:
 
 
 def test_catalogue_doc_is_up_to_date() -> None:
-    spec = importlib.util.spec_from_file_location("write_doc", ROOT / "scripts" / "write_catalogue_doc.py")
+    spec = importlib.util.spec_from_file_location(
+        "write_doc", ROOT / "scripts" / "write_catalogue_doc.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

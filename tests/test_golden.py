@@ -20,7 +20,12 @@ from embercast.synth.runner import run_scenario
 from embercast.synth.schema import FramePolicy
 
 GOLDEN = Path(__file__).parent / "data" / "golden_readings.csv"
-CASES = [(0, 11, "flaming_fire"), (1, 11, "smouldering"), (2, 11, "cooking_gas_stove"), (3, 11, "occupancy")]
+CASES = [
+    (0, 11, "flaming_fire"),
+    (1, 11, "smouldering"),
+    (2, 11, "cooking_gas_stove"),
+    (3, 11, "occupancy"),
+]
 """(index, dataset seed, class) of each golden scenario."""
 COLUMNS = {
     # column: (rtol, atol); sensor outputs are quantised, so a last-digit flip is allowed
@@ -51,8 +56,12 @@ def assert_frame_close(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     np.testing.assert_array_equal(actual.t_s.to_numpy(), expected.t_s.to_numpy())
     for col, (rtol, atol) in COLUMNS.items():
         np.testing.assert_allclose(
-            actual[col].to_numpy(dtype=float), expected[col].to_numpy(dtype=float),
-            rtol=rtol, atol=atol, equal_nan=True, err_msg=f"golden column {col}",
+            actual[col].to_numpy(dtype=float),
+            expected[col].to_numpy(dtype=float),
+            rtol=rtol,
+            atol=atol,
+            equal_nan=True,
+            err_msg=f"golden column {col}",
         )
 
 

@@ -45,24 +45,48 @@ def faa_measured(real_fires: Path) -> dict[str, tuple[float, float]]:
             y = first_order_lag(x, 1.0, 60.0)[::5]
             rises.append(float(y[:61].max() - y[0]))
             rates.append(float(np.diff(y).max() / 5.0))
-    return {"rise": (min(rises), max(rises)), "rate": (min(rates), max(rates)), "warm": (min(warm), max(warm))}
+    return {
+        "rise": (min(rises), max(rises)),
+        "rate": (min(rates), max(rates)),
+        "warm": (min(warm), max(warm)),
+    }
 
 
 def small_fire(q_peak: float, fuel: str, seed: int) -> pd.DataFrame:
     base = sample_spec(seed, 11, "flaming_fire")
-    params = dict(base.params) | FAA_ROOM | {
-        "q_peak": q_peak, "fuel": fuel, "growth": "fast", "ach": 0.5, "ignition_frac": 0.1,
-        "steady_s": 120.0, "decay_s": 120.0, "fire_x_frac": 0.5, "fire_y_frac": 0.5, "fire_z": 0.0,
-        "door_open": False, "duration_s": 1000, "second_device": False, "scd41_low_power": False,
-        "asc": False, "people": 0, "hvac": False, "initial_co2_excess": 0.0,
-    }
+    params = (
+        dict(base.params)
+        | FAA_ROOM
+        | {
+            "q_peak": q_peak,
+            "fuel": fuel,
+            "growth": "fast",
+            "ach": 0.5,
+            "ignition_frac": 0.1,
+            "steady_s": 120.0,
+            "decay_s": 120.0,
+            "fire_x_frac": 0.5,
+            "fire_y_frac": 0.5,
+            "fire_z": 0.0,
+            "door_open": False,
+            "duration_s": 1000,
+            "second_device": False,
+            "scd41_low_power": False,
+            "asc": False,
+            "people": 0,
+            "hvac": False,
+            "initial_co2_excess": 0.0,
+        }
+    )
     spec = replace(base, params=params)
     return run_scenario(spec, FramePolicy.parse("none")).readings.to_pandas()
 
 
 @pytest.mark.parametrize("q_peak", [2.0, 4.0, 8.0])
 @pytest.mark.parametrize("fuel", ["plastics", "paper_cardboard"])
-def test_small_fire_matches_faa_order_of_magnitude(real_fires: Path, q_peak: float, fuel: str) -> None:
+def test_small_fire_matches_faa_order_of_magnitude(
+    real_fires: Path, q_peak: float, fuel: str
+) -> None:
     faa = faa_measured(real_fires)
     assert 900 < faa["rise"][1] < 1400 and 1 < faa["warm"][1] < 10  # the data are what we think
     r = small_fire(q_peak, fuel, seed=3)
@@ -90,7 +114,14 @@ def test_developed_room_fire_saturates_scd41_like_ul_fsri(real_fires: Path) -> N
         t1 = np.arange(0.0, float(df["Time"].iloc[-1]))
         x1 = np.interp(t1, df["Time"], x)
         dev = sample_scd41_device(np.random.default_rng(0))
-        out = measure(t1, x1, np.full(t1.size, 25.0), np.full(t1.size, 40.0), dev, rng=np.random.default_rng(1))
+        out = measure(
+            t1,
+            x1,
+            np.full(t1.size, 25.0),
+            np.full(t1.size, 40.0),
+            dev,
+            rng=np.random.default_rng(1),
+        )
         peaks.append(x.max())
         assert out.co2_ppm.max() == 40_000.0
     assert min(peaks) > 50_000
@@ -98,18 +129,34 @@ def test_developed_room_fire_saturates_scd41_like_ul_fsri(real_fires: Path) -> N
     # clips it; the device's own temperature then passes its rating and its readings stop
     base = sample_spec(5, 11, "flaming_fire")
     params = dict(base.params) | {
-        "room_length": 5.0, "room_width": 4.0, "room_height": 2.5, "q_peak": 1500.0,
-        "fuel": "polyurethane_foam", "growth": "fast", "door_open": True, "steady_s": 600.0,
-        "ignition_frac": 0.1, "duration_s": 1200, "second_device": False, "scd41_low_power": False,
-        "fire_x_frac": 0.8, "fire_y_frac": 0.8, "fire_z": 0.3,
+        "room_length": 5.0,
+        "room_width": 4.0,
+        "room_height": 2.5,
+        "q_peak": 1500.0,
+        "fuel": "polyurethane_foam",
+        "growth": "fast",
+        "door_open": True,
+        "steady_s": 600.0,
+        "ignition_frac": 0.1,
+        "duration_s": 1200,
+        "second_device": False,
+        "scd41_low_power": False,
+        "fire_x_frac": 0.8,
+        "fire_y_frac": 0.8,
+        "fire_z": 0.3,
     }
     r = run_scenario(replace(base, params=params), FramePolicy.parse("none")).readings.to_pandas()
     true_peak = r.true_co2_ppm.max()
     assert 0.3 * min(peaks) < true_peak < 3 * max(peaks), f"{true_peak:.0f} vs UL FSRI {peaks}"
     t1 = np.arange(0.0, r.t_s.max() + 1)
-    exposed = measure(t1, np.interp(t1, r.t_s, r.true_co2_ppm), np.full(t1.size, 25.0),
-                      np.full(t1.size, 40.0), sample_scd41_device(np.random.default_rng(2)),
-                      rng=np.random.default_rng(3))
+    exposed = measure(
+        t1,
+        np.interp(t1, r.t_s, r.true_co2_ppm),
+        np.full(t1.size, 25.0),
+        np.full(t1.size, 40.0),
+        sample_scd41_device(np.random.default_rng(2)),
+        rng=np.random.default_rng(3),
+    )
     assert exposed.co2_ppm.max() == 40_000.0
     missing = r.co2_ppm.isna().to_numpy()
     assert missing.any(), "a ceiling device in a developed fire overheats"

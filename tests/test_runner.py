@@ -27,7 +27,12 @@ def spec_with(cls: str, index: int = 0, seed: int = 1, **params: Any) -> Scenari
 
 
 def frames_celsius(frames: pa.Table) -> np.ndarray:
-    return np.stack([counts_to_celsius(np.frombuffer(b, "<u2").reshape(120, 160)) for b in frames["frame"].to_pylist()])
+    return np.stack(
+        [
+            counts_to_celsius(np.frombuffer(b, "<u2").reshape(120, 160))
+            for b in frames["frame"].to_pylist()
+        ]
+    )
 
 
 @pytest.mark.parametrize("cls", sorted(SCENARIO_CLASSES))
@@ -74,9 +79,22 @@ def test_frames_none_renders_nothing_and_all_keeps_pairs() -> None:
 
 
 def test_visible_fire_is_hot_in_frames_and_raises_gas() -> None:
-    spec = spec_with("flaming_fire", fire_x_frac=0.5, fire_y_frac=0.5, fire_z=0.2, q_peak=80.0,
-                     growth="fast", ignition_frac=0.3, duration_s=900, door_open=True, fuel="wood",
-                     room_length=8.0, room_width=6.0, room_height=3.0, steady_s=900.0)
+    spec = spec_with(
+        "flaming_fire",
+        fire_x_frac=0.5,
+        fire_y_frac=0.5,
+        fire_z=0.2,
+        q_peak=80.0,
+        growth="fast",
+        ignition_frac=0.3,
+        duration_s=900,
+        door_open=True,
+        fuel="wood",
+        room_length=8.0,
+        room_width=6.0,
+        room_height=3.0,
+        steady_s=900.0,
+    )
     res = run_scenario(spec, FramePolicy.parse("sample:2"))
     ign = res.scenario["ignition_s"]
     img = frames_celsius(res.frames)
@@ -92,20 +110,43 @@ def test_gas_stove_and_crowd_raise_co2_sunlight_does_not() -> None:
         co2 = res.readings["co2_ppm"].to_numpy()
         return float(np.nanmax(co2) - co2[0])
 
-    stove = run_scenario(spec_with("cooking_gas_stove", burners=3, burner_kw=2.5, hood=False,
-                                   start_frac=0.1, cook_frac=0.8, ach=0.5, duration_s=1500), FramePolicy.parse("none"))
-    crowd = run_scenario(spec_with("occupancy", crowd=25, arrive_frac=0.05, stay_frac=0.7, ach=0.5,
-                                   duration_s=1500), FramePolicy.parse("none"))
-    sun = run_scenario(spec_with("sunlight", people=0, initial_co2_excess=0.0, duration_s=1500),
-                       FramePolicy.parse("none"))
+    stove = run_scenario(
+        spec_with(
+            "cooking_gas_stove",
+            burners=3,
+            burner_kw=2.5,
+            hood=False,
+            start_frac=0.1,
+            cook_frac=0.8,
+            ach=0.5,
+            duration_s=1500,
+        ),
+        FramePolicy.parse("none"),
+    )
+    crowd = run_scenario(
+        spec_with("occupancy", crowd=25, arrive_frac=0.05, stay_frac=0.7, ach=0.5, duration_s=1500),
+        FramePolicy.parse("none"),
+    )
+    sun = run_scenario(
+        spec_with("sunlight", people=0, initial_co2_excess=0.0, duration_s=1500),
+        FramePolicy.parse("none"),
+    )
     assert rise(stove) > 300 and rise(crowd) > 300
     assert rise(sun) < 60
 
 
-@pytest.mark.parametrize("fault", ["scd41_dropout", "scd41_stuck", "scd41_drift", "camera_dropout", "ffc_storm"])
+@pytest.mark.parametrize(
+    "fault", ["scd41_dropout", "scd41_stuck", "scd41_drift", "camera_dropout", "ffc_storm"]
+)
 def test_sensor_faults(fault: str) -> None:
-    spec = spec_with("sensor_fault", fault=fault, fault_start_frac=0.2, fault_len_frac=0.3, drift_rate=0.5,
-                     duration_s=1000)
+    spec = spec_with(
+        "sensor_fault",
+        fault=fault,
+        fault_start_frac=0.2,
+        fault_len_frac=0.3,
+        drift_rate=0.5,
+        duration_s=1000,
+    )
     res = run_scenario(spec, FramePolicy.parse("all"))
     r = res.readings.to_pandas()
     inside = (r.t_s >= 200) & (r.t_s < 500)
@@ -142,11 +183,15 @@ def test_ffc_frames_repeat_the_frame_before_the_freeze() -> None:
 
 
 def test_low_power_mode_reads_every_30_s() -> None:
-    res = run_scenario(spec_with("normal_day", scd41_low_power=True, duration_s=3600), FramePolicy.parse("none"))
+    res = run_scenario(
+        spec_with("normal_day", scd41_low_power=True, duration_s=3600), FramePolicy.parse("none")
+    )
     assert np.all(np.diff(res.readings["t_s"].to_numpy()) == 30.0)
 
 
 def test_second_device_has_its_own_rows() -> None:
-    res = run_scenario(spec_with("candles_smoking", second_device=True, duration_s=300), FramePolicy.parse("none"))
+    res = run_scenario(
+        spec_with("candles_smoking", second_device=True, duration_s=300), FramePolicy.parse("none")
+    )
     devices = set(res.readings["device_id"].to_pylist())
     assert len(devices) == 2

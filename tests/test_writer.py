@@ -85,7 +85,9 @@ class FakeSpec:
         return row
 
 
-def fake_sampler(n: int, seed: int, *, classes: Sequence[str] | None = None) -> list[FakeSpec]:
+def fake_sampler(
+    n: int, seed: int, *, classes: Sequence[str] | None = None, policy: object = None
+) -> list[FakeSpec]:
     """Deterministic fake of ``sample_scenarios``; class parameters differ by class."""
     if n < 1:
         raise ValueError(f"invalid number of scenarios: must be >= 1, got {n}")
@@ -286,6 +288,7 @@ def test_generate_layout_counts_and_manifest(tmp_path: Path) -> None:
         "seed": 7,
         "frames": "sample:12",
         "classes": None,
+        "holdout": None,
         "scenarios_per_task": 2,
     }
     assert manifest["generator"]["generator_version"] == writer.GENERATOR_VERSION

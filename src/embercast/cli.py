@@ -211,6 +211,13 @@ def generate(
     classes: Annotated[
         str | None, typer.Option(help="Comma-separated scenario classes (default: all).")
     ] = None,
+    holdout: Annotated[
+        str | None,
+        typer.Option(
+            help="Conditions held out as split group 'holdout', "
+            "e.g. 'room_size=large;fuel=heptane'."
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a different dataset at --out.")
     ] = False,
@@ -241,6 +248,7 @@ def generate(
                 else settings.scenarios_per_task
             ),
             classes=_classes(classes),
+            holdout=holdout,
             overwrite=overwrite,
             progress=bar,
         )
@@ -299,6 +307,31 @@ def plot(
     except (ValueError, FileNotFoundError, OutputLocationError) as exc:
         _fail(str(exc))
     typer.echo(written)
+
+
+@app.command()
+def run(
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "runs/quickstart",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+) -> None:
+    """The main job: generate a small dataset, validate it, plot a fire and a nuisance."""
+    _settings()
+    from embercast.synth.quickstart import run_quickstart
+
+    try:
+        result = run_quickstart(out, workers=workers, log=lambda msg: typer.echo(msg, err=True))
+    except (ValueError, OutputLocationError, DatasetExistsError) as exc:
+        _fail(str(exc))
+    s = result.summary
+    typer.echo(
+        f"dataset:   {result.dataset} ({s.scenarios} scenarios, {s.rows:,} rows, "
+        f"{s.frames:,} frames, {s.status} in {s.seconds:.1f} s)"
+    )
+    typer.echo(f"validated: {'ok' if result.problems == 0 else f'{result.problems} problem(s)'}")
+    for cls, path in result.plots.items():
+        typer.echo(f"plot:      {path} ({cls})")
+    if result.problems:
+        raise typer.Exit(EXIT_PROBLEMS)
 
 
 @app.command()

@@ -35,7 +35,7 @@ def alpert_radial_factor(h: float, r: ArrayLike) -> NDArray[np.float64]:
     r = np.asarray(r, dtype=np.float64)
     near = 16.9 / h ** (5.0 / 3.0)
     far = 5.38 * np.maximum(r, 1e-6) ** (-2.0 / 3.0) / h
-    return np.where(r / h <= 0.18, near, np.minimum(far, near))
+    return np.asarray(np.where(r / h <= 0.18, near, np.minimum(far, near)), dtype=np.float64)
 
 
 def alpert_excess_temperature(q: ArrayLike, h: float, r: ArrayLike) -> NDArray[np.float64]:

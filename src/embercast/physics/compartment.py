@@ -30,7 +30,9 @@ def as_series(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a time series (one value per time step), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a time series (one value per time step), got shape {arr.shape}"
+        )
     return arr
 
 

@@ -100,7 +100,8 @@ def plume_centreline_excess_temperature(
     coeff = 9.1 * (t_amb_k / (G * CP_AIR**2 * RHO_AIR**2)) ** (1.0 / 3.0)
     q_conv = np.maximum(np.asarray(q_conv, dtype=np.float64), 0.0)
     height = np.maximum(np.asarray(z, dtype=np.float64) - np.asarray(z0, dtype=np.float64), 0.05)
-    return np.minimum(coeff * q_conv ** (2.0 / 3.0) * height ** (-5.0 / 3.0), 900.0)
+    excess = coeff * q_conv ** (2.0 / 3.0) * height ** (-5.0 / 3.0)
+    return np.asarray(np.minimum(excess, 900.0), dtype=np.float64)
 
 
 def puffing_frequency(d: ArrayLike) -> NDArray[np.float64]:

@@ -67,5 +67,7 @@ def delayed(t: ArrayLike, x: ArrayLike, delay: ArrayLike) -> NDArray[np.float64]
     """
     t = np.asarray(t, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
-    arrival = np.maximum.accumulate(t + np.broadcast_to(np.asarray(delay, dtype=np.float64), t.shape))
-    return np.interp(t, arrival, x, left=float(x[0]))
+    arrival = np.maximum.accumulate(
+        t + np.broadcast_to(np.asarray(delay, dtype=np.float64), t.shape)
+    )
+    return np.asarray(np.interp(t, arrival, x, left=float(x[0])), dtype=np.float64)

@@ -146,7 +146,8 @@ class SceneRenderer:
             )
             if idx.size:
                 self._blend(img, idx, cov, cap.temp, cap.emissivity, amb_rad)
-        return img.reshape(self.pose.height, self.pose.width)
+        out: NDArray[np.float32] = img.reshape(self.pose.height, self.pose.width)
+        return out
 
     @staticmethod
     def _blend(

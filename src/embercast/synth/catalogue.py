@@ -401,7 +401,8 @@ def get_class(name: str) -> ScenarioClass:
         return SCENARIO_CLASSES[name]
     except KeyError:
         raise ValueError(
-            f"unknown scenario class {name!r} in SCENARIO_CLASSES; valid: {', '.join(SCENARIO_CLASSES)}"
+            f"unknown scenario class {name!r} in SCENARIO_CLASSES; "
+            f"valid: {', '.join(SCENARIO_CLASSES)}"
         ) from None
 
 
@@ -464,7 +465,8 @@ def sample_scenarios(
 
 PARAMETER_UNITS: dict[str, str] = {
     "duration_s": "s", "room_length": "m", "room_width": "m", "room_height": "m", "ach": "1/h",
-    "room_temp": "°C", "outdoor_temp": "°C", "room_rh": "%", "outdoor_rh": "%", "outdoor_co2": "ppm",
+    "room_temp": "°C", "outdoor_temp": "°C", "room_rh": "%", "outdoor_rh": "%",
+    "outdoor_co2": "ppm",
     "initial_co2_excess": "ppm", "camera_pitch": "deg", "camera_yaw_offset": "deg", "q_peak": "kW",
     "steady_s": "s", "decay_s": "s", "fire_z": "m", "q_smoulder": "kW", "ramp_s": "s",
     "glow_temp": "°C", "transition_after_s": "s", "power_max": "W", "conductance": "W/K",
@@ -485,7 +487,13 @@ def describe_catalogue() -> list[dict[str, str]]:
 
     def row(cls: str, fire: str, key: str, dist: Distribution) -> dict[str, str]:
         unit = PARAMETER_UNITS.get(key, "-" if key.endswith("_frac") else "")
-        return {"class": cls, "fire": fire, "parameter": key, "unit": unit, "distribution": dist.describe()}
+        return {
+            "class": cls,
+            "fire": fire,
+            "parameter": key,
+            "unit": unit,
+            "distribution": dist.describe(),
+        }
 
     rows = [row("(all)", "", k, d) for k, d in COMMON_PARAMETERS.items()]
     for name, cls in SCENARIO_CLASSES.items():

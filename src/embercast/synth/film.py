@@ -55,12 +55,22 @@ class DeviceFilm:
         fire_xy = plan.fires[0].xy if plan.fires else None
         fire_h = plan.room.height - plan.fires[0].z if plan.fires else plan.room.height
         self.renderer = SceneRenderer(
-            plan.room, device.pose, plan.objects, fire_xy=fire_xy, fire_height=fire_h,
-            layer_depth=plan.layer_depth, texture_k=float(rng.uniform(0.2, 0.6)), rng=rng,
+            plan.room,
+            device.pose,
+            plan.objects,
+            fire_xy=fire_xy,
+            fire_height=fire_h,
+            layer_depth=plan.layer_depth,
+            texture_k=float(rng.uniform(0.2, 0.6)),
+            rng=rng,
         )
         self.camera = LeptonCamera(lepton, seed=seed)
-        self.people_temp = rng.uniform(28.0, 33.0, size=plan.people_xy.shape[1] if plan.people_xy.size else 0)
-        self.flicker_phase = rng.uniform(0, 2 * np.pi, size=len(plan.fires) + len(plan.small_flames))
+        self.people_temp = rng.uniform(
+            28.0, 33.0, size=plan.people_xy.shape[1] if plan.people_xy.size else 0
+        )
+        self.flicker_phase = rng.uniform(
+            0, 2 * np.pi, size=len(plan.fires) + len(plan.small_flames)
+        )
         self.dropouts = [(f.start, f.end) for f in plan.faults if f.kind == "camera_dropout"]
         self.storms = [(f.start, f.end) for f in plan.faults if f.kind == "ffc_storm"]
         self._last: FilmFrame | None = None
@@ -90,35 +100,100 @@ class DeviceFilm:
             if q <= 0 or not fire.flaming[i]:
                 continue
             d = float(fire_diameter(q, fire.fuel.hrrpua))
-            wobble = 1.0 + 0.3 * np.sin(2 * np.pi * float(puffing_frequency(d)) * t_s + self.flicker_phase[k])
+            wobble = 1.0 + 0.3 * np.sin(
+                2 * np.pi * float(puffing_frequency(d)) * t_s + self.flicker_phase[k]
+            )
             length = max(float(flame_height(q, d)) * wobble, 0.3 * d)
             eps = float(flame_emissivity(d, fire.fuel.kappa))
             x, y, z = fire.xy[0], fire.xy[1], fire.z
             top = min(z + length, plan.room.height)
-            caps.append((0.0, Capsule(p0=(x, y, z), p1=(x, y, top), r0=d / 2, r1=d / 8, temp=FLAME_TEMP, emissivity=eps)))
+            caps.append(
+                (
+                    0.0,
+                    Capsule(
+                        p0=(x, y, z),
+                        p1=(x, y, top),
+                        r0=d / 2,
+                        r1=d / 8,
+                        temp=FLAME_TEMP,
+                        emissivity=eps,
+                    ),
+                )
+            )
             if top < plan.room.height - 0.1:
                 mid = (top + plan.room.height) / 2
-                excess = float(plume_centreline_excess_temperature(q * (1 - fire.fuel.chi_rad), mid - z, 0.0, ambient))
-                caps.append((0.0, Capsule(p0=(x, y, top), p1=(x, y, plan.room.height), r0=d / 3, r1=d / 2,
-                                          temp=ambient + excess, emissivity=0.05)))
+                excess = float(
+                    plume_centreline_excess_temperature(
+                        q * (1 - fire.fuel.chi_rad), mid - z, 0.0, ambient
+                    )
+                )
+                caps.append(
+                    (
+                        0.0,
+                        Capsule(
+                            p0=(x, y, top),
+                            p1=(x, y, plan.room.height),
+                            r0=d / 3,
+                            r1=d / 2,
+                            temp=ambient + excess,
+                            emissivity=0.05,
+                        ),
+                    )
+                )
         for k, flame in enumerate(plan.small_flames):
             if flame.on[i]:
-                wob = 1.0 + 0.2 * np.sin(2 * np.pi * 8.0 * t_s + self.flicker_phase[len(plan.fires) + k])
+                wob = 1.0 + 0.2 * np.sin(
+                    2 * np.pi * 8.0 * t_s + self.flicker_phase[len(plan.fires) + k]
+                )
                 x, y, z = flame.xyz
-                caps.append((0.0, Capsule(p0=(x, y, z), p1=(x, y, z + flame.height * wob), r0=flame.width / 2,
-                                          r1=flame.width / 4, temp=flame.temp, emissivity=flame.emissivity)))
+                caps.append(
+                    (
+                        0.0,
+                        Capsule(
+                            p0=(x, y, z),
+                            p1=(x, y, z + flame.height * wob),
+                            r0=flame.width / 2,
+                            r1=flame.width / 4,
+                            temp=flame.temp,
+                            emissivity=flame.emissivity,
+                        ),
+                    )
+                )
         for plume in plan.plumes:
             if plume.temp[i] > ambient + 0.5:
                 x, y, z = plume.xyz
-                caps.append((0.0, Capsule(p0=(x, y, z), p1=(x, y, z + plume.height), r0=plume.radius,
-                                          r1=plume.radius * 1.5, temp=float(plume.temp[i]), emissivity=plume.emissivity)))
+                caps.append(
+                    (
+                        0.0,
+                        Capsule(
+                            p0=(x, y, z),
+                            p1=(x, y, z + plume.height),
+                            r0=plume.radius,
+                            r1=plume.radius * 1.5,
+                            temp=float(plume.temp[i]),
+                            emissivity=plume.emissivity,
+                        ),
+                    )
+                )
         if plan.people_xy.size:
-            for k in np.flatnonzero(plan.people_present[i]):
+            for k in np.flatnonzero(plan.people_present[i]).tolist():
                 x, y = plan.people_xy[i, k]
-                caps.append((0.0, Capsule(p0=(x, y, 0.1), p1=(x, y, PERSON_HEIGHT), r0=0.2, r1=0.17,
-                                          temp=float(self.people_temp[k]), emissivity=0.97)))
+                caps.append(
+                    (
+                        0.0,
+                        Capsule(
+                            p0=(x, y, 0.1),
+                            p1=(x, y, PERSON_HEIGHT),
+                            r0=0.2,
+                            r1=0.17,
+                            temp=float(self.people_temp[k]),
+                            emissivity=0.97,
+                        ),
+                    )
+                )
         ordered = sorted(
-            ((-float(np.linalg.norm(np.asarray(c.p0) - cam)), c) for _, c in caps), key=lambda pair: pair[0]
+            ((-float(np.linalg.norm(np.asarray(c.p0) - cam)), c) for _, c in caps),
+            key=lambda pair: pair[0],
         )
         return FrameState(
             ambient=ambient,
@@ -137,5 +212,9 @@ class DeviceFilm:
         if last is None or src > last.index:
             apparent = self.renderer.render(self.state(frame_time(src)))
             out = self.camera.observe(apparent, src)
-            last = self._last = FilmFrame(index=src, t_s=frame_time(src), counts=out.counts, gain=out.gain, ffc=False)
-        return FilmFrame(index=index, t_s=frame_time(index), counts=last.counts, gain=last.gain, ffc=frozen)
+            last = self._last = FilmFrame(
+                index=src, t_s=frame_time(src), counts=out.counts, gain=out.gain, ffc=False
+            )
+        return FilmFrame(
+            index=index, t_s=frame_time(index), counts=last.counts, gain=last.gain, ffc=frozen
+        )

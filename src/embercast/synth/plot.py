@@ -45,7 +45,9 @@ def _spec_from_row(row: dict[str, Any]) -> ScenarioSpec:
     )
 
 
-def load_scenario(dataset: str, scenario_id: str) -> tuple[dict[str, Any], pa.Table, pa.Table | None]:
+def load_scenario(
+    dataset: str, scenario_id: str
+) -> tuple[dict[str, Any], pa.Table, pa.Table | None]:
     """The scenarios row, readings and stored frames (None if none stored) of one scenario."""
     fs, root = resolve(dataset)
     table = pq.read_table(join(root, "scenarios.parquet"), filesystem=fs)
@@ -53,10 +55,14 @@ def load_scenario(dataset: str, scenario_id: str) -> tuple[dict[str, Any], pa.Ta
     if not rows:
         raise ValueError(f"scenario {scenario_id!r} is not in {dataset!r}")
     expr = pads.field("scenario_id") == scenario_id
-    readings = pads.dataset(join(root, "readings"), filesystem=fs, format="parquet").to_table(filter=expr)
+    readings = pads.dataset(join(root, "readings"), filesystem=fs, format="parquet").to_table(
+        filter=expr
+    )
     frames: pa.Table | None = None
     if fs.exists(join(root, "frames")) and fs.ls(join(root, "frames")):
-        frames = pads.dataset(join(root, "frames"), filesystem=fs, format="parquet").to_table(filter=expr)
+        frames = pads.dataset(join(root, "frames"), filesystem=fs, format="parquet").to_table(
+            filter=expr
+        )
         if frames.num_rows == 0:
             frames = None
     return rows[0], readings, frames
@@ -74,9 +80,14 @@ def _frames_for_plot(row: dict[str, Any], frames: pa.Table | None) -> tuple[np.n
     order = np.argsort(t)
     pick = order[np.linspace(0, len(order) - 1, min(N_FRAMES, len(order))).astype(int)]
     blobs = frames["frame"].to_pylist()
-    imgs = np.stack([
-        counts_to_celsius(np.frombuffer(blobs[i], dtype="<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH)) for i in pick
-    ])
+    imgs = np.stack(
+        [
+            counts_to_celsius(
+                np.frombuffer(blobs[i], dtype="<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH)
+            )
+            for i in pick
+        ]
+    )
     return t[pick], imgs
 
 
@@ -90,7 +101,10 @@ def plot_scenario(dataset: str, scenario_id: str, out: str) -> str:
     ign = row["ignition_s"]
     fig = plt.figure(figsize=(15, 9), constrained_layout=True)
     grid = fig.add_gridspec(3, N_FRAMES, height_ratios=[1.1, 1, 1])
-    vmin, vmax = float(np.percentile(imgs, 1)), float(max(np.percentile(imgs, 99.9), np.percentile(imgs, 1) + 5))
+    vmin, vmax = (
+        float(np.percentile(imgs, 1)),
+        float(max(np.percentile(imgs, 99.9), np.percentile(imgs, 1) + 5)),
+    )
     for k in range(len(times)):
         ax = fig.add_subplot(grid[0, k])
         im = ax.imshow(imgs[k], cmap="inferno", vmin=vmin, vmax=vmax)

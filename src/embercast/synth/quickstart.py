@@ -1,4 +1,5 @@
-"""The main job of ``make run``: generate a small dataset, validate it, plot a fire and a nuisance."""
+"""The main job of ``make run``: generate a small dataset, validate it, plot a fire and a
+nuisance."""
 
 from __future__ import annotations
 
@@ -38,14 +39,20 @@ def run_quickstart(
     flaming fire and the first gas-stove cooking scenario into ``out/plots``."""
     dataset = join(out, "dataset")
     log(f"generating {scenarios} scenarios into {dataset}")
-    summary = generate_dataset(dataset, scenarios=scenarios, seed=seed, frames="sample:6", workers=workers)
+    summary = generate_dataset(
+        dataset, scenarios=scenarios, seed=seed, frames="sample:6", workers=workers
+    )
     problems = validate_dataset(dataset)
     for problem in problems:
         log(f"problem: {problem}")
     fs, root = resolve(dataset)
-    table = pq.read_table(join(root, "scenarios.parquet"), filesystem=fs, columns=["scenario_id", "scenario_class"])
+    table = pq.read_table(
+        join(root, "scenarios.parquet"), filesystem=fs, columns=["scenario_id", "scenario_class"]
+    )
     first: dict[str, str] = {}
-    for sid, cls in zip(table["scenario_id"].to_pylist(), table["scenario_class"].to_pylist(), strict=True):
+    for sid, cls in zip(
+        table["scenario_id"].to_pylist(), table["scenario_class"].to_pylist(), strict=True
+    ):
         first.setdefault(cls, sid)
     plots = {}
     for cls in ("flaming_fire", "cooking_gas_stove"):

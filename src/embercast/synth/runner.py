@@ -18,7 +18,13 @@ from embercast.synth.builders import build_plan
 from embercast.synth.catalogue import ScenarioSpec
 from embercast.synth.film import DeviceFilm
 from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
-from embercast.synth.schema import FRAMES_SCHEMA, PHASES, READINGS_SCHEMA, FramePolicy, ScenarioResult
+from embercast.synth.schema import (
+    FRAMES_SCHEMA,
+    PHASES,
+    READINGS_SCHEMA,
+    FramePolicy,
+    ScenarioResult,
+)
 from embercast.synth.truth import SensorTruth, ZoneTruth, sensor_truth, zone_truth
 
 SCD41_MAX_OPERATING = 85.0
@@ -29,7 +35,11 @@ SCD41_MAX_OPERATING = 85.0
 def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, FloatArray]:
     """SCD41 outputs after faults (dropout -> NaN, stuck -> held value, drift -> growing CO2
     offset that stays) and after over-temperature loss of the sensor."""
-    out = {"co2_ppm": r.co2_ppm.copy(), "temperature_c": r.temperature_c.copy(), "humidity_pct": r.humidity_pct.copy()}
+    out = {
+        "co2_ppm": r.co2_ppm.copy(),
+        "temperature_c": r.temperature_c.copy(),
+        "humidity_pct": r.humidity_pct.copy(),
+    }
     t = r.t_s
     for fault in faults:
         inside = (t >= fault.start) & (t < fault.end)
@@ -48,13 +58,18 @@ def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, Float
     hot = np.flatnonzero(r.temperature_c > SCD41_MAX_OPERATING)
     if hot.size:
         for col in out.values():
-            col[hot[0]:] = np.nan
+            col[hot[0] :] = np.nan
     return out
 
 
 def _readings_table(
-    spec: ScenarioSpec, plan: ScenarioPlan, device: Device, zone: ZoneTruth, air: SensorTruth,
-    r: SCD41Readings, available: np.ndarray,
+    spec: ScenarioSpec,
+    plan: ScenarioPlan,
+    device: Device,
+    zone: ZoneTruth,
+    air: SensorTruth,
+    r: SCD41Readings,
+    available: np.ndarray,
 ) -> pa.Table:
     t = r.t_s
     i = np.minimum(np.round(t).astype(np.intp), plan.n - 1)
@@ -100,10 +115,17 @@ def _film(
     rows: list[dict[str, Any]] = []
     for idx in sorted(wanted):
         fr = film.frame(idx)
-        rows.append({
-            "scenario_id": spec.scenario_id, "device_id": device.device_id, "t_s": fr.t_s,
-            "frame_index": idx, "gain": fr.gain, "ffc": fr.ffc, "frame": fr.counts.astype("<u2").tobytes(),
-        })
+        rows.append(
+            {
+                "scenario_id": spec.scenario_id,
+                "device_id": device.device_id,
+                "t_s": fr.t_s,
+                "frame_index": idx,
+                "gain": fr.gain,
+                "ffc": fr.ffc,
+                "frame": fr.counts.astype("<u2").tobytes(),
+            }
+        )
     return available, rows, len(wanted)
 
 
@@ -123,9 +145,18 @@ def run_scenario(spec: ScenarioSpec, frames: FramePolicy) -> ScenarioResult:
         rng = np.random.default_rng([spec.seed, 10 + k])
         air = sensor_truth(plan, zone, device)
         half = float(plan.t[-1]) / 2
-        r = measure(plan.t, air.co2, air.temp, air.rh, sample_scd41_device(rng), rng=rng,
-                    period_s=30.0 if p["scd41_low_power"] else 5.0, asc=bool(p["asc"]),
-                    asc_initial_s=half, asc_period_s=half)
+        r = measure(
+            plan.t,
+            air.co2,
+            air.temp,
+            air.rh,
+            sample_scd41_device(rng),
+            rng=rng,
+            period_s=30.0 if p["scd41_low_power"] else 5.0,
+            asc=bool(p["asc"]),
+            asc_initial_s=half,
+            asc_period_s=half,
+        )
         film = DeviceFilm(plan, zone, device, sample_lepton_device(rng), seed=spec.seed * 4 + k)
         available, rows, count = _film(spec, device, film, r.t_s, frames)
         rendered += count
@@ -134,5 +165,11 @@ def run_scenario(spec: ScenarioSpec, frames: FramePolicy) -> ScenarioResult:
     row = spec.to_row()
     row["ignition_s"] = plan.ignition_s
     table = pa.concat_tables(readings)
-    frame_table = pa.Table.from_pylist(frame_rows, schema=FRAMES_SCHEMA) if frame_rows else FRAMES_SCHEMA.empty_table()
-    return ScenarioResult(scenario=row, readings=table, frames=frame_table, rendered_frames=rendered)
+    frame_table = (
+        pa.Table.from_pylist(frame_rows, schema=FRAMES_SCHEMA)
+        if frame_rows
+        else FRAMES_SCHEMA.empty_table()
+    )
+    return ScenarioResult(
+        scenario=row, readings=table, frames=frame_table, rendered_frames=rendered
+    )

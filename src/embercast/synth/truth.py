@@ -69,13 +69,17 @@ def zone_truth(plan: ScenarioPlan) -> ZoneTruth:
         hc = fire.fuel.heat_of_combustion
         co2_src += gas_volume_rate(species_mass_rate(fire.hrr, hc, fire.fuel.co2_yield), M_CO2)
         h2o_src += gas_volume_rate(species_mass_rate(fire.hrr, hc, fire.fuel.h2o_yield), M_H2O)
-    temp = layer_temperature(1.0, q_conv, volume, area, plan.flow, plan.room_temp, temp_supply=plan.supply_temp)
+    temp = layer_temperature(
+        1.0, q_conv, volume, area, plan.flow, plan.room_temp, temp_supply=plan.supply_temp
+    )
     co2 = zone_concentration(1.0, co2_src, volume, plan.flow, plan.outdoor_co2, plan.initial_co2)
     outdoor_h2o = h2o_ppm_from_rh(plan.outdoor_rh, plan.outdoor_temp)
     h2o0 = float(h2o_ppm_from_rh(plan.room_rh, plan.room_temp[0]))
     h2o = zone_concentration(1.0, h2o_src, volume, plan.flow, outdoor_h2o, h2o0)
     jet = surface_response(1.0, SURFACE_SHARE * hrr ** (2.0 / 3.0), SURFACE_TAU)
-    layer = surface_response(1.0, SURFACE_SHARE * np.maximum(temp - plan.room_temp, 0.0), SURFACE_TAU)
+    layer = surface_response(
+        1.0, SURFACE_SHARE * np.maximum(temp - plan.room_temp, 0.0), SURFACE_TAU
+    )
     return ZoneTruth(hrr=hrr, temp=temp, co2=co2, h2o=h2o, jet_surface=jet, layer_surface=layer)
 
 
@@ -98,4 +102,6 @@ def sensor_truth(plan: ScenarioPlan, zone: ZoneTruth, device: Device) -> SensorT
         temp += excess
         co2 += excess * jet_species_per_kelvin(hc, fire.fuel.co2_yield, chi_c)
         h2o += excess * jet_species_per_kelvin(hc, fire.fuel.h2o_yield, chi_c, M_H2O)
-    return SensorTruth(temp=temp, co2=np.minimum(co2, STOICHIOMETRIC_CO2), rh=relative_humidity(h2o, temp))
+    return SensorTruth(
+        temp=temp, co2=np.minimum(co2, STOICHIOMETRIC_CO2), rh=relative_humidity(h2o, temp)
+    )

@@ -46,6 +46,7 @@ from embercast.store.fs import (
     sha256,
     write_table_atomic,
 )
+from embercast.synth.catalogue import SplitPolicy
 from embercast.synth.schema import (
     FRAMES_SCHEMA,
     READINGS_SCHEMA,
@@ -114,7 +115,12 @@ class Sampler(Protocol):
     """Signature of :func:`embercast.synth.catalogue.sample_scenarios`."""
 
     def __call__(
-        self, n: int, seed: int, *, classes: Sequence[str] | None = None
+        self,
+        n: int,
+        seed: int,
+        *,
+        classes: Sequence[str] | None = None,
+        policy: SplitPolicy | None = None,
     ) -> Sequence[ScenarioSpec]: ...
 
 
@@ -465,6 +471,7 @@ def generate_dataset(
     scheduler: str | None = None,
     scenarios_per_task: int = 8,
     classes: Sequence[str] | None = None,
+    holdout: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
     sampler: Sampler | None = None,
@@ -480,6 +487,9 @@ def generate_dataset(
     scenarios, seed, classes
         Passed to the sampler: how many scenarios, the seed, and the classes to draw from
         (default: the whole catalogue).
+    holdout
+        Conditions whose scenarios go to the ``holdout`` split group, e.g.
+        ``room_size=large;fuel=heptane`` (see :class:`~embercast.synth.catalogue.SplitPolicy`).
     frames
         Which rendered frames are stored (:class:`FramePolicy` or its text form).
     engine, workers, scheduler, connect_timeout
@@ -522,13 +532,15 @@ def generate_dataset(
 
         runner = run_scenario
     wanted = list(classes) if classes is not None else None
-    specs = list(sampler(scenarios, seed, classes=wanted))
+    split = SplitPolicy.parse(holdout)
+    specs = list(sampler(scenarios, seed, classes=wanted, policy=split))
     record: dict[str, Any] = {
         "arguments": {
             "scenarios": scenarios,
             "seed": seed,
             "frames": str(policy),
             "classes": wanted,
+            "holdout": holdout or None,
             "scenarios_per_task": scenarios_per_task,
         },
         "generator": _generator_record(),

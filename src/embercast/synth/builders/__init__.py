@@ -1,4 +1,5 @@
-"""Scenario builders: turn a scenario's parameters into a :class:`~embercast.synth.plan.ScenarioPlan`.
+"""Scenario builders: turn a scenario's parameters into a
+:class:`~embercast.synth.plan.ScenarioPlan`.
 
 ``build_plan(spec)`` makes the common background (room, devices, ventilation, occupants,
 furniture) and then calls the class's builder from :data:`BUILDERS`.
