@@ -195,3 +195,20 @@ def test_second_device_has_its_own_rows() -> None:
     )
     devices = set(res.readings["device_id"].to_pylist())
     assert len(devices) == 2
+
+
+def test_humidity_holds_without_moisture_sources() -> None:
+    # outdoor air far wetter than indoors: the building's buffering holds the indoor humidity
+    spec = spec_with(
+        "sensor_fault",
+        fault="camera_dropout",
+        people=0,
+        room_rh=30.0,
+        outdoor_rh=90.0,
+        outdoor_temp=25.0,
+        room_temp=18.0,
+        ach=4.0,
+        duration_s=1800,
+    )
+    r = run_scenario(spec, FramePolicy.parse("none")).readings.to_pandas()
+    assert abs(r.true_rh_pct - 30.0).max() < 3.0

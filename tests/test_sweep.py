@@ -21,7 +21,9 @@ def sweep(tmp_path: Path, scenarios: int, seed: int) -> None:
     problems = validate_dataset(str(out))
     assert problems == [], "\n".join(str(p) for p in problems[:20])
     table = pq.read_table(out / "scenarios.parquet").to_pandas()
-    readings = pq.read_table(out / "readings", columns=["fire", "co2_ppm", "true_hrr_kw"]).to_pandas()
+    readings = pq.read_table(
+        out / "readings", columns=["fire", "co2_ppm", "true_hrr_kw"]
+    ).to_pandas()
     assert 0.25 < table.is_fire.mean() < 0.55
     assert 0.05 < readings.fire.mean() < 0.5
     fires = table[table.is_fire]

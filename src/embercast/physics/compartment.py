@@ -127,7 +127,8 @@ def zone_concentration(
     Parameters
     ----------
     dt : time step [s]
-    source : volumetric source of the gas at each step [m^3/s]
+    source : volumetric source (negative: sink) of the gas at each step [m^3/s]; the equilibrium
+        concentration is floored at zero
     mix_volume : zone volume [m^3]
     flow : ventilation flow [m^3/s] (floored at 1e-6)
     outdoor : concentration of the supply air [ppm]
@@ -144,5 +145,5 @@ def zone_concentration(
     source = as_series(source, "source")
     flow = np.maximum(np.broadcast_to(np.asarray(flow, dtype=np.float64), source.shape), 1e-6)
     outdoor = np.broadcast_to(np.asarray(outdoor, dtype=np.float64), source.shape)
-    target = outdoor + 1e6 * source / flow
+    target = np.maximum(outdoor + 1e6 * source / flow, 0.0)
     return relax(dt, target, flow / mix_volume, c0)

@@ -145,11 +145,12 @@ def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
         window_open=np.zeros(n, bool),
         phase=np.zeros(n, np.int8),
     )
-    # the building's moisture (materials, people elsewhere) holds the initial humidity against
-    # the background ventilation, so humidity moves only with this scenario's sources
+    # the building (moisture buffering of materials, HVAC drying or humidifying, people
+    # elsewhere) holds the initial humidity against the background ventilation: a source or a
+    # sink, so humidity moves only with this scenario's own sources
     h2o_in = float(h2o_ppm_from_rh(plan.room_rh, room_temp[0]))
     h2o_out = h2o_ppm_from_rh(plan.outdoor_rh, plan.outdoor_temp)
-    plan.h2o_source = np.maximum(flow * (h2o_in - h2o_out) / 1e6, 0.0)
+    plan.h2o_source = flow * (h2o_in - h2o_out) / 1e6
     people = int(p["people"])
     if people:
         add_people(plan, walkers(rng, t, people, room), np.ones((n, people), bool))
