@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, description="Endpoint of an S3-compatible store (Garage, SeaweedFS, ...)."
     )
+    catalog_path: str = Field(
+        default="runs/catalog.sqlite",
+        description="SQLite file of the catalog of datasets and feature sets (lineage).",
+    )
 
     @classmethod
     def settings_customise_sources(
