@@ -98,15 +98,20 @@ def sample_lepton_device(rng: np.random.Generator, spec: LeptonSpec = LEPTON35) 
     )
 
 
+_CLOCK_EPS = 1e-5
+"""Tolerance of the frame clock [frames]: frame times are rounded to the microsecond."""
+
+
 def frame_time(index: int, spec: LeptonSpec = LEPTON35) -> float:
-    """Time of frame ``index`` on the frame clock, ``index / frame_rate`` [s].
+    """Time of frame ``index`` on the frame clock, ``index / frame_rate`` rounded to the
+    microsecond [s], so a frame that falls on a reading's time has exactly that time.
 
     Examples
     --------
-    >>> round(frame_time(87), 6)
-    10.0
+    >>> frame_time(87), frame_time(261)
+    (10.0, 30.0)
     """
-    return index / spec.frame_rate_hz
+    return round(index / spec.frame_rate_hz, 6)
 
 
 def frame_index_at_or_before(t_s: float, spec: LeptonSpec = LEPTON35) -> int:
@@ -122,7 +127,7 @@ def frame_index_at_or_before(t_s: float, spec: LeptonSpec = LEPTON35) -> int:
     >>> frame_index_at_or_before(-0.01)
     -1
     """
-    return math.floor(t_s * spec.frame_rate_hz + _EPS)
+    return math.floor(t_s * spec.frame_rate_hz + _CLOCK_EPS)
 
 
 def ffc_source_index(

@@ -1,0 +1,210 @@
+"""``embercast features``: the offline feature table of a dataset, written as a feature set.
+
+One task per readings part of the dataset folds that part's device streams
+(:func:`~embercast.features.fold.fold`) and writes ``features/part-NNNNN.parquet`` atomically;
+``manifest.json`` is written last. The content depends only on the dataset's content and the
+feature set, never on the engine or worker count, so rebuilding gives the same content hash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fsspec import AbstractFileSystem
+
+from embercast import __version__
+from embercast.engine.executor import map_tasks
+from embercast.features.fold import features_schema, fold
+from embercast.features.schema import FEATURES_FORMAT
+from embercast.features.sets import FEATURE_VERSIONS, feature_names, get_feature_set
+from embercast.store.fs import (
+    atomic_write_bytes,
+    check_writable,
+    join,
+    list_names,
+    read_table,
+    remove_temporaries,
+    resolve,
+    sha256,
+    write_table_atomic,
+)
+from embercast.synth.schema import FRAMES_SCHEMA
+from embercast.synth.writer import content_hash
+
+MANIFEST = "manifest.json"
+PARTS_DIR = "features"
+_PARQUET = {"compression": "zstd"}
+
+
+class FeaturesError(ValueError):
+    """A feature set cannot be built (incomplete dataset, a different feature set in the way)."""
+
+
+@dataclass(frozen=True)
+class FeaturesSummary:
+    """What ``embercast features`` did."""
+
+    rows: int
+    columns: int
+    seconds: float
+    out: str
+    feature_set: str
+    content_hash: str
+    thermal_missing: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    status: str = "built"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Task:
+    dataset_fs: AbstractFileSystem
+    dataset_root: str
+    out_fs: AbstractFileSystem
+    out_root: str
+    part: str
+    feature_set: str
+    split_groups: Mapping[str, str]
+
+
+def _dumps(obj: object) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _read_manifest(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
+    if not fs.exists(path):
+        return None
+    with fs.open(path, "rb") as fh:
+        loaded: dict[str, Any] = json.loads(fh.read())
+    return loaded
+
+
+def _run_task(task: _Task) -> dict[str, Any]:
+    readings = read_table(task.dataset_fs, join(task.dataset_root, "readings", task.part))
+    frames_path = join(task.dataset_root, "frames", task.part)
+    frames = (
+        read_table(task.dataset_fs, frames_path)
+        if task.dataset_fs.exists(frames_path)
+        else FRAMES_SCHEMA.empty_table()  # no frames stored: the thermal features are missing
+    )
+    rejected: Counter[str] = Counter()
+    table = fold(readings, frames, task.feature_set, task.split_groups, rejected)
+    path = join(task.out_root, PARTS_DIR, task.part)
+    write_table_atomic(task.out_fs, path, table, **_PARQUET)
+    return {
+        "part": task.part,
+        "rows": table.num_rows,
+        "thermal_missing": int(sum(table["thermal_missing"].to_pylist())),
+        "rejected": dict(rejected),
+        "sha256": sha256(task.out_fs, path),
+        "bytes": task.out_fs.size(path),
+    }
+
+
+def build_features(
+    dataset: str,
+    out: str,
+    *,
+    feature_set: str = "standard18",
+    engine: str = "local",
+    workers: int = 1,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], object] | None = None,
+) -> FeaturesSummary:
+    """Build feature set ``feature_set`` of ``dataset`` into ``out`` (paths or fsspec URLs).
+
+    Raises FeaturesError for an incomplete dataset or a different feature set at ``out`` (unless
+    ``overwrite``); OutputLocationError for an unwritable ``out``.
+    """
+    started = time.perf_counter()
+    get_feature_set(feature_set)
+    dfs, droot = resolve(dataset)
+    parent = _read_manifest(dfs, join(droot, MANIFEST))
+    if parent is None:
+        raise FeaturesError(f"{dataset!r} is not a complete dataset: it has no {MANIFEST}")
+    record = {
+        "format": FEATURES_FORMAT,
+        "kind": "features",
+        "feature_set": feature_set,
+        "feature_version": FEATURE_VERSIONS[feature_set],
+        "embercast_version": __version__,
+        "parent": {"location": dataset, "content_hash": parent["content_hash"]},
+        "arguments": {"feature_set": feature_set},
+    }
+    ofs, oroot = resolve(out)
+    check_writable(ofs, oroot, out)
+    existing = _read_manifest(ofs, join(oroot, MANIFEST))
+    if existing is not None:
+        same = existing.get("parent", {}).get("content_hash") == parent["content_hash"] and (
+            existing.get("feature_set"),
+            existing.get("feature_version"),
+        ) == (feature_set, FEATURE_VERSIONS[feature_set])
+        if same:
+            return _summary(existing, out, started, "complete")
+        if not overwrite:
+            raise FeaturesError(
+                f"{out!r} holds feature set {existing.get('feature_set')!r} of dataset "
+                f"{existing.get('parent', {}).get('content_hash', '?')[:12]}; pass --overwrite"
+            )
+        ofs.rm(join(oroot, MANIFEST))
+    if ofs.exists(join(oroot, PARTS_DIR)):
+        ofs.rm(join(oroot, PARTS_DIR), recursive=True)
+    remove_temporaries(ofs, [oroot])
+    scenarios = read_table(dfs, join(droot, "scenarios.parquet"), ["scenario_id", "split_group"])
+    split_groups = dict(
+        zip(scenarios["scenario_id"].to_pylist(), scenarios["split_group"].to_pylist(), strict=True)
+    )
+    parts = sorted(n for n in list_names(dfs, join(droot, "readings")) if n.endswith(".parquet"))
+    tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
+    results: list[dict[str, Any]] = []
+    if progress:
+        progress(0, len(tasks))
+    for result in map_tasks(_run_task, tasks, engine=engine, workers=workers, scheduler=scheduler):
+        results.append(result)
+        if progress:
+            progress(len(results), len(tasks))
+    results.sort(key=lambda r: r["part"])
+    files = {
+        f"{PARTS_DIR}/{r['part']}": {"sha256": r["sha256"], "bytes": r["bytes"]} for r in results
+    }
+    rejected: Counter[str] = Counter()
+    for r in results:
+        rejected.update(r["rejected"])
+    manifest = {
+        **record,
+        "columns": features_schema(feature_set).names,
+        "features": list(feature_names(feature_set)),
+        "counts": {
+            "rows": sum(r["rows"] for r in results),
+            "thermal_missing": sum(r["thermal_missing"] for r in results),
+            "rejected": dict(sorted(rejected.items())),
+            "parts": len(results),
+        },
+        "files": files,
+        "content_hash": content_hash({k: v["sha256"] for k, v in files.items()}),
+    }
+    atomic_write_bytes(ofs, join(oroot, MANIFEST), _dumps(manifest))
+    return _summary(manifest, out, started, "built")
+
+
+def _summary(manifest: Mapping[str, Any], out: str, started: float, status: str) -> FeaturesSummary:
+    counts = manifest["counts"]
+    return FeaturesSummary(
+        rows=int(counts["rows"]),
+        columns=len(manifest["columns"]),
+        seconds=time.perf_counter() - started,
+        out=out,
+        feature_set=str(manifest["feature_set"]),
+        content_hash=str(manifest["content_hash"]),
+        thermal_missing=int(counts["thermal_missing"]),
+        rejected=dict(counts.get("rejected", {})),
+        status=status,
+    )

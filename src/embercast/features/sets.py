@@ -1,0 +1,83 @@
+"""Feature sets: which extractors, in which order, make a feature row.
+
+``standard18`` is DESIGN 4.2 exactly (its names and order are the model interface);
+``extended`` adds SCD41 temperature and humidity with their slopes, longer windows,
+background-subtracted new hot objects, hot-blob count and growth, hot-pixel flicker, and a
+thermal-availability flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from embercast.features.background import NewHotObject
+from embercast.features.base import NAN, Extractor, RowContext
+from embercast.features.blobs import HotBlobs, HotFlicker, ThermalOk
+from embercast.features.flow import OpticalFlow
+from embercast.features.frame_diff import FrameDiff
+from embercast.features.frame_stats import FrameStats
+from embercast.features.gas import (
+    Rise,
+    Slope,
+    Trend,
+    co2,
+    frame_max,
+    scd41_humidity,
+    scd41_temperature,
+)
+from embercast.features.gradient import Gradient
+from embercast.features.hot_area import HotArea
+from embercast.features.tproxy import TProxy, hotspot_mean
+
+
+def hotspot(ctx: RowContext) -> float:
+    """:func:`hotspot_mean` of F [°C] (NaN without F)."""
+    return NAN if ctx.frame is None else hotspot_mean(ctx.frame.celsius)
+
+
+def standard18() -> list[Extractor]:
+    """The extractors of ``standard18`` v1, in DESIGN 4.2 order."""
+    return [FrameStats(), HotArea(), Gradient(), FrameDiff(), OpticalFlow(), TProxy(),
+            Trend("gas", co2, 60.0)]  # fmt: skip
+
+
+def extended() -> list[Extractor]:
+    """``standard18`` followed by the extended extractors (``extended`` v1)."""
+    return [
+        *standard18(),
+        Trend("scd_temp", scd41_temperature, 60.0),
+        Trend("scd_rh", scd41_humidity, 60.0),
+        Slope("gas_vel_300", co2, 300.0),
+        Rise("gas_rise_600", co2, 600.0),
+        Rise("scd_temp_rise_600", scd41_temperature, 600.0),
+        Slope("tproxy_vel_120", hotspot, 120.0),
+        Slope("t_max_vel_60", frame_max, 60.0),
+        NewHotObject(),
+        HotBlobs(),
+        HotFlicker(),
+        ThermalOk(),
+    ]
+
+
+FEATURE_SETS: dict[str, Callable[[], list[Extractor]]] = {
+    "standard18": standard18,
+    "extended": extended,
+}
+"""Feature-set name -> a function that makes fresh extractors (one set per device)."""
+FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 1}
+"""Version of each feature set; bump it when any of its values would change."""
+
+
+def get_feature_set(name: str) -> Callable[[], list[Extractor]]:
+    """The extractor factory of feature set ``name``; ValueError naming FEATURE_SETS if unknown."""
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise ValueError(
+            f"invalid feature set {name!r} for FEATURE_SETS; choose one of {sorted(FEATURE_SETS)}"
+        ) from None
+
+
+def feature_names(name: str) -> tuple[str, ...]:
+    """Feature columns of feature set ``name``, in order."""
+    return tuple(n for e in get_feature_set(name)() for n in e.names)
