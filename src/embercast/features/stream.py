@@ -18,7 +18,7 @@ from collections import Counter, deque
 import numpy as np
 from numpy.typing import NDArray
 
-from embercast.features.base import Frame, Reading, RowContext
+from embercast.features.base import Extractor, Frame, Reading, RowContext
 from embercast.features.sets import get_feature_set
 
 FRAME_SHAPE = (120, 160)
@@ -33,7 +33,8 @@ _EPS = 1e-6
 
 
 class DeviceFeatures:
-    """Streaming feature rows of one device for feature set ``feature_set``.
+    """Streaming feature rows of one device for feature set ``feature_set`` (or for a custom list
+    of ``extractors``).
 
     >>> from embercast.features.base import Reading
     >>> dev = DeviceFeatures("standard18")
@@ -42,9 +43,9 @@ class DeviceFeatures:
     ('no_frame', 420.0, True)
     """
 
-    def __init__(self, feature_set: str = "standard18") -> None:
+    def __init__(self, feature_set: str = "standard18", extractors: list[Extractor] | None = None) -> None:
         self.feature_set = feature_set
-        self._extractors = get_feature_set(feature_set)()
+        self._extractors = get_feature_set(feature_set)() if extractors is None else extractors
         self.names: tuple[str, ...] = tuple(n for e in self._extractors for n in e.names)
         self._frames: deque[Frame] = deque()
         self._last_frame_t = -math.inf
