@@ -164,6 +164,8 @@ def features_section(quick: bool) -> list[str]:
 
 
 def main() -> None:
+    # what the benchmarks generate is registered in a throwaway catalog, not the user's
+    os.environ["EMBERCAST_CATALOG_PATH"] = str(Path(tempfile.mkdtemp()) / "catalog.sqlite")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +13,19 @@ from embercast.config import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_FIRES = ROOT.parent / "shared" / "data" / "real_fires"
+TEST_CATALOG = str(Path(tempfile.mkdtemp(prefix="embercast-tests-")) / "catalog.sqlite")
+"""Catalog of everything the tests generate: never the working directory's catalog."""
+os.environ["EMBERCAST_CATALOG_PATH"] = TEST_CATALOG  # also for module-scoped fixtures
 
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test reads settings anew (tests override them with EMBERCAST_* variables)."""
+    """Every test reads settings anew (tests override them with EMBERCAST_* variables); the
+    catalog is a temporary file unless a test sets another."""
     for key in list(os.environ):
         if key.startswith("EMBERCAST_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("EMBERCAST_CATALOG_PATH", TEST_CATALOG)
     get_settings.cache_clear()
 
 

@@ -22,6 +22,7 @@ from embercast.engine.executor import map_tasks
 from embercast.features.fold import features_schema, fold
 from embercast.features.schema import FEATURES_FORMAT
 from embercast.features.sets import FEATURE_VERSIONS, feature_names, get_feature_set
+from embercast.store.catalog import record_features
 from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,
@@ -148,6 +149,7 @@ def build_features(
             existing.get("feature_version"),
         ) == (feature_set, FEATURE_VERSIONS[feature_set])
         if same:
+            record_features(out)
             return _summary(existing, out, started, "complete")
         if not overwrite:
             raise FeaturesError(
@@ -192,6 +194,7 @@ def build_features(
         "content_hash": content_hash({k: v["sha256"] for k, v in files.items()}),
     }
     atomic_write_bytes(ofs, join(oroot, MANIFEST), _dumps(manifest))
+    record_features(out)
     return _summary(manifest, out, started, "built")
 
 

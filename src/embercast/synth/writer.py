@@ -33,6 +33,7 @@ from fsspec import AbstractFileSystem
 
 import embercast
 from embercast.engine.executor import TaskExecutor
+from embercast.store.catalog import record_dataset
 from embercast.store.fs import (
     OutputLocationError,
     atomic_write_bytes,
@@ -518,6 +519,9 @@ def generate_dataset(
         ``out`` cannot be written (permission, read-only, full, missing bucket, ...).
     SchedulerUnreachableError
         The Dask scheduler cannot be reached or has no workers.
+    CatalogError
+        The dataset is complete but the catalog (``get_settings().catalog_path``) cannot be
+        opened or written, so it was not registered.
     """
     started = time.perf_counter()
     _check_count("scenarios", scenarios)
@@ -556,6 +560,7 @@ def generate_dataset(
         _remove_run_files(fs, root)
         manifest = _read_json(fs, join(root, MANIFEST))
         assert manifest is not None
+        record_dataset(out)
         return _summary(manifest, out, started, "complete", 0, 0)
 
     chunks = [
@@ -596,5 +601,6 @@ def generate_dataset(
         if isinstance(exc, OutputLocationError) or exc.errno not in _LOCATION_ERRNOS:
             raise
         raise OutputLocationError(out, exc) from exc
+    record_dataset(out)  # in the catalog of the settings (CatalogError if it is unusable)
     status = "resumed" if state == "resume" else "generated"
     return _summary(manifest, out, started, status, len(tasks), len(chunks) - len(tasks))
