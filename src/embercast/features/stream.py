@@ -43,7 +43,9 @@ class DeviceFeatures:
     ('no_frame', 420.0, True)
     """
 
-    def __init__(self, feature_set: str = "standard18", extractors: list[Extractor] | None = None) -> None:
+    def __init__(
+        self, feature_set: str = "standard18", extractors: list[Extractor] | None = None
+    ) -> None:
         self.feature_set = feature_set
         self._extractors = get_feature_set(feature_set)() if extractors is None else extractors
         self.names: tuple[str, ...] = tuple(n for e in self._extractors for n in e.names)
