@@ -289,6 +289,7 @@ def test_generate_layout_counts_and_manifest(tmp_path: Path) -> None:
         "frames": "sample:12",
         "classes": None,
         "holdout": None,
+        "features": None,
         "scenarios_per_task": 2,
     }
     assert manifest["generator"]["generator_version"] == writer.GENERATOR_VERSION

@@ -1,8 +1,10 @@
 """The ``embercast`` command line: one Typer app.
 
-Commands: ``generate`` (a labelled dataset), ``validate`` (check one), ``plot`` (one scenario)
-and ``version``. Bad input (a wrong option, an invalid value, an unknown class, an unreachable
-scheduler, an unwritable output) ends with one ``error: ...`` line on stderr and exit code 2.
+Commands: ``generate`` (a labelled dataset), ``validate`` (check one), ``plot`` (one scenario),
+``features`` (a feature set of a dataset), ``catalog`` (datasets, feature sets, lineage),
+``sql`` (DuckDB over the registered data), ``run`` (the main job) and ``version``. Bad input (a
+wrong option, an invalid value, an unknown class, an unreachable scheduler, an unwritable output)
+ends with one ``error: ...`` line on stderr and exit code 2.
 ``validate`` exits with 1 when it finds problems.
 """
 
@@ -147,17 +149,18 @@ class _ProgressBar:
     nothing but their one error line.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "generating", unit: str = "scenarios") -> None:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._verb, self._unit = verb, unit
 
     def __call__(self, done: int, total: int) -> None:
         if self._progress is None:
             self._progress = Progress(
-                TextColumn("generating"),
+                TextColumn(self._verb),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("scenarios"),
+                TextColumn(self._unit),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
@@ -190,6 +193,8 @@ def _report(summary: GenerateSummary) -> None:
         )
     typer.echo(f"dataset: {summary.out}")
     typer.echo(f"content_hash: {summary.content_hash}")
+    if summary.features:
+        typer.echo(f"features: {summary.features}")
 
 
 @app.command()
@@ -224,6 +229,13 @@ def generate(
             "e.g. 'room_size=large;fuel=heptane'."
         ),
     ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute this feature set while generating (standard18 or extended) into "
+            "OUT/features; frames need not be stored."
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a different dataset at --out.")
     ] = False,
@@ -255,6 +267,7 @@ def generate(
             ),
             classes=_classes(classes),
             holdout=holdout,
+            features=features,
             overwrite=overwrite,
             progress=bar,
         )
@@ -272,6 +285,63 @@ def generate(
         typer.echo(json.dumps(summary.to_dict(), sort_keys=True))
     else:
         _report(summary)
+
+
+@app.command("features")
+def features_command(
+    dataset: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Feature-set location to write.")],
+    feature_set: Annotated[
+        str, typer.Option("--set", help="Feature set: standard18 or extended.")
+    ] = "standard18",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes [settings: workers].")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="local or dask [settings: engine].")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address tcp://host:port [settings: dask_scheduler]."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a different feature set at --out.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON summary object on stdout.")
+    ] = False,
+) -> None:
+    """Compute a feature set of a dataset (the offline table of the streaming extractors)."""
+    settings = _settings()
+    chosen_engine, address = _engine(engine, scheduler, settings)
+    from embercast.features.build import build_features
+
+    bar = _ProgressBar("features", "parts")
+    try:
+        summary = build_features(
+            dataset,
+            out,
+            feature_set=feature_set,
+            engine=chosen_engine,
+            workers=workers if workers is not None else settings.workers,
+            scheduler=address,
+            overwrite=overwrite,
+            progress=bar,
+        )
+    except (ValueError, OutputLocationError, SchedulerUnreachableError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    finally:
+        bar.close()
+    if json_output:
+        typer.echo(json.dumps(summary.to_dict(), sort_keys=True))
+        return
+    done = "already complete" if summary.status == "complete" else f"in {summary.seconds:.1f} s"
+    typer.echo(
+        f"{summary.feature_set}: {summary.rows:,} rows x {summary.columns} columns {done}; "
+        f"{summary.thermal_missing:,} rows without thermal data"
+    )
+    if summary.rejected:
+        typer.echo(f"rejected inputs: {summary.rejected}")
+    typer.echo(f"features: {summary.out}")
+    typer.echo(f"content_hash: {summary.content_hash}")
 
 
 @app.command()

@@ -97,16 +97,75 @@ def _run_task(task: _Task) -> dict[str, Any]:
     )
     rejected: Counter[str] = Counter()
     table = fold(readings, frames, task.feature_set, task.split_groups, rejected)
-    path = join(task.out_root, PARTS_DIR, task.part)
-    write_table_atomic(task.out_fs, path, table, **_PARQUET)
+    return write_part(task.out_fs, task.out_root, task.part, table, rejected)
+
+
+def write_part(
+    fs: AbstractFileSystem, root: str, part: str, table: Any, rejected: Mapping[str, int]
+) -> dict[str, Any]:
+    """Write one feature part atomically under the feature set at ``root``; return its record
+    (rows, thermal_missing, rejected counts, sha256, bytes) for the manifest."""
+    path = join(root, PARTS_DIR, part)
+    write_table_atomic(fs, path, table, **_PARQUET)
     return {
-        "part": task.part,
+        "part": part,
         "rows": table.num_rows,
         "thermal_missing": int(sum(table["thermal_missing"].to_pylist())),
         "rejected": dict(rejected),
-        "sha256": sha256(task.out_fs, path),
-        "bytes": task.out_fs.size(path),
+        "sha256": sha256(fs, path),
+        "bytes": fs.size(path),
     }
+
+
+def feature_record(feature_set: str, parent_location: str, parent_hash: str) -> dict[str, Any]:
+    """The identity of a feature set: what it is and what it was made from."""
+    return {
+        "format": FEATURES_FORMAT,
+        "kind": "features",
+        "feature_set": feature_set,
+        "feature_version": FEATURE_VERSIONS[feature_set],
+        "embercast_version": __version__,
+        "parent": {"location": parent_location, "content_hash": parent_hash},
+        "arguments": {"feature_set": feature_set},
+    }
+
+
+def finish_feature_set(
+    fs: AbstractFileSystem,
+    root: str,
+    location: str,
+    record: Mapping[str, Any],
+    results: list[dict[str, Any]],
+    *,
+    register: bool = True,
+) -> dict[str, Any]:
+    """Write a feature set's manifest.json (last) from its parts' records, register it in the
+    catalog of the settings (unless ``register`` is false), and return the manifest."""
+    feature_set = str(record["feature_set"])
+    results = sorted(results, key=lambda r: str(r["part"]))
+    files = {
+        f"{PARTS_DIR}/{r['part']}": {"sha256": r["sha256"], "bytes": r["bytes"]} for r in results
+    }
+    rejected: Counter[str] = Counter()
+    for r in results:
+        rejected.update(r["rejected"])
+    manifest = {
+        **record,
+        "columns": features_schema(feature_set).names,
+        "features": list(feature_names(feature_set)),
+        "counts": {
+            "rows": sum(int(r["rows"]) for r in results),
+            "thermal_missing": sum(int(r["thermal_missing"]) for r in results),
+            "rejected": dict(sorted(rejected.items())),
+            "parts": len(results),
+        },
+        "files": files,
+        "content_hash": content_hash({k: str(v["sha256"]) for k, v in files.items()}),
+    }
+    atomic_write_bytes(fs, join(root, MANIFEST), _dumps(manifest))
+    if register:
+        record_features(location)
+    return manifest
 
 
 def build_features(
@@ -131,15 +190,7 @@ def build_features(
     parent = _read_manifest(dfs, join(droot, MANIFEST))
     if parent is None:
         raise FeaturesError(f"{dataset!r} is not a complete dataset: it has no {MANIFEST}")
-    record = {
-        "format": FEATURES_FORMAT,
-        "kind": "features",
-        "feature_set": feature_set,
-        "feature_version": FEATURE_VERSIONS[feature_set],
-        "embercast_version": __version__,
-        "parent": {"location": dataset, "content_hash": parent["content_hash"]},
-        "arguments": {"feature_set": feature_set},
-    }
+    record = feature_record(feature_set, dataset, str(parent["content_hash"]))
     ofs, oroot = resolve(out)
     check_writable(ofs, oroot, out)
     existing = _read_manifest(ofs, join(oroot, MANIFEST))
@@ -173,28 +224,7 @@ def build_features(
         results.append(result)
         if progress:
             progress(len(results), len(tasks))
-    results.sort(key=lambda r: r["part"])
-    files = {
-        f"{PARTS_DIR}/{r['part']}": {"sha256": r["sha256"], "bytes": r["bytes"]} for r in results
-    }
-    rejected: Counter[str] = Counter()
-    for r in results:
-        rejected.update(r["rejected"])
-    manifest = {
-        **record,
-        "columns": features_schema(feature_set).names,
-        "features": list(feature_names(feature_set)),
-        "counts": {
-            "rows": sum(r["rows"] for r in results),
-            "thermal_missing": sum(r["thermal_missing"] for r in results),
-            "rejected": dict(sorted(rejected.items())),
-            "parts": len(results),
-        },
-        "files": files,
-        "content_hash": content_hash({k: v["sha256"] for k, v in files.items()}),
-    }
-    atomic_write_bytes(ofs, join(oroot, MANIFEST), _dumps(manifest))
-    record_features(out)
+    manifest = finish_feature_set(ofs, oroot, out, record, results)
     return _summary(manifest, out, started, "built")
 
 

@@ -99,23 +99,43 @@ def _readings_table(
     return pa.Table.from_pydict(cols, schema=READINGS_SCHEMA)
 
 
+def _pair_indices(film: DeviceFilm, t: float) -> list[int]:
+    """Frame indices a reading at ``t`` uses: at or before t and at or before t - 1 s."""
+    out = []
+    for tt in (t, t - 1.0):
+        idx = frame_index_at_or_before(tt)
+        if idx >= 0 and film.available(tt):
+            out.append(idx)
+    return out
+
+
 def _film(
-    spec: ScenarioSpec, device: Device, film: DeviceFilm, t: FloatArray, frames: FramePolicy
-) -> tuple[np.ndarray, list[dict[str, Any]], int]:
-    """Frames of the kept readings: for each, the frame at or before t and at or before t - 1 s.
-    Returns per-reading availability, the stored frame rows and the number rendered."""
+    spec: ScenarioSpec,
+    device: Device,
+    film: DeviceFilm,
+    t: FloatArray,
+    frames: FramePolicy,
+    render_all: bool,
+) -> tuple[np.ndarray, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Frames of the readings: for each, the frame at or before t and at or before t - 1 s.
+
+    Returns per-reading availability, the rows of the frames to store (those of the readings
+    ``frames`` keeps) and the rows of every rendered frame (all readings' when ``render_all``).
+    """
     available = np.array([film.available(float(x)) for x in t])
+    stored: set[int] = set()
     wanted: set[int] = set()
     for k, tr in enumerate(t):
-        if frames.keeps(k):
-            for tt in (float(tr), float(tr) - 1.0):
-                idx = frame_index_at_or_before(tt)
-                if idx >= 0 and film.available(tt):
-                    wanted.add(idx)
-    rows: list[dict[str, Any]] = []
+        keep = frames.keeps(k)
+        if keep or render_all:
+            pair = _pair_indices(film, float(tr))
+            wanted.update(pair)
+            if keep:
+                stored.update(pair)
+    rendered: list[dict[str, Any]] = []
     for idx in sorted(wanted):
         fr = film.frame(idx)
-        rows.append(
+        rendered.append(
             {
                 "scenario_id": spec.scenario_id,
                 "device_id": device.device_id,
@@ -126,21 +146,29 @@ def _film(
                 "frame": fr.counts.astype("<u2").tobytes(),
             }
         )
-    return available, rows, len(wanted)
+    return available, [r for r in rendered if r["frame_index"] in stored], rendered
 
 
-def run_scenario(spec: ScenarioSpec, frames: FramePolicy) -> ScenarioResult:
+def _frames_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=FRAMES_SCHEMA) if rows else FRAMES_SCHEMA.empty_table()
+
+
+def run_scenario(
+    spec: ScenarioSpec, frames: FramePolicy, *, features: str | None = None
+) -> ScenarioResult:
     """Run one scenario and return its scenarios row, readings and stored frames.
 
     Frames are rendered only for the readings whose frames are stored (``frames``); under
-    ``none`` nothing is rendered and ``thermal_available`` still reports camera dropouts.
+    ``none`` nothing is rendered and ``thermal_available`` still reports camera dropouts. With
+    ``features`` (a feature-set name) every reading's frames are rendered and folded into the
+    feature table (``ScenarioResult.features``) whatever ``frames`` stores.
     """
     plan = build_plan(spec)
     zone = zone_truth(plan)
     p = spec.params
     readings: list[pa.Table] = []
-    frame_rows: list[dict[str, Any]] = []
-    rendered = 0
+    stored_rows: list[dict[str, Any]] = []
+    rendered_rows: list[dict[str, Any]] = []
     for k, device in enumerate(plan.devices):
         rng = np.random.default_rng([spec.seed, 10 + k])
         air = sensor_truth(plan, zone, device)
@@ -158,18 +186,23 @@ def run_scenario(spec: ScenarioSpec, frames: FramePolicy) -> ScenarioResult:
             asc_period_s=half,
         )
         film = DeviceFilm(plan, zone, device, sample_lepton_device(rng), seed=spec.seed * 4 + k)
-        available, rows, count = _film(spec, device, film, r.t_s, frames)
-        rendered += count
-        frame_rows.extend(rows)
+        available, stored, rendered = _film(spec, device, film, r.t_s, frames, features is not None)
+        stored_rows.extend(stored)
+        rendered_rows.extend(rendered)
         readings.append(_readings_table(spec, plan, device, zone, air, r, available))
     row = spec.to_row()
     row["ignition_s"] = plan.ignition_s
     table = pa.concat_tables(readings)
-    frame_table = (
-        pa.Table.from_pylist(frame_rows, schema=FRAMES_SCHEMA)
-        if frame_rows
-        else FRAMES_SCHEMA.empty_table()
-    )
+    feature_table = None
+    if features is not None:
+        from embercast.features.fold import fold
+
+        split = {spec.scenario_id: spec.split_group}
+        feature_table = fold(table, _frames_table(rendered_rows), features, split)
     return ScenarioResult(
-        scenario=row, readings=table, frames=frame_table, rendered_frames=rendered
+        scenario=row,
+        readings=table,
+        frames=_frames_table(stored_rows),
+        rendered_frames=len(rendered_rows),
+        features=feature_table,
     )

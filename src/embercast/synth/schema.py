@@ -136,3 +136,5 @@ class ScenarioResult:
     """FRAMES_SCHEMA rows of the stored frames (empty under FramePolicy ``none``)."""
     rendered_frames: int = 0
     """Frames rendered (stored or not), for throughput reports."""
+    features: pa.Table | None = None
+    """The scenario's feature table when features were computed inline (else None)."""

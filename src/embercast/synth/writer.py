@@ -25,15 +25,15 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
 import embercast
 from embercast.engine.executor import TaskExecutor
-from embercast.store.catalog import record_dataset
+from embercast.store.catalog import record_dataset, record_features
 from embercast.store.fs import (
     OutputLocationError,
     atomic_write_bytes,
@@ -85,8 +85,10 @@ SCENARIOS_FILE = "scenarios.parquet"
 READINGS_DIR = "readings"
 FRAMES_DIR = "frames"
 STAGING_DIR = "_parts"
+FEATURES_ENTRY = "features"
+"""Folder of the feature set computed inline (itself a feature-set location)."""
 DATASET_ENTRIES = frozenset(
-    {MANIFEST, RUN_FILE, SCENARIOS_FILE, READINGS_DIR, FRAMES_DIR, STAGING_DIR}
+    {MANIFEST, RUN_FILE, SCENARIOS_FILE, READINGS_DIR, FRAMES_DIR, STAGING_DIR, FEATURES_ENTRY}
 )
 """Names a dataset location may hold (besides temporary files)."""
 
@@ -162,6 +164,8 @@ class GenerateSummary:
     """``complete``: the location already held this dataset and nothing was done."""
     tasks_run: int = 0
     tasks_skipped: int = 0
+    features: str | None = None
+    """Location of the feature set computed inline (``generate --features``), else None."""
 
     def to_dict(self) -> dict[str, object]:
         """The summary as JSON-ready primitives."""
@@ -217,6 +221,7 @@ class _Task:
     fs: AbstractFileSystem
     root: str
     runner: Runner
+    features: str | None = None
 
 
 def _plain(key: str, value: object) -> object:
@@ -248,7 +253,11 @@ def _run_task(task: _Task) -> int:
     Order of writes: frames part, readings part, then ``_parts/part-NNNNN.json`` which records
     the scenario rows, counts and the hashes of both parts. All three are atomic writes.
     """
-    results = [task.runner(spec, task.frames) for spec in task.specs]
+    if task.features is None:
+        results = [task.runner(spec, task.frames) for spec in task.specs]
+    else:
+        inline = cast(Callable[..., ScenarioResult], task.runner)
+        results = [inline(spec, task.frames, features=task.features) for spec in task.specs]
     readings = pa.concat_tables(
         [_conform(r.readings, READINGS_SCHEMA, "readings") for r in results]
     ).combine_chunks()
@@ -262,7 +271,7 @@ def _run_task(task: _Task) -> int:
         path = join(task.root, folder, name)
         write_table_atomic(task.fs, path, table, **options)
         files[f"{folder}/{name}"] = {"sha256": sha256(task.fs, path), "bytes": task.fs.size(path)}
-    staged = {
+    staged: dict[str, Any] = {
         "index": task.index,
         "scenarios": [{k: _plain(k, v) for k, v in r.scenario.items()} for r in results],
         "rows": readings.num_rows,
@@ -270,6 +279,13 @@ def _run_task(task: _Task) -> int:
         "frames_rendered": sum(int(r.rendered_frames) for r in results),
         "files": files,
     }
+    if task.features is not None:
+        from embercast.features.build import write_part
+
+        tables = [r.features for r in results if r.features is not None]
+        staged["features"] = write_part(
+            task.fs, join(task.root, FEATURES_ENTRY), name, pa.concat_tables(tables), {}
+        )
     staging_path = join(task.root, STAGING_DIR, name.replace(".parquet", ".json"))
     atomic_write_bytes(task.fs, staging_path, _dumps(staged))
     return task.index
@@ -337,7 +353,11 @@ def _remove_run_files(fs: AbstractFileSystem, root: str) -> None:
         fs.rm(join(root, STAGING_DIR), recursive=True)
     if RUN_FILE in names:
         fs.rm(join(root, RUN_FILE))
-    remove_temporaries(fs, [root, join(root, READINGS_DIR), join(root, FRAMES_DIR)])
+    remove_temporaries(
+        fs,
+        [root, join(root, READINGS_DIR), join(root, FRAMES_DIR), join(root, FEATURES_ENTRY),
+         join(root, FEATURES_ENTRY, "features")],
+    )  # fmt: skip
     fs.invalidate_cache()
 
 
@@ -384,9 +404,17 @@ def scenarios_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
 
 
 def _assemble(
-    fs: AbstractFileSystem, root: str, n_tasks: int, record: Mapping[str, Any]
+    fs: AbstractFileSystem,
+    root: str,
+    n_tasks: int,
+    record: Mapping[str, Any],
+    before_manifest: Callable[[Mapping[str, Any], list[dict[str, Any]]], object] | None = None,
 ) -> dict[str, Any]:
-    """Write scenarios.parquet and then the manifest; return the manifest."""
+    """Write scenarios.parquet and then the manifest; return the manifest.
+
+    ``before_manifest(manifest, staged)`` runs just before the manifest is written (the inline
+    feature set is finished there, so a complete dataset always has its complete features).
+    """
     staged = []
     for index in range(n_tasks):
         path = join(root, STAGING_DIR, part_name(index).replace(".parquet", ".json"))
@@ -433,6 +461,8 @@ def _assemble(
         "files": dict(sorted(files.items())),
         "content_hash": content_hash({p: str(f["sha256"]) for p, f in files.items()}),
     }
+    if before_manifest is not None:
+        before_manifest(manifest, staged)
     atomic_write_bytes(fs, join(root, MANIFEST), _dumps(manifest))
     return manifest
 
@@ -476,6 +506,7 @@ def generate_dataset(
     scenarios_per_task: int = 8,
     classes: Sequence[str] | None = None,
     holdout: str | None = None,
+    features: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
     sampler: Sampler | None = None,
@@ -496,6 +527,10 @@ def generate_dataset(
         ``room_size=large;fuel=heptane`` (see :class:`~embercast.synth.catalogue.SplitPolicy`).
     frames
         Which rendered frames are stored (:class:`FramePolicy` or its text form).
+    features
+        A feature set (``standard18``, ``extended``) to compute while generating: every
+        reading's frames are rendered and folded, whatever ``frames`` stores, and the feature
+        set is written to ``out/features`` (registered with the dataset as its parent).
     engine, workers, scheduler, connect_timeout
         Where tasks run (see :func:`embercast.engine.executor.map_tasks`); no effect on content.
     scenarios_per_task
@@ -530,6 +565,10 @@ def generate_dataset(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     policy = FramePolicy.parse(frames) if isinstance(frames, str) else frames
+    if features is not None:
+        from embercast.features.sets import get_feature_set
+
+        get_feature_set(features)
     if sampler is None:
         from embercast.synth.catalogue import sample_scenarios
 
@@ -548,6 +587,7 @@ def generate_dataset(
             "frames": str(policy),
             "classes": wanted,
             "holdout": holdout or None,
+            "features": features,
             "scenarios_per_task": scenarios_per_task,
         },
         "generator": _generator_record(),
@@ -561,7 +601,10 @@ def generate_dataset(
         manifest = _read_json(fs, join(root, MANIFEST))
         assert manifest is not None
         record_dataset(out)
-        return _summary(manifest, out, started, "complete", 0, 0)
+        if features:
+            record_features(join(out, FEATURES_ENTRY))
+        summary = _summary(manifest, out, started, "complete", 0, 0)
+        return replace(summary, features=join(out, FEATURES_ENTRY) if features else None)
 
     chunks = [
         tuple(specs[i : i + scenarios_per_task]) for i in range(0, len(specs), scenarios_per_task)
@@ -583,7 +626,15 @@ def generate_dataset(
                     fs.makedirs(join(root, folder), exist_ok=True)
             finished = _finished_tasks(fs, root) if state == "resume" else set()
             tasks = [
-                _Task(index=i, specs=chunk, frames=policy, fs=fs, root=root, runner=runner)
+                _Task(
+                    index=i,
+                    specs=chunk,
+                    frames=policy,
+                    fs=fs,
+                    root=root,
+                    runner=runner,
+                    features=features,
+                )  # fmt: skip
                 for i, chunk in enumerate(chunks)
                 if i not in finished
             ]
@@ -595,12 +646,37 @@ def generate_dataset(
                 if progress is not None:
                     progress(done, len(specs))
         fs.invalidate_cache()
-        manifest = _assemble(fs, root, len(chunks), record)
+        manifest = _assemble(
+            fs, root, len(chunks), record, _inline_features(fs, root, out, features)
+        )
         _remove_run_files(fs, root)
     except OSError as exc:
         if isinstance(exc, OutputLocationError) or exc.errno not in _LOCATION_ERRNOS:
             raise
         raise OutputLocationError(out, exc) from exc
     record_dataset(out)  # in the catalog of the settings (CatalogError if it is unusable)
+    if features:
+        record_features(join(out, FEATURES_ENTRY))
     status = "resumed" if state == "resume" else "generated"
-    return _summary(manifest, out, started, status, len(tasks), len(chunks) - len(tasks))
+    summary = _summary(manifest, out, started, status, len(tasks), len(chunks) - len(tasks))
+    return replace(summary, features=join(out, FEATURES_ENTRY) if features else None)
+
+
+def _inline_features(
+    fs: AbstractFileSystem, root: str, out: str, feature_set: str | None
+) -> Callable[[Mapping[str, Any], list[dict[str, Any]]], object] | None:
+    """The step that finishes the inline feature set before the dataset's manifest."""
+    if feature_set is None:
+        return None
+
+    def finish(manifest: Mapping[str, Any], staged: list[dict[str, Any]]) -> object:
+        from embercast.features.build import feature_record, finish_feature_set
+
+        record = feature_record(feature_set, out, str(manifest["content_hash"]))
+        parts = [entry["features"] for entry in staged]
+        location = join(out, FEATURES_ENTRY)
+        return finish_feature_set(
+            fs, join(root, FEATURES_ENTRY), location, record, parts, register=False
+        )
+
+    return finish
