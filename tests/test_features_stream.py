@@ -75,7 +75,9 @@ def test_offline_table_equals_the_stream_row_by_row(
 def test_rebuilding_gives_the_same_hash_and_any_engine_too(dataset: Path, tmp_path: Path) -> None:
     a = build_features(str(dataset), str(tmp_path / "a"))
     b = build_features(str(dataset), str(tmp_path / "b"), workers=2)
-    assert a.content_hash == b.content_hash
+    c = build_features(str(dataset), str(tmp_path / "c"), engine="dask", workers=2)
+    assert a.content_hash == b.content_hash == c.content_hash
+    assert a.warnings == []
     again = build_features(str(dataset), str(tmp_path / "a"))
     assert again.status == "complete" and again.content_hash == a.content_hash
     with pytest.raises(FeaturesError, match="pass --overwrite"):
@@ -91,7 +93,8 @@ def test_incomplete_dataset_is_refused(tmp_path: Path) -> None:
 def test_camera_dropout_and_no_frames_give_nan_thermal_with_a_flag(tmp_path: Path) -> None:
     out = tmp_path / "ds"
     generate_dataset(str(out), scenarios=2, seed=1, frames="none", workers=1)
-    build_features(str(out), str(tmp_path / "f"))
+    summary = build_features(str(out), str(tmp_path / "f"))
+    assert "stores frames 'none'" in summary.warnings[0]
     t = pq.read_table(tmp_path / "f" / "features").to_pandas()
     assert t.thermal_missing.all() and (t.thermal_status == "no_frame").all()
     assert t.t_mean.isna().all() and t.flow_mag_mean.isna().all() and t.tproxy_vel.isna().all()

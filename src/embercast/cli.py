@@ -330,6 +330,8 @@ def features_command(
         _fail(str(exc))
     finally:
         bar.close()
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if json_output:
         typer.echo(json.dumps(summary.to_dict(), sort_keys=True))
         return

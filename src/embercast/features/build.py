@@ -12,7 +12,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from fsspec import AbstractFileSystem
@@ -59,6 +59,7 @@ class FeaturesSummary:
     thermal_missing: int
     rejected: dict[str, int] = field(default_factory=dict)
     status: str = "built"
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,6 +226,16 @@ def build_features(
         if progress:
             progress(len(results), len(tasks))
     manifest = finish_feature_set(ofs, oroot, out, record, results)
+    stored = str(parent.get("arguments", {}).get("frames", "all"))
+    if stored != "all":
+        return replace(
+            _summary(manifest, out, started, "built"),
+            warnings=[
+                f"the dataset stores frames '{stored}', so rows without stored frames have no "
+                "thermal features; generate with --frames all, or with --features to compute "
+                "them while generating"
+            ],
+        )
     return _summary(manifest, out, started, "built")
 
 
