@@ -1,0 +1,1 @@
+"""Agents: monitoring, analysis, the alarm state machine, response, learning."""

@@ -1,0 +1,1 @@
+"""Fire detectors (scikit-learn contract), baselines, evaluation and the model registry."""

@@ -1,0 +1,92 @@
+"""The contract every fire detector follows (scikit-learn's): hyperparameters only in
+``__init__``, ``fit`` returns self, learned state ends in ``_``, parameter constraints declared as
+data and checked at fit time, ``NotFittedError`` before fit, clear errors for wrong features.
+
+Detectors take a feature table (a pandas DataFrame whose columns are feature names) and use the
+columns they need by name, so the order of the columns has no effect. A plain array is accepted
+when it has exactly the columns the detector was fitted on, in that order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["FireDetector", "NotFittedError"]
+
+
+class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Base of every detector: binary fire / no fire from named features.
+
+    Subclasses set ``features`` (or override :meth:`_features`), implement ``_fit`` and
+    ``_proba`` (fire probability per row), and may set ``decision_threshold``.
+    """
+
+    features: ClassVar[tuple[str, ...]] = ()
+    decision_threshold: ClassVar[float] = 0.5
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    def _features(self) -> tuple[str, ...]:
+        return self.features
+
+    def _frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
+        name = type(self).__name__
+        if isinstance(X, pd.DataFrame):
+            wanted = list(self._features()) if fitting else list(self.feature_names_in_)
+            missing = [c for c in wanted if c not in X.columns]
+            if missing:
+                raise ValueError(f"X lacks the features {missing} that {name} needs")
+            frame = X[wanted]
+        else:
+            arr = np.asarray(X, dtype=float)
+            if arr.ndim != 2:
+                raise ValueError(f"X must be 2-D (rows x features), got shape {arr.shape}")
+            expected = list(self._features()) if fitting else list(self.feature_names_in_)
+            if arr.shape[1] != len(expected):
+                raise ValueError(
+                    f"X has {arr.shape[1]} features, but {name} is expecting {len(expected)} "
+                    f"features as input ({', '.join(expected)})"
+                )
+            frame = pd.DataFrame(arr, columns=expected)
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise ValueError(f"features {bad} of X are not numeric")
+        return frame.astype(float)
+
+    def fit(self, X: Any, y: Any, groups: Any = None) -> FireDetector:
+        """Fit on feature rows ``X`` and labels ``y`` (0/1). ``groups`` (scenario ids) keeps
+        any internal split by scenario. Returns self."""
+        self._validate_params()
+        frame = self._frame(X, fitting=True)
+        target = np.asarray(y).astype(int).ravel()
+        if target.shape[0] != len(frame):
+            raise ValueError(f"X has {len(frame)} rows but y has {target.shape[0]}")
+        if not set(np.unique(target)) <= {0, 1}:
+            raise ValueError("y must hold 0 (no fire) and 1 (fire) only")
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = len(frame.columns)
+        self.classes_ = np.array([0, 1])
+        self._fit(frame, target, None if groups is None else np.asarray(groups))
+        return self
+
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
+        """(n, 2) probabilities of no fire and fire."""
+        check_is_fitted(self, "feature_names_in_")
+        p = np.clip(np.asarray(self._proba(self._frame(X, fitting=False)), dtype=float), 0, 1)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> NDArray[np.int_]:
+        """1 where the fire probability reaches ``decision_threshold``."""
+        return (self.predict_proba(X)[:, 1] >= self.decision_threshold).astype(int)
+
+    def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
+        raise NotImplementedError
+
+    def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        raise NotImplementedError

@@ -1,0 +1,143 @@
+"""Honest evaluation: scenario-level detection and false alarms through the live alarm decision,
+plus row-level ROC-AUC, PR-AUC and Brier score (DESIGN 4.4).
+
+Rows are scored per device in time order; each device's probabilities go through
+:class:`~embercast.agents.alarm_decision.AlarmDecision`. A fire scenario is detected when any of
+its devices is in alarm at or after ignition; its time to detect is that first time minus the
+ignition time. An alarm raised before ignition, or in a non-fire scenario, is a false alarm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from embercast.agents.alarm_decision import AlarmDecision, AlarmParams
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the alarm decision did in one scenario."""
+
+    scenario_id: str
+    scenario_class: str
+    is_fire: bool
+    ignition_s: float | None
+    detect_s: float | None
+    """First time [s] at or after ignition with an active alarm (fire scenarios)."""
+    false_alarms: int
+    """Alarm onsets during non-fire time (all of a nuisance scenario, or before ignition)."""
+    nonfire_device_hours: float
+
+    @property
+    def ttd_s(self) -> float | None:
+        """Time to detect [s] (None when not detected or not a fire)."""
+        if self.detect_s is None or self.ignition_s is None:
+            return None
+        return self.detect_s - self.ignition_s
+
+
+def outcomes(
+    rows: pd.DataFrame,
+    p: np.ndarray,
+    scenarios: Mapping[str, tuple[str, bool, float | None]],
+    params: AlarmParams | None = None,
+) -> list[Outcome]:
+    """Run the alarm decision over scored rows.
+
+    ``rows`` has scenario_id, device_id, t_s; ``p`` the fire probability of each row;
+    ``scenarios`` maps scenario_id -> (scenario_class, is_fire, ignition_s).
+    """
+    frame = rows[["scenario_id", "device_id", "t_s"]].assign(p=np.asarray(p, dtype=float))
+    result: list[Outcome] = []
+    for sid, group in frame.groupby("scenario_id", sort=True):
+        cls, is_fire, ign = scenarios[str(sid)]
+        detect: float | None = None
+        false_alarms = 0
+        hours = 0.0
+        for _, dev in group.groupby("device_id", sort=True):
+            dev = dev.sort_values("t_s")
+            t = dev["t_s"].to_numpy()
+            period = float(np.median(np.diff(t))) if len(t) > 1 else 5.0
+            fire_time = t >= ign if (is_fire and ign is not None) else np.zeros(len(t), bool)
+            hours += float((~fire_time).sum()) * period / 3600.0
+            decision = AlarmDecision(params)
+            for ti, pi, burning in zip(t, dev["p"].to_numpy(), fire_time, strict=True):
+                active = decision.update(float(ti), float(pi))
+                if decision.onset and not burning:
+                    false_alarms += 1
+                if active and burning and (detect is None or ti < detect):
+                    detect = float(ti)
+        result.append(Outcome(str(sid), cls, is_fire, ign, detect, false_alarms, hours))
+    return result
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    return float(np.quantile(values, q)) if values else None
+
+
+def scenario_metrics(found: list[Outcome]) -> dict[str, object]:
+    """Per fire class: detection rate, median and p90 time to detect [s]; per non-fire class:
+    share of scenarios with any false alarm; false alarms per 1,000 device-hours of non-fire time
+    (nuisance, normal and pre-ignition)."""
+    by_class: dict[str, list[Outcome]] = {}
+    for o in found:
+        by_class.setdefault(o.scenario_class, []).append(o)
+    fire: dict[str, dict[str, float | int | None]] = {}
+    nuisance: dict[str, dict[str, float | int]] = {}
+    for cls, items in sorted(by_class.items()):
+        if items[0].is_fire:
+            ttd = [o.ttd_s for o in items if o.ttd_s is not None]
+            fire[cls] = {
+                "scenarios": len(items),
+                "detection_rate": len(ttd) / len(items),
+                "ttd_median_s": _quantile(ttd, 0.5),
+                "ttd_p90_s": _quantile(ttd, 0.9),
+            }
+        else:
+            alarmed = sum(1 for o in items if o.false_alarms > 0)
+            nuisance[cls] = {
+                "scenarios": len(items),
+                "false_alarm_scenario_rate": alarmed / len(items),
+            }
+    hours = sum(o.nonfire_device_hours for o in found)
+    onsets = sum(o.false_alarms for o in found)
+    fires = [o for o in found if o.is_fire]
+    nuisances = [o for o in found if not o.is_fire]
+    all_ttd = [o.ttd_s for o in fires if o.ttd_s is not None]
+    return {
+        "fire_classes": fire,
+        "nuisance_classes": nuisance,
+        "detection_rate": (len(all_ttd) / len(fires)) if fires else None,
+        "ttd_median_s": _quantile(all_ttd, 0.5),
+        "ttd_p90_s": _quantile(all_ttd, 0.9),
+        "false_alarm_scenario_rate": (
+            sum(1 for o in nuisances if o.false_alarms > 0) / len(nuisances) if nuisances else None
+        ),
+        "false_alarms_per_1000_device_hours": 1000.0 * onsets / hours if hours > 0 else None,
+    }
+
+
+def row_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+    """ROC-AUC, PR-AUC (average precision) and Brier score over rows with a probability."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    ok = ~np.isnan(p)
+    y, p = y[ok], p[ok]
+    if y.size == 0 or y.min() == y.max():
+        return {"roc_auc": None, "pr_auc": None, "brier": None}
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, np.clip(p, 0.0, 1.0))),
+    }
+
+
+def nan_to_none(value: object) -> object:
+    """JSON-friendly: NaN floats become None."""
+    return None if isinstance(value, float) and math.isnan(value) else value

@@ -1,0 +1,107 @@
+"""Evaluate detectors side by side on the evaluation split of a feature set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from embercast.agents.alarm_decision import AlarmParams
+from embercast.models.base import FireDetector
+from embercast.models.data import FeatureData
+from embercast.models.evaluate import Outcome, outcomes, row_metrics, scenario_metrics
+
+
+@dataclass
+class Evaluated:
+    """One detector's scores and metrics on the evaluation rows."""
+
+    name: str
+    p: np.ndarray
+    outcomes: list[Outcome]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> AlarmParams:
+    """The shared alarm decision at the detector's own decision threshold."""
+    base = base or AlarmParams()
+    threshold = float(detector.decision_threshold)
+    return AlarmParams(
+        threshold=threshold,
+        clear_threshold=min(base.clear_threshold, threshold),
+        delay_on_s=base.delay_on_s,
+        delay_off_s=base.delay_off_s,
+    )
+
+
+def is_fitted(detector: FireDetector) -> bool:
+    try:
+        check_is_fitted(detector, "feature_names_in_")
+    except ValueError:
+        return False
+    return True
+
+
+def evaluate(
+    data: FeatureData,
+    detectors: dict[str, FireDetector],
+    *,
+    train_groups: tuple[str, ...] = ("train",),
+    eval_groups: tuple[str, ...] = ("test", "holdout"),
+    params: AlarmParams | None = None,
+) -> list[Evaluated]:
+    """Fit what is not fitted on ``train_groups`` and score every detector on ``eval_groups``."""
+    train = data.split(train_groups)
+    rows = data.split(eval_groups)
+    if rows.empty:
+        raise ValueError(
+            f"{data.location!r} has no rows in the split groups {list(eval_groups)}; "
+            "generate more scenarios or choose other groups"
+        )
+    results = []
+    for name, detector in detectors.items():
+        if not is_fitted(detector):
+            if train.empty:
+                raise ValueError(f"no training rows in {list(train_groups)} to fit {name}")
+            detector = clone(detector).fit(
+                train, train["fire"].to_numpy(), groups=train["scenario_id"]
+            )
+        p = detector.predict_proba(rows)[:, 1]
+        found = outcomes(rows, p, data.scenarios, alarm_params(detector, params))
+        metrics: dict[str, Any] = {
+            **row_metrics(rows["fire"].to_numpy(), p),
+            **scenario_metrics(found),
+            "rows": int(len(rows)),
+            "scenarios": len(found),
+        }
+        results.append(Evaluated(name, p, found, metrics))
+    return results
+
+
+def best_baseline_ttd(results: list[Evaluated], model: str) -> dict[str, Any]:
+    """The best baseline (fastest median time to detect) among those with at most the model's
+    false-alarm rate, and the model's speed-up over it (DESIGN 4.4 goal: at least 2x)."""
+    by = {r.name: r.metrics for r in results}
+    mine = by[model]
+    fa = mine.get("false_alarm_scenario_rate") or 0.0
+    rivals = [
+        (m["ttd_median_s"], name)
+        for name, m in by.items()
+        if name != model
+        and m.get("ttd_median_s") is not None
+        and (m.get("false_alarm_scenario_rate") or 0.0) <= fa + 1e-12
+    ]
+    if not rivals or mine.get("ttd_median_s") is None:
+        return {"baseline": None, "speedup": None}
+    ttd, name = min(rivals)
+    speedup = (ttd / mine["ttd_median_s"]) if mine["ttd_median_s"] > 0 else None
+    return {"baseline": name, "baseline_ttd_median_s": ttd, "speedup": speedup}
+
+
+def rows_frame(data: FeatureData, groups: tuple[str, ...]) -> pd.DataFrame:
+    """Evaluation rows (convenience for reports)."""
+    return data.split(groups)

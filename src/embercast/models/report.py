@@ -1,0 +1,141 @@
+"""The evaluation report: Markdown with plots, every detector beside the baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from embercast.models.evaluation import Evaluated  # noqa: E402
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}{unit}"
+    return f"{value}{unit}"
+
+
+def _plots(results: list[Evaluated], y: np.ndarray, out: Path) -> list[str]:
+    names = []
+    fig, (ax_roc, ax_pr, ax_cal) = plt.subplots(1, 3, figsize=(16, 5))
+    for r in results:
+        ok = ~np.isnan(r.p)
+        if len(np.unique(y[ok])) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(y[ok], r.p[ok])
+        ax_roc.plot(fpr, tpr, label=r.name)
+        prec, rec, _ = precision_recall_curve(y[ok], r.p[ok])
+        ax_pr.plot(rec, prec, label=r.name)
+        frac, mean = calibration_curve(y[ok], np.clip(r.p[ok], 0, 1), n_bins=10, strategy="uniform")
+        ax_cal.plot(mean, frac, "o-", label=r.name)
+    ax_roc.set(xlabel="false positive rate (rows)", ylabel="true positive rate", title="ROC")
+    ax_pr.set(xlabel="recall (rows)", ylabel="precision", title="precision-recall")
+    ax_cal.plot([0, 1], [0, 1], "k:", lw=1)
+    ax_cal.set(xlabel="predicted probability", ylabel="observed fire share", title="calibration")
+    for ax in (ax_roc, ax_pr, ax_cal):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=80)
+    plt.close(fig)
+    names.append("curves.png")
+
+    fire_classes = sorted({o.scenario_class for r in results for o in r.outcomes if o.is_fire})
+    nuisance = sorted({o.scenario_class for r in results for o in r.outcomes if not o.is_fire})
+    fig, (ax_t, ax_f) = plt.subplots(1, 2, figsize=(16, 5))
+    width = 0.8 / max(len(results), 1)
+    for k, r in enumerate(results):
+        data = [
+            [o.ttd_s / 60.0 for o in r.outcomes if o.scenario_class == c and o.ttd_s is not None]
+            for c in fire_classes
+        ]
+        pos = np.arange(len(fire_classes)) + k * width
+        ax_t.boxplot([d or [np.nan] for d in data], positions=pos, widths=width * 0.9,
+                     manage_ticks=False)  # fmt: skip
+        ax_t.plot([], [], label=r.name)
+        rates = [
+            np.mean([o.false_alarms > 0 for o in r.outcomes if o.scenario_class == c])
+            for c in nuisance
+        ]
+        ax_f.bar(np.arange(len(nuisance)) + k * width, rates, width, label=r.name)
+    ax_t.set_xticks(np.arange(len(fire_classes)) + 0.4 - width / 2, fire_classes, rotation=20)
+    ax_t.set(ylabel="time to detect [min]", title="time to detect per fire class")
+    ax_f.set_xticks(np.arange(len(nuisance)) + 0.4 - width / 2, nuisance, rotation=45, ha="right")
+    ax_f.set(
+        ylabel="share of scenarios with a false alarm", title="false alarms per nuisance class"
+    )
+    for ax in (ax_t, ax_f):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "scenarios.png", dpi=80)
+    plt.close(fig)
+    names.append("scenarios.png")
+    return names
+
+
+def write_report(
+    results: list[Evaluated], y: np.ndarray, out: str, title: str, context: dict[str, Any]
+) -> dict[str, Any]:
+    """Write report.md, metrics.json and plots into ``out``; return the metrics document."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = _plots(results, y, folder)
+    doc = {"context": context, "detectors": {r.name: r.metrics for r in results}}
+    (folder / "metrics.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=float))
+    lines = [f"# {title}", ""]
+    lines += [f"- {k}: {v}" for k, v in context.items()]
+    lines += [
+        "",
+        "## Summary",
+        "",
+        "| detector | ROC-AUC | PR-AUC | Brier | detection rate | TTD median | TTD p90 | "
+        "nuisance scenarios with a false alarm | false alarms / 1000 device-h |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        m = r.metrics
+        lines.append(
+            f"| {r.name} | {_fmt(m['roc_auc'])} | {_fmt(m['pr_auc'])} | {_fmt(m['brier'])} | "
+            f"{_fmt(m['detection_rate'])} | {_fmt(m['ttd_median_s'], ' s')} | "
+            f"{_fmt(m['ttd_p90_s'], ' s')} | {_fmt(m['false_alarm_scenario_rate'])} | "
+            f"{_fmt(m['false_alarms_per_1000_device_hours'])} |"
+        )
+    fire_classes = sorted({c for r in results for c in r.metrics["fire_classes"]})
+    nuisance = sorted({c for r in results for c in r.metrics["nuisance_classes"]})
+    lines += ["", "## Fire classes (detection rate, median / p90 time to detect)", ""]
+    lines += ["| fire class | " + " | ".join(r.name for r in results) + " |"]
+    lines += ["|---|" + "---:|" * len(results)]
+    for c in fire_classes:
+        cells = []
+        for r in results:
+            m = r.metrics["fire_classes"].get(c)
+            cells.append(
+                "-"
+                if m is None
+                else f"{_fmt(m['detection_rate'])}, {_fmt(m['ttd_median_s'], ' s')}"
+                f" / {_fmt(m['ttd_p90_s'], ' s')}"
+            )
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += ["", "## Nuisance classes (share of scenarios with a false alarm)", ""]
+    lines += ["| class | " + " | ".join(r.name for r in results) + " |"]
+    lines += ["|---|" + "---:|" * len(results)]
+    for c in nuisance:
+        cells = [
+            _fmt(r.metrics["nuisance_classes"].get(c, {}).get("false_alarm_scenario_rate"))
+            for r in results
+        ]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += ["", *(f"![{p}]({p})" for p in plots), ""]
+    (folder / "report.md").write_text("\n".join(lines))
+    return doc

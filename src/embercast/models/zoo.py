@@ -1,0 +1,33 @@
+"""Names of the detectors the CLI knows: baselines and trainable models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from embercast.models.base import FireDetector
+from embercast.models.baselines import CO2Threshold, HotspotThreshold, RateOfRiseHeat, ReferenceRF
+from embercast.models.trees import GBMDetector, RandomForestDetector
+
+BASELINES: dict[str, Callable[[], FireDetector]] = {
+    "rate_of_rise": RateOfRiseHeat,
+    "co2_threshold": CO2Threshold,
+    "hotspot": HotspotThreshold,
+    "reference_rf": ReferenceRF,
+}
+"""Baseline detectors (DESIGN 4.4), fitted on the training split when evaluated."""
+MODELS: dict[str, Callable[[], FireDetector]] = {
+    "rf": RandomForestDetector,
+    "gbm": GBMDetector,
+}
+"""Trainable models."""
+
+
+def make_detector(name: str) -> FireDetector:
+    """A fresh detector by name; ValueError naming BASELINES and MODELS if unknown."""
+    factory = BASELINES.get(name) or MODELS.get(name)
+    if factory is None:
+        raise ValueError(
+            f"unknown model {name!r}: a baseline ({', '.join(BASELINES)}), a model "
+            f"({', '.join(MODELS)}) or a saved model file"
+        )
+    return factory()

@@ -1,0 +1,170 @@
+"""Alarm decision, scenario metrics, and train -> evaluate end to end on the real generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from embercast.agents.alarm_decision import AlarmDecision, AlarmParams, risk_level
+from embercast.cli import app
+from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics
+
+runner = CliRunner()
+
+
+def test_alarm_decision_debounce_and_hysteresis() -> None:
+    d = AlarmDecision(
+        AlarmParams(threshold=0.7, clear_threshold=0.4, delay_on_s=10, delay_off_s=20)
+    )
+    states = [d.update(t, p) for t, p in [(0, 0.9), (5, 0.2), (10, 0.9), (15, 0.9), (20, 0.9)]]
+    assert states == [False, False, False, False, True]  # the dip restarts the debounce
+    assert d.onset
+    states = [d.update(t, p) for t, p in [(25, 0.5), (30, 0.3), (40, 0.3), (50, 0.3)]]
+    assert states == [True, True, True, False]  # 0.5 is above the clear threshold
+    assert not d.update(55, float("nan"))
+    with pytest.raises(ValueError, match="clear_threshold must be"):
+        AlarmParams(threshold=0.5, clear_threshold=0.6)
+    assert risk_level(0.72) == "high"
+
+
+def scored() -> tuple[pd.DataFrame, dict[str, tuple[str, bool, float | None]]]:
+    t = np.arange(5.0, 305.0, 5.0)
+    rows, p = [], []
+    # fire: ignition at 100 s, the score rises at 150 s; nuisance: one spike, one long bump
+    for sid, cls in (("f1", "flaming_fire"), ("n1", "toaster"), ("n2", "toaster")):
+        for ti in t:
+            rows.append((sid, f"{sid}-d0", ti))
+            if sid == "f1":
+                p.append(0.95 if ti >= 150 else 0.1)
+            elif sid == "n1":
+                p.append(0.95 if ti == 100 else 0.1)
+            else:
+                p.append(0.95 if 100 <= ti < 200 else 0.1)
+    frame = pd.DataFrame(rows, columns=["scenario_id", "device_id", "t_s"]).assign(p=p)
+    facts = {
+        "f1": ("flaming_fire", True, 100.0),
+        "n1": ("toaster", False, None),
+        "n2": ("toaster", False, None),
+    }
+    return frame, facts
+
+
+def test_scenario_metrics_follow_the_alarm_decision() -> None:
+    frame, facts = scored()
+    found = outcomes(frame, frame.p.to_numpy(), facts, AlarmParams(delay_on_s=10.0))
+    m = scenario_metrics(found)
+    assert m["fire_classes"]["flaming_fire"] == {
+        "scenarios": 1,
+        "detection_rate": 1.0,
+        "ttd_median_s": 60.0,
+        "ttd_p90_s": 60.0,
+    }  # alarm at 160 s (10 s debounce after 150 s), ignition at 100 s
+    assert m["nuisance_classes"]["toaster"]["false_alarm_scenario_rate"] == 0.5  # spike debounced
+    hours = (60 + 60 + 19) * 5 / 3600  # non-fire rows: both toasters and f1 before 100 s
+    assert m["false_alarms_per_1000_device_hours"] == pytest.approx(1000 * 1 / hours)
+    r = row_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    assert r["roc_auc"] == 0.75 and r["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("m") / "ds"
+    args = ["generate", "-n", "24", "--seed", "5", "--frames", "none", "--features", "extended"]
+    result = runner.invoke(
+        app, [*args, "--workers", "2", "--out", str(out), "--holdout", "room_size=large"]
+    )
+    assert result.exit_code == 0, result.output
+    return out / "features"
+
+
+def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path) -> None:
+    model = tmp_path / "gbm.pkl"
+    result = runner.invoke(
+        app, ["train", str(features), "--model", "gbm", "--out", str(model), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] > 0 and (tmp_path / "gbm.pkl.json").exists()
+    report = tmp_path / "report"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(model),
+            "--data",
+            str(features),
+            "--out",
+            str(report),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout)
+    for key in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "detection_rate",
+        "false_alarms_per_1000_device_hours",
+    ):
+        assert key in m
+    assert all({"ttd_median_s", "ttd_p90_s"} <= set(v) for v in m["fire_classes"].values())
+    assert all("false_alarm_scenario_rate" in v for v in m["nuisance_classes"].values())
+    assert m["roc_auc"] > 0.8
+    doc = json.loads((report / "metrics.json").read_text())
+    assert set(doc["detectors"]) == {
+        "gbm",
+        "rate_of_rise",
+        "co2_threshold",
+        "hotspot",
+        "reference_rf",
+    }
+    lines = (report / "report.md").read_text().splitlines()
+    assert sum(line.startswith("| reference_rf |") for line in lines) == 1  # one summary row
+    assert (report / "curves.png").stat().st_size > 10_000 and (report / "scenarios.png").exists()
+
+
+def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) -> None:
+    ok = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            "co2_threshold",
+            "--data",
+            str(features),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(
+        app, ["evaluate", "--model", "nope", "--data", str(features), "--out", str(tmp_path / "r")]
+    )
+    assert bad.exit_code == 2 and "no saved model at 'nope'" in bad.output
+    bad = runner.invoke(
+        app, ["train", str(tmp_path), "--model", "rf", "--out", str(tmp_path / "m.pkl")]
+    )
+    assert bad.exit_code == 2 and "not a complete feature set" in bad.output
+    bad = runner.invoke(app, ["train", str(features), "--model", "svm"])
+    assert bad.exit_code == 2 and "invalid --model 'svm'" in bad.output
+    (tmp_path / "x.pkl").write_bytes(b"garbage")
+    (tmp_path / "x.pkl.json").write_text('{"format": "embercast-model/1"}')
+    bad = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(tmp_path / "x.pkl"),
+            "--data",
+            str(features),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert bad.exit_code == 2 and "cannot be loaded" in bad.output
