@@ -36,7 +36,7 @@ def scored() -> tuple[pd.DataFrame, dict[str, tuple[str, bool, float | None]]]:
     t = np.arange(5.0, 305.0, 5.0)
     rows, p = [], []
     # fire: ignition at 100 s, the score rises at 150 s; nuisance: one spike, one long bump
-    for sid, cls in (("f1", "flaming_fire"), ("n1", "toaster"), ("n2", "toaster")):
+    for sid in ("f1", "n1", "n2"):
         for ti in t:
             rows.append((sid, f"{sid}-d0", ti))
             if sid == "f1":
