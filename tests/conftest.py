@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_FIRES = ROOT.parent / "shared" / "data" / "real_fires"
 TEST_CATALOG = str(Path(tempfile.mkdtemp(prefix="embercast-tests-")) / "catalog.sqlite")
 """Catalog of everything the tests generate: never the working directory's catalog."""
+TEST_MLFLOW = str(Path(TEST_CATALOG).parent / "mlflow.db")
+"""MLflow store of the tests."""
 os.environ["EMBERCAST_CATALOG_PATH"] = TEST_CATALOG  # also for module-scoped fixtures
+os.environ["EMBERCAST_MLFLOW_URI"] = TEST_MLFLOW
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +29,7 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("EMBERCAST_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("EMBERCAST_CATALOG_PATH", TEST_CATALOG)
+    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", TEST_MLFLOW)
     get_settings.cache_clear()
 
 

@@ -168,3 +168,86 @@ def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) 
         ],
     )
     assert bad.exit_code == 2 and "cannot be loaded" in bad.output
+
+
+def test_registry_versions_aliases_gate_and_rollback(
+    features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.config import get_settings
+    from embercast.models.baselines import CO2Threshold
+    from embercast.models.registry import Registry
+
+    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(tmp_path / "mlflow.db"))
+    get_settings.cache_clear()
+    for model in ("gbm", "rf"):
+        result = runner.invoke(
+            app, ["train", str(features), "--model", model, "--register", "fire", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+    listed = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
+    assert [(r["version"], r["aliases"]) for r in listed] == [
+        (1, ["champion"]),
+        (2, ["challenger"]),
+    ]
+    assert {"detection_rate", "ttd_median_s", "false_alarm_scenario_rate"} <= set(
+        listed[0]["metrics"]
+    )
+    # a clearly worse version is refused by the gate, and the decision is recorded
+    registry = Registry()
+    X = pd.DataFrame({"gas_val": [400.0, 9000.0], "gas_vel": [0.0, 9.0]})
+    worse = CO2Threshold().fit(X, [0, 1])
+    _, version = registry.log_training(
+        worse, params={"model": "co2"}, tags={},
+        metrics={"detection_rate": 0.1, "ttd_median_s": 900.0, "false_alarm_scenario_rate": 0.9},
+        register="fire",
+    )  # fmt: skip
+    refused = runner.invoke(app, ["models", "promote", f"fire/{version}"])
+    assert refused.exit_code == 1 and "refused by the gate" in refused.output
+    assert "detection rate 0.100 <" in refused.output
+    shown = json.loads(runner.invoke(app, ["models", "show", "fire", "--json"]).stdout)
+    assert shown[version - 1]["gate"]["passed"] == "false"
+    champion_before = [r["version"] for r in shown if "champion" in r["aliases"]]
+    assert champion_before == [1]
+    # promoting version 2 passes only if it is not worse than version 1 on held-out metrics
+    decision = registry.gate("fire", 2)
+    promoted = runner.invoke(app, ["models", "promote", "fire/2", "--json"])
+    assert json.loads(promoted.stdout)["passed"] == decision.passed
+    if decision.passed:
+        assert registry.resolve("fire@champion") == ("fire", 2)
+        assert runner.invoke(app, ["models", "rollback", "fire"]).exit_code == 0
+        assert registry.resolve("fire@champion") == ("fire", 1)
+    # evaluate by registry reference
+    ok = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            "fire@champion",
+            "--data",
+            str(features),
+            "--out",
+            str(tmp_path / "r"),
+            "--json",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(
+        app,
+        ["evaluate", "--model", "fire@nope", "--data", str(features), "--out", str(tmp_path / "r")],
+    )
+    assert bad.exit_code == 2 and "unknown model reference 'fire@nope'" in bad.output
+    assert runner.invoke(app, ["models", "show", "ghost"]).exit_code == 2
+
+
+def test_a_corrupt_registry_store_is_a_clear_error(
+    features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.config import get_settings
+
+    store = tmp_path / "mlflow.db"
+    store.write_text("this is not a database")
+    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(store))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["train", str(features), "--model", "gbm", "--register", "fire"])
+    assert result.exit_code == 2 and "is not a SQLite database" in result.output
+    assert store.read_text() == "this is not a database"

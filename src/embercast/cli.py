@@ -361,42 +361,40 @@ def _groups(text: str) -> tuple[str, ...]:
 def train(
     data: Annotated[str, typer.Argument(help="Feature set location (embercast features).")],
     model: Annotated[str, typer.Option("--model", help="Model: rf or gbm.")] = "gbm",
-    out: Annotated[str, typer.Option("--out", "-o", help="Model file to write.")] = "model.pkl",
+    register: Annotated[
+        str | None, typer.Option(help="Register the model as a new version of this name.")
+    ] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Also save a model file.")] = None,
     split: Annotated[str, typer.Option(help="Split groups to train on.")] = "train",
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Train a detector on the training split of a feature set (split by scenario)."""
+    """Train a detector on the training split (by scenario), measure it on the held-out
+    scenarios, log the run to MLflow and optionally register it."""
     _settings()
-    import time
-
-    from embercast.models.data import load_features
-    from embercast.models.files import save_model
-    from embercast.models.zoo import MODELS, make_detector
+    from embercast.models.training import train as run_training
+    from embercast.models.zoo import MODELS
 
     if model not in MODELS:
         _fail(f"invalid --model {model!r}: choose one of {', '.join(MODELS)}")
-    groups = _groups(split)
     try:
-        features = load_features(data)
-        rows = features.split(groups)
-        if rows.empty:
-            _fail(f"{data} has no rows in the split groups {list(groups)}")
-        started = time.perf_counter()
-        detector = make_detector(model).set_params(feature_set=features.feature_set)
-        detector.fit(rows, rows["fire"].to_numpy(), groups=rows["scenario_id"].to_numpy())
-        seconds = time.perf_counter() - started
-        meta = {"model": model, "data": data, "data_content_hash": features.content_hash,
-                "feature_set": features.feature_set, "train_groups": list(groups),
-                "rows": int(len(rows)), "seconds": seconds}  # fmt: skip
-        save_model(detector, out, meta)
+        summary = run_training(data, model, train_groups=_groups(split), register=register, out=out)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    summary = {"model": model, "out": out, "rows": int(len(rows)), "seconds": seconds,
-               "feature_set": features.feature_set}  # fmt: skip
     if json_output:
-        typer.echo(json.dumps(summary, sort_keys=True))
-    else:
-        typer.echo(f"trained {model} on {len(rows):,} rows in {seconds:.1f} s -> {out}")
+        typer.echo(json.dumps(summary, sort_keys=True, default=float))
+        return
+    typer.echo(
+        f"trained {model} on {summary['rows']:,} rows in {summary['seconds']:.1f} s "
+        f"(run {summary['run_id']})"
+    )
+    if register:
+        typer.echo(f"registered {register}/{summary['version']}")
+    held = summary["held_out"]
+    typer.echo(
+        f"held out: detection rate {held.get('detection_rate')}, median time to detect "
+        f"{held.get('ttd_median_s')} s, nuisance false-alarm rate "
+        f"{held.get('false_alarm_scenario_rate')}"
+    )
 
 
 @app.command()
@@ -416,14 +414,20 @@ def evaluate(
     from embercast.models.evaluation import best_baseline_ttd
     from embercast.models.evaluation import evaluate as run_evaluation
     from embercast.models.files import load_model
+    from embercast.models.registry import Registry, is_ref
     from embercast.models.report import write_report
     from embercast.models.zoo import BASELINES, make_detector
 
     groups = _groups(split)
     try:
-        detector = make_detector(model) if model in BASELINES else load_model(model)
+        if model in BASELINES:
+            detector = make_detector(model)
+        elif is_ref(model):
+            detector = Registry().load(model)
+        else:
+            detector = load_model(model)
         features = load_features(data)
-        name = model if model in BASELINES else Path(model).stem
+        name = model if model in BASELINES or is_ref(model) else Path(model).stem
         detectors = {name: detector}
         for base in BASELINES:
             if base != name:
@@ -522,6 +526,83 @@ def version() -> None:
 
 
 # --------------------------------------------------------------------------- catalog
+
+models_app = typer.Typer(help="The model registry (MLflow): versions, aliases, promotion.")
+app.add_typer(models_app, name="models")
+
+
+def _registry() -> Any:
+    from embercast.models.registry import Registry
+
+    try:
+        return Registry()
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@models_app.command("list")
+def models_list(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every registered version with its aliases and held-out metrics."""
+    try:
+        rows = _registry().versions()
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(rows, sort_keys=True))
+        return
+    for r in rows:
+        m = r["metrics"]
+        typer.echo(
+            f"{r['name']}/{r['version']} {','.join(r['aliases']) or '-'} "
+            f"detection={m.get('detection_rate')} ttd_median_s={m.get('ttd_median_s')} "
+            f"false_alarms={m.get('false_alarm_scenario_rate')}"
+        )
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The versions of one model, with gate decisions."""
+    try:
+        rows = _registry().versions(name)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(rows, indent=None if json_output else 2, sort_keys=True))
+
+
+@models_app.command("promote")
+def models_promote(
+    ref: Annotated[str, typer.Argument(help="NAME@challenger or NAME/VERSION.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Make a version champion if it passes the gate (not worse on held-out detection rate,
+    time to detect and false alarms); the decision and its reasons are recorded."""
+    try:
+        decision = _registry().promote(ref)
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps({"ref": ref, "passed": decision.passed, "reasons": decision.reasons}))
+    else:
+        verdict = "promoted to champion" if decision.passed else "refused by the gate"
+        typer.echo(f"{ref}: {verdict}: {'; '.join(decision.reasons)}")
+    if not decision.passed:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@models_app.command("rollback")
+def models_rollback(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+    """Give the champion alias back to the previous champion."""
+    try:
+        version = _registry().rollback(name)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"{name}@champion is version {version} again")
+
 
 catalog_app = typer.Typer(
     help="Datasets and feature sets registered in the catalog, with their lineage.",

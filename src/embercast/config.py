@@ -61,6 +61,30 @@ class Settings(BaseSettings):
         default="runs/catalog.sqlite",
         description="SQLite file of the catalog of datasets and feature sets (lineage).",
     )
+    mlflow_uri: str = Field(
+        default="runs/mlflow.db",
+        description="MLflow tracking and registry store: a SQLite file path, or a server URI "
+        "(http://...) when there is one.",
+    )
+    gate_max_detection_drop: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Promotion gate: largest allowed drop of held-out detection rate [-].",
+    )
+    gate_max_ttd_increase: float = Field(
+        default=0.1,
+        ge=0.0,
+        description="Promotion gate: largest allowed relative increase of the median time to "
+        "detect [-].",
+    )
+    gate_max_false_alarm_increase: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Promotion gate: largest allowed increase of the nuisance false-alarm "
+        "rate [-].",
+    )
 
     @classmethod
     def settings_customise_sources(
