@@ -13,7 +13,8 @@ from sklearn.exceptions import NotFittedError
 
 from embercast.features.sets import feature_names
 from embercast.models.baselines import CO2Threshold, HotspotThreshold, RateOfRiseHeat, ReferenceRF
-from embercast.models.trees import GBMDetector, RandomForestDetector
+from embercast.models.ensemble import EnsembleDetector
+from embercast.models.trees import GasModel, GBMDetector, RandomForestDetector
 
 DETECTORS: list[Any] = [
     RateOfRiseHeat(),
@@ -22,6 +23,8 @@ DETECTORS: list[Any] = [
     ReferenceRF(n_estimators=10),
     RandomForestDetector(n_estimators=20),
     GBMDetector(n_estimators=30),
+    GasModel(n_estimators=30),
+    EnsembleDetector(members=("gbm", "gas")),
 ]
 
 

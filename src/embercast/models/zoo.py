@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from embercast.models.base import FireDetector
 from embercast.models.baselines import CO2Threshold, HotspotThreshold, RateOfRiseHeat, ReferenceRF
-from embercast.models.trees import GBMDetector, RandomForestDetector
+from embercast.models.ensemble import EnsembleDetector
+from embercast.models.trees import GasModel, GBMDetector, RandomForestDetector
 
 BASELINES: dict[str, Callable[[], FireDetector]] = {
     "rate_of_rise": RateOfRiseHeat,
@@ -18,6 +19,8 @@ BASELINES: dict[str, Callable[[], FireDetector]] = {
 MODELS: dict[str, Callable[[], FireDetector]] = {
     "rf": RandomForestDetector,
     "gbm": GBMDetector,
+    "gas": GasModel,
+    "ensemble": EnsembleDetector,
 }
 """Trainable models."""
 
