@@ -251,3 +251,56 @@ def test_a_corrupt_registry_store_is_a_clear_error(
     result = runner.invoke(app, ["train", str(features), "--model", "gbm", "--register", "fire"])
     assert result.exit_code == 2 and "is not a SQLite database" in result.output
     assert store.read_text() == "this is not a database"
+
+
+def test_batch_predict_over_features_and_raw_datasets(features: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from embercast.models.data import load_features
+    from embercast.models.files import load_model
+
+    model = tmp_path / "gas.pkl"
+    assert (
+        runner.invoke(
+            app, ["train", str(features), "--model", "gas", "--out", str(model)]
+        ).exit_code
+        == 0
+    )
+    out = tmp_path / "scores.parquet"
+    result = runner.invoke(
+        app,
+        ["predict", "--model", str(model), "--input", str(features), "--out", str(out), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    scores = pq.read_table(out).to_pandas()
+    data = load_features(str(features)).rows.sort_values(["scenario_id", "device_id", "t_s"])
+    expected = load_model(str(model)).predict_proba(data)[:, 1]
+    np.testing.assert_allclose(scores.p_fire.to_numpy(), expected)
+    assert set(scores.risk) <= {"none", "low", "medium", "high", "critical"}
+    # the raw dataset: the features are computed on the way, with the same result
+    raw = tmp_path / "raw.parquet"
+    dataset = features.parent
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            "--model",
+            str(model),
+            "--input",
+            str(dataset),
+            "--out",
+            str(raw),
+            "--workers",
+            "2",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["input"] == "dataset"
+    raw_scores = pq.read_table(raw).to_pandas()
+    np.testing.assert_allclose(raw_scores.p_fire.to_numpy(), scores.p_fire.to_numpy())  # gas-only
+    bad = runner.invoke(
+        app,
+        ["predict", "--model", str(model), "--input", str(tmp_path / "none"), "--out", str(raw)],
+    )
+    assert bad.exit_code == 2 and "neither a Parquet file" in bad.output

@@ -454,6 +454,44 @@ def evaluate(
 
 
 @app.command()
+def predict(
+    model: Annotated[
+        str, typer.Option("--model", help="NAME@ALIAS, NAME/VERSION or a model file.")
+    ],
+    input_location: Annotated[
+        str,
+        typer.Option("--input", help="Feature set, dataset (features computed) or Parquet file."),
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Parquet file of the scores.")],
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    engine: Annotated[str | None, typer.Option(help="local or dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Batch inference: p_fire and the risk level of every row."""
+    settings = _settings()
+    chosen_engine, address = _engine(engine, scheduler, settings)
+    from embercast.models.files import load_model
+    from embercast.models.predict import predict as run_predict
+    from embercast.models.registry import Registry, is_ref
+
+    try:
+        detector = Registry().load(model) if is_ref(model) else load_model(model)
+        summary = run_predict(
+            detector, input_location, out, engine=chosen_engine, workers=workers, scheduler=address
+        )
+    except (ValueError, OSError, SchedulerUnreachableError) as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    else:
+        typer.echo(
+            f"scored {summary['rows']:,} rows in {summary['seconds']:.1f} s "
+            f"({summary['rows_per_s']:,.0f} rows/s) -> {out}"
+        )
+
+
+@app.command()
 def validate(
     path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
     json_output: Annotated[
