@@ -366,6 +366,12 @@ def train(
     ] = None,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Also save a model file.")] = None,
     split: Annotated[str, typer.Option(help="Split groups to train on.")] = "train",
+    hpo: Annotated[
+        int, typer.Option(min=0, help="Optuna trials before training (tuned on val scenarios).")
+    ] = 0,
+    journal: Annotated[
+        str, typer.Option(help="Optuna journal file (the study resumes from it).")
+    ] = "runs/optuna.journal",
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a detector on the training split (by scenario), measure it on the held-out
@@ -377,7 +383,10 @@ def train(
     if model not in MODELS:
         _fail(f"invalid --model {model!r}: choose one of {', '.join(MODELS)}")
     try:
-        summary = run_training(data, model, train_groups=_groups(split), register=register, out=out)
+        summary = run_training(
+            data, model, train_groups=_groups(split), register=register, out=out,
+            hpo_trials=hpo, journal=journal,
+        )  # fmt: skip
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     if json_output:

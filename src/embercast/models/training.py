@@ -21,7 +21,10 @@ LOGGED_METRICS = (
 
 
 def fit_detector(
-    features: FeatureData, model: str, groups: tuple[str, ...]
+    features: FeatureData,
+    model: str,
+    groups: tuple[str, ...],
+    params: dict[str, Any] | None = None,
 ) -> tuple[FireDetector, int, float]:
     """A fresh ``model`` fitted on the rows of ``groups``: (detector, rows, seconds)."""
     rows = features.split(groups)
@@ -30,6 +33,8 @@ def fit_detector(
     detector = make_detector(model)
     if "feature_set" in detector.get_params():
         detector.set_params(feature_set=features.feature_set)
+    if params:
+        detector.set_params(**params)
     started = time.perf_counter()
     detector.fit(rows, rows["fire"].to_numpy(), groups=rows["scenario_id"].to_numpy())
     return detector, len(rows), time.perf_counter() - started
@@ -44,11 +49,20 @@ def train(
     register: str | None = None,
     out: str | None = None,
     registry: Registry | None = None,
+    hpo_trials: int = 0,
+    journal: str = "runs/optuna.journal",
 ) -> dict[str, Any]:
     """Fit, measure on ``eval_groups``, log the run to MLflow (and register it as a new version
     of ``register``), and optionally save the model file ``out``. Returns a summary."""
     features = load_features(data)
-    detector, n_rows, seconds = fit_detector(features, model, train_groups)
+    tuned: dict[str, Any] = {}
+    if hpo_trials > 0:
+        from embercast.models.tuning import tune
+
+        tuned = tune(features, model, hpo_trials, journal)
+    detector, n_rows, seconds = fit_detector(
+        features, model, train_groups, tuned.get("best_params")
+    )
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
     registry = registry or Registry()
@@ -78,4 +92,5 @@ def train(
                                    "data_content_hash": features.content_hash})  # fmt: skip
     return {"model": model, "rows": n_rows, "seconds": seconds, "run_id": run_id,
             "registered": register, "version": version, "out": out,
-            "feature_set": features.feature_set, "held_out": metrics}  # fmt: skip
+            "feature_set": features.feature_set, "held_out": metrics,
+            "hpo": tuned or None}  # fmt: skip
