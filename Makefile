@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NETS := $(VENV)/.installed-nets
 RUN_DIR ?= runs/quickstart
 
 .PHONY: run test test-slow bench lint format clean
@@ -13,16 +14,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# the temporal models' extra (PyTorch CPU, ~870 MB): the tests use it, the main job does not
+$(NETS): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,nets]'
+	touch $(NETS)
+
 ## run: generate a small dataset, validate it and plot one fire and one nuisance scenario
 run: $(STAMP)
 	$(VENV)/bin/embercast run --out $(RUN_DIR)
 
 ## test: the test suite (slow checks excluded; see test-slow)
-test: $(STAMP)
+test: $(NETS)
 	$(PY) -m pytest -q
 
 ## test-slow: the slow checks that the default suite leaves out
-test-slow: $(STAMP)
+test-slow: $(NETS)
 	$(PY) -m pytest -q -m slow
 
 ## bench: run the benchmarks and rewrite BENCHMARKS.md
@@ -30,7 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py --out BENCHMARKS.md
 
 ## lint: ruff and mypy (strict)
-lint: $(STAMP)
+lint: $(NETS)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy

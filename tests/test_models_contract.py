@@ -14,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from embercast.features.sets import feature_names
 from embercast.models.baselines import CO2Threshold, HotspotThreshold, RateOfRiseHeat, ReferenceRF
 from embercast.models.ensemble import EnsembleDetector
+from embercast.models.sequence import SequenceNet
 from embercast.models.trees import GasModel, GBMDetector, RandomForestDetector
 
 DETECTORS: list[Any] = [
@@ -25,6 +26,8 @@ DETECTORS: list[Any] = [
     GBMDetector(n_estimators=30),
     GasModel(n_estimators=30),
     EnsembleDetector(members=("gbm", "gas")),
+    SequenceNet(cell="gru", epochs=15, hidden=16, batch_size=64, learning_rate=0.01),
+    SequenceNet(cell="lstm", epochs=15, hidden=16, batch_size=64, learning_rate=0.01),
 ]
 
 

@@ -59,9 +59,8 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"features {bad} of X are not numeric")
         return frame.astype(float)
 
-    def fit(self, X: Any, y: Any, groups: Any = None) -> FireDetector:
-        """Fit on feature rows ``X`` and labels ``y`` (0/1). ``groups`` (scenario ids) keeps
-        any internal split by scenario. Returns self."""
+    def _prepare_fit(self, X: Any, y: Any) -> tuple[pd.DataFrame, NDArray[np.int_]]:
+        """Check parameters and inputs, record the fitted features; (features, labels)."""
         self._validate_params()
         frame = self._frame(X, fitting=True)
         target = np.asarray(y).astype(int).ravel()
@@ -72,14 +71,23 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = len(frame.columns)
         self.classes_ = np.array([0, 1])
+        return frame, target
+
+    def fit(self, X: Any, y: Any, groups: Any = None) -> FireDetector:
+        """Fit on feature rows ``X`` and labels ``y`` (0/1). ``groups`` (scenario ids) keeps
+        any internal split by scenario. Returns self."""
+        frame, target = self._prepare_fit(X, y)
         self._fit(frame, target, None if groups is None else np.asarray(groups))
         return self
 
+    def _prepare_predict(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self, "feature_names_in_")
+        return self._frame(X, fitting=False)
+
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
         """(n, 2) probabilities of no fire and fire."""
-        check_is_fitted(self, "feature_names_in_")
-        p = np.clip(np.asarray(self._proba(self._frame(X, fitting=False)), dtype=float), 0, 1)
-        return np.column_stack([1.0 - p, p])
+        p = self._proba(self._prepare_predict(X))
+        return _two_columns(p)
 
     def predict(self, X: Any) -> NDArray[np.int_]:
         """1 where the fire probability reaches ``decision_threshold``."""
@@ -90,3 +98,9 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
         raise NotImplementedError
+
+
+def _two_columns(p: Any) -> NDArray[np.float64]:
+    """(n, 2) [no fire, fire] from fire probabilities, clipped to 0..1."""
+    fire = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    return np.column_stack([1.0 - fire, fire])

@@ -21,8 +21,16 @@ MODELS: dict[str, Callable[[], FireDetector]] = {
     "gbm": GBMDetector,
     "gas": GasModel,
     "ensemble": EnsembleDetector,
+    "gru": lambda: _sequence_net("gru"),
+    "lstm": lambda: _sequence_net("lstm"),
 }
 """Trainable models."""
+
+
+def _sequence_net(cell: str) -> FireDetector:
+    from embercast.models.sequence import SequenceNet  # PyTorch loads only when asked for
+
+    return SequenceNet(cell=cell)
 
 
 def make_detector(name: str) -> FireDetector:
