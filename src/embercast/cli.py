@@ -574,6 +574,71 @@ def version() -> None:
 
 # --------------------------------------------------------------------------- catalog
 
+pipeline_app = typer.Typer(
+    help="generate -> validate -> features -> train -> evaluate -> register, cached and resumable."
+)
+app.add_typer(pipeline_app, name="pipeline")
+
+
+@pipeline_app.callback(invoke_without_command=True)
+def pipeline_run(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("--config", help="TOML file ([pipeline]).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the final state.")] = False,
+) -> None:
+    """Run the pipeline (steps already done with the same inputs are skipped)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _settings()
+    from embercast.models.pipeline import build_workflow, load_config
+
+    try:
+        workflow = build_workflow(load_config(config))
+        state = workflow.run(lambda step, event: typer.echo(f"{step}: {event}", err=True))
+    except (ValueError, OSError, SchedulerUnreachableError) as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(state, sort_keys=True, default=str))
+    else:
+        _pipeline_table(state)
+
+
+@pipeline_app.command("status")
+def pipeline_status(
+    config: Annotated[str | None, typer.Option("--config", help="TOML file ([pipeline]).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> None:
+    """Progress and lineage of the pipeline: each step's status, attempts, time and outputs."""
+    _settings()
+    from embercast.models.pipeline import build_workflow, load_config
+
+    try:
+        state = build_workflow(load_config(config)).state()
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(state, sort_keys=True, default=str))
+    else:
+        _pipeline_table(state)
+
+
+def _pipeline_table(state: dict[str, Any]) -> None:
+    from embercast.models.pipeline import STEPS
+
+    steps = state.get("steps", {})
+    if not steps:
+        typer.echo("the pipeline has not run yet")
+    for name in (s for s in STEPS if s in steps):
+        rec = steps[name]
+        outputs = rec.get("outputs") or {}
+        shown = ", ".join(f"{k}={v}" for k, v in outputs.items() if not isinstance(v, dict))
+        cached = " (cached)" if rec.get("cached") else ""
+        typer.echo(
+            f"{name}: {rec.get('status')}{cached}, attempts {rec.get('attempts')}, "
+            f"{rec.get('seconds', '-')} s; {shown or rec.get('last_error', '')}"
+        )
+
+
 models_app = typer.Typer(help="The model registry (MLflow): versions, aliases, promotion.")
 app.add_typer(models_app, name="models")
 

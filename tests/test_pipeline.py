@@ -1,0 +1,106 @@
+"""The workflow runner (cache, retries, resume, state) and the pipeline end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from embercast.cli import app
+from embercast.engine.workflow import Step, Workflow
+from embercast.models.pipeline import load_config
+
+runner = CliRunner()
+
+
+def test_steps_are_cached_by_their_inputs_retried_and_resumed(tmp_path: Path) -> None:
+    calls: list[str] = []
+    flaky = {"left": 1}
+
+    def produce(args: Any, _: Any) -> dict[str, Any]:
+        calls.append("produce")
+        return {"value": args["n"] * 2}
+
+    def consume(_: Any, up: Any) -> dict[str, Any]:
+        calls.append("consume")
+        if flaky["left"]:
+            flaky["left"] -= 1
+            raise OSError("the store blinked")  # transient: retried
+        return {"total": up["produce"]["value"] + 1}
+
+    def build(n: int) -> Workflow:
+        steps = [Step("produce", produce, {"n": n}), Step("consume", consume, {}, ("produce",))]
+        return Workflow(steps, str(tmp_path / "state.json"), retries=2, backoff_s=0.0)
+
+    state = build(3).run()
+    assert state["steps"]["consume"]["outputs"] == {"total": 7}
+    assert state["steps"]["consume"]["attempts"] == 2 and calls == ["produce", "consume", "consume"]
+    build(3).run()  # nothing changed: both cached
+    assert calls == ["produce", "consume", "consume"]
+    build(4).run()  # new input: both run again (the consumer reads a new output)
+    assert calls[-2:] == ["produce", "consume"]
+
+
+def test_a_failed_step_is_recorded_and_a_rerun_resumes_there(tmp_path: Path) -> None:
+    ran: list[str] = []
+    broken = {"yes": True}
+
+    def first(_: Any, __: Any) -> dict[str, Any]:
+        ran.append("first")
+        return {"ok": 1}
+
+    def second(_: Any, __: Any) -> dict[str, Any]:
+        ran.append("second")
+        if broken["yes"]:
+            raise ValueError("bad input")  # not transient: no retry
+        return {"ok": 2}
+
+    wf = Workflow(
+        [Step("first", first), Step("second", second, {}, ("first",))], str(tmp_path / "s.json")
+    )
+    with pytest.raises(ValueError, match="bad input"):
+        wf.run()
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert (
+        saved["steps"]["second"]["status"] == "failed" and saved["steps"]["second"]["attempts"] == 1
+    )
+    broken["yes"] = False
+    wf.run()
+    assert ran == ["first", "second", "second"]  # the first step was not run again
+    with pytest.raises(ValueError, match="reads \\['later'\\]"):
+        Workflow([Step("a", first, {}, ("later",))], str(tmp_path / "x.json"))
+
+
+def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("[pipeline]\nscenarios = 0\n")
+    with pytest.raises(ValueError, match="p.toml.*scenarios"):
+        load_config(str(cfg))
+    cfg.write_text('[pipeline]\nmodel = "svm"\n')
+    with pytest.raises(ValueError, match="model"):
+        load_config(str(cfg))
+    with pytest.raises(ValueError, match="does not exist"):
+        load_config(str(tmp_path / "missing.toml"))
+
+
+def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(
+        f'[pipeline]\nname = "t"\nout = "{tmp_path}"\nscenarios = 12\nseed = 4\nmodel = "gas"\n'
+    )
+    result = runner.invoke(app, ["pipeline", "--config", str(cfg), "--json"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["steps"]
+    assert all(
+        steps[s]["status"] == "done"
+        for s in ("generate", "validate", "features", "train", "evaluate", "register")
+    )
+    assert steps["register"]["outputs"]["model"] == steps["train"]["outputs"]["model"]
+    assert (tmp_path / "t" / "report" / "report.md").exists()
+    again = runner.invoke(app, ["pipeline", "--config", str(cfg), "--json"])
+    assert all(rec["cached"] for rec in json.loads(again.stdout)["steps"].values())
+    status = runner.invoke(app, ["pipeline", "status", "--config", str(cfg)])
+    assert status.exit_code == 0 and status.stdout.splitlines()[0].startswith("generate: done")
