@@ -111,3 +111,18 @@ def test_auto_thresholds_stay_above_quiet_rows() -> None:
     quiet = X[y == 0]
     assert (quiet.gas_val >= det.level_ppm_).mean() <= 0.01
     assert HotspotThreshold().fit(X, y).max_c_ >= 60.0
+
+
+def test_row_scorer_gives_the_same_probabilities() -> None:
+    from embercast.models.fast import RowScorer
+
+    X, y, groups = table()
+    det = GBMDetector(n_estimators=40).fit(X, y, groups=groups)
+    scorer = RowScorer(det)
+    arr = X[list(scorer.features)].to_numpy()
+    fast = np.array([scorer.score(r) for r in arr[:200]])
+    np.testing.assert_allclose(fast, det.predict_proba(X.iloc[:200])[:, 1], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="row has 3 features"):
+        scorer.score(arr[0, :3])
+    with pytest.raises(ValueError, match="supports LightGBM detectors"):
+        RowScorer(RandomForestDetector(n_estimators=5).fit(X, y))
