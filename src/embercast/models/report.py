@@ -60,16 +60,19 @@ def _plots(results: list[Evaluated], y: np.ndarray, out: Path) -> list[str]:
             for c in fire_classes
         ]
         pos = np.arange(len(fire_classes)) + k * width
+        color = f"C{k}"
         if fire_classes:
             ax_t.boxplot([d or [np.nan] for d in data], positions=pos, widths=width * 0.9,
-                         manage_ticks=False)  # fmt: skip
-        ax_t.plot([], [], label=r.name)
+                         manage_ticks=False, patch_artist=True,
+                         boxprops={"facecolor": color, "alpha": 0.6},
+                         medianprops={"color": "black"})  # fmt: skip
+        ax_t.plot([], [], color=color, lw=6, alpha=0.6, label=r.name)
         rates = [
             np.mean([o.false_alarms > 0 for o in r.outcomes if o.scenario_class == c])
             for c in nuisance
         ]
         if nuisance:
-            ax_f.bar(np.arange(len(nuisance)) + k * width, rates, width, label=r.name)
+            ax_f.bar(np.arange(len(nuisance)) + k * width, rates, width, label=r.name, color=color)
     ax_t.set_xticks(np.arange(len(fire_classes)) + 0.4 - width / 2, fire_classes, rotation=20)
     ax_t.set(ylabel="time to detect [min]", title="time to detect per fire class")
     ax_f.set_xticks(np.arange(len(nuisance)) + 0.4 - width / 2, nuisance, rotation=45, ha="right")
