@@ -369,6 +369,10 @@ def train(
     hpo: Annotated[
         int, typer.Option(min=0, help="Optuna trials before training (tuned on val scenarios).")
     ] = 0,
+    feature_set: Annotated[
+        str | None,
+        typer.Option("--set", help="Use only this feature set's columns (standard18 of extended)."),
+    ] = None,
     journal: Annotated[
         str, typer.Option(help="Optuna journal file (the study resumes from it).")
     ] = "runs/optuna.journal",
@@ -385,7 +389,7 @@ def train(
     try:
         summary = run_training(
             data, model, train_groups=_groups(split), register=register, out=out,
-            hpo_trials=hpo, journal=journal,
+            hpo_trials=hpo, journal=journal, feature_set=feature_set,
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         _fail(str(exc))

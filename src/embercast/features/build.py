@@ -9,6 +9,7 @@ feature set, never on the engine or worker count, so rebuilding gives the same c
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -119,7 +120,10 @@ def write_part(
 
 
 def feature_record(feature_set: str, parent_location: str, parent_hash: str) -> dict[str, Any]:
-    """The identity of a feature set: what it is and what it was made from."""
+    """The identity of a feature set: what it is and what it was made from (a local parent is
+    recorded as an absolute path, so the record holds from any working directory)."""
+    if "://" not in parent_location:
+        parent_location = os.path.abspath(parent_location)
     return {
         "format": FEATURES_FORMAT,
         "kind": "features",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass
 
 import pandas as pd
@@ -43,13 +44,18 @@ def load_features(location: str) -> FeatureData:
         raise ValueError(f"{location!r} is not a feature set (format {manifest.get('format')!r})")
     parts = sorted(n for n in list_names(fs, join(root, "features")) if n.endswith(".parquet"))
     table = pa.concat_tables([read_table(fs, join(root, "features", p)) for p in parts])
-    parent = manifest["parent"]["location"]
+    parent = str(manifest["parent"]["location"])
     pfs, proot = resolve(parent)
-    scen = read_table(
-        pfs,
-        join(proot, "scenarios.parquet"),
-        ["scenario_id", "scenario_class", "is_fire", "ignition_s"],
-    ).to_pandas()
+    if not pfs.exists(join(proot, "scenarios.parquet")):
+        # a feature set computed while generating sits inside its dataset
+        pfs, proot = resolve(posixpath.dirname(root.rstrip("/")))
+        if not pfs.exists(join(proot, "scenarios.parquet")):
+            raise ValueError(
+                f"the dataset of feature set {location!r} ({parent!r}) cannot be found: "
+                "scenarios.parquet is missing"
+            )
+    columns = ["scenario_id", "scenario_class", "is_fire", "ignition_s"]
+    scen = read_table(pfs, join(proot, "scenarios.parquet"), columns).to_pandas()
     facts = {
         str(r.scenario_id): (
             str(r.scenario_class),

@@ -25,6 +25,7 @@ def fit_detector(
     model: str,
     groups: tuple[str, ...],
     params: dict[str, Any] | None = None,
+    feature_set: str | None = None,
 ) -> tuple[FireDetector, int, float]:
     """A fresh ``model`` fitted on the rows of ``groups``: (detector, rows, seconds)."""
     rows = features.split(groups)
@@ -32,7 +33,7 @@ def fit_detector(
         raise ValueError(f"{features.location} has no rows in the split groups {list(groups)}")
     detector = make_detector(model)
     if "feature_set" in detector.get_params():
-        detector.set_params(feature_set=features.feature_set)
+        detector.set_params(feature_set=feature_set or features.feature_set)
     if params:
         detector.set_params(**params)
     started = time.perf_counter()
@@ -51,6 +52,7 @@ def train(
     registry: Registry | None = None,
     hpo_trials: int = 0,
     journal: str = "runs/optuna.journal",
+    feature_set: str | None = None,
 ) -> dict[str, Any]:
     """Fit, measure on ``eval_groups``, log the run to MLflow (and register it as a new version
     of ``register``), and optionally save the model file ``out``. Returns a summary."""
@@ -60,8 +62,14 @@ def train(
         from embercast.models.tuning import tune
 
         tuned = tune(features, model, hpo_trials, journal)
+    if feature_set not in (None, features.feature_set) and not (
+        feature_set == "standard18" and features.feature_set == "extended"
+    ):
+        raise ValueError(
+            f"feature set {feature_set!r} is not in the table's {features.feature_set!r} features"
+        )
     detector, n_rows, seconds = fit_detector(
-        features, model, train_groups, tuned.get("best_params")
+        features, model, train_groups, tuned.get("best_params"), feature_set
     )
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
