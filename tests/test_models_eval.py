@@ -304,3 +304,51 @@ def test_batch_predict_over_features_and_raw_datasets(features: Path, tmp_path: 
         ["predict", "--model", str(model), "--input", str(tmp_path / "none"), "--out", str(raw)],
     )
     assert bad.exit_code == 2 and "neither a Parquet file" in bad.output
+
+
+def test_train_on_the_standard18_columns_of_an_extended_table(
+    features: Path, tmp_path: Path
+) -> None:
+    from embercast.features.schema import STANDARD18
+    from embercast.models.files import load_model
+
+    out = tmp_path / "s18.pkl"
+    result = runner.invoke(
+        app, ["train", str(features), "--model", "gbm", "--set", "standard18", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert tuple(load_model(str(out)).feature_names_in_) == STANDARD18
+    bad = runner.invoke(app, ["train", str(features), "--model", "gbm", "--set", "bogus"])
+    assert bad.exit_code == 2 and "feature set 'bogus' is not in the table" in bad.output
+
+
+def test_a_relative_dataset_location_still_finds_its_scenarios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.models.data import load_features
+
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "-n",
+            "2",
+            "--seed",
+            "1",
+            "--frames",
+            "none",
+            "--features",
+            "standard18",
+            "--out",
+            "rel",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "rel" / "features" / "manifest.json").read_text())
+    assert Path(manifest["parent"]["location"]).is_absolute()
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    data = load_features(str(tmp_path / "rel" / "features"))
+    assert len(data.scenarios) == 2 and len(data.rows) > 0
