@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 import embercast
 import embercast.cli as cli
+import embercast.cli.data as cli_data
 import embercast.engine.executor as executor
 from embercast.config import get_settings
 from embercast.synth.writer import GENERATOR_VERSION, generate_dataset
@@ -40,7 +41,7 @@ def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the CLI generate with the fake sampler and runner."""
     monkeypatch.setattr(
-        cli,
+        cli_data,
         "generate_dataset",
         functools.partial(
             generate_dataset, sampler=cast(Any, fake_sampler), runner=cast(Any, fake_runner)

@@ -1,0 +1,194 @@
+"""Commands on datasets: generate, validate, plot, run (the main job), version."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+import embercast
+from embercast.cli.common import (
+    EXIT_PROBLEMS,
+    _classes,
+    _engine,
+    _fail,
+    _ProgressBar,
+    _report,
+    _settings,
+    app,
+)
+from embercast.engine.executor import SchedulerUnreachableError
+from embercast.store.fs import OutputLocationError
+from embercast.synth.schema import FramePolicy
+from embercast.synth.validate import validate_dataset
+from embercast.synth.writer import (
+    GENERATOR_VERSION,
+    DatasetExistsError,
+    generate_dataset,
+)
+
+
+@app.command()
+def generate(
+    scenarios: Annotated[
+        int, typer.Option("--scenarios", "-n", min=1, help="Number of scenarios (>= 1).")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output location: path or s3:// URL.")],
+    seed: Annotated[int, typer.Option(help="Seed of the whole dataset.")] = 0,
+    frames: Annotated[
+        str, typer.Option(help="Stored frames: all, none or sample:F (every F-th reading).")
+    ] = "sample:12",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes [settings: workers].")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="local or dask [settings: engine].")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address tcp://host:port [settings: dask_scheduler]."),
+    ] = None,
+    scenarios_per_task: Annotated[
+        int | None,
+        typer.Option(min=1, help="Scenarios per task and part file [settings]."),
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated scenario classes (default: all).")
+    ] = None,
+    holdout: Annotated[
+        str | None,
+        typer.Option(
+            help="Conditions held out as split group 'holdout', "
+            "e.g. 'room_size=large;fuel=heptane'."
+        ),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute this feature set while generating (standard18 or extended) into "
+            "OUT/features; frames need not be stored."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a different dataset at --out.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON summary object on stdout.")
+    ] = False,
+) -> None:
+    """Generate a labelled multi-sensor dataset from the scenario catalogue."""
+    settings = _settings()
+    try:
+        policy = FramePolicy.parse(frames)
+    except ValueError as exc:
+        _fail(f"{exc} (--frames)")
+    chosen_engine, address = _engine(engine, scheduler, settings)
+    bar = _ProgressBar()
+    try:
+        summary = generate_dataset(
+            out,
+            scenarios=scenarios,
+            seed=seed,
+            frames=policy,
+            engine=chosen_engine,
+            workers=workers if workers is not None else settings.workers,
+            scheduler=address,
+            scenarios_per_task=(
+                scenarios_per_task
+                if scenarios_per_task is not None
+                else settings.scenarios_per_task
+            ),
+            classes=_classes(classes),
+            holdout=holdout,
+            features=features,
+            overwrite=overwrite,
+            progress=bar,
+        )
+    except DatasetExistsError as exc:
+        _fail(f"{exc}; pass --overwrite to replace it" if exc.replaceable else str(exc))
+    except (ValueError, OutputLocationError, SchedulerUnreachableError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        bar.close()
+        typer.echo("interrupted: rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    finally:
+        bar.close()
+    if json_output:
+        typer.echo(json.dumps(summary.to_dict(), sort_keys=True))
+    else:
+        _report(summary)
+
+
+@app.command()
+def validate(
+    path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print {ok, problems} as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Check a dataset: manifest and hashes, schemas, physical ranges, invariants and labels."""
+    _settings()
+    problems = validate_dataset(path)
+    if json_output:
+        payload = {"ok": not problems, "path": path, "problems": [p.to_dict() for p in problems]}
+        typer.echo(json.dumps(payload, sort_keys=True))
+    else:
+        for problem in problems:
+            typer.echo(str(problem))
+        verdict = f"{len(problems)} problem(s)" if problems else "ok"
+        typer.echo(f"{path}: {verdict}")
+    if problems:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def plot(
+    path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario id, e.g. s000042.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Image file to write (.png).")],
+) -> None:
+    """Plot one scenario of a dataset: sensor readings, ground truth and labels."""
+    _settings()
+    from embercast.synth.plot import plot_scenario
+
+    try:
+        written = plot_scenario(path, scenario, out)
+    except KeyError as exc:
+        _fail(f"unknown scenario: {exc.args[0] if exc.args else scenario}")
+    except (ValueError, FileNotFoundError, OutputLocationError) as exc:
+        _fail(str(exc))
+    typer.echo(written)
+
+
+@app.command()
+def run(
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "runs/quickstart",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+) -> None:
+    """The main job: generate a small dataset, validate it, plot a fire and a nuisance."""
+    _settings()
+    from embercast.synth.quickstart import run_quickstart
+
+    try:
+        result = run_quickstart(out, workers=workers, log=lambda msg: typer.echo(msg, err=True))
+    except (ValueError, OutputLocationError, DatasetExistsError) as exc:
+        _fail(str(exc))
+    s = result.summary
+    typer.echo(
+        f"dataset:   {result.dataset} ({s.scenarios} scenarios, {s.rows:,} rows, "
+        f"{s.frames:,} frames, {s.status} in {s.seconds:.1f} s)"
+    )
+    typer.echo(f"validated: {'ok' if result.problems == 0 else f'{result.problems} problem(s)'}")
+    for cls, path in result.plots.items():
+        typer.echo(f"plot:      {path} ({cls})")
+    if result.problems:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def version() -> None:
+    """Print the package and generator versions."""
+    typer.echo(f"embercast {embercast.__version__} (generator {GENERATOR_VERSION})")
+
+
+# --------------------------------------------------------------------------- catalog

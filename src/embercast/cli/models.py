@@ -1,0 +1,309 @@
+"""Commands on models: train, evaluate, predict, the registry (models ...) and the
+pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from embercast.cli.common import (
+    EXIT_PROBLEMS,
+    _engine,
+    _fail,
+    _groups,
+    _settings,
+    app,
+)
+from embercast.engine.executor import SchedulerUnreachableError
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Argument(help="Feature set location (embercast features).")],
+    model: Annotated[str, typer.Option("--model", help="Model: rf or gbm.")] = "gbm",
+    register: Annotated[
+        str | None, typer.Option(help="Register the model as a new version of this name.")
+    ] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Also save a model file.")] = None,
+    split: Annotated[str, typer.Option(help="Split groups to train on.")] = "train",
+    hpo: Annotated[
+        int, typer.Option(min=0, help="Optuna trials before training (tuned on val scenarios).")
+    ] = 0,
+    feature_set: Annotated[
+        str | None,
+        typer.Option("--set", help="Use only this feature set's columns (standard18 of extended)."),
+    ] = None,
+    journal: Annotated[
+        str, typer.Option(help="Optuna journal file (the study resumes from it).")
+    ] = "runs/optuna.journal",
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Train a detector on the training split (by scenario), measure it on the held-out
+    scenarios, log the run to MLflow and optionally register it."""
+    _settings()
+    from embercast.models.training import train as run_training
+    from embercast.models.zoo import MODELS
+
+    if model not in MODELS:
+        _fail(f"invalid --model {model!r}: choose one of {', '.join(MODELS)}")
+    try:
+        summary = run_training(
+            data, model, train_groups=_groups(split), register=register, out=out,
+            hpo_trials=hpo, journal=journal, feature_set=feature_set,
+        )  # fmt: skip
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(summary, sort_keys=True, default=float))
+        return
+    typer.echo(
+        f"trained {model} on {summary['rows']:,} rows in {summary['seconds']:.1f} s "
+        f"(run {summary['run_id']})"
+    )
+    if register:
+        typer.echo(f"registered {register}/{summary['version']}")
+    held = summary["held_out"]
+    typer.echo(
+        f"held out: detection rate {held.get('detection_rate')}, median time to detect "
+        f"{held.get('ttd_median_s')} s, nuisance false-alarm rate "
+        f"{held.get('false_alarm_scenario_rate')}"
+    )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option("--model", help="A saved model file or a baseline name.")],
+    data: Annotated[str, typer.Option("--data", help="Feature set location.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")],
+    split: Annotated[
+        str, typer.Option(help="Split groups to evaluate on (comma-separated).")
+    ] = "test,holdout",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Evaluate a detector beside the baselines: scenario detection, time to detect, false
+    alarms (through the live alarm decision) and row-level ROC-AUC, PR-AUC, Brier."""
+    _settings()
+    from embercast.models.data import load_features
+    from embercast.models.evaluation import best_baseline_ttd
+    from embercast.models.evaluation import evaluate as run_evaluation
+    from embercast.models.files import load_model
+    from embercast.models.registry import Registry, is_ref
+    from embercast.models.report import write_report
+    from embercast.models.zoo import BASELINES, make_detector
+
+    groups = _groups(split)
+    try:
+        if model in BASELINES:
+            detector = make_detector(model)
+        elif is_ref(model):
+            detector = Registry().load(model)
+        else:
+            detector = load_model(model)
+        features = load_features(data)
+        name = model if model in BASELINES or is_ref(model) else Path(model).stem
+        detectors = {name: detector}
+        for base in BASELINES:
+            if base != name:
+                detectors[base] = make_detector(base)
+        results = run_evaluation(features, detectors, eval_groups=groups)
+        rows = features.split(groups)
+        context = {"data": data, "feature_set": features.feature_set,
+                   "evaluated on": ", ".join(groups), "rows": len(rows),
+                   "model": model}  # fmt: skip
+        write_report(results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    metrics = {**results[0].metrics, "versus": best_baseline_ttd(results, name)}
+    if json_output:
+        typer.echo(json.dumps(metrics, sort_keys=True, default=float))
+    else:
+        m = results[0].metrics
+        typer.echo(
+            f"{name}: detection rate {m['detection_rate']}, median time to detect "
+            f"{m['ttd_median_s']} s, nuisance scenarios with a false alarm "
+            f"{m['false_alarm_scenario_rate']}"
+        )
+        typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
+@app.command()
+def predict(
+    model: Annotated[
+        str, typer.Option("--model", help="NAME@ALIAS, NAME/VERSION or a model file.")
+    ],
+    input_location: Annotated[
+        str,
+        typer.Option("--input", help="Feature set, dataset (features computed) or Parquet file."),
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Parquet file of the scores.")],
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    engine: Annotated[str | None, typer.Option(help="local or dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Batch inference: p_fire and the risk level of every row."""
+    settings = _settings()
+    chosen_engine, address = _engine(engine, scheduler, settings)
+    from embercast.models.files import load_model
+    from embercast.models.predict import predict as run_predict
+    from embercast.models.registry import Registry, is_ref
+
+    try:
+        detector = Registry().load(model) if is_ref(model) else load_model(model)
+        summary = run_predict(
+            detector, input_location, out, engine=chosen_engine, workers=workers, scheduler=address
+        )
+    except (ValueError, OSError, SchedulerUnreachableError) as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    else:
+        typer.echo(
+            f"scored {summary['rows']:,} rows in {summary['seconds']:.1f} s "
+            f"({summary['rows_per_s']:,.0f} rows/s) -> {out}"
+        )
+
+
+pipeline_app = typer.Typer(
+    help="generate -> validate -> features -> train -> evaluate -> register, cached and resumable."
+)
+app.add_typer(pipeline_app, name="pipeline")
+
+
+@pipeline_app.callback(invoke_without_command=True)
+def pipeline_run(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("--config", help="TOML file ([pipeline]).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the final state.")] = False,
+) -> None:
+    """Run the pipeline (steps already done with the same inputs are skipped)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _settings()
+    from embercast.models.pipeline import build_workflow, load_config
+
+    try:
+        workflow = build_workflow(load_config(config))
+        state = workflow.run(lambda step, event: typer.echo(f"{step}: {event}", err=True))
+    except (ValueError, OSError, SchedulerUnreachableError) as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(state, sort_keys=True, default=str))
+    else:
+        _pipeline_table(state)
+
+
+@pipeline_app.command("status")
+def pipeline_status(
+    config: Annotated[str | None, typer.Option("--config", help="TOML file ([pipeline]).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> None:
+    """Progress and lineage of the pipeline: each step's status, attempts, time and outputs."""
+    _settings()
+    from embercast.models.pipeline import build_workflow, load_config
+
+    try:
+        state = build_workflow(load_config(config)).state()
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(state, sort_keys=True, default=str))
+    else:
+        _pipeline_table(state)
+
+
+def _pipeline_table(state: dict[str, Any]) -> None:
+    from embercast.models.pipeline import STEPS
+
+    steps = state.get("steps", {})
+    if not steps:
+        typer.echo("the pipeline has not run yet")
+    for name in (s for s in STEPS if s in steps):
+        rec = steps[name]
+        outputs = rec.get("outputs") or {}
+        shown = ", ".join(f"{k}={v}" for k, v in outputs.items() if not isinstance(v, dict))
+        cached = " (cached)" if rec.get("cached") else ""
+        typer.echo(
+            f"{name}: {rec.get('status')}{cached}, attempts {rec.get('attempts')}, "
+            f"{rec.get('seconds', '-')} s; {shown or rec.get('last_error', '')}"
+        )
+
+
+models_app = typer.Typer(help="The model registry (MLflow): versions, aliases, promotion.")
+app.add_typer(models_app, name="models")
+
+
+def _registry() -> Any:
+    from embercast.models.registry import Registry
+
+    try:
+        return Registry()
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@models_app.command("list")
+def models_list(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every registered version with its aliases and held-out metrics."""
+    try:
+        rows = _registry().versions()
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps(rows, sort_keys=True))
+        return
+    for r in rows:
+        m = r["metrics"]
+        typer.echo(
+            f"{r['name']}/{r['version']} {','.join(r['aliases']) or '-'} "
+            f"detection={m.get('detection_rate')} ttd_median_s={m.get('ttd_median_s')} "
+            f"false_alarms={m.get('false_alarm_scenario_rate')}"
+        )
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The versions of one model, with gate decisions."""
+    try:
+        rows = _registry().versions(name)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(rows, indent=None if json_output else 2, sort_keys=True))
+
+
+@models_app.command("promote")
+def models_promote(
+    ref: Annotated[str, typer.Argument(help="NAME@challenger or NAME/VERSION.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Make a version champion if it passes the gate (not worse on held-out detection rate,
+    time to detect and false alarms); the decision and its reasons are recorded."""
+    try:
+        decision = _registry().promote(ref)
+    except ValueError as exc:
+        _fail(str(exc))
+    if json_output:
+        typer.echo(json.dumps({"ref": ref, "passed": decision.passed, "reasons": decision.reasons}))
+    else:
+        verdict = "promoted to champion" if decision.passed else "refused by the gate"
+        typer.echo(f"{ref}: {verdict}: {'; '.join(decision.reasons)}")
+    if not decision.passed:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@models_app.command("rollback")
+def models_rollback(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+    """Give the champion alias back to the previous champion."""
+    try:
+        version = _registry().rollback(name)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"{name}@champion is version {version} again")
