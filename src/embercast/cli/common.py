@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -184,3 +184,14 @@ def _groups(text: str) -> tuple[str, ...]:
     if bad or not groups:
         _fail(f"invalid split groups {text!r}: choose from {', '.join(SPLITS)}")
     return groups
+
+
+WorkersOption = Annotated[
+    int | None, typer.Option(min=1, help="Worker processes [settings: workers].")
+]
+EngineOption = Annotated[str | None, typer.Option(help="local or dask [settings: engine].")]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Dask scheduler address tcp://host:port [settings: dask_scheduler]."),
+]
+"""Options of every command that runs tasks on an engine (defaults from the settings)."""

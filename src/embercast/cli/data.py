@@ -10,6 +10,9 @@ import typer
 import embercast
 from embercast.cli.common import (
     EXIT_PROBLEMS,
+    EngineOption,
+    SchedulerOption,
+    WorkersOption,
     _classes,
     _engine,
     _fail,
@@ -39,14 +42,9 @@ def generate(
     frames: Annotated[
         str, typer.Option(help="Stored frames: all, none or sample:F (every F-th reading).")
     ] = "sample:12",
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes [settings: workers].")
-    ] = None,
-    engine: Annotated[str | None, typer.Option(help="local or dask [settings: engine].")] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler address tcp://host:port [settings: dask_scheduler]."),
-    ] = None,
+    workers: WorkersOption = None,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
     scenarios_per_task: Annotated[
         int | None,
         typer.Option(min=1, help="Scenarios per task and part file [settings]."),

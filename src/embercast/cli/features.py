@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from embercast.cli.common import (
+    EngineOption,
+    SchedulerOption,
+    WorkersOption,
     _engine,
     _fail,
     _ProgressBar,
@@ -25,14 +28,9 @@ def features_command(
     feature_set: Annotated[
         str, typer.Option("--set", help="Feature set: standard18 or extended.")
     ] = "standard18",
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes [settings: workers].")
-    ] = None,
-    engine: Annotated[str | None, typer.Option(help="local or dask [settings: engine].")] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler address tcp://host:port [settings: dask_scheduler]."),
-    ] = None,
+    workers: WorkersOption = None,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a different feature set at --out.")
     ] = False,

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from embercast.features.sets import FEATURE_SETS, feature_names
 from embercast.models.base import FireDetector
-from embercast.models.calibration import calibration_split
+from embercast.models.calibration import held_out_rows
 from embercast.models.trees import GasModel, GBMDetector, RandomForestDetector
 
 MEMBERS = {"gbm": GBMDetector, "rf": RandomForestDetector, "gas": GasModel}
@@ -61,9 +61,7 @@ class EnsembleDetector(FireDetector):
                 f"The 'members' parameter of EnsembleDetector must be names from "
                 f"{sorted(MEMBERS)}. Got {list(self.members)!r} instead."
             )
-        hold = calibration_split(len(X), groups, self.stack_fraction, self.random_state)
-        if y[hold].min() == y[hold].max() or y[~hold].min() == y[~hold].max():
-            hold = np.zeros(len(X), bool)
+        hold = held_out_rows(y, groups, self.stack_fraction, self.random_state)
         fit_rows = ~hold if hold.any() else np.ones(len(X), bool)
         member_groups = None if groups is None else groups[fit_rows]
         self.members_ = [

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from embercast.features.sets import FEATURE_SETS, feature_names
 from embercast.models.base import FireDetector, _two_columns
-from embercast.models.calibration import calibration_split, fit_isotonic
+from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 
 STREAM_KEYS = ("scenario_id", "device_id", "t_s")
 
@@ -142,9 +142,7 @@ class SequenceNet(FireDetector):
         scale = np.nanstd(X.to_numpy(dtype=float), axis=0)
         self.scale_ = np.where(np.isnan(scale) | (scale == 0), 1.0, scale)
         seqs = self._tensor(X, streams)
-        hold = calibration_split(len(X), groups, self.calibration_fraction, self.random_state)
-        if y[hold].min() == y[hold].max() or y[~hold].min() == y[~hold].max():
-            hold = np.zeros(len(X), bool)
+        hold = held_out_rows(y, groups, self.calibration_fraction, self.random_state)
         net = self._net(seqs.shape[2])
         optimiser = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -170,10 +168,7 @@ class SequenceNet(FireDetector):
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=float)
 
     def _score(self, seqs: NDArray[np.float32]) -> NDArray[np.float64]:
-        raw = self._raw(seqs)
-        if self.calibrator_ is None:
-            return raw
-        return np.asarray(self.calibrator_.predict(raw), dtype=float)
+        return calibrated(self._raw(seqs), self.calibrator_)
 
 
 def _stream_ids(X: Any) -> NDArray[np.int64] | None:

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from embercast.features.sets import FEATURE_SETS, feature_names
 from embercast.models.base import FireDetector
-from embercast.models.calibration import calibration_split, fit_isotonic
+from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 
 
 class _Calibrated(FireDetector):
@@ -35,9 +35,7 @@ class _Calibrated(FireDetector):
         raise NotImplementedError
 
     def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
-        hold = calibration_split(len(X), groups, self.calibration_fraction, self.random_state)
-        if y[hold].min() == y[hold].max() or y[~hold].min() == y[~hold].max():
-            hold = np.zeros(len(X), bool)  # too few scenarios to hold some out: no calibration
+        hold = held_out_rows(y, groups, self.calibration_fraction, self.random_state)
         self.model_ = self._base().fit(X[~hold].to_numpy(), y[~hold])
         self.calibrator_ = (
             fit_isotonic(self.model_.predict_proba(X[hold].to_numpy())[:, 1], y[hold])
@@ -47,9 +45,7 @@ class _Calibrated(FireDetector):
 
     def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
         raw = np.asarray(self.model_.predict_proba(X.to_numpy())[:, 1], dtype=float)
-        if self.calibrator_ is None:
-            return raw
-        return np.asarray(self.calibrator_.predict(raw), dtype=float)
+        return calibrated(raw, self.calibrator_)
 
 
 _COMMON: dict[str, list[Any]] = {
