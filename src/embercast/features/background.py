@@ -17,7 +17,9 @@ NEW_MIN_C = 35.0
 
 class NewHotObject:
     """``newhot_area_pct`` (share of new-hot pixels) [%], ``newhot_max_excess`` (largest F minus
-    background) [K] and ``newhot_blobs`` (8-connected new-hot regions).
+    background) [K], ``newhot_blobs`` (8-connected new-hot regions) and ``newhot_age_s`` (how
+    long new-hot pixels have been present without a break [s]; 0 without any). A smouldering
+    item stays new-hot for many minutes; a toaster or a passing person for a few.
 
     The background B follows F as an exponential mean with time constant ``tau_s`` (``tau_hot_s``
     on pixels that are new-hot now, so a growing fire is not absorbed quickly); it starts as the
@@ -28,23 +30,26 @@ class NewHotObject:
     >>> room = np.full((120, 160), 21.0, np.float32); room[5:10, 5:10] = 90.0  # a hot machine
     >>> ctx = lambda t, img: RowContext(t, Reading(t, 420.0, 21.0, 40.0), Frame(t, img), None, "ok")
     >>> nh.update(ctx(5.0, room)); nh.get()
-    (0.0, 0.0, 0.0)
+    (0.0, 0.0, 0.0, 0.0)
     >>> fire = room.copy(); fire[60:62, 80:82] = 200.0
     >>> nh.update(ctx(10.0, fire)); [round(v, 3) for v in nh.get()]
-    [0.021, 179.0, 1.0]
+    [0.021, 179.0, 1.0, 0.0]
+    >>> nh.update(ctx(15.0, fire)); nh.get()[3]
+    5.0
     """
 
-    names: tuple[str, ...] = ("newhot_area_pct", "newhot_max_excess", "newhot_blobs")
+    names: tuple[str, ...] = ("newhot_area_pct", "newhot_max_excess", "newhot_blobs", "newhot_age_s")
 
     def __init__(self, tau_s: float = 600.0, tau_hot_s: float = 3600.0) -> None:
         self.tau_s, self.tau_hot_s = tau_s, tau_hot_s
         self._background: NDArray[np.float32] | None = None
         self._t: float | None = None
-        self._values: tuple[float, ...] = (NAN, NAN, NAN)
+        self._since: float | None = None
+        self._values: tuple[float, ...] = (NAN, NAN, NAN, NAN)
 
     def update(self, ctx: RowContext) -> None:
         if ctx.frame is None:
-            self._values = (NAN, NAN, NAN)
+            self._values = (NAN, NAN, NAN, NAN)
             return
         img = ctx.frame.celsius.astype(np.float32)
         if self._background is None or self._t is None:
@@ -53,7 +58,17 @@ class NewHotObject:
         excess = img - self._background
         new = (excess > NEW_EXCESS_K) & (img > NEW_MIN_C)
         _, blobs = hot_regions(np.where(new, 1.0, 0.0), 0.5) if new.any() else (None, 0)
-        self._values = (100.0 * float(new.mean()), float(max(excess.max(), 0.0)), float(blobs))
+        if blobs == 0:
+            self._since = None
+        elif self._since is None:
+            self._since = ctx.t_s
+        age = 0.0 if self._since is None else ctx.t_s - self._since
+        self._values = (
+            100.0 * float(new.mean()),
+            float(max(excess.max(), 0.0)),
+            float(blobs),
+            age,
+        )
         dt = max(ctx.t_s - self._t, 0.0)
         rate = np.where(new, 1.0 - np.exp(-dt / self.tau_hot_s), 1.0 - np.exp(-dt / self.tau_s))
         self._background += (rate * excess).astype(np.float32)

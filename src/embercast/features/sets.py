@@ -42,13 +42,14 @@ def standard18() -> list[Extractor]:
 
 
 def extended() -> list[Extractor]:
-    """``standard18`` followed by the extended extractors (``extended`` v1)."""
+    """``standard18`` followed by the extended extractors (``extended`` v2)."""
     return [
         *standard18(),
         Trend("scd_temp", scd41_temperature, 60.0),
         Trend("scd_rh", scd41_humidity, 60.0),
         Slope("gas_vel_300", co2, 300.0),
         Rise("gas_rise_600", co2, 600.0),
+        Rise("gas_rise_1800", co2, 1800.0),
         Rise("scd_temp_rise_600", scd41_temperature, 600.0),
         Slope("tproxy_vel_120", hotspot, 120.0),
         Slope("t_max_vel_60", frame_max, 60.0),
@@ -64,7 +65,7 @@ FEATURE_SETS: dict[str, Callable[[], list[Extractor]]] = {
     "extended": extended,
 }
 """Feature-set name -> a function that makes fresh extractors (one set per device)."""
-FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 1}
+FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 2}
 """Version of each feature set; bump it when any of its values would change."""
 
 

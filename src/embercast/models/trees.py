@@ -128,7 +128,7 @@ class GBMDetector(_Calibrated):
 
 GAS_FEATURES: tuple[str, ...] = (
     "gas_val", "gas_delta", "gas_vel", "scd_temp_val", "scd_temp_delta", "scd_temp_vel",
-    "scd_rh_val", "scd_rh_delta", "scd_rh_vel", "gas_vel_300", "gas_rise_600",
+    "scd_rh_val", "scd_rh_delta", "scd_rh_vel", "gas_vel_300", "gas_rise_600", "gas_rise_1800",
     "scd_temp_rise_600",
 )  # fmt: skip
 """Gas and environment features (no camera) of the ``extended`` set."""
