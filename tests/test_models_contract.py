@@ -126,3 +126,20 @@ def test_row_scorer_gives_the_same_probabilities() -> None:
         scorer.score(arr[0, :3])
     with pytest.raises(ValueError, match="supports LightGBM detectors"):
         RowScorer(RandomForestDetector(n_estimators=5).fit(X, y))
+
+
+def test_a_sensor_dropout_is_not_taken_for_fire() -> None:
+    """Training rows where a burnt-out device stopped reporting (SCD41 NaN, fire) must not teach
+    the model that a plain SCD41 dropout means fire: the camera still says no fire."""
+    X, y, groups = table(n_scenarios=16)
+    gas = [c for c in X.columns if c.startswith(("gas_", "scd_"))]
+    lost = (y == 1) & (np.arange(len(y)) % 40 >= 30)  # the last rows of every fire
+    X.loc[lost, gas] = np.nan
+    quiet = X[y == 0].head(50).copy()
+    quiet[gas] = np.nan  # an SCD41 dropout in a quiet room
+    detector = RandomForestDetector(n_estimators=30)
+    fitted = clone(detector).fit(X, y, groups=groups)
+    assert fitted.predict_proba(quiet)[:, 1].mean() < 0.25
+    # without the augmentation the shortcut is learned (so the test above can fail)
+    shortcut = clone(detector).set_params(dropout_fraction=0.0).fit(X, y, groups=groups)
+    assert shortcut.predict_proba(quiet)[:, 1].mean() > 0.5

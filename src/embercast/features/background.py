@@ -38,7 +38,12 @@ class NewHotObject:
     5.0
     """
 
-    names: tuple[str, ...] = ("newhot_area_pct", "newhot_max_excess", "newhot_blobs", "newhot_age_s")
+    names: tuple[str, ...] = (
+        "newhot_area_pct",
+        "newhot_max_excess",
+        "newhot_blobs",
+        "newhot_age_s",
+    )
 
     def __init__(self, tau_s: float = 600.0, tau_hot_s: float = 3600.0) -> None:
         self.tau_s, self.tau_hot_s = tau_s, tau_hot_s

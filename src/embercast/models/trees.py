@@ -14,17 +14,20 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from embercast.features.sets import FEATURE_SETS, feature_names
+from embercast.models.augment import sensor_dropout
 from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 
 
 class _Calibrated(FireDetector):
-    """Fit the base model on most scenarios and an isotonic calibrator on the rest; alarms at
-    the "high" risk level (p >= 0.7)."""
+    """Fit the base model on most scenarios (plus sensor-dropout copies of ``dropout_fraction``
+    of its rows, see :mod:`embercast.models.augment`) and an isotonic calibrator on the rest;
+    alarms at the "high" risk level (p >= 0.7)."""
 
     decision_threshold: ClassVar[float] = 0.7
 
     calibration_fraction: float
+    dropout_fraction: float
     random_state: int | None
     feature_set: str
 
@@ -36,7 +39,8 @@ class _Calibrated(FireDetector):
 
     def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
         hold = held_out_rows(y, groups, self.calibration_fraction, self.random_state)
-        self.model_ = self._base().fit(X[~hold].to_numpy(), y[~hold])
+        Xa, ya = sensor_dropout(X[~hold], y[~hold], self.dropout_fraction, self.random_state)
+        self.model_ = self._base().fit(Xa.to_numpy(), ya)
         self.calibrator_ = (
             fit_isotonic(self.model_.predict_proba(X[hold].to_numpy())[:, 1], y[hold])
             if hold.any()
@@ -51,6 +55,7 @@ class _Calibrated(FireDetector):
 _COMMON: dict[str, list[Any]] = {
     "feature_set": [StrOptions(set(FEATURE_SETS))],
     "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "dropout_fraction": [Interval(Real, 0, 1, closed="both")],
     "random_state": ["random_state"],
 }
 
@@ -70,12 +75,14 @@ class RandomForestDetector(_Calibrated):
         n_estimators: int = 200,
         min_samples_leaf: int = 5,
         calibration_fraction: float = 0.25,
+        dropout_fraction: float = 0.25,
         random_state: int | None = 0,
     ) -> None:
         self.feature_set = feature_set
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.calibration_fraction = calibration_fraction
+        self.dropout_fraction = dropout_fraction
         self.random_state = random_state
 
     def _base(self) -> Any:
@@ -104,6 +111,7 @@ class GBMDetector(_Calibrated):
         learning_rate: float = 0.05,
         num_leaves: int = 31,
         calibration_fraction: float = 0.25,
+        dropout_fraction: float = 0.25,
         random_state: int | None = 0,
     ) -> None:
         self.feature_set = feature_set
@@ -111,6 +119,7 @@ class GBMDetector(_Calibrated):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.calibration_fraction = calibration_fraction
+        self.dropout_fraction = dropout_fraction
         self.random_state = random_state
 
     def _base(self) -> Any:

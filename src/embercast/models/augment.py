@@ -1,0 +1,65 @@
+"""Sensor-dropout augmentation: teach a model that a missing sensor is no evidence of fire.
+
+In the training data a device stops reporting mostly when a fire has destroyed it (above its
+85 °C limit), so a model learns "SCD41 readings missing -> fire" and then alarms on every plain
+SCD41 or camera dropout. Adding copies of some rows (of both classes) with one sensor's features
+set missing removes that shortcut: the model has to judge from the sensor that is left.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+GAS_PREFIXES = ("gas_", "scd_")
+"""Feature-name prefixes of the SCD41 (CO2, temperature, humidity) features."""
+THERMAL_FLAG = "thermal_ok"
+"""The camera-availability feature (1 when the frame is usable)."""
+
+
+def sensor_columns(columns: list[str]) -> tuple[list[str], list[str]]:
+    """(SCD41 features, camera features) among ``columns``; ``thermal_ok`` is in neither.
+
+    >>> sensor_columns(["t_max", "gas_val", "scd_rh_vel", "thermal_ok", "newhot_blobs"])
+    (['gas_val', 'scd_rh_vel'], ['t_max', 'newhot_blobs'])
+    """
+    gas = [c for c in columns if c.startswith(GAS_PREFIXES)]
+    thermal = [c for c in columns if c not in gas and c != THERMAL_FLAG]
+    return gas, thermal
+
+
+def sensor_dropout(
+    X: pd.DataFrame,
+    y: NDArray[np.int_],
+    fraction: float,
+    seed: int | None,
+) -> tuple[pd.DataFrame, NDArray[np.int_]]:
+    """``X`` and ``y`` followed by two sets of copies of about ``fraction`` of the rows each
+    (drawn at random, seeded): one with the SCD41 features missing (NaN), one with the camera
+    features missing and ``thermal_ok`` 0. Labels are kept. ``fraction`` 0 returns the input.
+
+    >>> X = pd.DataFrame({"t_max": [20.0, 300.0], "gas_val": [420.0, 900.0], "thermal_ok": [1, 1]})
+    >>> Xa, ya = sensor_dropout(X, np.array([0, 1]), 1.0, 0)
+    >>> Xa.to_numpy().tolist(), ya.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ([[20.0, 420.0, 1.0], [300.0, 900.0, 1.0], [20.0, nan, 1.0], [300.0, nan, 1.0],
+      [nan, 420.0, 0.0], [nan, 900.0, 0.0]], [0, 1, 0, 1, 0, 1])
+    """
+    if fraction <= 0.0 or len(X) == 0:
+        return X, y
+    gas, thermal = sensor_columns(list(X.columns))
+    rng = np.random.default_rng(seed)
+    n = min(len(X), max(1, round(fraction * len(X))))
+    parts: list[pd.DataFrame] = [X]
+    labels: list[NDArray[np.int_]] = [y]
+    for columns, flag in ((gas, None), (thermal, 0.0)):
+        if not columns:
+            continue
+        pick = np.sort(rng.choice(len(X), size=n, replace=False))
+        copy = X.iloc[pick].copy()
+        copy[columns] = np.nan
+        if flag is not None and THERMAL_FLAG in copy.columns:
+            copy[THERMAL_FLAG] = flag
+        parts.append(copy)
+        labels.append(y[pick])
+    return pd.concat(parts, ignore_index=True).astype(float), np.concatenate(labels)
