@@ -10,9 +10,13 @@ from numpy.typing import NDArray
 from scipy.spatial import ConvexHull
 
 from embercast.physics.ceiling_jet import alpert_radial_factor
-from embercast.physics.radiation import apparent_temperature
+from embercast.physics.radiation import (
+    apparent_temperature,
+    band_radiance,
+    brightness_temperature,
+)
 from embercast.scene.geometry import SURFACES, CameraPose, Room, room_hits
-from embercast.scene.objects import Box, Disc, capsule_coverage, footprint
+from embercast.scene.objects import Box, Disc, capsule_coverage, footprint, static_footprints
 from embercast.scene.render import Capsule, FrameState, SceneRenderer, StaticObject
 
 ROOM = Room(length=5.0, width=4.0, height=2.7)
@@ -258,6 +262,51 @@ def test_disc_seen_from_above_covers_its_area(centre_xy: tuple[float, float]) ->
     assert np.sum((r + 0.5) * w) / w.sum() == pytest.approx(row[0], abs=0.2)
 
 
+@pytest.mark.parametrize("radius_px", [0.15, 0.3, 0.55])
+def test_subpixel_disc_keeps_its_area_wherever_it_is(
+    radius_px: float, global_random_seed: int
+) -> None:
+    """A glowing ember smaller than a pixel is never lost between the sample rays: its coverage
+    is its projected area at every sub-pixel position."""
+    rng = np.random.default_rng(global_random_seed)
+    pose = CameraPose(position=(2.5, 2.0, 2.5), yaw=0.0, pitch=90.0)
+    pixel = 1.6 / pose.focal_px  # the disc plane is 1.6 m below, parallel to the image
+    expected = math.pi * radius_px**2
+    for _ in range(40):
+        centre = (2.5 + rng.uniform(-0.5, 0.5), 2.0 + rng.uniform(-0.5, 0.5), 0.9)
+        fp = footprint(Disc(center=centre, radius=radius_px * pixel), ROOM, pose)
+        assert float(fp.coverage.sum()) == pytest.approx(expected, rel=0.01)
+        assert fp.index.size <= 4 and np.all(fp.coverage <= 1.0)
+    hidden = footprint(Disc(center=(5.5, 2.0, 0.9), radius=0.3 * pixel), ROOM, pose)
+    assert hidden.index.size == 0
+
+
+def test_static_objects_hide_each_other_by_range() -> None:
+    """A z-buffer, not a painter's order: an ember on top of the item it burns stays visible
+    (small or not), and a box behind a nearer box is hidden where they overlap."""
+    pose = CameraPose(position=(0.2, 0.2, 2.5), yaw=38.0, pitch=30.0)
+    item = Box(lo=(2.7, 2.0, 0.0), hi=(3.3, 2.6, 0.4))
+    for radius in (0.01, 0.1):  # sub-pixel (area-preserving) and sampled
+        ember = Disc(center=(3.0, 2.3, 0.41), radius=radius)
+        alone = footprint(ember, ROOM, pose)
+        ember_fp, item_fp = static_footprints([ember, item], ROOM, pose)
+        assert float(ember_fp.coverage.sum()) == pytest.approx(float(alone.coverage.sum()))
+        # the item gives up the pixels the ember covers
+        assert float(item_fp.coverage.sum()) < float(footprint(item, ROOM, pose).coverage.sum())
+    front = Box(lo=(1.5, 1.2, 0.0), hi=(2.0, 1.7, 1.5))
+    back = Box(lo=(2.5, 2.0, 0.0), hi=(3.0, 2.5, 1.0))
+    back_alone = footprint(back, ROOM, pose)
+    front_fp, back_fp = static_footprints([front, back], ROOM, pose)
+    assert float(back_fp.coverage.sum()) < 0.9 * float(back_alone.coverage.sum())
+    assert float(front_fp.coverage.sum()) == pytest.approx(
+        float(footprint(front, ROOM, pose).coverage.sum())
+    )
+    # an ember hidden behind the front box is not drawn
+    hidden = Disc(center=(2.75, 2.25, 0.2), radius=0.01)
+    assert footprint(hidden, ROOM, pose).index.size > 0
+    assert static_footprints([hidden, front], ROOM, pose)[0].index.size == 0
+
+
 def test_object_behind_a_wall_has_no_footprint() -> None:
     # a disc on the other side of the x = 5 m wall is hidden
     pose = CameraPose(position=(2.5, 2.0, 1.5), yaw=0.0, pitch=0.0)
@@ -395,10 +444,37 @@ def test_flame_capsule_is_between_ambient_and_its_temperature() -> None:
     np.testing.assert_array_equal(np.flatnonzero((img != plain).ravel()), np.sort(idx))
     seen = img.ravel()[idx]
     assert np.all(seen > plain.ravel()[idx])
-    expected = float(apparent_temperature(900.0, 0.3, AMBIENT))
-    assert AMBIENT + 100.0 < expected < 900.0
+    # a flame is semi-transparent: what is behind it shows through with weight 1 - emissivity
+    behind = plain.ravel()[idx]
+    expected = brightness_temperature(0.3 * band_radiance(900.0) + 0.7 * band_radiance(behind))
+    assert np.all((AMBIENT + 100.0 < expected) & (expected < 900.0))
     assert np.all(seen <= expected + 1e-3)
-    np.testing.assert_allclose(seen[cov == 1.0], expected, atol=1e-3)
+    np.testing.assert_allclose(seen[cov == 1.0], expected[cov == 1.0], atol=1e-3)
+    # ... so a hot object behind it stays brighter than ambient behind it would
+    assert float(apparent_temperature(900.0, 0.3, AMBIENT)) == pytest.approx(
+        float(brightness_temperature(0.3 * band_radiance(900.0) + 0.7 * band_radiance(AMBIENT))),
+        abs=1e-3,
+    )
+
+
+def test_hot_gas_in_front_of_a_hot_object_lets_it_show_through() -> None:
+    """A faint warm plume (emissivity 0.05) in front of a 300 degC heater must not paint the
+    heater over with room-temperature radiance: 95 % of the heater's radiance comes through."""
+    heater = StaticObject(name="heater", shape=HEATER, emissivity=0.95)
+    r = renderer([heater])
+    hot = r.render(FrameState(ambient=AMBIENT, objects=np.array([300.0])))
+    plume = Capsule(p0=(2.0, 1.9, 0.2), p1=(2.0, 1.9, 2.0), r0=0.25, r1=0.3, temp=35.0,
+                    emissivity=0.05)  # fmt: skip
+    both = r.render(FrameState(ambient=AMBIENT, objects=np.array([300.0]), capsules=[plume]))
+    idx, cov = capsule_coverage(POSE, np.asarray(plume.p0), np.asarray(plume.p1), 0.25, 0.3)
+    behind = hot.ravel()[idx]
+    full = (cov == 1.0) & (behind > 250.0)
+    assert full.sum() > 10
+    expected = brightness_temperature(
+        0.05 * band_radiance(35.0) + 0.95 * band_radiance(behind[full])
+    )
+    np.testing.assert_allclose(both.ravel()[idx][full], expected, atol=1e-2)
+    assert np.all(both.ravel()[idx][full] > 250.0)
 
 
 def test_ceiling_jet_warms_ceiling_nearest_the_fire_axis_most() -> None:

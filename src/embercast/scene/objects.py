@@ -1,12 +1,14 @@
 """Objects of a thermal scene and their image footprint.
 
 Static objects (boxes, horizontal discs, wall rectangles) have a fixed footprint computed once per
-camera with 2x2 supersampling; moving ones (people, flames, plumes) are drawn every frame as
-tapered capsules projected into the image.
+camera with 2x2 supersampling (a disc smaller than a few pixels keeps its true projected area, so
+a glowing ember a fraction of a pixel wide still adds its share of radiance); moving ones (people,
+flames, plumes) are drawn every frame as tapered capsules projected into the image.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,30 +44,120 @@ class Footprint:
     depth: float
 
 
-def footprint(shape: Box | Disc, room: Room, pose: CameraPose, supersample: int = 2) -> Footprint:
-    """Image footprint of a static object, occluded by the room's walls (not by other objects)."""
+def hit_range(
+    shape: Box | Disc, origin: NDArray[np.float64], dirs: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Range [m] along each unit ray ``dirs`` (..., 3) from ``origin`` to where it first meets
+    ``shape`` (inf where it misses)."""
+    if isinstance(shape, Box):
+        t_near, t_far = box_entry_exit(origin, dirs, np.asarray(shape.lo), np.asarray(shape.hi))
+        hit = (t_near <= t_far) & (t_far > 0)
+        return np.where(hit, np.maximum(t_near, 0.0), np.inf)
+    cz = shape.center[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (cz - origin[2]) / dirs[..., 2]
+    p = origin + dirs * t[..., None]
+    r2 = (p[..., 0] - shape.center[0]) ** 2 + (p[..., 1] - shape.center[1]) ** 2
+    return np.where((t > 0) & (r2 <= shape.radius**2), t, np.inf)
+
+
+def static_footprints(
+    shapes: list[Box | Disc], room: Room, pose: CameraPose, supersample: int = 2
+) -> list[Footprint]:
+    """Image footprints of static objects, each sub-pixel ray showing only the nearest surface
+    it meets (a z-buffer): objects hide each other and are hidden by the room's walls. An ember
+    on top of the item it burns stays visible; an item behind a sofa does not.
+
+    Sub-pixel discs (projected area below :data:`SMALL_DISC_PX`) keep their true area
+    (:func:`small_disc`), drawn when nothing is nearer along the ray to their centre.
+    """
     s = supersample
     dirs = pose.rays(s)
     origin = np.asarray(pose.position, dtype=np.float64)
     wall = room_hits(room, pose, s).distance
-    if isinstance(shape, Box):
-        t_near, t_far = box_entry_exit(origin, dirs, np.asarray(shape.lo), np.asarray(shape.hi))
-        hit = (t_near <= t_far) & (t_far > 0) & (t_near < wall)
-        t_hit = np.where(hit, np.maximum(t_near, 0.0), np.inf)
-    else:
-        cz = shape.center[2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (cz - origin[2]) / dirs[..., 2]
-        p = origin + dirs * t[..., None]
-        r2 = (p[..., 0] - shape.center[0]) ** 2 + (p[..., 1] - shape.center[1]) ** 2
-        hit = (t > 0) & (r2 <= shape.radius**2) & (t < wall)
-        t_hit = np.where(hit, t, np.inf)
+    ranges = [np.where(r < wall, r, np.inf) for r in (hit_range(x, origin, dirs) for x in shapes)]
+    nearest = np.argmin(np.stack(ranges), axis=0) if ranges else None
     h, w = pose.height, pose.width
-    cover = hit.reshape(h, s, w, s).mean(axis=(1, 3)).astype(np.float32).ravel()
-    index = np.flatnonzero(cover > 0)
-    finite = t_hit[np.isfinite(t_hit)]
-    depth = float(finite.mean()) if finite.size else float("inf")
-    return Footprint(index=index, coverage=cover[index], depth=depth)
+    result: list[Footprint] = []
+    for k, (shape, t_hit) in enumerate(zip(shapes, ranges, strict=True)):
+        if isinstance(shape, Disc):
+            others = [x for j, x in enumerate(shapes) if j != k]
+            small = small_disc(shape, pose, wall.reshape(h, s, w, s).min(axis=(1, 3)), others)
+            if small is not None:
+                result.append(small)
+                continue
+        seen = np.isfinite(t_hit) & (nearest == k)
+        cover = seen.reshape(h, s, w, s).mean(axis=(1, 3)).astype(np.float32).ravel()
+        index = np.flatnonzero(cover > 0)
+        depth = float(t_hit[seen].mean()) if seen.any() else float("inf")
+        result.append(Footprint(index=index, coverage=cover[index], depth=depth))
+    return result
+
+
+def footprint(shape: Box | Disc, room: Room, pose: CameraPose, supersample: int = 2) -> Footprint:
+    """Image footprint of one static object alone in the room (hidden only by the walls)."""
+    return static_footprints([shape], room, pose, supersample)[0]
+
+
+SMALL_DISC_PX = 1.0
+"""A disc whose projected area is below this [px^2] is drawn area-preserving, not sampled."""
+
+
+def small_disc(
+    shape: Disc,
+    pose: CameraPose,
+    wall: NDArray[np.float64],
+    others: list[Box | Disc] | None = None,
+) -> Footprint | None:
+    """Footprint of a disc smaller than :data:`SMALL_DISC_PX`, spread bilinearly over the pixels
+    around its projected centre so that the coverage sums to its projected area [px^2]
+    (point-sampling would draw it whole or not at all); None for a larger disc.
+
+    A small planar patch of area A [m^2] at range d [m], seen at angle theta from its normal and
+    at depth z [m] along the view axis, covers A cos(theta) f^2 d / z^3 pixels (f: focal length
+    [px]; pinhole projection). ``wall`` is the range to the room's surfaces per pixel [m]: a disc
+    behind a wall, or behind one of ``others`` along the ray to its centre, is not drawn.
+
+    >>> from embercast.scene.geometry import CameraPose
+    >>> pose = CameraPose(position=(0.0, 0.0, 3.0), yaw=45.0, pitch=35.0)
+    >>> walls = np.full((pose.height, pose.width), 50.0)
+    >>> fp = small_disc(Disc(center=(3.0, 3.0, 0.5), radius=0.02), pose, walls)
+    >>> round(float(fp.coverage.sum()), 3), len(fp.index) <= 4
+    (0.576, True)
+    >>> small_disc(Disc(center=(3.0, 3.0, 0.5), radius=0.1), pose, walls) is None
+    True
+    """
+    center = np.asarray(shape.center, dtype=np.float64)
+    rel = center - np.asarray(pose.position, dtype=np.float64)
+    rng = float(np.linalg.norm(rel))
+    col, row, depth = (float(v[0]) for v in pose.project(center[None, :]))
+    if rng <= 0.0 or depth <= 1e-3:
+        return None
+    cos_theta = abs(rel[2]) / rng
+    area = math.pi * shape.radius**2 * cos_theta * pose.focal_px**2 * rng / depth**3
+    if area >= SMALL_DISC_PX:
+        return None
+    empty = Footprint(np.empty(0, np.intp), np.empty(0, np.float32), float("inf"))
+    ray = rel / rng
+    origin = np.asarray(pose.position, dtype=np.float64)
+    if any(float(hit_range(x, origin, ray)) < rng - 1e-3 for x in others or ()):
+        return empty
+    x, y = col - 0.5, row - 0.5  # pixel centres sit at +0.5
+    x0, y0 = math.floor(x), math.floor(y)
+    fx, fy = x - x0, y - y0
+    index, coverage = [], []
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            r, c = y0 + dy, x0 + dx
+            share = wx * wy * area
+            if share > 0 and 0 <= r < pose.height and 0 <= c < pose.width and rng < wall[r, c]:
+                index.append(r * pose.width + c)
+                coverage.append(min(share, 1.0))
+    if not index:
+        return empty
+    return Footprint(
+        index=np.asarray(index, np.intp), coverage=np.asarray(coverage, np.float32), depth=rng
+    )
 
 
 def capsule_coverage(

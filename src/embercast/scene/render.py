@@ -16,7 +16,13 @@ from scipy.ndimage import gaussian_filter
 from embercast.physics.ceiling_jet import alpert_radial_factor
 from embercast.physics.radiation import band_radiance, brightness_temperature
 from embercast.scene.geometry import CameraPose, Room, room_hits
-from embercast.scene.objects import Box, Disc, Footprint, capsule_coverage, footprint
+from embercast.scene.objects import (
+    Box,
+    Disc,
+    Footprint,
+    capsule_coverage,
+    static_footprints,
+)
 
 SURFACE_EMISSIVITY = 0.93
 """Emissivity of painted walls, ceiling and floor [-]."""
@@ -33,7 +39,11 @@ class StaticObject:
 
 @dataclass(frozen=True, kw_only=True)
 class Capsule:
-    """A moving object for one frame: axis ends [m], radii [m], temperature [°C], emissivity [-]."""
+    """A moving object for one frame: axis ends [m], radii [m], temperature [°C], emissivity [-].
+
+    Capsules are seen as semi-transparent (flames, hot gas, and people, who are nearly opaque):
+    what is behind shows through with weight 1 - emissivity (Kirchhoff, no reflection).
+    """
 
     p0: tuple[float, float, float]
     p1: tuple[float, float, float]
@@ -113,7 +123,7 @@ class SceneRenderer:
         self._floor_idx = floor
         self._floor_xy = hits.point.reshape(-1, 3)[floor, :2]
         self._objects = objects
-        fps = [footprint(o.shape, room, pose) for o in objects]
+        fps = static_footprints([o.shape for o in objects], room, pose)
         order = np.argsort([-fp.depth for fp in fps], kind="stable")
         self._footprints: list[tuple[int, Footprint]] = [(int(i), fps[i]) for i in order]
 
@@ -145,7 +155,7 @@ class SceneRenderer:
                 self.pose, np.asarray(cap.p0), np.asarray(cap.p1), cap.r0, cap.r1
             )
             if idx.size:
-                self._blend(img, idx, cov, cap.temp, cap.emissivity, amb_rad)
+                self._blend(img, idx, cov, cap.temp, cap.emissivity, None)
         out: NDArray[np.float32] = img.reshape(self.pose.height, self.pose.width)
         return out
 
@@ -156,9 +166,15 @@ class SceneRenderer:
         coverage: NDArray[np.float32],
         temp: float,
         emissivity: float,
-        amb_rad: float,
+        amb_rad: float | None,
     ) -> None:
-        """Mix an object's radiance into the pixels it covers (radiance is what adds up)."""
-        obj = emissivity * float(band_radiance(temp)) + (1.0 - emissivity) * amb_rad
+        """Mix an object's radiance into the pixels it covers (radiance is what adds up).
+
+        An opaque surface (``amb_rad`` given) reflects the room's ambient radiance with weight
+        1 - emissivity; a semi-transparent medium (``amb_rad`` None) lets the pixel's background
+        through with that weight instead.
+        """
         bg = band_radiance(img[index])
+        behind = bg if amb_rad is None else amb_rad
+        obj = emissivity * float(band_radiance(temp)) + (1.0 - emissivity) * behind
         img[index] = brightness_temperature(bg + coverage * (obj - bg)).astype(np.float32)
