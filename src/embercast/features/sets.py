@@ -42,7 +42,7 @@ def standard18() -> list[Extractor]:
 
 
 def extended() -> list[Extractor]:
-    """``standard18`` followed by the extended extractors (``extended`` v2)."""
+    """``standard18`` followed by the extended extractors (``extended`` v3)."""
     return [
         *standard18(),
         Trend("scd_temp", scd41_temperature, 60.0),
@@ -53,6 +53,7 @@ def extended() -> list[Extractor]:
         Rise("scd_temp_rise_600", scd41_temperature, 600.0),
         Slope("tproxy_vel_120", hotspot, 120.0),
         Slope("t_max_vel_60", frame_max, 60.0),
+        Slope("t_max_vel_600", frame_max, 600.0),
         NewHotObject(),
         HotBlobs(),
         HotFlicker(),
@@ -65,7 +66,7 @@ FEATURE_SETS: dict[str, Callable[[], list[Extractor]]] = {
     "extended": extended,
 }
 """Feature-set name -> a function that makes fresh extractors (one set per device)."""
-FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 2}
+FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 3}
 """Version of each feature set; bump it when any of its values would change."""
 
 
