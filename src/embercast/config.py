@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         description="MLflow tracking and registry store: a SQLite file path, or a server URI "
         "(http://...) when there is one.",
     )
+    alarm_false_alarm_budget: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="Training: the largest share of validation nuisance scenarios with a false "
+        "alarm allowed when a model's alarm threshold and delay are chosen [-].",
+    )
     gate_max_detection_drop: float = Field(
         default=0.0,
         ge=0.0,

@@ -39,10 +39,20 @@ def train(
     journal: Annotated[
         str, typer.Option(help="Optuna journal file (the study resumes from it).")
     ] = "runs/optuna.journal",
+    alarm_budget: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="False-alarm budget (share of val nuisance scenarios) for choosing the alarm "
+            "threshold and delay (default: settings alarm_false_alarm_budget).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Train a detector on the training split (by scenario), measure it on the held-out
-    scenarios, log the run to MLflow and optionally register it."""
+    """Train a detector on the training split (by scenario), choose its alarm threshold and
+    delay on the val scenarios, measure it on the held-out scenarios, log the run to MLflow and
+    optionally register it."""
     _settings()
     from embercast.models.training import train as run_training
     from embercast.models.zoo import MODELS
@@ -52,7 +62,7 @@ def train(
     try:
         summary = run_training(
             data, model, train_groups=_groups(split), register=register, out=out,
-            hpo_trials=hpo, journal=journal, feature_set=feature_set,
+            hpo_trials=hpo, journal=journal, feature_set=feature_set, alarm_budget=alarm_budget,
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         _fail(str(exc))
@@ -65,6 +75,13 @@ def train(
     )
     if register:
         typer.echo(f"registered {register}/{summary['version']}")
+    alarm = summary["alarm"]
+    if alarm:
+        typer.echo(
+            f"alarm at p >= {alarm['threshold']} for {alarm['delay_on_s']:.0f} s (chosen on "
+            f"{alarm['chosen_on']}, false-alarm budget {alarm['budget']}"
+            f"{'' if alarm['within_budget'] else ', NOT met'})"
+        )
     held = summary["held_out"]
     typer.echo(
         f"held out: detection rate {held.get('detection_rate')}, median time to detect "

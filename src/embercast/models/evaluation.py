@@ -27,7 +27,12 @@ class Evaluated:
 
 
 def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> AlarmParams:
-    """The shared alarm decision at the detector's own decision threshold."""
+    """The shared alarm decision at the detector's operating point (``alarm_``, chosen on
+    validation scenarios when it was trained, see :mod:`embercast.models.operating`), or else at
+    its own decision threshold."""
+    chosen = getattr(detector, "alarm_", None)
+    if isinstance(chosen, AlarmParams):
+        return chosen
     base = base or AlarmParams()
     threshold = float(detector.decision_threshold)
     return AlarmParams(

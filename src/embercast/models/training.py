@@ -6,10 +6,12 @@ import tempfile
 import time
 from typing import Any
 
+from embercast.config import get_settings
 from embercast.models.base import FireDetector
 from embercast.models.data import FeatureData, load_features
 from embercast.models.evaluation import evaluate
 from embercast.models.files import save_model
+from embercast.models.operating import choose_operating_point
 from embercast.models.registry import Registry
 from embercast.models.report import write_report
 from embercast.models.zoo import make_detector
@@ -53,9 +55,13 @@ def train(
     hpo_trials: int = 0,
     journal: str = "runs/optuna.journal",
     feature_set: str | None = None,
+    alarm_groups: tuple[str, ...] = ("val",),
+    alarm_budget: float | None = None,
 ) -> dict[str, Any]:
-    """Fit, measure on ``eval_groups``, log the run to MLflow (and register it as a new version
-    of ``register``), and optionally save the model file ``out``. Returns a summary."""
+    """Fit, choose the alarm operating point on ``alarm_groups`` under ``alarm_budget`` (the
+    settings' ``alarm_false_alarm_budget`` when None; skipped when those groups have no rows),
+    measure on ``eval_groups``, log the run to MLflow (and register it as a new version of
+    ``register``), and optionally save the model file ``out``. Returns a summary."""
     features = load_features(data)
     tuned: dict[str, Any] = {}
     if hpo_trials > 0:
@@ -71,6 +77,7 @@ def train(
     detector, n_rows, seconds = fit_detector(
         features, model, train_groups, tuned.get("best_params"), feature_set
     )
+    operating = choose_alarm(features, detector, alarm_groups, alarm_budget)
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
     registry = registry or Registry()
@@ -84,6 +91,7 @@ def train(
                 "model": model,
                 **detector.get_params(),
                 "train_groups": ",".join(train_groups),
+                **{f"alarm_{k}": v for k, v in (operating or {}).items() if k != "candidates"},
             },
             metrics={**metrics, "train_rows": n_rows, "train_seconds": seconds},
             tags={
@@ -101,4 +109,30 @@ def train(
     return {"model": model, "rows": n_rows, "seconds": seconds, "run_id": run_id,
             "registered": register, "version": version, "out": out,
             "feature_set": features.feature_set, "held_out": metrics,
-            "hpo": tuned or None}  # fmt: skip
+            "hpo": tuned or None, "alarm": operating}  # fmt: skip
+
+
+def choose_alarm(
+    features: FeatureData,
+    detector: FireDetector,
+    groups: tuple[str, ...],
+    budget: float | None,
+) -> dict[str, Any] | None:
+    """Set ``detector.alarm_`` to the operating point chosen on the rows of ``groups`` (see
+    :mod:`embercast.models.operating`); a summary, or None when those groups have no rows."""
+    rows = features.split(groups)
+    if rows.empty:
+        return None
+    budget = get_settings().alarm_false_alarm_budget if budget is None else budget
+    point = choose_operating_point(
+        rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget
+    )
+    detector.alarm_ = point.params
+    return {
+        "threshold": point.params.threshold,
+        "delay_on_s": point.params.delay_on_s,
+        "budget": budget,
+        "within_budget": point.within_budget,
+        "chosen_on": ",".join(groups),
+        "candidates": point.candidates,
+    }
