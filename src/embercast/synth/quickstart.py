@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from embercast.store.fs import join, resolve
 from embercast.synth.plot import plot_scenario
 from embercast.synth.validate import validate_dataset
-from embercast.synth.writer import GenerateSummary, generate_dataset
+from embercast.synth.writer import DatasetExistsError, GenerateSummary, generate_dataset
 
 QUICKSTART_SCENARIOS = 32
 """Scenarios of the quickstart dataset (every class appears at least once)."""
@@ -36,12 +37,21 @@ def run_quickstart(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> QuickstartResult:
     """Generate ``scenarios`` scenarios into ``out/dataset``, validate them, and plot the first
-    flaming fire and the first gas-stove cooking scenario into ``out/plots``."""
+    flaming fire and the first gas-stove cooking scenario into ``out/plots``.
+
+    ``out/dataset`` belongs to the quickstart: a complete dataset there with the same arguments
+    is reused, and an embercast dataset made with other arguments or by another generator
+    version (an upgrade) is replaced, with a log line saying so."""
     dataset = join(out, "dataset")
     log(f"generating {scenarios} scenarios into {dataset}")
-    summary = generate_dataset(
-        dataset, scenarios=scenarios, seed=seed, frames="sample:6", workers=workers
-    )
+    args: dict[str, Any] = {"scenarios": scenarios, "seed": seed, "frames": "sample:6"}
+    try:
+        summary = generate_dataset(dataset, workers=workers, **args)
+    except DatasetExistsError as exc:
+        if not exc.replaceable:
+            raise
+        log(f"replacing it: {exc}")
+        summary = generate_dataset(dataset, workers=workers, overwrite=True, **args)
     problems = validate_dataset(dataset)
     for problem in problems:
         log(f"problem: {problem}")
