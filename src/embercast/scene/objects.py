@@ -78,11 +78,12 @@ def static_footprints(
     ranges = [np.where(r < wall, r, np.inf) for r in (hit_range(x, origin, dirs) for x in shapes)]
     nearest = np.argmin(np.stack(ranges), axis=0) if ranges else None
     h, w = pose.height, pose.width
+    pixel_wall = wall.reshape(h, s, w, s).min(axis=(1, 3))
     result: list[Footprint] = []
     for k, (shape, t_hit) in enumerate(zip(shapes, ranges, strict=True)):
         if isinstance(shape, Disc):
             others = [x for j, x in enumerate(shapes) if j != k]
-            small = small_disc(shape, pose, wall.reshape(h, s, w, s).min(axis=(1, 3)), others)
+            small = small_disc(shape, pose, pixel_wall, others)
             if small is not None:
                 result.append(small)
                 continue
