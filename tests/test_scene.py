@@ -16,7 +16,14 @@ from embercast.physics.radiation import (
     brightness_temperature,
 )
 from embercast.scene.geometry import SURFACES, CameraPose, Room, room_hits
-from embercast.scene.objects import Box, Disc, capsule_coverage, footprint, static_footprints
+from embercast.scene.objects import (
+    Box,
+    Disc,
+    capsule_coverage,
+    footprint,
+    hit_range,
+    static_footprints,
+)
 from embercast.scene.render import Capsule, FrameState, SceneRenderer, StaticObject
 
 ROOM = Room(length=5.0, width=4.0, height=2.7)
@@ -286,13 +293,17 @@ def test_static_objects_hide_each_other_by_range() -> None:
     (small or not), and a box behind a nearer box is hidden where they overlap."""
     pose = CameraPose(position=(0.2, 0.2, 2.5), yaw=38.0, pitch=30.0)
     item = Box(lo=(2.7, 2.0, 0.0), hi=(3.3, 2.6, 0.4))
+    item_alone = float(footprint(item, ROOM, pose).coverage.sum())
     for radius in (0.01, 0.1):  # sub-pixel (area-preserving) and sampled
         ember = Disc(center=(3.0, 2.3, 0.41), radius=radius)
         alone = footprint(ember, ROOM, pose)
         ember_fp, item_fp = static_footprints([ember, item], ROOM, pose)
         assert float(ember_fp.coverage.sum()) == pytest.approx(float(alone.coverage.sum()))
-        # the item gives up the pixels the ember covers
-        assert float(item_fp.coverage.sum()) < float(footprint(item, ROOM, pose).coverage.sum())
+        if ember_fp.subpixel:
+            # composited over the item: the item keeps every ray (no share taken twice)
+            assert float(item_fp.coverage.sum()) == pytest.approx(item_alone)
+        else:  # the item gives up the pixels the ember covers
+            assert float(item_fp.coverage.sum()) < item_alone
     front = Box(lo=(1.5, 1.2, 0.0), hi=(2.0, 1.7, 1.5))
     back = Box(lo=(2.5, 2.0, 0.0), hi=(3.0, 2.5, 1.0))
     back_alone = footprint(back, ROOM, pose)
@@ -305,6 +316,63 @@ def test_static_objects_hide_each_other_by_range() -> None:
     hidden = Disc(center=(2.75, 2.25, 0.2), radius=0.01)
     assert footprint(hidden, ROOM, pose).index.size > 0
     assert static_footprints([hidden, front], ROOM, pose)[0].index.size == 0
+
+
+def test_annulus_and_its_core_tile_the_whole_disc() -> None:
+    """A spreading front drawn as a core disc plus rings covers exactly the disc: rays through
+    the hole miss the ring, and a sub-pixel ring keeps the area between its radii."""
+    pose = CameraPose(position=(2.5, 2.0, 2.5), yaw=0.0, pitch=90.0)
+    centre = (2.6, 2.1, 0.9)
+    whole = footprint(Disc(center=centre, radius=0.2), ROOM, pose)
+    core, ring = static_footprints(
+        [Disc(center=centre, radius=0.1), Disc(center=centre, radius=0.2, inner=0.1)], ROOM, pose
+    )
+    assert float(core.coverage.sum() + ring.coverage.sum()) == pytest.approx(
+        float(whole.coverage.sum()), rel=0.01
+    )
+    assert float(ring.coverage.sum()) == pytest.approx(3.0 * float(core.coverage.sum()), rel=0.05)
+    origin = np.asarray(pose.position, dtype=np.float64)
+    down = np.array([0.0, 0.0, -1.0])
+    hole = np.array([[centre[0] - origin[0], centre[1] - origin[1], centre[2] - origin[2]]])
+    hole /= np.linalg.norm(hole)
+    assert math.isinf(float(hit_range(Disc(center=centre, radius=0.2, inner=0.1), origin, hole)[0]))
+    assert float(hit_range(Disc(center=(2.5, 2.0, 0.9), radius=0.2), origin, down)) == 1.6
+    pixel = 1.6 / pose.focal_px
+    small = footprint(Disc(center=centre, radius=0.5 * pixel, inner=0.3 * pixel), ROOM, pose)
+    assert small.subpixel
+    assert float(small.coverage.sum()) == pytest.approx(math.pi * (0.25 - 0.09), rel=0.01)
+
+
+def test_subpixel_ember_is_composited_over_the_item_it_burns() -> None:
+    """An ember smaller than a pixel mixes its radiance into the pixel in proportion to its
+    area, over the item under it, even when the item's nearer face puts it nearer on average
+    (drawn last)."""
+    pose = CameraPose(position=(0.5, 2.0, 2.5), yaw=0.0, pitch=45.0)
+    item = Box(lo=(2.2, 1.7, 0.0), hi=(2.8, 2.3, 0.5))
+    ember = Disc(center=(2.75, 2.0, 0.51), radius=0.006)  # the far edge of the item's top
+    objects = [
+        StaticObject(name="ember", shape=ember, emissivity=1.0),
+        StaticObject(name="item", shape=item, emissivity=1.0),
+    ]
+    r = SceneRenderer(
+        ROOM,
+        pose,
+        objects,
+        fire_xy=None,
+        fire_height=2.4,
+        layer_depth=0.8,
+        texture_k=0.0,
+        rng=np.random.default_rng(0),
+    )
+    img = r.render(FrameState(ambient=AMBIENT, objects=np.array([500.0, 60.0]))).ravel()
+    fp = footprint(ember, ROOM, pose)
+    assert fp.subpixel and fp.index.size > 0
+    assert fp.depth > footprint(item, ROOM, pose).depth
+    expected = brightness_temperature(
+        band_radiance(60.0) + fp.coverage * (band_radiance(500.0) - band_radiance(60.0))
+    )
+    np.testing.assert_allclose(img[fp.index], expected, atol=0.05)
+    assert float(img[fp.index].max()) > 60.5
 
 
 def test_object_behind_a_wall_has_no_footprint() -> None:

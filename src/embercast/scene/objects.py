@@ -29,19 +29,26 @@ class Box:
 
 @dataclass(frozen=True, kw_only=True)
 class Disc:
-    """Horizontal disc facing up (hob ring, pan, candle top): ``center`` [m], ``radius`` [m]."""
+    """Horizontal disc facing up (hob ring, pan, candle top): ``center`` [m], ``radius`` [m];
+    an annulus when ``inner`` [m] > 0 (the band a spreading smoulder front has reached)."""
 
     center: Vec3
     radius: float
+    inner: float = 0.0
 
 
 @dataclass(frozen=True)
 class Footprint:
-    """Pixels an object covers: flat indices, coverage share in 0..1 and depth [m]."""
+    """Pixels an object covers: flat indices, coverage share in 0..1 and depth [m].
+
+    ``subpixel`` marks a disc drawn area-preserving (:func:`small_disc`): it is composited over
+    whatever the pixel shows, so it is drawn after the sampled objects.
+    """
 
     index: NDArray[np.intp]
     coverage: NDArray[np.float32]
     depth: float
+    subpixel: bool = False
 
 
 def hit_range(
@@ -58,7 +65,8 @@ def hit_range(
         t = (cz - origin[2]) / dirs[..., 2]
     p = origin + dirs * t[..., None]
     r2 = (p[..., 0] - shape.center[0]) ** 2 + (p[..., 1] - shape.center[1]) ** 2
-    return np.where((t > 0) & (r2 <= shape.radius**2), t, np.inf)
+    inside = (r2 <= shape.radius**2) & (r2 >= shape.inner**2)
+    return np.where((t > 0) & inside, t, np.inf)
 
 
 def static_footprints(
@@ -69,24 +77,33 @@ def static_footprints(
     on top of the item it burns stays visible; an item behind a sofa does not.
 
     Sub-pixel discs (projected area below :data:`SMALL_DISC_PX`) keep their true area
-    (:func:`small_disc`), drawn when nothing is nearer along the ray to their centre.
+    (:func:`small_disc`), drawn when nothing is nearer along the ray to their centre; they take
+    no part in the sampled z-buffer (they are composited over the pixel, so the item under an
+    ember keeps its rays and the ember's share is not taken twice).
     """
     s = supersample
     dirs = pose.rays(s)
     origin = np.asarray(pose.position, dtype=np.float64)
     wall = room_hits(room, pose, s).distance
-    ranges = [np.where(r < wall, r, np.inf) for r in (hit_range(x, origin, dirs) for x in shapes)]
-    nearest = np.argmin(np.stack(ranges), axis=0) if ranges else None
     h, w = pose.height, pose.width
     pixel_wall = wall.reshape(h, s, w, s).min(axis=(1, 3))
-    result: list[Footprint] = []
-    for k, (shape, t_hit) in enumerate(zip(shapes, ranges, strict=True)):
+    small: dict[int, Footprint] = {}
+    for k, shape in enumerate(shapes):
         if isinstance(shape, Disc):
             others = [x for j, x in enumerate(shapes) if j != k]
-            small = small_disc(shape, pose, pixel_wall, others)
-            if small is not None:
-                result.append(small)
-                continue
+            fp = small_disc(shape, pose, pixel_wall, others)
+            if fp is not None:
+                small[k] = fp
+    ranges = [
+        np.full(wall.shape, np.inf) if k in small else np.where(r < wall, r, np.inf)
+        for k, r in ((k, hit_range(x, origin, dirs)) for k, x in enumerate(shapes))
+    ]
+    nearest = np.argmin(np.stack(ranges), axis=0) if ranges else None
+    result: list[Footprint] = []
+    for k, t_hit in enumerate(ranges):
+        if k in small:
+            result.append(small[k])
+            continue
         seen = np.isfinite(t_hit) & (nearest == k)
         cover = seen.reshape(h, s, w, s).mean(axis=(1, 3)).astype(np.float32).ravel()
         index = np.flatnonzero(cover > 0)
@@ -135,7 +152,7 @@ def small_disc(
     if rng <= 0.0 or depth <= 1e-3:
         return None
     cos_theta = abs(rel[2]) / rng
-    area = math.pi * shape.radius**2 * cos_theta * pose.focal_px**2 * rng / depth**3
+    area = math.pi * (shape.radius**2 - shape.inner**2) * cos_theta * pose.focal_px**2 * rng / depth**3
     if area >= SMALL_DISC_PX:
         return None
     empty = Footprint(np.empty(0, np.intp), np.empty(0, np.float32), float("inf"))
@@ -157,7 +174,10 @@ def small_disc(
     if not index:
         return empty
     return Footprint(
-        index=np.asarray(index, np.intp), coverage=np.asarray(coverage, np.float32), depth=rng
+        index=np.asarray(index, np.intp),
+        coverage=np.asarray(coverage, np.float32),
+        depth=rng,
+        subpixel=True,
     )
 
 

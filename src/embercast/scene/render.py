@@ -124,8 +124,9 @@ class SceneRenderer:
         self._floor_xy = hits.point.reshape(-1, 3)[floor, :2]
         self._objects = objects
         fps = static_footprints([o.shape for o in objects], room, pose)
-        order = np.argsort([-fp.depth for fp in fps], kind="stable")
-        self._footprints: list[tuple[int, Footprint]] = [(int(i), fps[i]) for i in order]
+        # far to near, sub-pixel discs last: they are composited over what the pixel shows
+        order = sorted(range(len(fps)), key=lambda i: (fps[i].subpixel, -fps[i].depth))
+        self._footprints: list[tuple[int, Footprint]] = [(i, fps[i]) for i in order]
 
     def render(self, state: FrameState) -> NDArray[np.float32]:
         """Apparent temperature [°C] of every pixel, shape (H, W), before the sensor model."""
