@@ -40,6 +40,7 @@ from embercast.physics.growth import (
     growth_alpha,
     hrr_curve,
     hrr_smouldering,
+    smoulder_front_radius,
     hrr_t_squared,
 )
 from embercast.physics.heating import lumped_temperature, point_source_flux, surface_response
@@ -133,6 +134,14 @@ def test_hrr_curve_fuel_limited_fire_never_reaches_peak() -> None:
 def test_hrr_smouldering_time_constant() -> None:
     q = hrr_smouldering([0.0, 100.0, 700.0, 1e5], q_smoulder=0.5, t_start=100.0, ramp_time=600.0)
     np.testing.assert_allclose(q, [0.0, 0.0, 0.5 * (1.0 - math.exp(-1.0)), 0.5])
+
+
+def test_smoulder_front_spreads_linearly_until_the_item_ends() -> None:
+    v = 1e-3 / 60.0  # 1 mm/min
+    r = smoulder_front_radius([0.0, 100.0, 700.0, 1e6], 0.05, v, t_start=100.0, r_max=0.3)
+    np.testing.assert_allclose(r, [0.05, 0.05, 0.06, 0.3])
+    # an item smaller than the starting spot never shrinks it
+    assert float(smoulder_front_radius(1e4, 0.2, v, 0.0, r_max=0.1)) == 0.2
 
 
 def test_heskestad_flame_height_virtual_origin_diameter() -> None:
@@ -319,6 +328,11 @@ ELEMENTWISE: list[Any] = [
         lambda t: hrr_smouldering(t, 0.5, 10.0, 600.0),
         [0, 20, 60, 600, 4000],
         id="hrr_smouldering",
+    ),
+    pytest.param(
+        lambda t: smoulder_front_radius(t, 0.05, 5e-5, 10.0, 0.3),
+        [0, 20, 60, 600, 40000],
+        id="smoulder_front_radius",
     ),
     pytest.param(lambda q: fire_diameter(q, 500.0), [0, 1, 10, 100, 1000], id="fire_diameter"),
     pytest.param(lambda q: flame_height(q, 0.3), [0, 1, 10, 100, 1000], id="flame_height-q"),

@@ -105,6 +105,40 @@ def test_visible_fire_is_hot_in_frames_and_raises_gas() -> None:
     assert r[r.t_s > ign + 200].co2_ppm.max() > r[r.t_s < ign].co2_ppm.max() + 500
 
 
+def test_smoulder_front_spreads_so_heat_and_glowing_spot_grow() -> None:
+    """A smoulder spreads over the item it burns: its heat release grows with the burnt area and
+    the camera sees the glowing spot widen, unlike a hob ring or heater bar of fixed size."""
+    spec = spec_with(
+        "smouldering",
+        seed=3,  # a room where the camera sees the item (elsewhere furniture may hide it)
+        q_smoulder=0.3,
+        spread_mm_min=3.0,
+        ramp_s=300.0,
+        glow_temp=500.0,
+        transition=False,
+        ignition_frac=0.05,
+        duration_s=3000,
+        fire_x_frac=0.5,
+        fire_y_frac=0.5,
+        fire_z=0.4,
+    )
+    plan = build_plan(spec)
+    hrr = plan.fires[0].hrr
+    t_on = int(plan.ignition_s)
+    early, late = hrr[t_on + 600], hrr[-1]
+    assert late > 2.0 * early > 0  # radius 0.074 m -> 0.19 m: area x 6.6, capped at 3 kW
+    assert late <= 3.0
+    film = DeviceFilm(
+        plan,
+        zone_truth(plan),
+        plan.devices[0],
+        sample_lepton_device(np.random.default_rng(0)),
+        seed=3,
+    )
+    hot = [int((film.renderer.render(film.state(t)) > 150.0).sum()) for t in (t_on + 600, 2999)]
+    assert hot[1] > 3 * hot[0] > 0
+
+
 def test_gas_stove_and_crowd_raise_co2_sunlight_does_not() -> None:
     def rise(res: Any) -> float:
         co2 = res.readings["co2_ppm"].to_numpy()

@@ -5,6 +5,8 @@ References
 .. [1] NFPA 72, National Fire Alarm and Signaling Code, Annex B (t-squared fires), 2022.
 .. [2] Hurley, M. J. (ed.), SFPE Handbook of Fire Protection Engineering, 5th ed., Springer,
    2016, ch. 26 (heat release rates). :doi:`10.1007/978-1-4939-2565-0`
+.. [3] Rein, G., Smouldering combustion phenomena in science and technology, International
+   Review of Chemical Engineering 1 (2009) 3-18 (spread around 1 mm/min, fronts at 450-700 °C).
 """
 
 from __future__ import annotations
@@ -144,3 +146,31 @@ def hrr_smouldering(
     dt = np.asarray(t, dtype=np.float64) - t_start
     q = np.where(dt > 0.0, q_smoulder * (1.0 - np.exp(-np.maximum(dt, 0.0) / ramp_time)), 0.0)
     return np.where(np.isnan(dt), np.nan, q)
+
+
+def smoulder_front_radius(
+    t: ArrayLike, r0: float, spread_rate: float, t_start: float, r_max: float
+) -> NDArray[np.float64]:
+    """Radius of a smouldering front spreading outward over the item it burns.
+
+    Parameters
+    ----------
+    t : time [s]
+    r0 : radius of the smouldering spot at onset [m]
+    spread_rate : radial spread rate of the front [m/s] (around 1 mm/min = 1.7e-5 m/s [3]_)
+    t_start : onset of smouldering [s]
+    r_max : radius at which the front runs out of fuel [m]
+
+    Returns
+    -------
+    r : front radius [m]; ``r0`` before onset, then :math:`r_0 + v (t - t_0)` up to ``r_max``
+
+    Smouldering spreads two orders of magnitude more slowly than flame over the same fuel [3]_;
+    the burning area, and with it the heat release rate, grows with :math:`r^2`.
+
+    >>> round(float(smoulder_front_radius(1800.0, 0.05, 1e-3 / 60, 0.0, 0.3)), 3)
+    0.08
+    """
+    dt = np.asarray(t, dtype=np.float64) - t_start
+    r = np.minimum(r0 + spread_rate * np.maximum(dt, 0.0), max(r_max, r0))
+    return np.where(np.isnan(dt), np.nan, r)

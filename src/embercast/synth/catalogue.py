@@ -91,7 +91,8 @@ SCENARIO_CLASSES: dict[str, ScenarioClass] = {
         duration=Uniform(1800.0, 3600.0),
         description="Smouldering upholstery or cellulosic fuel; may turn into flaming.",
         parameters={
-            "q_smoulder": LogUniform(0.05, 1.5),  # [kW]
+            "q_smoulder": LogUniform(0.05, 1.5),  # at onset, before the front spreads [kW]
+            "spread_mm_min": LogUniform(0.3, 3.0),  # smoulder front, around 1 mm/min [mm/min]
             "ramp_s": Uniform(300.0, 1500.0),  # [s]
             "glow_temp": Uniform(300.0, 600.0),  # smouldering front [°C]
             "transition": Bernoulli(0.35),
@@ -469,6 +470,7 @@ PARAMETER_UNITS: dict[str, str] = {
     "outdoor_co2": "ppm",
     "initial_co2_excess": "ppm", "camera_pitch": "deg", "camera_yaw_offset": "deg", "q_peak": "kW",
     "steady_s": "s", "decay_s": "s", "fire_z": "m", "q_smoulder": "kW", "ramp_s": "s",
+    "spread_mm_min": "mm/min",
     "glow_temp": "°C", "transition_after_s": "s", "power_max": "W", "conductance": "W/K",
     "heat_capacity": "J/K", "pyrolysis_c": "°C", "flaming_c": "°C", "burner_kw": "kW",
     "oil_mass": "kg", "pan_radius": "m", "autoignition_c": "°C", "loss_conductance": "W/K",

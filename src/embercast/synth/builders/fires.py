@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from embercast.physics.growth import growth_alpha, hrr_curve, hrr_smouldering
+from embercast.physics.growth import (
+    growth_alpha,
+    hrr_curve,
+    hrr_smouldering,
+    smoulder_front_radius,
+)
 from embercast.physics.heating import lumped_temperature
 from embercast.physics.plume import fire_diameter
 from embercast.physics.species import M_CO2, gas_volume_rate, species_mass_rate
@@ -68,8 +73,9 @@ def fuel_package(
     size: float,
     hrr: FloatArray,
     burn_temp: float,
-) -> None:
-    """The burning item itself: a box whose surface heats with the fire (char, embers) [°C]."""
+) -> FloatArray:
+    """The burning item itself: a box whose surface heats with the fire (char, embers); returns
+    its surface temperature per second [°C]."""
     half = max(size, 0.1) / 2
     box = Box(
         lo=(xy[0] - half, xy[1] - half, max(z - 0.3, 0.0)),
@@ -78,6 +84,7 @@ def fuel_package(
     peak = max(float(hrr.max()), 1e-6)
     temps = plan.room_temp + (burn_temp - plan.room_temp) * np.sqrt(np.clip(hrr / peak, 0, 1))
     plan.add_object(StaticObject(name="fuel", shape=box, emissivity=0.9), temps)
+    return temps
 
 
 def fire_position(plan: ScenarioPlan, p: dict[str, Any]) -> tuple[tuple[float, float], float]:
@@ -119,10 +126,26 @@ def flaming_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator
     set_fire_phases(plan, hrr, t_ign)
 
 
+SMOULDER_MAX_KW = 3.0
+"""Upper bound of a smouldering heat release rate [kW] (about 18 g/min of fuel at 10 MJ/kg)."""
+SMOULDER_ITEM_SIZE = 0.6
+"""Side of the smouldering item [m]: its front stops spreading at half of it."""
+SMOULDER_RINGS = 6
+"""Most rings drawn for the spreading front (a ring lights when the front passes its middle)."""
+
+
 def smouldering(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator) -> None:
-    """Smouldering that may turn into flaming after ``transition_after_s``."""
+    """Smouldering whose front spreads outward at ``spread_mm_min`` (the burning area, heat
+    release and glowing spot grow with it); it may turn into flaming after ``transition_after_s``.
+    """
     t_on = round(f(p, "ignition_frac") * plan.t[-1])
-    q_s = hrr_smouldering(plan.t, f(p, "q_smoulder"), t_on, f(p, "ramp_s"))
+    q0 = f(p, "q_smoulder")
+    ramp = hrr_smouldering(plan.t, 1.0, t_on, f(p, "ramp_s"))  # 0 -> 1
+    r0 = 0.03 + 0.07 * float(np.clip(q0 / 1.5, 0, 1))
+    radius = smoulder_front_radius(
+        plan.t, r0, f(p, "spread_mm_min") / 60_000.0, t_on, SMOULDER_ITEM_SIZE / 2
+    )
+    q_s = np.minimum(q0 * ramp * (radius / r0) ** 2, SMOULDER_MAX_KW)
     xy, z = fire_position(plan, p)
     t_flame = t_on + f(p, "transition_after_s")
     flaming_from: float | None = None
@@ -142,20 +165,24 @@ def smouldering(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator)
             xy=xy, z=z, hrr=q_s, fuel=FUELS["smoulder_cellulosic"], flaming=np.zeros(plan.n, bool)
         )
     )
-    glow = plan.room_temp + (f(p, "glow_temp") - plan.room_temp) * np.clip(
-        q_s / max(f(p, "q_smoulder"), 1e-6), 0, 1
+    surface = fuel_package(plan, xy, z, SMOULDER_ITEM_SIZE, q_s + q_f, 80.0)
+    glow = plan.room_temp + (f(p, "glow_temp") - plan.room_temp) * np.where(
+        q_s > 0, ramp, 0.0
     )
     glow = np.maximum(glow, np.where(q_f > 0, 600.0, 0.0))
-    radius = 0.03 + 0.07 * float(np.clip(f(p, "q_smoulder") / 1.5, 0, 1))
-    plan.add_object(
-        StaticObject(
-            name="smoulder",
-            shape=Disc(center=(xy[0], xy[1], z + 0.01), radius=radius),
-            emissivity=0.95,
-        ),
-        glow,
-    )
-    fuel_package(plan, xy, z, 0.6, q_s + q_f, 80.0)
+    reached = float(radius[-1])
+    rings = min(SMOULDER_RINGS, math.ceil((reached - r0) / 0.01))
+    edges = [0.0, r0] + ([] if rings <= 0 else list(np.linspace(r0, reached, rings + 1)[1:]))
+    for inner, outer in zip(edges[:-1], edges[1:], strict=True):
+        lit = radius >= (inner + outer) / 2 if inner > 0 else np.ones(plan.n, bool)
+        plan.add_object(
+            StaticObject(
+                name="smoulder",
+                shape=Disc(center=(xy[0], xy[1], z + 0.01), radius=outer, inner=inner),
+                emissivity=0.95,
+            ),
+            np.where(lit, glow, surface),
+        )
     set_fire_phases(
         plan, q_s + q_f, t_on, flaming_from if flaming_from is not None else plan.t[-1] + 1
     )
