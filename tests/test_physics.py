@@ -40,8 +40,8 @@ from embercast.physics.growth import (
     growth_alpha,
     hrr_curve,
     hrr_smouldering,
-    smoulder_front_radius,
     hrr_t_squared,
+    smoulder_front_radius,
 )
 from embercast.physics.heating import lumped_temperature, point_source_flux, surface_response
 from embercast.physics.plume import (

@@ -152,7 +152,8 @@ def small_disc(
     if rng <= 0.0 or depth <= 1e-3:
         return None
     cos_theta = abs(rel[2]) / rng
-    area = math.pi * (shape.radius**2 - shape.inner**2) * cos_theta * pose.focal_px**2 * rng / depth**3
+    disc_area = math.pi * (shape.radius**2 - shape.inner**2)  # [m^2]
+    area = disc_area * cos_theta * pose.focal_px**2 * rng / depth**3
     if area >= SMALL_DISC_PX:
         return None
     empty = Footprint(np.empty(0, np.intp), np.empty(0, np.float32), float("inf"))

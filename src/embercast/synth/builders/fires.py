@@ -166,9 +166,7 @@ def smouldering(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator)
         )
     )
     surface = fuel_package(plan, xy, z, SMOULDER_ITEM_SIZE, q_s + q_f, 80.0)
-    glow = plan.room_temp + (f(p, "glow_temp") - plan.room_temp) * np.where(
-        q_s > 0, ramp, 0.0
-    )
+    glow = plan.room_temp + (f(p, "glow_temp") - plan.room_temp) * np.where(q_s > 0, ramp, 0.0)
     glow = np.maximum(glow, np.where(q_f > 0, 600.0, 0.0))
     reached = float(radius[-1])
     rings = min(SMOULDER_RINGS, math.ceil((reached - r0) / 0.01))
