@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,3 +187,25 @@ def test_new_hot_object_ignores_static_machinery_and_sees_a_fire() -> None:
     dev.update_frame(700.0, fire)
     dev.update_reading(Reading(700.0, 420.0, 21.0, 40.0))
     assert dev.get()[i_area] == pytest.approx(100.0 * 16 / (120 * 160))
+
+
+def test_hot_area_slopes_tell_a_spreading_spot_from_one_switched_on() -> None:
+    """A smoulder's glowing spot keeps growing; a hob ring switched on is a step: its 10-min
+    slope falls back to 0 while the 30-min slope still remembers the step."""
+
+    def run(area_px: Callable[[float], int], until: float) -> dict[str, float]:
+        dev = DeviceFeatures("extended")
+        for t in np.arange(5.0, until + 1.0, 5.0):
+            img = np.full((120, 160), 21.0, np.float32)
+            img.ravel()[: area_px(float(t))] = 300.0
+            dev.update_frame(float(t), img)
+            dev.update_reading(Reading(float(t), 420.0, 21.0, 40.0))
+        return dict(zip(dev.names, dev.get(), strict=True))
+
+    pct_per_px = 100.0 / (120 * 160)
+    growing = run(lambda t: int(t // 10), 2400.0)  # 0.1 px/s
+    assert growing["hot_area_vel_600"] == pytest.approx(0.1 * pct_per_px, rel=0.02)
+    assert growing["hot_area_vel_1800"] == pytest.approx(0.1 * pct_per_px, rel=0.02)
+    step = run(lambda t: 100 if t >= 300 else 0, 1000.0)
+    assert step["hot_area_vel_600"] == 0.0
+    assert step["hot_area_vel_1800"] > 0.0

@@ -47,13 +47,13 @@ class Trend:
 
     def __init__(self, prefix: str, channel: Channel, window_s: float) -> None:
         self.names: tuple[str, ...] = (f"{prefix}_val", f"{prefix}_delta", f"{prefix}_vel")
-        self._channel = channel
+        self.channel = channel
         self._window = Window(window_s)
         self._previous: float | None = None
         self._values: tuple[float, ...] = (NAN, NAN, NAN)
 
     def update(self, ctx: RowContext) -> None:
-        value = float(self._channel(ctx))
+        value = float(self.channel(ctx))
         delta = 0.0 if self._previous is None else value - self._previous
         self._previous = value
         self._window.push(ctx.t_s, value)
@@ -78,12 +78,12 @@ class Slope:
 
     def __init__(self, name: str, channel: Channel, window_s: float) -> None:
         self.names: tuple[str, ...] = (name,)
-        self._channel = channel
+        self.channel = channel
         self._window = Window(window_s)
         self._value = NAN
 
     def update(self, ctx: RowContext) -> None:
-        value = float(self._channel(ctx))
+        value = float(self.channel(ctx))
         self._window.push(ctx.t_s, value)
         self._value = NAN if np.isnan(value) else self._window.slope()
 
@@ -105,12 +105,12 @@ class Rise:
 
     def __init__(self, name: str, channel: Channel, window_s: float) -> None:
         self.names: tuple[str, ...] = (name,)
-        self._channel = channel
+        self.channel = channel
         self._window = Window(window_s)
         self._value = NAN
 
     def update(self, ctx: RowContext) -> None:
-        value = float(self._channel(ctx))
+        value = float(self.channel(ctx))
         self._window.push(ctx.t_s, value)
         self._value = NAN if np.isnan(value) else value - self._window.minimum()
 

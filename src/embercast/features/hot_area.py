@@ -19,6 +19,11 @@ def hot_regions(img: np.ndarray, threshold: float = HOT_C) -> tuple[np.ndarray, 
     return labels, int(count)
 
 
+def hot_area_pct(ctx: RowContext) -> float:
+    """100 x share of the pixels of F above :data:`HOT_C` [%] (NaN without F)."""
+    return NAN if ctx.frame is None else 100.0 * float(np.mean(ctx.frame.celsius > HOT_C))
+
+
 class HotArea:
     """``t_hot_area_pct``: 100 x share of pixels above 40 °C; ``t_hot_largest_blob_pct``: 100 x
     pixels of the largest 8-connected hot region / all pixels [%].

@@ -2,8 +2,8 @@
 
 ``standard18`` is DESIGN 4.2 exactly (its names and order are the model interface);
 ``extended`` adds SCD41 temperature and humidity with their slopes, longer windows,
-background-subtracted new hot objects, hot-blob count and growth, hot-pixel flicker, and a
-thermal-availability flag.
+background-subtracted new hot objects, hot-blob count, growth of the hot area over 30 s to
+30 min, hot-pixel flicker, and a thermal-availability flag.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from embercast.features.gas import (
     scd41_temperature,
 )
 from embercast.features.gradient import Gradient
-from embercast.features.hot_area import HotArea
+from embercast.features.hot_area import HotArea, hot_area_pct
 from embercast.features.tproxy import TProxy, hotspot_mean
 
 
@@ -42,7 +42,7 @@ def standard18() -> list[Extractor]:
 
 
 def extended() -> list[Extractor]:
-    """``standard18`` followed by the extended extractors (``extended`` v3)."""
+    """``standard18`` followed by the extended extractors (``extended`` v4)."""
     return [
         *standard18(),
         Trend("scd_temp", scd41_temperature, 60.0),
@@ -54,6 +54,8 @@ def extended() -> list[Extractor]:
         Slope("tproxy_vel_120", hotspot, 120.0),
         Slope("t_max_vel_60", frame_max, 60.0),
         Slope("t_max_vel_600", frame_max, 600.0),
+        Slope("hot_area_vel_600", hot_area_pct, 600.0),
+        Slope("hot_area_vel_1800", hot_area_pct, 1800.0),
         NewHotObject(),
         HotBlobs(),
         HotFlicker(),
@@ -66,7 +68,7 @@ FEATURE_SETS: dict[str, Callable[[], list[Extractor]]] = {
     "extended": extended,
 }
 """Feature-set name -> a function that makes fresh extractors (one set per device)."""
-FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 3}
+FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 4}
 """Version of each feature set; bump it when any of its values would change."""
 
 
@@ -83,3 +85,26 @@ def get_feature_set(name: str) -> Callable[[], list[Extractor]]:
 def feature_names(name: str) -> tuple[str, ...]:
     """Feature columns of feature set ``name``, in order."""
     return tuple(n for e in get_feature_set(name)() for n in e.names)
+
+
+SCD41_CHANNELS = (co2, scd41_temperature, scd41_humidity)
+"""Channels read from the SCD41 alone (CO2, temperature, humidity)."""
+
+
+def scd41_features(name: str) -> tuple[str, ...]:
+    """Feature columns of feature set ``name`` computed from the SCD41 alone, in order: what a
+    device without a camera (or with it down) still has.
+
+    >>> scd41_features("standard18")
+    ('gas_val', 'gas_delta', 'gas_vel')
+    """
+    return tuple(
+        n
+        for e in get_feature_set(name)()
+        if getattr(e, "channel", None) in SCD41_CHANNELS
+        for n in e.names
+    )
+
+
+SCD41_FEATURES: frozenset[str] = frozenset(n for s in FEATURE_SETS for n in scd41_features(s))
+"""Every SCD41-only feature column of any feature set."""

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-GAS_PREFIXES = ("gas_", "scd_")
-"""Feature-name prefixes of the SCD41 (CO2, temperature, humidity) features."""
+from embercast.features.sets import SCD41_FEATURES
+
 THERMAL_FLAG = "thermal_ok"
 """The camera-availability feature (1 when the frame is usable)."""
 
@@ -24,7 +24,7 @@ def sensor_columns(columns: list[str]) -> tuple[list[str], list[str]]:
     >>> sensor_columns(["t_max", "gas_val", "scd_rh_vel", "thermal_ok", "newhot_blobs"])
     (['gas_val', 'scd_rh_vel'], ['t_max', 'newhot_blobs'])
     """
-    gas = [c for c in columns if c.startswith(GAS_PREFIXES)]
+    gas = [c for c in columns if c in SCD41_FEATURES]
     thermal = [c for c in columns if c not in gas and c != THERMAL_FLAG]
     return gas, thermal
 

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from embercast.features.sets import FEATURE_SETS, feature_names
+from embercast.features.sets import FEATURE_SETS, feature_names, scd41_features
 from embercast.models.augment import sensor_dropout
 from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
@@ -135,18 +135,9 @@ class GBMDetector(_Calibrated):
         )
 
 
-GAS_FEATURES: tuple[str, ...] = (
-    "gas_val", "gas_delta", "gas_vel", "scd_temp_val", "scd_temp_delta", "scd_temp_vel",
-    "scd_rh_val", "scd_rh_delta", "scd_rh_vel", "gas_vel_300", "gas_rise_600", "gas_rise_1800",
-    "scd_temp_rise_600",
-)  # fmt: skip
-"""Gas and environment features (no camera) of the ``extended`` set."""
-
-
 class GasModel(GBMDetector):
     """The gas-and-environment model: LightGBM on the SCD41 features only, for devices without
     a camera or with the camera down (standard18 tables give it the three gas features)."""
 
     def _features(self) -> tuple[str, ...]:
-        names = feature_names(self.feature_set)
-        return tuple(n for n in GAS_FEATURES if n in names)
+        return scd41_features(self.feature_set)
