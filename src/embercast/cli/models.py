@@ -23,7 +23,9 @@ from embercast.engine.executor import SchedulerUnreachableError
 @app.command()
 def train(
     data: Annotated[str, typer.Argument(help="Feature set location (embercast features).")],
-    model: Annotated[str, typer.Option("--model", help="Model: rf or gbm.")] = "gbm",
+    model: Annotated[
+        str, typer.Option("--model", help="Model: rf, gbm, gas, ensemble, gru or lstm.")
+    ] = "gbm",
     register: Annotated[
         str | None, typer.Option(help="Register the model as a new version of this name.")
     ] = None,
