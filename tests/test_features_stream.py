@@ -15,6 +15,7 @@ from embercast.features.base import Reading
 from embercast.features.build import FeaturesError, build_features
 from embercast.features.sets import feature_names
 from embercast.features.stream import DeviceFeatures
+from embercast.physics.species import relative_humidity
 from embercast.synth.catalogue import sample_spec
 from embercast.synth.runner import run_scenario
 from embercast.synth.schema import FramePolicy
@@ -209,3 +210,27 @@ def test_hot_area_slopes_tell_a_spreading_spot_from_one_switched_on() -> None:
     step = run(lambda t: 100 if t >= 300 else 0, 1000.0)
     assert step["hot_area_vel_600"] == 0.0
     assert step["hot_area_vel_1800"] > 0.0
+
+
+def test_water_per_co2_tells_breath_from_burning_whatever_the_room_temperature() -> None:
+    """People add about 3 molecules of water per CO2, a smouldering item about 1. The ratio is
+    taken on water vapour, not relative humidity, so a room warming by 5 K (which lowers the
+    RH) does not change it; with CO2 flat there is no ratio to take."""
+
+    def run(ratio: float, warming_k_s: float, co2_rise: float) -> dict[str, float]:
+        dev = DeviceFeatures("extended")
+        for t in np.arange(5.0, 1805.0, 5.0):
+            co2 = 450.0 + co2_rise * (1.0 - math.exp(-t / 900.0))
+            temp = 20.0 + warming_k_s * t
+            rh = float(relative_humidity(9000.0 + ratio * (co2 - 450.0), temp))
+            dev.update_reading(Reading(float(t), co2, temp, rh))
+        return dict(zip(dev.names, dev.get(), strict=True))
+
+    people = run(3.0, 0.0, 1000.0)
+    smoulder = run(1.0, 0.003, 1000.0)
+    assert people["h2o_per_co2_600"] == pytest.approx(3.0, rel=1e-6)
+    assert people["h2o_per_co2_1800"] == pytest.approx(3.0, rel=1e-6)
+    assert smoulder["h2o_per_co2_600"] == pytest.approx(1.0, rel=1e-6)
+    assert smoulder["h2o_per_co2_1800"] == pytest.approx(1.0, rel=1e-6)
+    flat = run(3.0, 0.0, 0.0)
+    assert math.isnan(flat["h2o_per_co2_600"]) and math.isnan(flat["h2o_per_co2_1800"])

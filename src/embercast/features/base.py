@@ -97,6 +97,10 @@ class Window:
         """Least-squares slope over the window [unit/s] (0 with fewer than 2 values)."""
         return ls_slope(np.fromiter(self._t, float), np.fromiter(self._v, float))
 
+    def values(self) -> NDArray[np.float64]:
+        """The window's values, oldest first."""
+        return np.fromiter(self._v, float, len(self._v))
+
     def minimum(self) -> float:
         """Smallest value in the window (NaN when empty)."""
         return min(self._v) if self._v else NAN

@@ -1,9 +1,10 @@
 """Feature sets: which extractors, in which order, make a feature row.
 
 ``standard18`` is DESIGN 4.2 exactly (its names and order are the model interface);
-``extended`` adds SCD41 temperature and humidity with their slopes, longer windows,
-background-subtracted new hot objects, hot-blob count, growth of the hot area over 30 s to
-30 min, hot-pixel flicker, and a thermal-availability flag.
+``extended`` adds SCD41 temperature and humidity with their slopes, the water-to-CO2 ratio of
+what adds them to the air, longer windows, background-subtracted new hot objects, hot-blob
+count, growth of the hot area over 30 s to 30 min, hot-pixel flicker, and a
+thermal-availability flag.
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ from embercast.features.frame_stats import FrameStats
 from embercast.features.gas import (
     Rise,
     Slope,
+    SlopeAgainst,
     Trend,
     co2,
     frame_max,
     scd41_humidity,
     scd41_temperature,
+    scd41_water,
 )
 from embercast.features.gradient import Gradient
 from embercast.features.hot_area import HotArea, hot_area_pct
 from embercast.features.tproxy import TProxy, hotspot_mean
+
+CO2_SPAN_PPM = 100.0
+"""Least CO2 change [ppm] over a window for its water-to-CO2 ratio to mean something: twice
+the SCD41's 50-ppm accuracy band, ten times its repeatability."""
 
 
 def hotspot(ctx: RowContext) -> float:
@@ -42,7 +49,7 @@ def standard18() -> list[Extractor]:
 
 
 def extended() -> list[Extractor]:
-    """``standard18`` followed by the extended extractors (``extended`` v4)."""
+    """``standard18`` followed by the extended extractors (``extended`` v5)."""
     return [
         *standard18(),
         Trend("scd_temp", scd41_temperature, 60.0),
@@ -51,6 +58,8 @@ def extended() -> list[Extractor]:
         Rise("gas_rise_600", co2, 600.0),
         Rise("gas_rise_1800", co2, 1800.0),
         Rise("scd_temp_rise_600", scd41_temperature, 600.0),
+        SlopeAgainst("h2o_per_co2_600", scd41_water, co2, 600.0, min_span=CO2_SPAN_PPM),
+        SlopeAgainst("h2o_per_co2_1800", scd41_water, co2, 1800.0, min_span=CO2_SPAN_PPM),
         Slope("tproxy_vel_120", hotspot, 120.0),
         Slope("t_max_vel_60", frame_max, 60.0),
         Slope("t_max_vel_600", frame_max, 600.0),
@@ -68,7 +77,7 @@ FEATURE_SETS: dict[str, Callable[[], list[Extractor]]] = {
     "extended": extended,
 }
 """Feature-set name -> a function that makes fresh extractors (one set per device)."""
-FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 4}
+FEATURE_VERSIONS: dict[str, int] = {"standard18": 1, "extended": 5}
 """Version of each feature set; bump it when any of its values would change."""
 
 
@@ -87,8 +96,9 @@ def feature_names(name: str) -> tuple[str, ...]:
     return tuple(n for e in get_feature_set(name)() for n in e.names)
 
 
-SCD41_CHANNELS = (co2, scd41_temperature, scd41_humidity)
-"""Channels read from the SCD41 alone (CO2, temperature, humidity)."""
+SCD41_CHANNELS = (co2, scd41_temperature, scd41_humidity, scd41_water)
+"""Channels read from the SCD41 alone (CO2, temperature, humidity and the water vapour they
+give)."""
 
 
 def scd41_features(name: str) -> tuple[str, ...]:
@@ -101,7 +111,7 @@ def scd41_features(name: str) -> tuple[str, ...]:
     return tuple(
         n
         for e in get_feature_set(name)()
-        if getattr(e, "channel", None) in SCD41_CHANNELS
+        if all(c in SCD41_CHANNELS for c in getattr(e, "channels", (getattr(e, "channel", None),)))
         for n in e.names
     )
 
