@@ -13,7 +13,7 @@ import pytest
 
 from embercast.features.base import Reading
 from embercast.features.build import FeaturesError, build_features
-from embercast.features.sets import feature_names
+from embercast.features.sets import feature_names, scd41_features
 from embercast.features.stream import DeviceFeatures
 from embercast.physics.species import relative_humidity
 from embercast.synth.catalogue import sample_spec
@@ -234,3 +234,5 @@ def test_water_per_co2_tells_breath_from_burning_whatever_the_room_temperature()
     assert smoulder["h2o_per_co2_1800"] == pytest.approx(1.0, rel=1e-6)
     flat = run(3.0, 0.0, 0.0)
     assert math.isnan(flat["h2o_per_co2_600"]) and math.isnan(flat["h2o_per_co2_1800"])
+    # the SCD41 alone gives them: the gas model and the dropout augmentation use them
+    assert {"h2o_per_co2_600", "h2o_per_co2_1800"} <= set(scd41_features("extended"))
