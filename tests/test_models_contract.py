@@ -11,7 +11,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from embercast.features.sets import feature_names
+from embercast.features.sets import feature_names, scd41_features
 from embercast.models.baselines import CO2Threshold, HotspotThreshold, RateOfRiseHeat, ReferenceRF
 from embercast.models.ensemble import EnsembleDetector
 from embercast.models.sequence import SequenceNet
@@ -132,7 +132,7 @@ def test_a_sensor_dropout_is_not_taken_for_fire() -> None:
     """Training rows where a burnt-out device stopped reporting (SCD41 NaN, fire) must not teach
     the model that a plain SCD41 dropout means fire: the camera still says no fire."""
     X, y, groups = table(n_scenarios=16)
-    gas = [c for c in X.columns if c.startswith(("gas_", "scd_"))]
+    gas = list(scd41_features("extended"))  # what an SCD41 dropout leaves missing
     lost = (y == 1) & (np.arange(len(y)) % 40 >= 30)  # the last rows of every fire
     X.loc[lost, gas] = np.nan
     quiet = X[y == 0].head(50).copy()
