@@ -1,5 +1,11 @@
 """The alarm decision of one zone: risk level, debounce and hysteresis (DESIGN 4.5).
 
+Two paths raise the alarm. The fast path: p at or above ``threshold`` for ``delay_on_s``. The
+slow-confirmation path (optional): the mean of p over the last ``slow_window_s`` at or above
+``slow_threshold``. A smouldering fire seen by a few glowing pixels can give a probability that
+wavers around the threshold for many minutes and never holds it for the debounce delay; a
+sustained high mean confirms it, while a short nuisance burst does not move a 5- or 10-min mean.
+
 The same object decides in the live alarm state machine and in offline evaluation, so the
 time-to-detect and false-alarm figures of an evaluation are what the service would do.
 """
@@ -7,6 +13,7 @@ time-to-detect and false-alarm figures of an evaluation are what the service wou
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 RISK_LEVELS: tuple[tuple[str, float], ...] = (
@@ -36,13 +43,16 @@ def risk_level(p: float, levels: tuple[tuple[str, float], ...] = RISK_LEVELS) ->
 
 @dataclass(frozen=True, kw_only=True)
 class AlarmParams:
-    """Decision parameters: alarm when p >= ``threshold`` for ``delay_on_s`` [s]; clear when
-    p < ``clear_threshold`` for ``delay_off_s`` [s]."""
+    """Decision parameters: alarm when p >= ``threshold`` for ``delay_on_s`` [s], or (when
+    ``slow_threshold`` is set) when the mean p over the last ``slow_window_s`` [s] is >=
+    ``slow_threshold``; clear when p < ``clear_threshold`` for ``delay_off_s`` [s]."""
 
     threshold: float = 0.7
     clear_threshold: float = 0.5
     delay_on_s: float = 10.0
     delay_off_s: float = 60.0
+    slow_threshold: float | None = None
+    slow_window_s: float = 600.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -54,13 +64,20 @@ class AlarmParams:
             )
         if self.delay_on_s < 0 or self.delay_off_s < 0:
             raise ValueError("alarm delays must be >= 0 s")
+        if self.slow_threshold is not None and not 0.0 < self.slow_threshold <= 1.0:
+            raise ValueError(f"slow_threshold must be in (0, 1] or None, got {self.slow_threshold}")
+        if self.slow_window_s <= 0:
+            raise ValueError(f"slow_window_s must be > 0 s, got {self.slow_window_s}")
 
 
 class AlarmDecision:
     """Debounced alarm decision over a stream of (time, probability).
 
     ``update(t, p)`` takes one probability; ``active`` says whether the alarm is on and
-    ``onset`` is True exactly on the update that raised it. A NaN probability keeps the state.
+    ``onset`` is True exactly on the update that raised it. A NaN probability keeps the state
+    and does not enter the slow path's mean. The slow path waits until it has watched a whole
+    window (since the start or since the alarm last cleared) and averages the readings of the
+    last ``slow_window_s``.
 
     >>> d = AlarmDecision(AlarmParams(threshold=0.7, delay_on_s=10.0))
     >>> [d.update(t, p) for t, p in [(0, 0.8), (5, 0.9), (10, 0.9), (15, 0.2)]]
@@ -71,8 +88,28 @@ class AlarmDecision:
         self.params = params or AlarmParams()
         self._above_since: float | None = None
         self._below_since: float | None = None
+        self._recent: deque[tuple[float, float]] = deque()
+        self._recent_sum = 0.0
+        self._watch_since: float | None = None
         self.active = False
         self.onset = False
+        self.slow_onset = False
+        """True when the alarm that is on was raised by the slow-confirmation path."""
+
+    def _slow_confirmed(self, t: float, p: float) -> bool:
+        """Add (t, p) to the slow window; whether a whole window is watched and its mean p is at
+        or above ``slow_threshold`` (always False without a slow path)."""
+        level = self.params.slow_threshold
+        if level is None:
+            return False
+        window = self.params.slow_window_s
+        self._watch_since = t if self._watch_since is None else self._watch_since
+        self._recent.append((t, p))
+        self._recent_sum += p
+        while self._recent and self._recent[0][0] <= t - window:
+            self._recent_sum -= self._recent.popleft()[1]
+        watched = t - self._watch_since >= window
+        return watched and self._recent_sum / len(self._recent) >= level
 
     def update(self, t: float, p: float) -> bool:
         """Take the probability ``p`` at time ``t`` [s]; return whether the alarm is on."""
@@ -80,20 +117,25 @@ class AlarmDecision:
         if math.isnan(p):
             return self.active
         prm = self.params
+        slow = self._slow_confirmed(t, p)
         if not self.active:
             if p >= prm.threshold:
                 self._above_since = t if self._above_since is None else self._above_since
-                if t - self._above_since >= prm.delay_on_s:
-                    self.active, self.onset = True, True
-                    self._below_since = None
             else:
                 self._above_since = None
+            fast = self._above_since is not None and t - self._above_since >= prm.delay_on_s
+            if fast or slow:
+                self.active, self.onset, self.slow_onset = True, True, not fast
+                self._below_since = None
         else:
             if p < prm.clear_threshold:
                 self._below_since = t if self._below_since is None else self._below_since
                 if t - self._below_since >= prm.delay_off_s:
-                    self.active = False
+                    self.active, self.slow_onset = False, False
                     self._above_since = None
+                    self._recent.clear()
+                    self._recent_sum = 0.0
+                    self._watch_since = None
             else:
                 self._below_since = None
         return self.active
