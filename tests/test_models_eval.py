@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,39 @@ def test_alarm_decision_debounce_and_hysteresis() -> None:
     with pytest.raises(ValueError, match="clear_threshold must be"):
         AlarmParams(threshold=0.5, clear_threshold=0.6)
     assert risk_level(0.72) == "high"
+
+
+def test_slow_confirmation_raises_a_wavering_probability_and_restarts_after_clearing() -> None:
+    # p alternates 0.9 / 0.4 every 5 s: never held for the 10-s debounce, mean 0.65
+    wavering = [(5.0 * i, 0.9 if i % 2 else 0.4) for i in range(200)]
+    fast_only = AlarmDecision(AlarmParams(threshold=0.7, delay_on_s=10.0))
+    assert not any(fast_only.update(t, p) for t, p in wavering)
+    slow = AlarmParams(threshold=0.7, delay_on_s=10.0, slow_threshold=0.6, slow_window_s=300.0)
+    d = AlarmDecision(slow)
+    states = [d.update(t, p) for t, p in wavering]
+    assert states.index(True) == 60  # the first whole 300-s window (t = 300 s)
+    assert d.slow_onset
+    # a mean below the slow threshold never confirms
+    assert not any(
+        AlarmDecision(AlarmParams(slow_threshold=0.7, slow_window_s=300.0)).update(t, p)
+        for t, p in wavering
+    )
+    # NaN readings stay out of the mean (not counted as 0): with every 4th reading (a 0.4)
+    # missing, the window (mean 0.73) still confirms, at the first reading from 300 s on (305 s:
+    # the 300-s one is missing); a fast threshold of 0.95 keeps that path off
+    gaps = AlarmDecision(AlarmParams(threshold=0.95, slow_threshold=0.7, slow_window_s=300.0))
+    gappy = [(t, float("nan") if i % 4 == 0 else p) for i, (t, p) in enumerate(wavering)]
+    assert [gaps.update(t, p) for t, p in gappy].index(True) == 61
+    # after the alarm clears, the old window is forgotten: no immediate re-alarm, and a new
+    # whole window of wavering is needed before the slow path raises it again
+    quiet = [(1000.0 + 5.0 * i, 0.1) for i in range(13)]  # 60 s below clear_threshold
+    assert [d.update(t, p) for t, p in quiet][-1] is False
+    again = [(1065.0 + t, p) for t, p in wavering]
+    assert [d.update(t, p) for t, p in again].index(True) == 60
+    with pytest.raises(ValueError, match="slow_threshold"):
+        AlarmParams(slow_threshold=1.5)
+    with pytest.raises(ValueError, match="slow_window_s"):
+        AlarmParams(slow_threshold=0.6, slow_window_s=0.0)
 
 
 def scored() -> tuple[pd.DataFrame, dict[str, tuple[str, bool, float | None]]]:
@@ -92,8 +126,50 @@ def test_operating_point_meets_the_false_alarm_budget_then_detects_soonest() -> 
     # a budget of one toaster in two allows the "high" level (0.7) at the shortest delay
     loose = choose_operating_point(frame, bumped, facts, budget=0.5)
     assert (loose.params.threshold, loose.params.delay_on_s) == (0.7, 10.0)
+    assert point.params.slow_threshold is None  # 300 s of data: no slow window is ever whole
     with pytest.raises(ValueError, match="budget"):
         choose_operating_point(frame, p, facts, budget=1.5)
+
+
+def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
+    t = np.arange(5.0, 1205.0, 5.0)
+    wave = np.where((t // 5) % 2 == 0, 0.95, 0.3)  # never held for 10 s; mean 0.625
+    p = {
+        "steady": np.where(t >= 150, 0.95, 0.1),  # a flaming fire, found by the fast path
+        "smoulder": np.where(t >= 100, wave, 0.1),  # wavers from ignition on
+        "hob": np.where((t >= 100) & (t < 340), wave, 0.1),  # wavers for 4 min
+    }
+    frame = pd.DataFrame(
+        [(sid, f"{sid}-d0", ti) for sid in p for ti in t],
+        columns=["scenario_id", "device_id", "t_s"],
+    )
+    scores = np.concatenate(list(p.values()))
+    facts = {
+        "steady": ("flaming_fire", True, 100.0),
+        "smoulder": ("smouldering", True, 100.0),
+        "hob": ("electric_hob", False, None),
+    }
+    point = choose_operating_point(frame, scores, facts, budget=0.0)
+    # a 5-min mean of 0.5 would catch the hob's 4 minutes too; 0.6 over 5 min is the soonest
+    # the smoulder is confirmed with no false alarm
+    assert point.within_budget
+    assert (point.params.slow_threshold, point.params.slow_window_s) == (0.6, 300.0)
+    m = scenario_metrics(outcomes(frame, scores, facts, point.params))
+    assert m["detection_rate"] == 1.0 and m["false_alarm_scenario_rate"] == 0.0
+    fast_only = replace(point.params, slow_threshold=None)
+    assert scenario_metrics(outcomes(frame, scores, facts, fast_only))["detection_rate"] == 0.5
+    # the 5-min mean of 0.5 confirms the smoulder sooner, but the slow path may add no false
+    # alarm to the fast path's, whatever the budget: 0.6 is kept
+    loose = choose_operating_point(frame, scores, facts, budget=1.0)
+    assert (loose.params.slow_threshold, loose.params.slow_window_s) == (0.6, 300.0)
+    sooner = next(c for c in loose.candidates if c["slow_threshold"] == 0.5)
+    chosen = next(c for c in loose.candidates if c["slow_threshold"] == 0.6)
+    assert sooner["ttd_median_s"] < chosen["ttd_median_s"]
+    assert sooner["false_alarm_scenario_rate"] == 1.0  # the hob
+    # without the smoulder the slow path adds nothing and is left off
+    no_smoulder = (frame.scenario_id != "smoulder").to_numpy()
+    plain = choose_operating_point(frame[no_smoulder], scores[no_smoulder], facts, budget=1.0)
+    assert plain.params.slow_threshold is None
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +196,10 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert alarm["chosen_on"] == "val" and alarm["budget"] == 0.02
     assert alarm["threshold"] in THRESHOLDS and alarm["delay_on_s"] in DELAYS_S
     assert alarm_params(load_model(str(model))) == AlarmParams(
-        threshold=alarm["threshold"], delay_on_s=alarm["delay_on_s"]
+        threshold=alarm["threshold"],
+        delay_on_s=alarm["delay_on_s"],
+        slow_threshold=alarm["slow_threshold"],
+        slow_window_s=alarm["slow_window_s"],
     )
     report = tmp_path / "report"
     result = runner.invoke(

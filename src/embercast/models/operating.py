@@ -1,19 +1,24 @@
 """A model's alarm operating point: the alarm threshold and debounce delay of the shared alarm
-decision (`agents/alarm_decision.py`), chosen on validation scenarios under a false-alarm budget.
+decision (`agents/alarm_decision.py`), and its slow-confirmation path, chosen on validation
+scenarios under a false-alarm budget.
 
 A calibrated probability says how likely a fire is; how sure the system must be, and for how
 long, before it sounds the alarm is a product decision: too eager and cooking sets it off, too
 cautious and fires burn longer. The operating point is chosen per model on scenarios that are
 neither trained on nor used to report results (the ``val`` split): among the grid's candidates
 whose share of nuisance scenarios with a false alarm is within the budget, the one that detects
-the most fire scenarios, then the one with the shortest median time to detect. The chosen
-parameters travel with the model (``alarm_``) and are what evaluation and the live service use.
+the most fire scenarios, then the one with the shortest median time to detect. The slow path
+(mean p over minutes) is then chosen the same way with the fast path fixed, among the candidates
+that add no false alarm to the fast path's, and kept only when it detects more or sooner: a
+validation split has a few hundred nuisance scenarios at most, too few to spend the budget's last
+share on a path that mostly adds late alarms. The chosen parameters travel with the model
+(``alarm_``) and are what evaluation and the live service use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,13 +31,17 @@ THRESHOLDS: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
 """Candidate alarm thresholds: the "high" risk level and up (DESIGN 4.5)."""
 DELAYS_S: tuple[float, ...] = (10.0, 20.0, 30.0)
 """Candidate debounce delays [s] (two to six SCD41 readings at the 5-s period)."""
+SLOW_THRESHOLDS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
+"""Candidate thresholds of the slow path's mean probability ("medium" risk and up)."""
+SLOW_WINDOWS_S: tuple[float, ...] = (300.0, 600.0, 900.0)
+"""Candidate windows of the slow path's mean [s] (5 to 15 min: a smoulder's early minutes)."""
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
     """The chosen alarm parameters, whether they meet the budget, and every candidate's
-    validation figures (threshold, delay [s], detection rate, median TTD [s], false-alarm
-    share)."""
+    validation figures (threshold, delay [s], slow threshold and window [s], detection rate,
+    median TTD [s], false-alarm share)."""
 
     params: AlarmParams
     within_budget: bool
@@ -51,7 +60,10 @@ def choose_operating_point(
 
     Candidates with a nuisance false-alarm share <= ``budget`` rank by detection rate, then by
     shorter median time to detect; when none is within the budget, the one with the fewest
-    false alarms (then the best detection) is chosen and ``within_budget`` is False.
+    false alarms (then the best detection) is chosen and ``within_budget`` is False. Within the
+    budget, the slow path is then chosen with the fast path fixed, among the slow candidates with
+    no more false alarms than the fast path alone, ranked the same way; it is left off unless it
+    detects more or sooner.
     ``clear_threshold`` and ``delay_off_s`` come from ``base``.
     """
     if not 0.0 <= budget <= 1.0:
@@ -59,37 +71,53 @@ def choose_operating_point(
     if rows.empty:
         raise ValueError("no validation rows to choose an alarm operating point on")
     base = base or AlarmParams()
-    candidates: list[dict[str, Any]] = []
-    for threshold in THRESHOLDS:
-        for delay in DELAYS_S:
-            params = AlarmParams(
+
+    def candidate(params: AlarmParams) -> dict[str, Any]:
+        m = scenario_metrics(outcomes(rows, p, scenarios, params))
+        return {
+            "threshold": params.threshold,
+            "delay_on_s": params.delay_on_s,
+            "slow_threshold": params.slow_threshold,
+            "slow_window_s": params.slow_window_s if params.slow_threshold is not None else None,
+            "detection_rate": m["detection_rate"] or 0.0,
+            "ttd_median_s": m["ttd_median_s"],
+            "false_alarm_scenario_rate": m["false_alarm_scenario_rate"] or 0.0,
+            "params": params,
+        }
+
+    def speed(c: dict[str, Any]) -> float:
+        return float("inf") if c["ttd_median_s"] is None else float(c["ttd_median_s"])
+
+    def within(cs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [c for c in cs if c["false_alarm_scenario_rate"] <= budget + 1e-12]
+
+    fast = [
+        candidate(
+            AlarmParams(
                 threshold=threshold,
                 clear_threshold=min(base.clear_threshold, threshold),
                 delay_on_s=delay,
                 delay_off_s=base.delay_off_s,
             )
-            m = scenario_metrics(outcomes(rows, p, scenarios, params))
-            candidates.append(
-                {
-                    "threshold": threshold,
-                    "delay_on_s": delay,
-                    "detection_rate": m["detection_rate"] or 0.0,
-                    "ttd_median_s": m["ttd_median_s"],
-                    "false_alarm_scenario_rate": m["false_alarm_scenario_rate"] or 0.0,
-                    "params": params,
-                }
-            )
-
-    def speed(c: dict[str, Any]) -> float:
-        return float("inf") if c["ttd_median_s"] is None else float(c["ttd_median_s"])
-
-    within = [c for c in candidates if c["false_alarm_scenario_rate"] <= budget + 1e-12]
-    if within:
-        best = min(within, key=lambda c: (-c["detection_rate"], speed(c)))
-    else:
-        best = min(
-            candidates,
-            key=lambda c: (c["false_alarm_scenario_rate"], -c["detection_rate"], speed(c)),
         )
-    table = [{k: v for k, v in c.items() if k != "params"} for c in candidates]
-    return OperatingPoint(best["params"], bool(within), table)
+        for threshold in THRESHOLDS
+        for delay in DELAYS_S
+    ]
+    if not within(fast):
+        best = min(
+            fast, key=lambda c: (c["false_alarm_scenario_rate"], -c["detection_rate"], speed(c))
+        )
+        return OperatingPoint(best["params"], False, _table(fast))
+    best = min(within(fast), key=lambda c: (-c["detection_rate"], speed(c)))
+    slow = [
+        candidate(replace(best["params"], slow_threshold=level, slow_window_s=window))
+        for level in SLOW_THRESHOLDS
+        for window in SLOW_WINDOWS_S
+    ]
+    quiet = [c for c in slow if c["false_alarm_scenario_rate"] <= best["false_alarm_scenario_rate"]]
+    chosen = min([best, *quiet], key=lambda c: (-c["detection_rate"], speed(c)))
+    return OperatingPoint(chosen["params"], True, _table(fast + slow))
+
+
+def _table(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in c.items() if k != "params"} for c in candidates]

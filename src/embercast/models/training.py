@@ -131,6 +131,8 @@ def choose_alarm(
     return {
         "threshold": point.params.threshold,
         "delay_on_s": point.params.delay_on_s,
+        "slow_threshold": point.params.slow_threshold,
+        "slow_window_s": point.params.slow_window_s,
         "budget": budget,
         "within_budget": point.within_budget,
         "chosen_on": ",".join(groups),
