@@ -12,7 +12,7 @@ the most fire scenarios, then the one with the shortest median time to detect. T
 that add no false alarm to the fast path's, and kept only when it detects more or sooner: a
 validation split has a few hundred nuisance scenarios at most, too few to spend the budget's last
 share on a path that mostly adds late alarms. The chosen parameters travel with the model
-(``alarm_``) and are what evaluation and the live service use.
+(``alarm_``); evaluation runs them, and the live alarm decision is to run the same.
 """
 
 from __future__ import annotations
