@@ -242,6 +242,11 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     }
     lines = (report / "report.md").read_text().splitlines()
     assert sum(line.startswith("| reference_rf |") for line in lines) == 1  # one summary row
+    # the alarm rule behind each detector's figures: the model's chosen one, 0.5 for baselines
+    rule = load_model(str(model)).alarm_.describe()
+    assert m["alarm"]["rule"] == rule == alarm["rule"]
+    assert any(line.startswith(f"| gbm | {rule} |") for line in lines)
+    assert doc["detectors"]["co2_threshold"]["alarm"]["threshold"] == 0.5
     assert (report / "curves.png").stat().st_size > 10_000 and (report / "scenarios.png").exists()
 
 

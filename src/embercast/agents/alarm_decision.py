@@ -69,6 +69,22 @@ class AlarmParams:
         if self.slow_window_s <= 0:
             raise ValueError(f"slow_window_s must be > 0 s, got {self.slow_window_s}")
 
+    def describe(self) -> str:
+        """The rule in words.
+
+        >>> AlarmParams(threshold=0.95, slow_threshold=0.6, slow_window_s=300.0).describe()
+        'p >= 0.95 for 10 s, or a 300-s mean p >= 0.6; clear below 0.5 for 60 s'
+        """
+        slow = (
+            f", or a {self.slow_window_s:.0f}-s mean p >= {self.slow_threshold:g}"
+            if self.slow_threshold is not None
+            else ""
+        )
+        return (
+            f"p >= {self.threshold:g} for {self.delay_on_s:.0f} s{slow}; "
+            f"clear below {self.clear_threshold:g} for {self.delay_off_s:.0f} s"
+        )
+
 
 class AlarmDecision:
     """Debounced alarm decision over a stream of (time, probability).

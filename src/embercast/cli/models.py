@@ -79,15 +79,9 @@ def train(
         typer.echo(f"registered {register}/{summary['version']}")
     alarm = summary["alarm"]
     if alarm:
-        slow = (
-            f", or mean p >= {alarm['slow_threshold']} over {alarm['slow_window_s']:.0f} s"
-            if alarm["slow_threshold"] is not None
-            else ""
-        )
         typer.echo(
-            f"alarm at p >= {alarm['threshold']} for {alarm['delay_on_s']:.0f} s{slow} (chosen "
-            f"on {alarm['chosen_on']}, false-alarm budget {alarm['budget']}"
-            f"{'' if alarm['within_budget'] else ', NOT met'})"
+            f"alarm at {alarm['rule']} (chosen on {alarm['chosen_on']}, false-alarm budget "
+            f"{alarm['budget']}{'' if alarm['within_budget'] else ', NOT met'})"
         )
     held = summary["held_out"]
     typer.echo(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -76,12 +76,14 @@ def evaluate(
                 train, train["fire"].to_numpy(), groups=train["scenario_id"]
             )
         p = detector.predict_proba(rows)[:, 1]
-        found = outcomes(rows, p, data.scenarios, alarm_params(detector, params))
+        rule = alarm_params(detector, params)
+        found = outcomes(rows, p, data.scenarios, rule)
         metrics: dict[str, Any] = {
             **row_metrics(rows["fire"].to_numpy(), p),
             **scenario_metrics(found),
             "rows": int(len(rows)),
             "scenarios": len(found),
+            "alarm": {**asdict(rule), "rule": rule.describe()},
         }
         results.append(Evaluated(name, p, found, metrics))
     return results

@@ -104,16 +104,18 @@ def write_report(
         "",
         "## Summary",
         "",
-        "| detector | ROC-AUC | PR-AUC | Brier | detection rate | TTD median | TTD p90 | "
-        "nuisance scenarios with a false alarm | false alarms / 1000 device-h |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| detector | alarm rule | ROC-AUC | PR-AUC | Brier | detection rate | TTD median | "
+        "TTD p90 | nuisance scenarios with a false alarm | false alarms / 1000 device-h |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         m = r.metrics
+        rule = m["alarm"]["rule"] if "alarm" in m else "-"
         lines.append(
-            f"| {r.name} | {_fmt(m['roc_auc'])} | {_fmt(m['pr_auc'])} | {_fmt(m['brier'])} | "
-            f"{_fmt(m['detection_rate'])} | {_fmt(m['ttd_median_s'], ' s')} | "
-            f"{_fmt(m['ttd_p90_s'], ' s')} | {_fmt(m['false_alarm_scenario_rate'])} | "
+            f"| {r.name} | {rule} | {_fmt(m['roc_auc'])} | {_fmt(m['pr_auc'])} | "
+            f"{_fmt(m['brier'])} | {_fmt(m['detection_rate'])} | "
+            f"{_fmt(m['ttd_median_s'], ' s')} | {_fmt(m['ttd_p90_s'], ' s')} | "
+            f"{_fmt(m['false_alarm_scenario_rate'])} | "
             f"{_fmt(m['false_alarms_per_1000_device_hours'])} |"
         )
     fire_classes = sorted({c for r in results for c in r.metrics["fire_classes"]})

@@ -133,6 +133,7 @@ def choose_alarm(
         "delay_on_s": point.params.delay_on_s,
         "slow_threshold": point.params.slow_threshold,
         "slow_window_s": point.params.slow_window_s,
+        "rule": point.params.describe(),
         "budget": budget,
         "within_budget": point.within_budget,
         "chosen_on": ",".join(groups),
