@@ -16,7 +16,13 @@ from embercast.cli import app
 from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics
 from embercast.models.evaluation import alarm_params
 from embercast.models.files import load_model
-from embercast.models.operating import DELAYS_S, THRESHOLDS, choose_operating_point
+from embercast.models.operating import (
+    DELAYS_S,
+    SLOW_THRESHOLDS,
+    SLOW_WINDOWS_S,
+    THRESHOLDS,
+    choose_operating_point,
+)
 
 runner = CliRunner()
 
@@ -126,7 +132,9 @@ def test_operating_point_meets_the_false_alarm_budget_then_detects_soonest() -> 
     # a budget of one toaster in two allows the "high" level (0.7) at the shortest delay
     loose = choose_operating_point(frame, bumped, facts, budget=0.5)
     assert (loose.params.threshold, loose.params.delay_on_s) == (0.7, 10.0)
-    assert point.params.slow_threshold is None  # 300 s of data: no slow window is ever whole
+    # 300 s of data: no slow window is ever whole, so even when asked there is no slow path
+    asked = choose_operating_point(frame, bumped, facts, budget=0.0, slow=True)
+    assert asked.params == point.params and asked.params.slow_threshold is None
     with pytest.raises(ValueError, match="budget"):
         choose_operating_point(frame, p, facts, budget=1.5)
 
@@ -149,7 +157,11 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
         "smoulder": ("smouldering", True, 100.0),
         "hob": ("electric_hob", False, None),
     }
-    point = choose_operating_point(frame, scores, facts, budget=0.0)
+    # off unless asked for
+    off = choose_operating_point(frame, scores, facts, budget=0.0)
+    assert off.params.slow_threshold is None
+    assert len(off.candidates) == len(THRESHOLDS) * len(DELAYS_S)
+    point = choose_operating_point(frame, scores, facts, budget=0.0, slow=True)
     # a 5-min mean of 0.5 would catch the hob's 4 minutes too; 0.6 over 5 min is the soonest
     # the smoulder is confirmed with no false alarm
     assert point.within_budget
@@ -160,7 +172,7 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
     assert scenario_metrics(outcomes(frame, scores, facts, fast_only))["detection_rate"] == 0.5
     # the 5-min mean of 0.5 confirms the smoulder sooner, but the slow path may add no false
     # alarm to the fast path's, whatever the budget: 0.6 is kept
-    loose = choose_operating_point(frame, scores, facts, budget=1.0)
+    loose = choose_operating_point(frame, scores, facts, budget=1.0, slow=True)
     assert (loose.params.slow_threshold, loose.params.slow_window_s) == (0.6, 300.0)
     sooner = next(c for c in loose.candidates if c["slow_threshold"] == 0.5)
     chosen = next(c for c in loose.candidates if c["slow_threshold"] == 0.6)
@@ -168,7 +180,9 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
     assert sooner["false_alarm_scenario_rate"] == 1.0  # the hob
     # without the smoulder the slow path adds nothing and is left off
     no_smoulder = (frame.scenario_id != "smoulder").to_numpy()
-    plain = choose_operating_point(frame[no_smoulder], scores[no_smoulder], facts, budget=1.0)
+    plain = choose_operating_point(
+        frame[no_smoulder], scores[no_smoulder], facts, budget=1.0, slow=True
+    )
     assert plain.params.slow_threshold is None
 
 
@@ -195,6 +209,8 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     alarm = summary["alarm"]
     assert alarm["chosen_on"] == "val" and alarm["budget"] == 0.02
     assert alarm["threshold"] in THRESHOLDS and alarm["delay_on_s"] in DELAYS_S
+    assert alarm["slow_threshold"] is None  # the slow path is opt-in
+    assert len(alarm["candidates"]) == len(THRESHOLDS) * len(DELAYS_S)
     assert alarm_params(load_model(str(model))) == AlarmParams(
         threshold=alarm["threshold"],
         delay_on_s=alarm["delay_on_s"],
@@ -248,6 +264,17 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert any(line.startswith(f"| gbm | {rule} |") for line in lines)
     assert doc["detectors"]["co2_threshold"]["alarm"]["threshold"] == 0.5
     assert (report / "curves.png").stat().st_size > 10_000 and (report / "scenarios.png").exists()
+
+
+def test_train_considers_the_slow_path_when_asked(features: Path) -> None:
+    args = ["train", str(features), "--model", "gbm", "--alarm-budget", "1", "--json"]
+    result = runner.invoke(app, [*args, "--slow-path"])
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    # every slow candidate was measured on val beside the fast ones
+    slow = [c for c in alarm["candidates"] if c["slow_threshold"] is not None]
+    assert len(slow) == len(SLOW_THRESHOLDS) * len(SLOW_WINDOWS_S)
+    assert alarm["slow_threshold"] in (None, *SLOW_THRESHOLDS)
 
 
 def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) -> None:

@@ -50,6 +50,14 @@ def train(
             "threshold and delay (default: settings alarm_false_alarm_budget).",
         ),
     ] = None,
+    slow_path: Annotated[
+        bool,
+        typer.Option(
+            "--slow-path",
+            help="Also consider a slow-confirmation path (a 5-15 min mean of p) for the alarm, "
+            "kept where it detects more on val without adding a false alarm there.",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a detector on the training split (by scenario), choose its alarm threshold and
@@ -65,6 +73,7 @@ def train(
         summary = run_training(
             data, model, train_groups=_groups(split), register=register, out=out,
             hpo_trials=hpo, journal=journal, feature_set=feature_set, alarm_budget=alarm_budget,
+            slow_path=slow_path,
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         _fail(str(exc))

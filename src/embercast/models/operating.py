@@ -7,12 +7,14 @@ long, before it sounds the alarm is a product decision: too eager and cooking se
 cautious and fires burn longer. The operating point is chosen per model on scenarios that are
 neither trained on nor used to report results (the ``val`` split): among the grid's candidates
 whose share of nuisance scenarios with a false alarm is within the budget, the one that detects
-the most fire scenarios, then the one with the shortest median time to detect. The slow path
-(mean p over minutes) is then chosen the same way with the fast path fixed, among the candidates
-that add no false alarm to the fast path's, and kept only when it detects more or sooner: a
-validation split has a few hundred nuisance scenarios at most, too few to spend the budget's last
-share on a path that mostly adds late alarms. The chosen parameters travel with the model
-(``alarm_``); evaluation runs them, and the live alarm decision is to run the same.
+the most fire scenarios, then the one with the shortest median time to detect. When asked
+(``slow``; off by default), the slow path (mean p over minutes) is then chosen the same way with
+the fast path fixed, among the candidates that add no false alarm to the fast path's, and kept
+only when it detects more or sooner. It is opt-in because a validation split of a few hundred
+nuisance scenarios does not show its false-alarm cost: on held-out conditions every slow path
+chosen this way added false alarms that ``val`` had not shown (README, results). The chosen
+parameters travel with the model (``alarm_``); evaluation runs them, and the live alarm decision
+is to run the same.
 """
 
 from __future__ import annotations
@@ -54,16 +56,17 @@ def choose_operating_point(
     scenarios: Mapping[str, tuple[str, bool, float | None]],
     budget: float,
     base: AlarmParams | None = None,
+    slow: bool = False,
 ) -> OperatingPoint:
     """Choose the alarm threshold and delay for scored validation ``rows`` (scenario_id,
     device_id, t_s) with fire probabilities ``p``.
 
     Candidates with a nuisance false-alarm share <= ``budget`` rank by detection rate, then by
     shorter median time to detect; when none is within the budget, the one with the fewest
-    false alarms (then the best detection) is chosen and ``within_budget`` is False. Within the
-    budget, the slow path is then chosen with the fast path fixed, among the slow candidates with
-    no more false alarms than the fast path alone, ranked the same way; it is left off unless it
-    detects more or sooner.
+    false alarms (then the best detection) is chosen and ``within_budget`` is False. With
+    ``slow`` and within the budget, the slow path is then chosen with the fast path fixed, among
+    the slow candidates with no more false alarms than the fast path alone, ranked the same way;
+    it is left off unless it detects more or sooner.
     ``clear_threshold`` and ``delay_off_s`` come from ``base``.
     """
     if not 0.0 <= budget <= 1.0:
@@ -109,14 +112,18 @@ def choose_operating_point(
         )
         return OperatingPoint(best["params"], False, _table(fast))
     best = min(within(fast), key=lambda c: (-c["detection_rate"], speed(c)))
-    slow = [
+    if not slow:
+        return OperatingPoint(best["params"], True, _table(fast))
+    slow_paths = [
         candidate(replace(best["params"], slow_threshold=level, slow_window_s=window))
         for level in SLOW_THRESHOLDS
         for window in SLOW_WINDOWS_S
     ]
-    quiet = [c for c in slow if c["false_alarm_scenario_rate"] <= best["false_alarm_scenario_rate"]]
+    quiet = [
+        c for c in slow_paths if c["false_alarm_scenario_rate"] <= best["false_alarm_scenario_rate"]
+    ]
     chosen = min([best, *quiet], key=lambda c: (-c["detection_rate"], speed(c)))
-    return OperatingPoint(chosen["params"], True, _table(fast + slow))
+    return OperatingPoint(chosen["params"], True, _table(fast + slow_paths))
 
 
 def _table(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -57,9 +57,11 @@ def train(
     feature_set: str | None = None,
     alarm_groups: tuple[str, ...] = ("val",),
     alarm_budget: float | None = None,
+    slow_path: bool = False,
 ) -> dict[str, Any]:
     """Fit, choose the alarm operating point on ``alarm_groups`` under ``alarm_budget`` (the
-    settings' ``alarm_false_alarm_budget`` when None; skipped when those groups have no rows),
+    settings' ``alarm_false_alarm_budget`` when None; skipped when those groups have no rows; with
+    a slow-confirmation path when ``slow_path`` and it helps there),
     measure on ``eval_groups``, log the run to MLflow (and register it as a new version of
     ``register``), and optionally save the model file ``out``. Returns a summary."""
     features = load_features(data)
@@ -77,7 +79,7 @@ def train(
     detector, n_rows, seconds = fit_detector(
         features, model, train_groups, tuned.get("best_params"), feature_set
     )
-    operating = choose_alarm(features, detector, alarm_groups, alarm_budget)
+    operating = choose_alarm(features, detector, alarm_groups, alarm_budget, slow_path)
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
     registry = registry or Registry()
@@ -117,6 +119,7 @@ def choose_alarm(
     detector: FireDetector,
     groups: tuple[str, ...],
     budget: float | None,
+    slow_path: bool = False,
 ) -> dict[str, Any] | None:
     """Set ``detector.alarm_`` to the operating point chosen on the rows of ``groups`` (see
     :mod:`embercast.models.operating`); a summary, or None when those groups have no rows."""
@@ -125,7 +128,7 @@ def choose_alarm(
         return None
     budget = get_settings().alarm_false_alarm_budget if budget is None else budget
     point = choose_operating_point(
-        rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget
+        rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget, slow=slow_path
     )
     detector.alarm_ = point.params
     return {
