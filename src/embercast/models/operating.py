@@ -91,9 +91,6 @@ def choose_operating_point(
     def speed(c: dict[str, Any]) -> float:
         return float("inf") if c["ttd_median_s"] is None else float(c["ttd_median_s"])
 
-    def within(cs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [c for c in cs if c["false_alarm_scenario_rate"] <= budget + 1e-12]
-
     fast = [
         candidate(
             AlarmParams(
@@ -106,12 +103,13 @@ def choose_operating_point(
         for threshold in THRESHOLDS
         for delay in DELAYS_S
     ]
-    if not within(fast):
+    within = [c for c in fast if c["false_alarm_scenario_rate"] <= budget + 1e-12]
+    if not within:
         best = min(
             fast, key=lambda c: (c["false_alarm_scenario_rate"], -c["detection_rate"], speed(c))
         )
         return OperatingPoint(best["params"], False, _table(fast))
-    best = min(within(fast), key=lambda c: (-c["detection_rate"], speed(c)))
+    best = min(within, key=lambda c: (-c["detection_rate"], speed(c)))
     if not slow:
         return OperatingPoint(best["params"], True, _table(fast))
     slow_paths = [
