@@ -10,7 +10,7 @@ whose share of nuisance scenarios with a false alarm is within the budget, the f
 median time to detect) of those whose detection rate is within one binomial standard error of
 the best, ``sqrt(D (1 - D) / n)`` over the ``n`` validation fires. One or two more fires found
 among a hundred are within the split's noise, while a median time to detect is taken over every
-found fire; ranking by detection first let a single validation fire buy a slower alarm for all.
+found fire, so a fire's difference in detection does not buy a slower alarm for every fire.
 When asked (``slow``; off by default), the slow path (mean p over minutes) is then chosen with
 the fast path fixed (most detected, then soonest), among the candidates that add no false alarm
 to the fast path's, and kept only when it detects more or sooner. It is opt-in because a
