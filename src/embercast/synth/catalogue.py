@@ -87,7 +87,7 @@ SCENARIO_CLASSES: dict[str, ScenarioClass] = {
     ),
     "smouldering": ScenarioClass(
         is_fire=True,
-        weight=0.16,
+        weight=0.08,
         duration=Uniform(1800.0, 3600.0),
         description="Smouldering upholstery or cellulosic fuel; may turn into flaming.",
         parameters={
