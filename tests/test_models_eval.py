@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from embercast.agents.alarm_decision import AlarmDecision, AlarmParams, risk_level
 from embercast.cli import app
 from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics
-from embercast.models.evaluation import alarm_params
+from embercast.models.evaluation import Evaluated, alarm_params, goals
 from embercast.models.files import load_model
 from embercast.models.operating import (
     DELAYS_S,
@@ -308,6 +308,58 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert any(line.startswith(f"| gbm | {rule} |") for line in lines)
     assert doc["detectors"]["co2_threshold"]["alarm"]["threshold"] == 0.5
     assert (report / "curves.png").stat().st_size > 10_000 and (report / "scenarios.png").exists()
+    # the goals, computed from the same figures, in the JSON, metrics.json and the report
+    assert m["goals"] == doc["goals"]
+    least = m["goals"]["every_fire_class_detected"]
+    rates = {c: v["detection_rate"] for c, v in m["fire_classes"].items()}
+    assert least["detection_rate"] == min(rates.values())
+    assert least["reached"] == (min(rates.values()) == 1.0)
+    assert m["goals"]["false_alarms"]["share"] == m["false_alarm_scenario_rate"]
+    assert m["goals"]["speedup"]["baseline"] == m["versus"]["baseline"]
+    assert "## Goals for gbm on these scenarios" in lines
+    assert any(line.startswith("| every fire class detected (100 %) | **") for line in lines)
+
+
+def test_goals_are_judged_from_the_figures() -> None:
+    def ev(name: str, fa: float, ttd: float, classes: dict[str, tuple[float, float]]) -> Evaluated:
+        metrics = {
+            "ttd_median_s": ttd,
+            "false_alarm_scenario_rate": fa,
+            "fire_classes": {
+                c: {"scenarios": 20, "detection_rate": rate, "ttd_median_s": t}
+                for c, (rate, t) in classes.items()
+            },
+            "nuisance_classes": {"toaster": {"scenarios": 50}, "steam": {"scenarios": 50}},
+        }
+        return Evaluated(name, np.zeros(0), [], metrics)
+
+    model = ev("m", 0.01, 40.0, {"flaming_fire": (1.0, 20.0), "smouldering": (0.9, 600.0)})
+    quiet = ev("rate_of_rise", 0.0, 150.0, {"flaming_fire": (0.8, 100.0)})
+    fast = ev("hotspot", 0.03, 30.0, {"flaming_fire": (1.0, 15.0)})  # too many false alarms
+    g = goals([model, quiet, fast], "m")
+    every = g["every_fire_class_detected"]
+    assert (every["least_detected_class"], every["detected"], every["reached"]) == (
+        "smouldering",
+        18,
+        False,
+    )
+    # the hotspot is faster but alarms more: the comparison is the quiet baseline, 3.75x
+    assert g["speedup"]["baseline"] == "rate_of_rise" and g["speedup"]["reached"]
+    assert g["speedup"]["speedup"] == pytest.approx(150.0 / 40.0)
+    per = g["speedup"]["fire_classes"]
+    assert per["flaming_fire"]["speedup"] == pytest.approx(5.0)
+    assert per["smouldering"]["speedup"] is None  # the baseline finds none
+    assert g["false_alarms"] == {
+        "goal": 0.02,
+        "share": 0.01,
+        "nuisance_scenarios": 100,
+        "reached": True,
+    }
+    slow = ev("m", 0.05, 100.0, {"flaming_fire": (1.0, 100.0)})
+    g = goals([slow, quiet, fast], "m")
+    assert g["every_fire_class_detected"]["reached"] and not g["false_alarms"]["reached"]
+    # alarming in 5 % of nuisance scenarios, it is compared with the hotspot, which is faster
+    assert g["speedup"]["baseline"] == "hotspot" and not g["speedup"]["reached"]
 
 
 def test_train_considers_the_slow_path_when_asked(features: Path) -> None:

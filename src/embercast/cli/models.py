@@ -140,10 +140,16 @@ def evaluate(
         context = {"data": data, "feature_set": features.feature_set,
                    "evaluated on": ", ".join(groups), "rows": len(rows),
                    "model": model}  # fmt: skip
-        write_report(results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context)
+        doc = write_report(
+            results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context, model=name
+        )
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    metrics = {**results[0].metrics, "versus": best_baseline_ttd(results, name)}
+    metrics = {
+        **results[0].metrics,
+        "versus": best_baseline_ttd(results, name),
+        "goals": doc["goals"],
+    }
     if json_output:
         typer.echo(json.dumps(metrics, sort_keys=True, default=float))
     else:

@@ -109,6 +109,65 @@ def best_baseline_ttd(results: list[Evaluated], model: str) -> dict[str, Any]:
     return {"baseline": name, "baseline_ttd_median_s": ttd, "speedup": speedup}
 
 
+GOAL_DETECTION_RATE = 1.0
+"""Goal: every fire class detected in every scenario (DESIGN 4.4, issue goals) [-]."""
+GOAL_SPEEDUP = 2.0
+"""Goal: median time to detect at least this many times shorter than the best baseline with at
+most the model's false-alarm share [-]."""
+GOAL_FALSE_ALARM_SHARE = 0.02
+"""Goal: at most this share of nuisance scenarios with a false alarm [-]."""
+
+
+def goals(results: list[Evaluated], model: str) -> dict[str, Any]:
+    """The detection goals for ``model`` on the evaluated scenarios, each with its figure and
+    whether it is reached: every fire class detected (the least detected class), the median
+    time to detect against the best baseline with at most the same false-alarm share (overall,
+    and per fire class against that baseline), and the share of nuisance scenarios with a
+    false alarm."""
+    mine = {r.name: r.metrics for r in results}[model]
+    classes: dict[str, Any] = mine["fire_classes"]
+    worst = min(classes, key=lambda c: classes[c]["detection_rate"], default=None)
+    worst_rate = None if worst is None else classes[worst]["detection_rate"]
+    versus = best_baseline_ttd(results, model)
+    per_class: dict[str, Any] = {}
+    if versus["baseline"] is not None:
+        theirs = {r.name: r.metrics for r in results}[versus["baseline"]]["fire_classes"]
+        for c, m in classes.items():
+            other = theirs.get(c, {})
+            ours, base = m["ttd_median_s"], other.get("ttd_median_s")
+            per_class[c] = {
+                "ttd_median_s": ours,
+                "baseline_ttd_median_s": base,
+                "baseline_detection_rate": other.get("detection_rate"),
+                "speedup": base / ours if ours and base is not None else None,
+            }
+    speedup = versus["speedup"]
+    nuisance = sum(m["scenarios"] for m in mine["nuisance_classes"].values())
+    share = mine["false_alarm_scenario_rate"]
+    return {
+        "every_fire_class_detected": {
+            "goal": GOAL_DETECTION_RATE,
+            "least_detected_class": worst,
+            "detection_rate": worst_rate,
+            "detected": None if worst is None else round(worst_rate * classes[worst]["scenarios"]),
+            "scenarios": None if worst is None else classes[worst]["scenarios"],
+            "reached": worst_rate is not None and worst_rate >= GOAL_DETECTION_RATE,
+        },
+        "speedup": {
+            **versus,
+            "goal": GOAL_SPEEDUP,
+            "reached": speedup is not None and speedup >= GOAL_SPEEDUP,
+            "fire_classes": per_class,
+        },
+        "false_alarms": {
+            "goal": GOAL_FALSE_ALARM_SHARE,
+            "share": share,
+            "nuisance_scenarios": nuisance,
+            "reached": share is not None and nuisance > 0 and share <= GOAL_FALSE_ALARM_SHARE,
+        },
+    }
+
+
 def rows_frame(data: FeatureData, groups: tuple[str, ...]) -> pd.DataFrame:
     """Evaluation rows (convenience for reports)."""
     return data.split(groups)

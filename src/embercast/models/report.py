@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from embercast.models.evaluation import Evaluated  # noqa: E402
+from embercast.models.evaluation import Evaluated, goals  # noqa: E402
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 3) -> str:
@@ -89,14 +89,77 @@ def _plots(results: list[Evaluated], y: np.ndarray, out: Path) -> list[str]:
     return names
 
 
+def _yes(reached: bool) -> str:
+    return "**reached**" if reached else "**not reached**"
+
+
+def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
+    """The goals section: one row per goal, then the speed-up per fire class."""
+    every, speed, fa = g["every_fire_class_detected"], g["speedup"], g["false_alarms"]
+    least = (
+        "-"
+        if every["least_detected_class"] is None
+        else f"least detected: {every['least_detected_class']}, {_fmt(every['detection_rate'])}"
+        f" ({every['detected']} of {every['scenarios']})"
+    )
+    rival = (
+        "no baseline with at most the same false-alarm share"
+        if speed["baseline"] is None
+        else f"{speed['baseline']} {_fmt(speed['baseline_ttd_median_s'], ' s')}, "
+        f"{_fmt(speed['speedup'], 'x')}"
+    )
+    alarmed = round((fa["share"] or 0.0) * fa["nuisance_scenarios"])
+    lines = [
+        "",
+        f"## Goals for {model} on these scenarios",
+        "",
+        "| goal | result | figure |",
+        "|---|---|---|",
+        f"| every fire class detected ({_fmt(100 * every['goal'], ' %')}) | "
+        f"{_yes(every['reached'])} | {least} |",
+        f"| median time to detect at least {_fmt(speed['goal'], 'x')} earlier than the best "
+        f"baseline with at most the same false-alarm share | {_yes(speed['reached'])} | {rival} |",
+        f"| nuisance scenarios with a false alarm <= {_fmt(100 * fa['goal'], ' %')} | "
+        f"{_yes(fa['reached'])} | {_fmt(fa['share'])} "
+        f"({alarmed} of {fa['nuisance_scenarios']}) |",
+    ]
+    if speed["fire_classes"]:
+        lines += [
+            "",
+            f"Per fire class against {speed['baseline']} (its medians are over the fires it "
+            "detects):",
+            "",
+            f"| fire class | {model} TTD median | {speed['baseline']} TTD median "
+            "(detection rate) | speed-up |",
+            "|---|---:|---:|---:|",
+        ]
+        for c, m in sorted(speed["fire_classes"].items()):
+            lines.append(
+                f"| {c} | {_fmt(m['ttd_median_s'], ' s')} | "
+                f"{_fmt(m['baseline_ttd_median_s'], ' s')} ({_fmt(m['baseline_detection_rate'])})"
+                f" | {_fmt(m['speedup'], 'x')} |"
+            )
+    return lines
+
+
 def write_report(
-    results: list[Evaluated], y: np.ndarray, out: str, title: str, context: dict[str, Any]
+    results: list[Evaluated],
+    y: np.ndarray,
+    out: str,
+    title: str,
+    context: dict[str, Any],
+    model: str | None = None,
 ) -> dict[str, Any]:
-    """Write report.md, metrics.json and plots into ``out``; return the metrics document."""
+    """Write report.md, metrics.json and plots into ``out``; return the metrics document.
+
+    With ``model`` (one of ``results``, beside the baselines) the report and the document also
+    state the detection goals for it (:func:`~embercast.models.evaluation.goals`)."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     plots = _plots(results, y, folder)
-    doc = {"context": context, "detectors": {r.name: r.metrics for r in results}}
+    doc: dict[str, Any] = {"context": context, "detectors": {r.name: r.metrics for r in results}}
+    if model is not None:
+        doc["goals"] = goals(results, model)
     (folder / "metrics.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=float))
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in context.items()]
@@ -118,6 +181,8 @@ def write_report(
             f"{_fmt(m['false_alarm_scenario_rate'])} | "
             f"{_fmt(m['false_alarms_per_1000_device_hours'])} |"
         )
+    if model is not None:
+        lines += _goal_lines(doc["goals"], model)
     fire_classes = sorted({c for r in results for c in r.metrics["fire_classes"]})
     nuisance = sorted({c for r in results for c in r.metrics["nuisance_classes"]})
     lines += ["", "## Fire classes (detection rate, median / p90 time to detect)", ""]
