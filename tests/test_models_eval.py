@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from embercast.agents.alarm_decision import AlarmDecision, AlarmParams, risk_level
 from embercast.cli import app
-from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics
+from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics, wilson_interval
 from embercast.models.evaluation import Evaluated, alarm_params, goals
 from embercast.models.files import load_model
 from embercast.models.operating import (
@@ -103,12 +103,16 @@ def test_scenario_metrics_follow_the_alarm_decision() -> None:
     frame, facts = scored()
     found = outcomes(frame, frame.p.to_numpy(), facts, AlarmParams(delay_on_s=10.0))
     m = scenario_metrics(found)
-    assert m["fire_classes"]["flaming_fire"] == {
+    flaming = m["fire_classes"]["flaming_fire"]
+    lo, hi = flaming.pop("detection_rate_ci95")
+    assert flaming == {
         "scenarios": 1,
         "detection_rate": 1.0,
         "ttd_median_s": 60.0,
         "ttd_p90_s": 60.0,
     }  # alarm at 160 s (10 s debounce after 150 s), ignition at 100 s
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.2065, abs=1e-4)  # 1 of 1
+    assert m["false_alarm_scenario_rate_ci95"] == wilson_interval(1, 2)
     assert m["nuisance_classes"]["toaster"]["false_alarm_scenario_rate"] == 0.5  # spike debounced
     hours = (60 + 60 + 19) * 5 / 3600  # non-fire rows: both toasters and f1 before 100 s
     assert m["false_alarms_per_1000_device_hours"] == pytest.approx(1000 * 1 / hours)
@@ -318,6 +322,22 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert m["goals"]["speedup"]["baseline"] == m["versus"]["baseline"]
     assert "## Goals for gbm on these scenarios" in lines
     assert any(line.startswith("| every fire class detected (100 %) | **") for line in lines)
+    lo, hi = m["detection_rate_ci95"]
+    assert lo <= m["detection_rate"] <= hi
+    assert any("95 % interval" in line for line in lines if line.startswith("| nuisance"))
+
+
+def test_wilson_interval() -> None:
+    # textbook values: 5 of 10 and 0 of 10 at 95 %
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    # the interval narrows with more scenarios around the same share
+    few, many = wilson_interval(2, 100), wilson_interval(20, 1000)
+    assert few is not None and many is not None
+    assert few[0] < many[0] < 0.02 < many[1] < few[1]
+    assert wilson_interval(0, 0) is None
+    with pytest.raises(ValueError, match="k <= n"):
+        wilson_interval(3, 2)
 
 
 def test_goals_are_judged_from_the_figures() -> None:
@@ -352,6 +372,7 @@ def test_goals_are_judged_from_the_figures() -> None:
     assert g["false_alarms"] == {
         "goal": 0.02,
         "share": 0.01,
+        "share_ci95": None,
         "nuisance_scenarios": 100,
         "reached": True,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,21 +82,40 @@ def _quantile(values: list[float], q: float) -> float | None:
     return float(np.quantile(values, q)) if values else None
 
 
-def scenario_metrics(found: list[Outcome]) -> dict[str, object]:
-    """Per fire class: detection rate, median and p90 time to detect [s]; per non-fire class:
-    share of scenarios with any false alarm; false alarms per 1,000 device-hours of non-fire time
-    (nuisance, normal and pre-ignition)."""
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:
+    """Wilson score interval of a share of ``k`` in ``n`` scenarios (95 % for the default z):
+    how far a detection rate or false-alarm share measured on a few dozen or hundred scenarios
+    may lie from the rate the generator's conditions would give on many more. None when n is 0.
+
+    .. [1] E. B. Wilson, "Probable inference, the law of succession, and statistical
+       inference", J. Am. Stat. Assoc. 22 (1927) 209-212.
+    """
+    if n <= 0:
+        return None
+    if not 0 <= k <= n:
+        raise ValueError(f"a share needs 0 <= k <= n, got k={k}, n={n}")
+    share = k / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def scenario_metrics(found: list[Outcome]) -> dict[str, Any]:
+    """Per fire class: detection rate with its 95 % Wilson interval, median and p90 time to
+    detect [s]; per non-fire class: share of scenarios with any false alarm (and its interval);
+    false alarms per 1,000 device-hours of non-fire time (nuisance, normal and pre-ignition)."""
     by_class: dict[str, list[Outcome]] = {}
     for o in found:
         by_class.setdefault(o.scenario_class, []).append(o)
-    fire: dict[str, dict[str, float | int | None]] = {}
-    nuisance: dict[str, dict[str, float | int]] = {}
+    fire: dict[str, dict[str, Any]] = {}
+    nuisance: dict[str, dict[str, Any]] = {}
     for cls, items in sorted(by_class.items()):
         if items[0].is_fire:
             ttd = [o.ttd_s for o in items if o.ttd_s is not None]
             fire[cls] = {
                 "scenarios": len(items),
                 "detection_rate": len(ttd) / len(items),
+                "detection_rate_ci95": wilson_interval(len(ttd), len(items)),
                 "ttd_median_s": _quantile(ttd, 0.5),
                 "ttd_p90_s": _quantile(ttd, 0.9),
             }
@@ -104,21 +124,23 @@ def scenario_metrics(found: list[Outcome]) -> dict[str, object]:
             nuisance[cls] = {
                 "scenarios": len(items),
                 "false_alarm_scenario_rate": alarmed / len(items),
+                "false_alarm_scenario_rate_ci95": wilson_interval(alarmed, len(items)),
             }
     hours = sum(o.nonfire_device_hours for o in found)
     onsets = sum(o.false_alarms for o in found)
     fires = [o for o in found if o.is_fire]
     nuisances = [o for o in found if not o.is_fire]
     all_ttd = [o.ttd_s for o in fires if o.ttd_s is not None]
+    alarmed_all = sum(1 for o in nuisances if o.false_alarms > 0)
     return {
         "fire_classes": fire,
         "nuisance_classes": nuisance,
         "detection_rate": (len(all_ttd) / len(fires)) if fires else None,
+        "detection_rate_ci95": wilson_interval(len(all_ttd), len(fires)),
         "ttd_median_s": _quantile(all_ttd, 0.5),
         "ttd_p90_s": _quantile(all_ttd, 0.9),
-        "false_alarm_scenario_rate": (
-            sum(1 for o in nuisances if o.false_alarms > 0) / len(nuisances) if nuisances else None
-        ),
+        "false_alarm_scenario_rate": alarmed_all / len(nuisances) if nuisances else None,
+        "false_alarm_scenario_rate_ci95": wilson_interval(alarmed_all, len(nuisances)),
         "false_alarms_per_1000_device_hours": 1000.0 * onsets / hours if hours > 0 else None,
     }
 

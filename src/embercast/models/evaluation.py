@@ -151,6 +151,9 @@ def goals(results: list[Evaluated], model: str) -> dict[str, Any]:
             "detection_rate": worst_rate,
             "detected": None if worst is None else round(worst_rate * classes[worst]["scenarios"]),
             "scenarios": None if worst is None else classes[worst]["scenarios"],
+            "detection_rate_ci95": None
+            if worst is None
+            else classes[worst].get("detection_rate_ci95"),
             "reached": worst_rate is not None and worst_rate >= GOAL_DETECTION_RATE,
         },
         "speedup": {
@@ -162,6 +165,7 @@ def goals(results: list[Evaluated], model: str) -> dict[str, Any]:
         "false_alarms": {
             "goal": GOAL_FALSE_ALARM_SHARE,
             "share": share,
+            "share_ci95": mine.get("false_alarm_scenario_rate_ci95"),
             "nuisance_scenarios": nuisance,
             "reached": share is not None and nuisance > 0 and share <= GOAL_FALSE_ALARM_SHARE,
         },

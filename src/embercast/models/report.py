@@ -89,6 +89,13 @@ def _plots(results: list[Evaluated], y: np.ndarray, out: Path) -> list[str]:
     return names
 
 
+def _ci(interval: Any) -> str:
+    """``; 95 % interval lo-hi`` for a (lo, hi) pair, nothing without one."""
+    if not interval:
+        return ""
+    return f"; 95 % interval {_fmt(interval[0])}-{_fmt(interval[1])}"
+
+
 def _yes(reached: bool) -> str:
     return "**reached**" if reached else "**not reached**"
 
@@ -100,7 +107,7 @@ def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
         "-"
         if every["least_detected_class"] is None
         else f"least detected: {every['least_detected_class']}, {_fmt(every['detection_rate'])}"
-        f" ({every['detected']} of {every['scenarios']})"
+        f" ({every['detected']} of {every['scenarios']}{_ci(every['detection_rate_ci95'])})"
     )
     rival = (
         "no baseline with at most the same false-alarm share"
@@ -121,7 +128,7 @@ def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
         f"baseline with at most the same false-alarm share | {_yes(speed['reached'])} | {rival} |",
         f"| nuisance scenarios with a false alarm <= {_fmt(100 * fa['goal'], ' %')} | "
         f"{_yes(fa['reached'])} | {_fmt(fa['share'])} "
-        f"({alarmed} of {fa['nuisance_scenarios']}) |",
+        f"({alarmed} of {fa['nuisance_scenarios']}{_ci(fa['share_ci95'])}) |",
     ]
     if speed["fire_classes"]:
         lines += [
