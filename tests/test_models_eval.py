@@ -408,6 +408,15 @@ def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) 
         ],
     )
     assert ok.exit_code == 0, ok.output
+    # the goals in words, judged for the evaluated detector against the other baselines
+    assert "goals: every fire class detected: " in ok.output
+    assert "2x earlier than the best baseline: " in ok.output
+    doc = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    fa = doc["goals"]["false_alarms"]
+    verdict = "reached" if fa["reached"] else "not reached"
+    assert (
+        f"false alarms in <= 2 % of nuisance scenarios: {verdict} ({fa['share']:.3g})" in ok.output
+    )
     bad = runner.invoke(
         app, ["evaluate", "--model", "nope", "--data", str(features), "--out", str(tmp_path / "r")]
     )

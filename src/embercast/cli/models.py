@@ -159,7 +159,35 @@ def evaluate(
             f"{m['ttd_median_s']} s, nuisance scenarios with a false alarm "
             f"{m['false_alarm_scenario_rate']}"
         )
+        typer.echo(_goal_summary(doc["goals"]))
         typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
+def _goal_summary(goals: dict[str, Any]) -> str:
+    """The goals in three lines for the terminal (the report has the whole table)."""
+    every, speed, fa = goals["every_fire_class_detected"], goals["speedup"], goals["false_alarms"]
+
+    def verdict(reached: bool) -> str:
+        return "reached" if reached else "not reached"
+
+    def num(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3g}"
+
+    rival = (
+        "no baseline with at most the same false-alarm share"
+        if speed["speedup"] is None
+        else f"{speed['speedup']:.2f}x against {speed['baseline']}"
+    )
+    return "\n".join(
+        [
+            f"goals: every fire class detected: {verdict(every['reached'])} (least detected: "
+            f"{every['least_detected_class']}, {num(every['detection_rate'])})",
+            f"       {speed['goal']:g}x earlier than the best baseline: "
+            f"{verdict(speed['reached'])} ({rival})",
+            f"       false alarms in <= {100 * fa['goal']:g} % of nuisance scenarios: "
+            f"{verdict(fa['reached'])} ({num(fa['share'])})",
+        ]
+    )
 
 
 @app.command()
