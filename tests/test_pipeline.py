@@ -100,6 +100,11 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
     )
     assert steps["register"]["outputs"]["model"] == steps["train"]["outputs"]["model"]
     assert (tmp_path / "t" / "report" / "report.md").exists()
+    # the goals, judged in the report, travel with the evaluate step's outputs
+    doc = json.loads((tmp_path / "t" / "report" / "metrics.json").read_text())
+    reached = steps["evaluate"]["outputs"]["goals_reached"]
+    assert reached == {k: g["reached"] for k, g in doc["goals"].items()}
+    assert set(reached) == {"every_fire_class_detected", "speedup", "false_alarms"}
     again = runner.invoke(app, ["pipeline", "--config", str(cfg), "--json"])
     assert all(rec["cached"] for rec in json.loads(again.stdout)["steps"].values())
     status = runner.invoke(app, ["pipeline", "status", "--config", str(cfg)])

@@ -130,11 +130,12 @@ def _evaluate(a: Inputs, up: Upstream) -> dict[str, Any]:
     detectors = {ref: Registry().load(ref), **{b: make_detector(b) for b in BASELINES}}
     results = evaluate(data, detectors)
     y = data.split(("test", "holdout"))["fire"].to_numpy()
-    write_report(results, y, a["report"], f"Evaluation of {ref}", {"model": ref}, model=ref)
+    doc = write_report(results, y, a["report"], f"Evaluation of {ref}", {"model": ref}, model=ref)
     mine = results[0].metrics
     return {"report": a["report"], "versus": best_baseline_ttd(results, ref),
             "detection_rate": mine["detection_rate"],
-            "false_alarm_scenario_rate": mine["false_alarm_scenario_rate"]}  # fmt: skip
+            "false_alarm_scenario_rate": mine["false_alarm_scenario_rate"],
+            "goals_reached": {k: g["reached"] for k, g in doc["goals"].items()}}  # fmt: skip
 
 
 def _register(_: Inputs, up: Upstream) -> dict[str, Any]:
