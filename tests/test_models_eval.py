@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -325,6 +326,16 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     lo, hi = m["detection_rate_ci95"]
     assert lo <= m["detection_rate"] <= hi
     assert any("95 % interval" in line for line in lines if line.startswith("| nuisance"))
+    # per class: the scenario count beside the name, the detection rate or false-alarm share
+    # with its interval in brackets
+    fire_row = re.compile(r"^\| [a-z_]+ \(\d+\) \| [0-9.]+ \[[0-9.e-]+-[0-9.e-]+\], ")
+    start = lines.index(
+        "## Fire classes (detection rate [95 % interval], median / p90 time to detect)"
+    )
+    classes = lines[start + 4 : start + 4 + len(m["fire_classes"])]
+    assert classes and all(fire_row.match(line) for line in classes), classes
+    share_row = re.compile(r"^\| [a-z_]+ \(\d+\) \| [0-9.e-]+ \[[0-9.e-]+-[0-9.e-]+\] \|")
+    assert sum(bool(share_row.match(line)) for line in lines) == len(m["nuisance_classes"])
 
 
 def test_wilson_interval() -> None:

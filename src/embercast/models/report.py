@@ -96,6 +96,13 @@ def _ci(interval: Any) -> str:
     return f"; 95 % interval {_fmt(interval[0])}-{_fmt(interval[1])}"
 
 
+def _bracket(interval: Any) -> str:
+    """`` [lo-hi]`` for a (lo, hi) pair, two significant digits; nothing without one."""
+    if not interval:
+        return ""
+    return f" [{_fmt(interval[0], digits=2)}-{_fmt(interval[1], digits=2)}]"
+
+
 def _yes(reached: bool) -> str:
     return "**reached**" if reached else "**not reached**"
 
@@ -192,29 +199,44 @@ def write_report(
         lines += _goal_lines(doc["goals"], model)
     fire_classes = sorted({c for r in results for c in r.metrics["fire_classes"]})
     nuisance = sorted({c for r in results for c in r.metrics["nuisance_classes"]})
-    lines += ["", "## Fire classes (detection rate, median / p90 time to detect)", ""]
-    lines += ["| fire class | " + " | ".join(r.name for r in results) + " |"]
+    lines += [
+        "",
+        "## Fire classes (detection rate [95 % interval], median / p90 time to detect)",
+        "",
+    ]
+    lines += ["| fire class (scenarios) | " + " | ".join(r.name for r in results) + " |"]
     lines += ["|---|" + "---:|" * len(results)]
     for c in fire_classes:
-        cells = []
+        cells, count = [], None
         for r in results:
             m = r.metrics["fire_classes"].get(c)
+            count = count if m is None else m["scenarios"]
             cells.append(
                 "-"
                 if m is None
-                else f"{_fmt(m['detection_rate'])}, {_fmt(m['ttd_median_s'], ' s')}"
-                f" / {_fmt(m['ttd_p90_s'], ' s')}"
+                else f"{_fmt(m['detection_rate'])}{_bracket(m.get('detection_rate_ci95'))}, "
+                f"{_fmt(m['ttd_median_s'], ' s')} / {_fmt(m['ttd_p90_s'], ' s')}"
             )
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
-    lines += ["", "## Nuisance classes (share of scenarios with a false alarm)", ""]
-    lines += ["| class | " + " | ".join(r.name for r in results) + " |"]
+        lines.append(f"| {c} ({count}) | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Nuisance classes (share of scenarios with a false alarm [95 % interval])",
+        "",
+    ]
+    lines += ["| class (scenarios) | " + " | ".join(r.name for r in results) + " |"]
     lines += ["|---|" + "---:|" * len(results)]
     for c in nuisance:
-        cells = [
-            _fmt(r.metrics["nuisance_classes"].get(c, {}).get("false_alarm_scenario_rate"))
-            for r in results
-        ]
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+        cells, count = [], None
+        for r in results:
+            m = r.metrics["nuisance_classes"].get(c)
+            count = count if m is None else m["scenarios"]
+            cells.append(
+                "-"
+                if m is None
+                else f"{_fmt(m['false_alarm_scenario_rate'])}"
+                f"{_bracket(m.get('false_alarm_scenario_rate_ci95'))}"
+            )
+        lines.append(f"| {c} ({count}) | " + " | ".join(cells) + " |")
     lines += ["", *(f"![{p}]({p})" for p in plots), ""]
     (folder / "report.md").write_text("\n".join(lines))
     return doc
