@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,31 @@ def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
     return lines
 
 
+def _class_table(
+    results: list[Evaluated],
+    key: str,
+    title: str,
+    first: str,
+    cell: Callable[[dict[str, Any]], str],
+) -> list[str]:
+    """A section with one row per class of ``metrics[key]`` (its scenario count beside the
+    name) and one column per detector, ``cell`` formatting a detector's figures for a class."""
+    classes = sorted({c for r in results for c in r.metrics[key]})
+    lines = [
+        "",
+        f"## {title}",
+        "",
+        f"| {first} (scenarios) | " + " | ".join(r.name for r in results) + " |",
+    ]
+    lines += ["|---|" + "---:|" * len(results)]
+    for c in classes:
+        found = [r.metrics[key].get(c) for r in results]
+        count = next(m["scenarios"] for m in found if m is not None)
+        cells = ["-" if m is None else cell(m) for m in found]
+        lines.append(f"| {c} ({count}) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_report(
     results: list[Evaluated],
     y: np.ndarray,
@@ -197,46 +223,26 @@ def write_report(
         )
     if model is not None:
         lines += _goal_lines(doc["goals"], model)
-    fire_classes = sorted({c for r in results for c in r.metrics["fire_classes"]})
-    nuisance = sorted({c for r in results for c in r.metrics["nuisance_classes"]})
-    lines += [
-        "",
-        "## Fire classes (detection rate [95 % interval], median / p90 time to detect)",
-        "",
-    ]
-    lines += ["| fire class (scenarios) | " + " | ".join(r.name for r in results) + " |"]
-    lines += ["|---|" + "---:|" * len(results)]
-    for c in fire_classes:
-        cells, count = [], None
-        for r in results:
-            m = r.metrics["fire_classes"].get(c)
-            count = count if m is None else m["scenarios"]
-            cells.append(
-                "-"
-                if m is None
-                else f"{_fmt(m['detection_rate'])}{_bracket(m.get('detection_rate_ci95'))}, "
-                f"{_fmt(m['ttd_median_s'], ' s')} / {_fmt(m['ttd_p90_s'], ' s')}"
-            )
-        lines.append(f"| {c} ({count}) | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## Nuisance classes (share of scenarios with a false alarm [95 % interval])",
-        "",
-    ]
-    lines += ["| class (scenarios) | " + " | ".join(r.name for r in results) + " |"]
-    lines += ["|---|" + "---:|" * len(results)]
-    for c in nuisance:
-        cells, count = [], None
-        for r in results:
-            m = r.metrics["nuisance_classes"].get(c)
-            count = count if m is None else m["scenarios"]
-            cells.append(
-                "-"
-                if m is None
-                else f"{_fmt(m['false_alarm_scenario_rate'])}"
-                f"{_bracket(m.get('false_alarm_scenario_rate_ci95'))}"
-            )
-        lines.append(f"| {c} ({count}) | " + " | ".join(cells) + " |")
+    lines += _class_table(
+        results,
+        "fire_classes",
+        "Fire classes (detection rate [95 % interval], median / p90 time to detect)",
+        "fire class",
+        lambda m: (
+            f"{_fmt(m['detection_rate'])}{_bracket(m.get('detection_rate_ci95'))}, "
+            f"{_fmt(m['ttd_median_s'], ' s')} / {_fmt(m['ttd_p90_s'], ' s')}"
+        ),
+    )
+    lines += _class_table(
+        results,
+        "nuisance_classes",
+        "Nuisance classes (share of scenarios with a false alarm [95 % interval])",
+        "class",
+        lambda m: (
+            f"{_fmt(m['false_alarm_scenario_rate'])}"
+            f"{_bracket(m.get('false_alarm_scenario_rate_ci95'))}"
+        ),
+    )
     lines += ["", *(f"![{p}]({p})" for p in plots), ""]
     (folder / "report.md").write_text("\n".join(lines))
     return doc
