@@ -22,7 +22,13 @@ from embercast.engine.executor import SchedulerUnreachableError
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Argument(help="Feature set location (embercast features).")],
+    data: Annotated[
+        list[str],
+        typer.Argument(
+            help="Feature set location (embercast features); several are trained on together "
+            "(datasets of different seeds and the same held-out conditions)."
+        ),
+    ],
     model: Annotated[
         str, typer.Option("--model", help="Model: rf, gbm, gas, ensemble, gru or lstm.")
     ] = "gbm",
@@ -103,7 +109,10 @@ def train(
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Option("--model", help="A saved model file or a baseline name.")],
-    data: Annotated[str, typer.Option("--data", help="Feature set location.")],
+    data: Annotated[
+        list[str],
+        typer.Option("--data", help="Feature set location; repeat it to evaluate on several."),
+    ],
     out: Annotated[str, typer.Option("--out", "-o", help="Report folder.")],
     split: Annotated[
         str, typer.Option(help="Split groups to evaluate on (comma-separated).")
@@ -137,7 +146,7 @@ def evaluate(
                 detectors[base] = make_detector(base)
         results = run_evaluation(features, detectors, eval_groups=groups)
         rows = features.split(groups)
-        context = {"data": data, "feature_set": features.feature_set,
+        context = {"data": features.location, "feature_set": features.feature_set,
                    "evaluated on": ", ".join(groups), "rows": len(rows),
                    "model": model}  # fmt: skip
         doc = write_report(

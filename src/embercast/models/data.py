@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,22 +20,82 @@ SPLITS = ("train", "val", "test", "holdout")
 
 @dataclass(frozen=True)
 class FeatureData:
-    """A feature table and, per scenario, (class, is_fire, ignition_s)."""
+    """A feature table and, per scenario, (class, is_fire, ignition_s); ``holdout`` is the
+    dataset's held-out conditions and ``seeds`` its scenarios' seeds (to combine feature sets
+    safely)."""
 
     rows: pd.DataFrame
     scenarios: dict[str, tuple[str, bool, float | None]]
     feature_set: str
     location: str
     content_hash: str
+    holdout: str | None = None
+    seeds: frozenset[int] = frozenset()
 
     def split(self, groups: tuple[str, ...]) -> pd.DataFrame:
         """Rows of the scenarios in the split groups ``groups``."""
         return self.rows[self.rows["split_group"].isin(groups)]
 
 
-def load_features(location: str) -> FeatureData:
+def load_features(location: str | Sequence[str]) -> FeatureData:
     """Read a feature set (``embercast features`` or ``generate --features``) and its parent's
-    scenarios. Raises ValueError when it is not a complete feature set."""
+    scenarios; several locations are read as one (:func:`combine_features`). Raises ValueError
+    when one is not a complete feature set or they cannot be combined."""
+    if not isinstance(location, str):
+        locations = list(location)
+        if not locations:
+            raise ValueError("no feature set location given")
+        parts = [_load_one(loc) for loc in locations]
+        return parts[0] if len(parts) == 1 else combine_features(parts)
+    return _load_one(location)
+
+
+def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
+    """The scenarios of several feature sets as one table, each keeping its split group: more
+    data without regenerating what exists. Scenario IDs become ``K/ID`` (K: the set's position,
+    from 0). The sets must have the same feature columns and held-out conditions (or the
+    ``holdout`` group would hold conditions another set trains on) and no scenario in common
+    (datasets generated with different ``--seed``)."""
+    first = parts[0]
+    columns = list(first.rows.columns)
+    seen: dict[int, str] = {}
+    for part in parts:
+        where = part.location
+        if part.feature_set != first.feature_set or list(part.rows.columns) != columns:
+            raise ValueError(
+                f"cannot combine feature set {where!r} ({part.feature_set}) with "
+                f"{first.location!r} ({first.feature_set}): their feature columns differ"
+            )
+        if part.holdout != first.holdout:
+            raise ValueError(
+                f"cannot combine {where!r} with {first.location!r}: they hold out different "
+                f"conditions ({part.holdout!r} against {first.holdout!r})"
+            )
+        shared = part.seeds & seen.keys()
+        if shared:
+            raise ValueError(
+                f"cannot combine {where!r} with {seen[min(shared)]!r}: they share {len(shared)} "
+                "scenarios (generate more data with another --seed)"
+            )
+        seen.update(dict.fromkeys(part.seeds, where))
+    rows, scenarios = [], {}
+    for k, part in enumerate(parts):
+        rows.append(part.rows.assign(scenario_id=f"{k}/" + part.rows["scenario_id"].astype(str)))
+        scenarios.update({f"{k}/{sid}": facts for sid, facts in part.scenarios.items()})
+    digest = hashlib.sha256("\n".join(p.content_hash for p in parts).encode()).hexdigest()
+    return FeatureData(
+        rows=pd.concat(rows, ignore_index=True),
+        scenarios=scenarios,
+        feature_set=first.feature_set,
+        location=",".join(p.location for p in parts),
+        content_hash=digest,
+        holdout=first.holdout,
+        seeds=frozenset(seen),
+    )
+
+
+def _load_one(location: str) -> FeatureData:
+    """One feature set (see :func:`load_features`)."""
     fs, root = resolve(location)
     path = join(root, "manifest.json")
     if not fs.exists(path):
@@ -54,8 +116,12 @@ def load_features(location: str) -> FeatureData:
                 f"the dataset of feature set {location!r} ({parent!r}) cannot be found: "
                 "scenarios.parquet is missing"
             )
-    columns = ["scenario_id", "scenario_class", "is_fire", "ignition_s"]
+    columns = ["scenario_id", "scenario_class", "is_fire", "ignition_s", "seed"]
     scen = read_table(pfs, join(proot, "scenarios.parquet"), columns).to_pandas()
+    holdout = None
+    if pfs.exists(join(proot, "manifest.json")):
+        with pfs.open(join(proot, "manifest.json"), "rb") as fh:
+            holdout = (json.loads(fh.read()).get("arguments") or {}).get("holdout")
     facts = {
         str(r.scenario_id): (
             str(r.scenario_class),
@@ -70,4 +136,6 @@ def load_features(location: str) -> FeatureData:
         feature_set=str(manifest["feature_set"]),
         location=location,
         content_hash=str(manifest["content_hash"]),
+        holdout=holdout,
+        seeds=frozenset(int(x) for x in scen["seed"]),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from embercast.config import get_settings
@@ -44,7 +45,7 @@ def fit_detector(
 
 
 def train(
-    data: str,
+    data: str | Sequence[str],
     model: str,
     *,
     train_groups: tuple[str, ...] = ("train",),
@@ -59,11 +60,12 @@ def train(
     alarm_budget: float | None = None,
     slow_path: bool = False,
 ) -> dict[str, Any]:
-    """Fit, choose the alarm operating point on ``alarm_groups`` under ``alarm_budget`` (the
-    settings' ``alarm_false_alarm_budget`` when None; skipped when those groups have no rows; with
-    a slow-confirmation path when ``slow_path`` and it helps there),
-    measure on ``eval_groups``, log the run to MLflow (and register it as a new version of
-    ``register``), and optionally save the model file ``out``. Returns a summary."""
+    """Fit on ``data`` (one feature set, or several read as one), choose the alarm operating
+    point on ``alarm_groups`` under ``alarm_budget`` (the settings' ``alarm_false_alarm_budget``
+    when None; skipped when those groups have no rows; with a slow-confirmation path when
+    ``slow_path`` and it helps there), measure on ``eval_groups``, log the run to MLflow (and
+    register it as a new version of ``register``), and optionally save the model file ``out``.
+    Returns a summary."""
     features = load_features(data)
     tuned: dict[str, Any] = {}
     if hpo_trials > 0:
@@ -85,8 +87,9 @@ def train(
     registry = registry or Registry()
     with tempfile.TemporaryDirectory() as tmp:
         held = features.split(eval_groups)
+        context = {"data": features.location, "evaluated on": ", ".join(eval_groups)}
         write_report([result], held["fire"].to_numpy(), tmp, f"{model} on held-out scenarios",
-                     {"data": data, "evaluated on": ", ".join(eval_groups)})  # fmt: skip
+                     context)  # fmt: skip
         run_id, version = registry.log_training(
             detector,
             params={
@@ -98,7 +101,7 @@ def train(
             metrics={**metrics, "train_rows": n_rows, "train_seconds": seconds},
             tags={
                 "feature_set": features.feature_set,
-                "features_location": data,
+                "features_location": features.location,
                 "features_content_hash": features.content_hash,
                 "eval_groups": ",".join(eval_groups),
             },  # fmt: skip
@@ -106,7 +109,7 @@ def train(
             register=register,
         )
     if out is not None:
-        save_model(detector, out, {"model": model, "data": data, "run_id": run_id,
+        save_model(detector, out, {"model": model, "data": features.location, "run_id": run_id,
                                    "data_content_hash": features.content_hash})  # fmt: skip
     return {"model": model, "rows": n_rows, "seconds": seconds, "run_id": run_id,
             "registered": register, "version": version, "out": out,
