@@ -29,6 +29,7 @@ from embercast.store.fs import (
     check_writable,
     join,
     list_names,
+    read_json,
     read_table,
     remove_temporaries,
     resolve,
@@ -79,14 +80,6 @@ class _Task:
 
 def _dumps(obj: object) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
-
-
-def _read_manifest(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
-    if not fs.exists(path):
-        return None
-    with fs.open(path, "rb") as fh:
-        loaded: dict[str, Any] = json.loads(fh.read())
-    return loaded
 
 
 def _run_task(task: _Task) -> dict[str, Any]:
@@ -192,13 +185,13 @@ def build_features(
     started = time.perf_counter()
     get_feature_set(feature_set)
     dfs, droot = resolve(dataset)
-    parent = _read_manifest(dfs, join(droot, MANIFEST))
+    parent = read_json(dfs, join(droot, MANIFEST))
     if parent is None:
         raise FeaturesError(f"{dataset!r} is not a complete dataset: it has no {MANIFEST}")
     record = feature_record(feature_set, dataset, str(parent["content_hash"]))
     ofs, oroot = resolve(out)
     check_writable(ofs, oroot, out)
-    existing = _read_manifest(ofs, join(oroot, MANIFEST))
+    existing = read_json(ofs, join(oroot, MANIFEST))
     if existing is not None:
         same = existing.get("parent", {}).get("content_hash") == parent["content_hash"] and (
             existing.get("feature_set"),

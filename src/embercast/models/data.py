@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from embercast.features.schema import FEATURES_FORMAT
-from embercast.store.fs import join, list_names, read_table, resolve
+from embercast.store.fs import join, list_names, read_json, read_table, resolve
 
 SPLITS = ("train", "val", "test", "holdout")
 """Split groups a dataset's scenarios are assigned to (by scenario, never by row)."""
@@ -97,11 +96,9 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
 def _load_one(location: str) -> FeatureData:
     """One feature set (see :func:`load_features`)."""
     fs, root = resolve(location)
-    path = join(root, "manifest.json")
-    if not fs.exists(path):
+    manifest = read_json(fs, join(root, "manifest.json"))
+    if manifest is None:
         raise ValueError(f"{location!r} is not a complete feature set: it has no manifest.json")
-    with fs.open(path, "rb") as fh:
-        manifest = json.loads(fh.read())
     if manifest.get("format") != FEATURES_FORMAT:
         raise ValueError(f"{location!r} is not a feature set (format {manifest.get('format')!r})")
     parts = sorted(n for n in list_names(fs, join(root, "features")) if n.endswith(".parquet"))
@@ -118,10 +115,8 @@ def _load_one(location: str) -> FeatureData:
             )
     columns = ["scenario_id", "scenario_class", "is_fire", "ignition_s", "seed"]
     scen = read_table(pfs, join(proot, "scenarios.parquet"), columns).to_pandas()
-    holdout = None
-    if pfs.exists(join(proot, "manifest.json")):
-        with pfs.open(join(proot, "manifest.json"), "rb") as fh:
-            holdout = (json.loads(fh.read()).get("arguments") or {}).get("holdout")
+    dataset = read_json(pfs, join(proot, "manifest.json")) or {}
+    holdout = (dataset.get("arguments") or {}).get("holdout")
     facts = {
         str(r.scenario_id): (
             str(r.scenario_class),

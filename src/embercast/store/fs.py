@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import posixpath
 import shutil
@@ -223,6 +224,15 @@ def read_table(fs: AbstractFileSystem, path: str, columns: Sequence[str] | None 
         return pq.read_table(path, columns=cols)
     with fs.open(path, "rb") as handle:
         return pq.read_table(handle, columns=cols, use_threads=False, pre_buffer=False)
+
+
+def read_json(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (a manifest), or None when there is no such file."""
+    if not fs.exists(path):
+        return None
+    with fs.open(path, "rb") as handle:
+        loaded: dict[str, Any] = json.loads(handle.read())
+    return loaded
 
 
 def read_schema(fs: AbstractFileSystem, path: str) -> pa.Schema:
