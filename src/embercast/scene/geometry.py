@@ -102,6 +102,21 @@ class CameraPose:
         row = cam[:, 1] / depth * self.focal_px + self.height / 2
         return col, row, depth
 
+    def sees(self, points: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether each point (N, 3) [m] is in front of the camera and projects inside the
+        frame: its field of view, not counting what objects in the room hide.
+
+        >>> pose = CameraPose(position=(0.0, 0.0, 2.5), yaw=45.0, pitch=30.0)
+        >>> pose.sees(np.array([[2.0, 2.0, 0.5], [0.1, 3.0, 0.5], [-1.0, -1.0, 0.5]])).tolist()
+        [True, False, False]
+        """
+        rel = np.asarray(points, dtype=np.float64) - np.asarray(self.position)
+        col, row, _ = self.project(points)
+        ahead = rel @ self.basis[2] > 0.0
+        return np.asarray(
+            ahead & (col >= 0) & (col < self.width) & (row >= 0) & (row < self.height), dtype=bool
+        )
+
 
 @dataclass(frozen=True)
 class RoomHits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ CAMERA_INSET = 0.15
 """Distance of a device from the walls of its corner [m]."""
 
 
-def f(p: dict[str, Any], key: str) -> float:
+def f(p: Mapping[str, Any], key: str) -> float:
     """A numeric parameter as float."""
     return float(p[key])
 
@@ -85,35 +86,41 @@ def person_near(
     return np.stack([px, py], axis=-1)[:, None, :]
 
 
+def device_poses(room: Room, p: Mapping[str, Any]) -> list[CameraPose]:
+    """Camera poses of a scenario's devices: one in a ceiling corner looking along the room's
+    diagonal (turned by ``camera_yaw_offset`` [deg], tilted down by ``camera_pitch`` [deg]), and
+    with ``second_device`` a second one in the opposite corner."""
+    z_cam = room.height - 0.12
+    yaw = math.degrees(math.atan2(room.width / 2 - CAMERA_INSET, room.length / 2 - CAMERA_INSET))
+    offset, pitch = f(p, "camera_yaw_offset"), f(p, "camera_pitch")
+    corner = (CAMERA_INSET, CAMERA_INSET, z_cam)
+    poses = [CameraPose(position=corner, yaw=yaw + offset, pitch=pitch)]
+    if p["second_device"]:
+        poses.append(
+            CameraPose(
+                position=(room.length - CAMERA_INSET, room.width - CAMERA_INSET, z_cam),
+                yaw=yaw + 180.0 - offset,
+                pitch=pitch,
+            )
+        )
+    return poses
+
+
+def hob_position(room: Room, p: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Centre of the hob [m] from its fractional room coordinates (worktop height 0.9 m)."""
+    return (f(p, "hob_x_frac") * room.length, f(p, "hob_y_frac") * room.width, 0.9)
+
+
 def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
     """Room, devices, ventilation, background occupants and furniture of a scenario."""
     p: dict[str, Any] = dict(spec.params)
     rng = np.random.default_rng([spec.seed, 1])
     t = np.arange(0.0, f(p, "duration_s") + 1.0, 1.0)
     room = Room(length=f(p, "room_length"), width=f(p, "room_width"), height=f(p, "room_height"))
-    z_cam = room.height - 0.12
-    yaw = math.degrees(math.atan2(room.width / 2 - CAMERA_INSET, room.length / 2 - CAMERA_INSET))
     devices = [
-        Device(
-            device_id=f"{spec.scenario_id}-d0",
-            pose=CameraPose(
-                position=(CAMERA_INSET, CAMERA_INSET, z_cam),
-                yaw=yaw + f(p, "camera_yaw_offset"),
-                pitch=f(p, "camera_pitch"),
-            ),
-        )
+        Device(device_id=f"{spec.scenario_id}-d{k}", pose=pose)
+        for k, pose in enumerate(device_poses(room, p))
     ]
-    if p["second_device"]:
-        devices.append(
-            Device(
-                device_id=f"{spec.scenario_id}-d1",
-                pose=CameraPose(
-                    position=(room.length - CAMERA_INSET, room.width - CAMERA_INSET, z_cam),
-                    yaw=yaw + 180.0 - f(p, "camera_yaw_offset"),
-                    pitch=f(p, "camera_pitch"),
-                ),
-            )
-        )
     n = t.size
     room_temp = f(p, "room_temp") + 0.3 * np.sin(2 * np.pi * t / 3600.0 + rng.uniform(0, 2 * np.pi))
     flow = air_change_flow(np.full(n, f(p, "ach")), room.volume)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,10 @@ from embercast.physics.growth import (
 from embercast.physics.heating import lumped_temperature
 from embercast.physics.plume import fire_diameter
 from embercast.physics.species import M_CO2, gas_volume_rate, species_mass_rate
+from embercast.scene.geometry import Room
 from embercast.scene.objects import Box, Disc
 from embercast.scene.render import StaticObject
-from embercast.synth.builders.base import add_people, f, person_near, window
+from embercast.synth.builders.base import add_people, f, hob_position, person_near, window
 from embercast.synth.fuels import FUELS, get_fuel
 from embercast.synth.plan import FirePlan, FloatArray, ScenarioPlan, SmallFlame
 
@@ -87,9 +89,8 @@ def fuel_package(
     return temps
 
 
-def fire_position(plan: ScenarioPlan, p: dict[str, Any]) -> tuple[tuple[float, float], float]:
-    """Fire position from fractional room coordinates and a height [m]."""
-    room = plan.room
+def fire_position(room: Room, p: Mapping[str, Any]) -> tuple[tuple[float, float], float]:
+    """Fire position (x, y) and height [m] from fractional room coordinates and ``fire_z``."""
     return (f(p, "fire_x_frac") * room.length, f(p, "fire_y_frac") * room.width), min(
         f(p, "fire_z"), room.height - 0.5
     )
@@ -120,7 +121,7 @@ def flaming_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator
     hrr = hrr_curve(plan.t, alpha, q_peak, t_ign, energy, f(p, "decay_s"))
     if p["door_open"]:
         plan.flow = plan.flow + fire_exchange_flow(hrr)
-    xy, z = fire_position(plan, p)
+    xy, z = fire_position(plan.room, p)
     plan.fires.append(FirePlan(xy=xy, z=z, hrr=hrr, fuel=fuel, flaming=hrr > 0))
     fuel_package(plan, xy, z, float(fire_diameter(hrr.max(), fuel.hrrpua)), hrr, 550.0)
     set_fire_phases(plan, hrr, t_ign)
@@ -146,7 +147,7 @@ def smouldering(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator)
         plan.t, r0, f(p, "spread_mm_min") / 60_000.0, t_on, SMOULDER_ITEM_SIZE / 2
     )
     q_s = np.minimum(q0 * ramp * (radius / r0) ** 2, SMOULDER_MAX_KW)
-    xy, z = fire_position(plan, p)
+    xy, z = fire_position(plan.room, p)
     t_flame = t_on + f(p, "transition_after_s")
     flaming_from: float | None = None
     q_f = np.zeros_like(q_s)
@@ -222,7 +223,7 @@ def electrical_overheat(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Ge
     q_f = hrr_curve(
         t, growth_alpha(str(p["growth"])), q_peak, float(t[k_flame]), q_peak * 400, 300.0
     )
-    xy, z = fire_position(plan, p)
+    xy, z = fire_position(plan.room, p)
     plan.fires.append(FirePlan(xy=xy, z=z, hrr=q_pyro, fuel=fuel, flaming=np.zeros(t.size, bool)))
     plan.fires.append(FirePlan(xy=xy, z=z, hrr=q_f, fuel=fuel, flaming=q_f > 0))
     box = Box(lo=(xy[0] - 0.06, xy[1] - 0.04, z), hi=(xy[0] + 0.06, xy[1] + 0.04, z + 0.06))
@@ -236,7 +237,7 @@ def electrical_overheat(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Ge
 def cooking_oil_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator) -> None:
     """A pan of oil heats on a burner until autoignition, then burns as an ultra-fast fire."""
     t, room = plan.t, plan.room
-    hob = (f(p, "hob_x_frac") * room.length, f(p, "hob_y_frac") * room.width, 0.9)
+    hob = hob_position(room, p)
     gas = p["burner_type"] == "gas"
     eff = 0.4 if gas else 0.7
     capacity = f(p, "oil_mass") * 2000.0 + 1.2 * 460.0  # oil + steel pan [J/K]

@@ -13,13 +13,17 @@ from embercast.physics.species import M_CO2, M_H2O, gas_volume_rate, species_mas
 from embercast.physics.ventilation import air_change_flow, window_flow
 from embercast.scene.objects import Box, Disc
 from embercast.scene.render import StaticObject
-from embercast.synth.builders.base import add_people, cycle, f, person_near, walkers, window
+from embercast.synth.builders.base import (
+    add_people,
+    cycle,
+    f,
+    hob_position,
+    person_near,
+    walkers,
+    window,
+)
 from embercast.synth.fuels import FUELS
 from embercast.synth.plan import Fault, FloatArray, ScenarioPlan, SmallFlame, WarmPlume
-
-
-def _hob(plan: ScenarioPlan, p: dict[str, Any]) -> tuple[float, float, float]:
-    return (f(p, "hob_x_frac") * plan.room.length, f(p, "hob_y_frac") * plan.room.width, 0.9)
 
 
 def _combustion(plan: ScenarioPlan, q: NDArray[np.floating[Any]], fuel_name: str) -> None:
@@ -60,7 +64,7 @@ def _cooking_window(plan: ScenarioPlan, p: dict[str, Any]) -> FloatArray:
 
 def cooking_gas_stove(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator) -> None:
     """Gas burners with pans, a cook, steam and optionally a range hood."""
-    t, hob = plan.t, _hob(plan, p)
+    t, hob = plan.t, hob_position(plan.room, p)
     on = _cooking_window(plan, p)
     plan.add_object(
         StaticObject(
@@ -97,7 +101,7 @@ def cooking_gas_stove(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Gene
 
 def cooking_electric(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator) -> None:
     """Electric or ceramic plates (visible hot), an oven, steam and a cook; no burner CO2."""
-    t, hob = plan.t, _hob(plan, p)
+    t, hob = plan.t, hob_position(plan.room, p)
     on = _cooking_window(plan, p)
     plan.add_object(
         StaticObject(

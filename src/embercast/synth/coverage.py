@@ -1,0 +1,61 @@
+"""Camera coverage of a scenario's fire: is its origin in the field of view of a device camera?
+
+A Lepton 3.5 in a ceiling corner sees 57 x 43 degrees of its room, so fires near the walls either
+side of it, or under it, are outside every camera's view unless a second device covers them.
+Such a fire reaches the device only through the air: a flaming fire's heat and CO2 soon do, but a
+smoulder of a few hundred watts adds about as much CO2 as one person breathing. Evaluation
+reports detection separately for fires in and out of view (:mod:`embercast.models.evaluate`), so
+what a model misses can be told apart from what no camera could see, and installers know what
+their camera placement leaves to the gas sensor.
+
+The facts come from a scenario's sampled parameters (a row of ``scenarios.parquet``) through the
+builders' own geometry (:func:`~embercast.synth.builders.base.device_poses`,
+:func:`~embercast.synth.builders.fires.fire_position`,
+:func:`~embercast.synth.builders.base.hob_position`), so they hold for existing datasets too.
+Objects that hide a fire from a camera that faces it are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from embercast.scene.geometry import Room
+from embercast.synth.builders.base import device_poses, f, hob_position
+from embercast.synth.builders.fires import fire_position
+
+
+def fire_origin(room: Room, params: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Where a fire scenario's fire starts in ``room`` [m]: the pan on the hob for a cooking-oil
+    fire, else the sampled fire position."""
+    if params["scenario_class"] == "cooking_oil_fire":
+        return hob_position(room, params)
+    (x, y), z = fire_position(room, params)
+    return x, y, z
+
+
+def fire_in_view(params: Mapping[str, Any]) -> bool | None:
+    """Whether a fire scenario's fire origin (:func:`fire_origin`) is in the field of view of
+    one of its device cameras; None for a scenario without fire. ``params`` is a row of
+    ``scenarios.parquet``: ``scenario_class``, ``is_fire``, the room's size, the cameras'
+    ``camera_pitch``, ``camera_yaw_offset`` and ``second_device``, and the fire's position
+    (``fire_x_frac``, ``fire_y_frac``, ``fire_z``; ``hob_x_frac``, ``hob_y_frac`` for cooking
+    oil). Raises KeyError naming a parameter ``params`` lacks.
+
+    >>> row = dict(scenario_class="smouldering", is_fire=True, room_length=5.0, room_width=4.0,
+    ...            room_height=2.7, camera_pitch=30.0, camera_yaw_offset=0.0,
+    ...            second_device=False, fire_x_frac=0.6, fire_y_frac=0.5, fire_z=0.4)
+    >>> fire_in_view(row), fire_in_view({**row, "fire_x_frac": 0.95, "fire_y_frac": 0.05})
+    (True, False)
+    """
+    if not params["is_fire"]:
+        return None
+    room = Room(
+        length=f(params, "room_length"),
+        width=f(params, "room_width"),
+        height=f(params, "room_height"),
+    )
+    origin = np.array([fire_origin(room, params)])
+    return any(bool(pose.sees(origin)[0]) for pose in device_poses(room, params))
