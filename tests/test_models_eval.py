@@ -235,6 +235,31 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
     assert plain.params.slow_threshold is None
 
 
+def test_scenario_metrics_split_fires_by_camera_coverage() -> None:
+    frame, facts = scored()
+    late = frame[frame.scenario_id == "f1"].assign(scenario_id="f2", device_id="f2-d0")
+    late = late.assign(p=0.1)  # never alarms
+    frame = pd.concat([frame, late], ignore_index=True)
+    facts = {**facts, "f2": ("flaming_fire", True, 100.0)}
+    found = outcomes(frame, frame.p.to_numpy(), facts, AlarmParams(delay_on_s=10.0))
+    assert "in_view" not in scenario_metrics(found)  # coverage unknown: no split
+    m = scenario_metrics(found, {"f1": True, "f2": False})
+    flaming = m["fire_classes"]["flaming_fire"]
+    assert flaming["detection_rate"] == 0.5
+    assert flaming["in_view"] == {
+        "scenarios": 1,
+        "detected": 1,
+        "detection_rate": 1.0,
+        "detection_rate_ci95": wilson_interval(1, 1),
+    }
+    assert flaming["out_of_view"]["detected"] == 0 and flaming["out_of_view"]["scenarios"] == 1
+    assert m["in_view"]["detection_rate"] == 1.0 and m["out_of_view"]["detection_rate"] == 0.0
+    # a fire the coverage does not list is in neither share
+    m = scenario_metrics(found, {"f1": True})
+    assert m["in_view"]["scenarios"] == 1 and m["out_of_view"]["scenarios"] == 0
+    assert m["out_of_view"]["detection_rate"] is None
+
+
 @pytest.fixture(scope="module")
 def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("m") / "ds"
@@ -325,6 +350,23 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert any(line.startswith("| every fire class detected (100 %) | **") for line in lines)
     lo, hi = m["detection_rate_ci95"]
     assert lo <= m["detection_rate"] <= hi
+    # fires split by camera coverage, from the dataset's scenario parameters
+    fires = sum(v["scenarios"] for v in m["fire_classes"].values())
+    assert m["in_view"]["scenarios"] + m["out_of_view"]["scenarios"] == fires
+    assert m["in_view"]["scenarios"] > 0
+    assert all(
+        v["in_view"]["scenarios"] + v["out_of_view"]["scenarios"] == v["scenarios"]
+        for v in m["fire_classes"].values()
+    )
+    assert (
+        least["in_view"]["scenarios"]
+        == m["fire_classes"][least["in_view"]["least_detected_class"]]["in_view"]["scenarios"]
+    )
+    assert any(
+        line.startswith("| of it: fires that start in a camera's field of view | **")
+        for line in lines
+    )
+    assert any(line.startswith("## Fire classes by camera coverage") for line in lines)
     assert any("95 % interval" in line for line in lines if line.startswith("| nuisance"))
     # per class: the scenario count beside the name, the detection rate or false-alarm share
     # with its interval in brackets
@@ -387,6 +429,18 @@ def test_goals_are_judged_from_the_figures() -> None:
         "nuisance_scenarios": 100,
         "reached": True,
     }
+    # the same goal over the fires in a camera's view, when the figures know coverage
+    assert every["in_view"] is None
+    viewed = {"scenarios": 15, "detected": 15, "detection_rate": 1.0}
+    model.metrics["fire_classes"]["smouldering"]["in_view"] = viewed
+    model.metrics["fire_classes"]["flaming_fire"]["in_view"] = {**viewed, "detection_rate": 0.9}
+    seen = goals([model, quiet, fast], "m")["every_fire_class_detected"]["in_view"]
+    assert seen["least_detected_class"] == "flaming_fire" and seen["detected"] == 14
+    assert not seen["reached"]
+    model.metrics["fire_classes"]["flaming_fire"]["in_view"] = viewed
+    seen = goals([model, quiet, fast], "m")["every_fire_class_detected"]["in_view"]
+    assert seen["reached"] and seen["detection_rate"] == 1.0
+    assert not goals([model, quiet, fast], "m")["every_fire_class_detected"]["reached"]
     slow = ev("m", 0.05, 100.0, {"flaming_fire": (1.0, 100.0)})
     g = goals([slow, quiet, fast], "m")
     assert g["every_fire_class_detected"]["reached"] and not g["false_alarms"]["reached"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
 
 from embercast.features.schema import FEATURES_FORMAT
 from embercast.store.fs import join, list_names, read_json, read_table, resolve
+from embercast.synth.coverage import fire_in_view
 
 SPLITS = ("train", "val", "test", "holdout")
 """Split groups a dataset's scenarios are assigned to (by scenario, never by row)."""
@@ -20,8 +21,9 @@ SPLITS = ("train", "val", "test", "holdout")
 @dataclass(frozen=True)
 class FeatureData:
     """A feature table and, per scenario, (class, is_fire, ignition_s); ``holdout`` is the
-    dataset's held-out conditions and ``seeds`` its scenarios' seeds (to combine feature sets
-    safely)."""
+    dataset's held-out conditions, ``seeds`` its scenarios' seeds (to combine feature sets
+    safely) and ``in_view`` whether each fire scenario's fire starts in a camera's field of view
+    (:mod:`embercast.synth.coverage`)."""
 
     rows: pd.DataFrame
     scenarios: dict[str, tuple[str, bool, float | None]]
@@ -30,6 +32,7 @@ class FeatureData:
     content_hash: str
     holdout: str | None = None
     seeds: frozenset[int] = frozenset()
+    in_view: dict[str, bool] = field(default_factory=dict)
 
     def split(self, groups: tuple[str, ...]) -> pd.DataFrame:
         """Rows of the scenarios in the split groups ``groups``."""
@@ -77,10 +80,11 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
                 "scenarios (generate more data with another --seed)"
             )
         seen.update(dict.fromkeys(part.seeds, where))
-    rows, scenarios = [], {}
+    rows, scenarios, in_view = [], {}, {}
     for k, part in enumerate(parts):
         rows.append(part.rows.assign(scenario_id=f"{k}/" + part.rows["scenario_id"].astype(str)))
         scenarios.update({f"{k}/{sid}": facts for sid, facts in part.scenarios.items()})
+        in_view.update({f"{k}/{sid}": seen for sid, seen in part.in_view.items()})
     digest = hashlib.sha256("\n".join(p.content_hash for p in parts).encode()).hexdigest()
     return FeatureData(
         rows=pd.concat(rows, ignore_index=True),
@@ -90,6 +94,7 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
         content_hash=digest,
         holdout=first.holdout,
         seeds=frozenset(seen),
+        in_view=in_view,
     )
 
 
@@ -113,8 +118,7 @@ def _load_one(location: str) -> FeatureData:
                 f"the dataset of feature set {location!r} ({parent!r}) cannot be found: "
                 "scenarios.parquet is missing"
             )
-    columns = ["scenario_id", "scenario_class", "is_fire", "ignition_s", "seed"]
-    scen = read_table(pfs, join(proot, "scenarios.parquet"), columns).to_pandas()
+    scen = read_table(pfs, join(proot, "scenarios.parquet")).to_pandas()
     dataset = read_json(pfs, join(proot, "manifest.json")) or {}
     holdout = (dataset.get("arguments") or {}).get("holdout")
     facts = {
@@ -133,4 +137,16 @@ def _load_one(location: str) -> FeatureData:
         content_hash=str(manifest["content_hash"]),
         holdout=holdout,
         seeds=frozenset(int(x) for x in scen["seed"]),
+        in_view=_fires_in_view(scen),
     )
+
+
+def _fires_in_view(scen: pd.DataFrame) -> dict[str, bool]:
+    """Camera coverage of each fire scenario whose table row has the parameters it needs."""
+    found: dict[str, bool] = {}
+    for row in scen[scen["is_fire"].astype(bool)].to_dict("records"):
+        try:
+            found[str(row["scenario_id"])] = bool(fire_in_view({str(k): v for k, v in row.items()}))
+        except KeyError:  # a dataset written before its class sampled these parameters
+            continue
+    return found

@@ -100,10 +100,27 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float] 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def scenario_metrics(found: list[Outcome]) -> dict[str, Any]:
+def _detected(items: list[Outcome]) -> dict[str, Any]:
+    """Scenarios, detected, detection rate and its 95 % Wilson interval of some fires."""
+    k = sum(1 for o in items if o.detect_s is not None)
+    return {
+        "scenarios": len(items),
+        "detected": k,
+        "detection_rate": k / len(items) if items else None,
+        "detection_rate_ci95": wilson_interval(k, len(items)),
+    }
+
+
+def scenario_metrics(
+    found: list[Outcome], in_view: Mapping[str, bool] | None = None
+) -> dict[str, Any]:
     """Per fire class: detection rate with its 95 % Wilson interval, median and p90 time to
     detect [s]; per non-fire class: share of scenarios with any false alarm (and its interval);
-    false alarms per 1,000 device-hours of non-fire time (nuisance, normal and pre-ignition)."""
+    false alarms per 1,000 device-hours of non-fire time (nuisance, normal and pre-ignition).
+
+    With ``in_view`` (scenario_id -> whether the fire starts in a camera's field of view, see
+    :mod:`embercast.synth.coverage`), each fire class, and all fires, also get the detection
+    of the fires ``in_view`` and ``out_of_view`` (fires it does not list are in neither)."""
     by_class: dict[str, list[Outcome]] = {}
     for o in found:
         by_class.setdefault(o.scenario_class, []).append(o)
@@ -119,6 +136,8 @@ def scenario_metrics(found: list[Outcome]) -> dict[str, Any]:
                 "ttd_median_s": _quantile(ttd, 0.5),
                 "ttd_p90_s": _quantile(ttd, 0.9),
             }
+            if in_view:
+                fire[cls].update(_coverage(items, in_view))
         else:
             alarmed = sum(1 for o in items if o.false_alarms > 0)
             nuisance[cls] = {
@@ -135,6 +154,7 @@ def scenario_metrics(found: list[Outcome]) -> dict[str, Any]:
     return {
         "fire_classes": fire,
         "nuisance_classes": nuisance,
+        **(_coverage(fires, in_view) if in_view else {}),
         "detection_rate": (len(all_ttd) / len(fires)) if fires else None,
         "detection_rate_ci95": wilson_interval(len(all_ttd), len(fires)),
         "ttd_median_s": _quantile(all_ttd, 0.5),
@@ -142,6 +162,14 @@ def scenario_metrics(found: list[Outcome]) -> dict[str, Any]:
         "false_alarm_scenario_rate": alarmed_all / len(nuisances) if nuisances else None,
         "false_alarm_scenario_rate_ci95": wilson_interval(alarmed_all, len(nuisances)),
         "false_alarms_per_1000_device_hours": 1000.0 * onsets / hours if hours > 0 else None,
+    }
+
+
+def _coverage(items: list[Outcome], in_view: Mapping[str, bool]) -> dict[str, Any]:
+    """Detection of the fires among ``items`` in and out of a camera's field of view."""
+    return {
+        "in_view": _detected([o for o in items if in_view.get(o.scenario_id) is True]),
+        "out_of_view": _detected([o for o in items if in_view.get(o.scenario_id) is False]),
     }
 
 

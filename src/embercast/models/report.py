@@ -104,19 +104,31 @@ def _bracket(interval: Any) -> str:
     return f" [{_fmt(interval[0], digits=2)}-{_fmt(interval[1], digits=2)}]"
 
 
+def _share(m: dict[str, Any] | None) -> str:
+    """``0.95 (319 of 336)``: a detection rate with its count; ``-`` without fires."""
+    if not m or not m["scenarios"]:
+        return "-"
+    return f"{_fmt(m['detection_rate'])} ({m['detected']} of {m['scenarios']})"
+
+
 def _yes(reached: bool) -> str:
     return "**reached**" if reached else "**not reached**"
+
+
+def _least(every: dict[str, Any]) -> str:
+    """The least detected class of an every-fire-class goal, its rate, count and interval."""
+    if every["least_detected_class"] is None:
+        return "-"
+    return (
+        f"least detected: {every['least_detected_class']}, {_fmt(every['detection_rate'])}"
+        f" ({every['detected']} of {every['scenarios']}{_ci(every['detection_rate_ci95'])})"
+    )
 
 
 def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
     """The goals section: one row per goal, then the speed-up per fire class."""
     every, speed, fa = g["every_fire_class_detected"], g["speedup"], g["false_alarms"]
-    least = (
-        "-"
-        if every["least_detected_class"] is None
-        else f"least detected: {every['least_detected_class']}, {_fmt(every['detection_rate'])}"
-        f" ({every['detected']} of {every['scenarios']}{_ci(every['detection_rate_ci95'])})"
-    )
+    seen = every.get("in_view")
     rival = (
         "no baseline with at most the same false-alarm share"
         if speed["baseline"] is None
@@ -131,7 +143,15 @@ def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
         "| goal | result | figure |",
         "|---|---|---|",
         f"| every fire class detected ({_fmt(100 * every['goal'], ' %')}) | "
-        f"{_yes(every['reached'])} | {least} |",
+        f"{_yes(every['reached'])} | {_least(every)} |",
+        *(
+            []
+            if seen is None
+            else [
+                f"| of it: fires that start in a camera's field of view | {_yes(seen['reached'])}"
+                f" | {_least(seen)} |"
+            ]
+        ),
         f"| median time to detect at least {_fmt(speed['goal'], 'x')} earlier than the best "
         f"baseline with at most the same false-alarm share | {_yes(speed['reached'])} | {rival} |",
         f"| nuisance scenarios with a false alarm <= {_fmt(100 * fa['goal'], ' %')} | "
@@ -233,6 +253,15 @@ def write_report(
             f"{_fmt(m['ttd_median_s'], ' s')} / {_fmt(m['ttd_p90_s'], ' s')}"
         ),
     )
+    if any("in_view" in m for r in results for m in r.metrics["fire_classes"].values()):
+        lines += _class_table(
+            results,
+            "fire_classes",
+            "Fire classes by camera coverage (detected of the fires that start in a camera's "
+            "field of view / out of every camera's view)",
+            "fire class",
+            lambda m: f"{_share(m.get('in_view'))} / {_share(m.get('out_of_view'))}",
+        )
     lines += _class_table(
         results,
         "nuisance_classes",
