@@ -363,7 +363,7 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
         == m["fire_classes"][least["in_view"]["least_detected_class"]]["in_view"]["scenarios"]
     )
     assert any(
-        line.startswith("| of it: fires that start in a camera's field of view | **")
+        line.startswith("| the same, over the fires that start in a camera's field of view | **")
         for line in lines
     )
     assert any(line.startswith("## Fire classes by camera coverage") for line in lines)

@@ -148,8 +148,8 @@ def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
             []
             if seen is None
             else [
-                f"| of it: fires that start in a camera's field of view | {_yes(seen['reached'])}"
-                f" | {_least(seen)} |"
+                "| the same, over the fires that start in a camera's field of view | "
+                f"{_yes(seen['reached'])} | {_least(seen)} |"
             ]
         ),
         f"| median time to detect at least {_fmt(speed['goal'], 'x')} earlier than the best "
