@@ -279,6 +279,8 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["rows"] > 0 and (tmp_path / "gbm.pkl.json").exists()
+    held = summary["held_out"]
+    assert held["detection_rate"] <= 1.0 and 0.0 <= held["detection_rate_in_view"] <= 1.0
     # the alarm operating point was chosen on the val scenarios and travels with the model
     alarm = summary["alarm"]
     assert alarm["chosen_on"] == "val" and alarm["budget"] == 0.02

@@ -84,6 +84,9 @@ def train(
     operating = choose_alarm(features, detector, alarm_groups, alarm_budget, slow_path)
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
+    in_view = (result.metrics.get("in_view") or {}).get("detection_rate")
+    if in_view is not None:  # fires that start in a camera's field of view
+        metrics["detection_rate_in_view"] = in_view
     registry = registry or Registry()
     with tempfile.TemporaryDirectory() as tmp:
         held = features.split(eval_groups)
