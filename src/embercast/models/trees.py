@@ -122,7 +122,9 @@ class RandomForestDetector(_Calibrated):
 
 
 class GBMDetector(_Calibrated):
-    """Gradient-boosted trees (LightGBM, CPU), with isotonic calibration on held-out scenarios."""
+    """Gradient-boosted trees (LightGBM, CPU), with isotonic calibration on held-out scenarios:
+    by default a bag of three 100-tree models (learning rate 0.15), which costs what one
+    300-tree model at 0.05 costs to score and alarms less on unseen conditions (README)."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
@@ -134,8 +136,8 @@ class GBMDetector(_Calibrated):
     def __init__(
         self,
         feature_set: str = "extended",
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
+        n_estimators: int = 100,
+        learning_rate: float = 0.15,
         num_leaves: int = 31,
         calibration_fraction: float = 0.25,
         dropout_fraction: float = 0.25,
