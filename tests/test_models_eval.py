@@ -711,6 +711,11 @@ def test_train_and_evaluate_on_several_feature_sets(features: Path, tmp_path: Pa
         f"1/{s}" for s in two.scenarios
     }
     assert both.scenarios["1/s000003"] == two.scenarios["s000003"]
+    # camera coverage of every fire scenario, kept under the combined names
+    assert set(one.in_view) == {s for s, facts in one.scenarios.items() if facts[1]}
+    assert both.in_view == {f"0/{s}": v for s, v in one.in_view.items()} | {
+        f"1/{s}": v for s, v in two.in_view.items()
+    }
     groups = both.rows.groupby("scenario_id")["split_group"].first()
     assert groups["1/s000003"] == two.rows.groupby("scenario_id")["split_group"].first()["s000003"]
     assert both.content_hash not in (one.content_hash, two.content_hash)

@@ -84,7 +84,7 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
     for k, part in enumerate(parts):
         rows.append(part.rows.assign(scenario_id=f"{k}/" + part.rows["scenario_id"].astype(str)))
         scenarios.update({f"{k}/{sid}": facts for sid, facts in part.scenarios.items()})
-        in_view.update({f"{k}/{sid}": seen for sid, seen in part.in_view.items()})
+        in_view.update({f"{k}/{sid}": known for sid, known in part.in_view.items()})
     digest = hashlib.sha256("\n".join(p.content_hash for p in parts).encode()).hexdigest()
     return FeatureData(
         rows=pd.concat(rows, ignore_index=True),
