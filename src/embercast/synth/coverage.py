@@ -1,6 +1,6 @@
 """Camera coverage of a scenario's fire: is its origin in the field of view of a device camera?
 
-A Lepton 3.5 in a ceiling corner sees 57 x 43 degrees of its room, so fires near the walls either
+A Lepton 3.5 in a ceiling corner sees 57 x 44 degrees of its room, so fires near the walls either
 side of it, or under it, are outside every camera's view unless a second device covers them.
 Such a fire reaches the device only through the air: a flaming fire's heat and CO2 soon do, but a
 smoulder of a few hundred watts adds about as much CO2 as one person breathing. Evaluation
