@@ -197,7 +197,7 @@ def models_section(quick: bool) -> list[str]:
         "",
     ]
     best = max(r.predict_rows_per_s for r in rates if r.model in ("gbm", "gas"))
-    fast_p99 = lat["RowScorer (booster on an array, calibration table)"][1]
+    fast_p99 = lat["RowScorer (boosters on an array, calibration tables, mean of members)"][1]
     lines += [
         f"- Goal of 100,000 rows/s batch: **{'met' if best >= 100_000 else 'NOT met'}** "
         f"(LightGBM {best:,.0f} rows/s).",
