@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from embercast.scene.geometry import Room
-from embercast.synth.builders.base import device_poses, f, hob_position
+from embercast.synth.builders.base import device_poses, hob_position, scenario_room
 from embercast.synth.builders.fires import fire_position
 
 
@@ -52,10 +52,6 @@ def fire_in_view(params: Mapping[str, Any]) -> bool | None:
     """
     if not params["is_fire"]:
         return None
-    room = Room(
-        length=f(params, "room_length"),
-        width=f(params, "room_width"),
-        height=f(params, "room_height"),
-    )
+    room = scenario_room(params)
     origin = np.array([fire_origin(room, params)])
     return any(bool(pose.sees(origin)[0]) for pose in device_poses(room, params))

@@ -86,6 +86,11 @@ def person_near(
     return np.stack([px, py], axis=-1)[:, None, :]
 
 
+def scenario_room(p: Mapping[str, Any]) -> Room:
+    """The room of a scenario from its ``room_length``, ``room_width``, ``room_height`` [m]."""
+    return Room(length=f(p, "room_length"), width=f(p, "room_width"), height=f(p, "room_height"))
+
+
 def device_poses(room: Room, p: Mapping[str, Any]) -> list[CameraPose]:
     """Camera poses of a scenario's devices: one in a ceiling corner looking along the room's
     diagonal (turned by ``camera_yaw_offset`` [deg], tilted down by ``camera_pitch`` [deg]), and
@@ -116,7 +121,7 @@ def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
     p: dict[str, Any] = dict(spec.params)
     rng = np.random.default_rng([spec.seed, 1])
     t = np.arange(0.0, f(p, "duration_s") + 1.0, 1.0)
-    room = Room(length=f(p, "room_length"), width=f(p, "room_width"), height=f(p, "room_height"))
+    room = scenario_room(p)
     devices = [
         Device(device_id=f"{spec.scenario_id}-d{k}", pose=pose)
         for k, pose in enumerate(device_poses(room, p))
