@@ -160,7 +160,7 @@ def test_operating_point_prefers_speed_within_noise_of_the_best_detection() -> N
     # to 0.9 need a 20-s delay to stay quiet (budget 0)
     t = np.arange(5.0, 305.0, 5.0)
 
-    def choose(faint: int) -> tuple[float, float]:
+    def choose(faint: int, fires: int | None = None) -> tuple[float, float]:
         ids, scores, facts = [], [], {}
         for i in range(30):
             sid = f"f{i:02d}"
@@ -175,12 +175,16 @@ def test_operating_point_prefers_speed_within_noise_of_the_best_detection() -> N
             [(sid, f"{sid}-d0", ti) for sid in ids for ti in t],
             columns=["scenario_id", "device_id", "t_s"],
         )
-        point = choose_operating_point(frame, np.concatenate(scores), facts, budget=0.0)
+        point = choose_operating_point(
+            frame, np.concatenate(scores), facts, budget=0.0, fires=fires
+        )
         return point.params.threshold, point.params.delay_on_s
 
     # one faint fire: 0.9 for 20 s finds 27 of 30 (median 70 s), 0.95 for 10 s 26 (60 s); one
     # fire is within a standard error of 90 % over 30 fires (5.5 points): the faster point wins
     assert choose(1) == (0.95, 10.0)
+    # the same rows standing for 3,000 distinct fires (scored in folds): one in 30 is no noise
+    assert choose(1, fires=3000) == (0.7, 20.0)
     # three faint fires (10 points, more than the 3.3-point standard error of 96.7 %): more found
     assert choose(3) == (0.7, 20.0)
     assert detection_tolerance(0.9, 30) == pytest.approx(math.sqrt(0.09 / 30))

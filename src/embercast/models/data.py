@@ -22,8 +22,9 @@ SPLITS = ("train", "val", "test", "holdout")
 class FeatureData:
     """A feature table and, per scenario, (class, is_fire, ignition_s); ``holdout`` is the
     dataset's held-out conditions, ``seeds`` its scenarios' seeds (to combine feature sets
-    safely) and ``in_view`` whether each fire scenario's fire starts in a camera's field of view
-    (:mod:`embercast.synth.coverage`)."""
+    safely), ``in_view`` whether each fire scenario's fire starts in a camera's field of view
+    (:mod:`embercast.synth.coverage`) and ``conditions`` each scenario's condition buckets
+    (:data:`embercast.synth.catalogue.CONDITIONS`, e.g. ``{"room_size": "large"}``)."""
 
     rows: pd.DataFrame
     scenarios: dict[str, tuple[str, bool, float | None]]
@@ -33,6 +34,7 @@ class FeatureData:
     holdout: str | None = None
     seeds: frozenset[int] = frozenset()
     in_view: dict[str, bool] = field(default_factory=dict)
+    conditions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def split(self, groups: tuple[str, ...]) -> pd.DataFrame:
         """Rows of the scenarios in the split groups ``groups``."""
@@ -80,11 +82,12 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
                 "scenarios (generate more data with another --seed)"
             )
         seen.update(dict.fromkeys(part.seeds, where))
-    rows, scenarios, in_view = [], {}, {}
+    rows, scenarios, in_view, conditions = [], {}, {}, {}
     for k, part in enumerate(parts):
         rows.append(part.rows.assign(scenario_id=f"{k}/" + part.rows["scenario_id"].astype(str)))
         scenarios.update({f"{k}/{sid}": facts for sid, facts in part.scenarios.items()})
         in_view.update({f"{k}/{sid}": known for sid, known in part.in_view.items()})
+        conditions.update({f"{k}/{sid}": cond for sid, cond in part.conditions.items()})
     digest = hashlib.sha256("\n".join(p.content_hash for p in parts).encode()).hexdigest()
     return FeatureData(
         rows=pd.concat(rows, ignore_index=True),
@@ -95,6 +98,7 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
         holdout=first.holdout,
         seeds=frozenset(seen),
         in_view=in_view,
+        conditions=conditions,
     )
 
 
@@ -138,7 +142,19 @@ def _load_one(location: str) -> FeatureData:
         holdout=holdout,
         seeds=frozenset(int(x) for x in scen["seed"]),
         in_view=_fires_in_view(scen),
+        conditions=_conditions(scen),
     )
+
+
+def _conditions(scen: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Each scenario's condition buckets from the table's ``cond_*`` columns."""
+    names = [c for c in scen.columns if c.startswith("cond_")]
+    return {
+        str(sid): {
+            name.removeprefix("cond_"): str(v) for name, v in zip(names, values, strict=True)
+        }
+        for sid, *values in scen[["scenario_id", *names]].itertuples(index=False)
+    }
 
 
 def _fires_in_view(scen: pd.DataFrame) -> dict[str, bool]:

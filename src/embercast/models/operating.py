@@ -1,23 +1,26 @@
 """A model's alarm operating point: the alarm threshold and debounce delay of the shared alarm
 decision (`agents/alarm_decision.py`), and its slow-confirmation path, chosen on validation
-scenarios under a false-alarm budget.
+scores under a false-alarm budget.
 
 A calibrated probability says how likely a fire is; how sure the system must be, and for how
 long, before it sounds the alarm is a product decision: too eager and cooking sets it off, too
-cautious and fires burn longer. The operating point is chosen per model on scenarios that are
-neither trained on nor used to report results (the ``val`` split): among the grid's candidates
-whose share of nuisance scenarios with a false alarm is within the budget, the fastest (shortest
-median time to detect) of those whose detection rate is within one binomial standard error of
-the best, ``sqrt(D (1 - D) / n)`` over the ``n`` validation fires. One or two more fires found
-among a hundred are within the split's noise, while a median time to detect is taken over every
-found fire, so a fire's difference in detection does not buy a slower alarm for every fire.
-When asked (``slow``; off by default), the slow path (mean p over minutes) is then chosen with
-the fast path fixed (most detected, then soonest), among the candidates that add no false alarm
-to the fast path's, and kept only when it detects more or sooner. It is opt-in because a
-validation split of a few hundred nuisance scenarios does not show its false-alarm cost: on
-held-out conditions every slow path chosen this way added false alarms that ``val`` had not
-shown (README, results). The chosen parameters travel with the model (``alarm_``); evaluation
-runs them, and the live alarm decision is to run the same.
+cautious and fires burn longer. The operating point is chosen per model on scenarios not used
+to report results, scored by models not trained on them: by default every scenario of
+``train`` and ``val`` scored by a clone that did not see its room conditions
+(:mod:`embercast.models.condition_folds`), or else the ``val`` split scored by the model. Among
+the grid's candidates whose share of nuisance scenarios with a false alarm is within the
+budget, the fastest (shortest median time to detect) of those whose detection rate is within
+one binomial standard error of the best, ``sqrt(D (1 - D) / n)`` over the ``n`` validation
+fires. One or two more fires found among a hundred are within the split's noise, while a
+median time to detect is taken over every found fire, so a fire's difference in detection does
+not buy a slower alarm for every fire. When asked (``slow``; off by default), the slow path
+(mean p over minutes) is then chosen with the fast path fixed (most detected, then soonest),
+among the candidates that add no false alarm to the fast path's, and kept only when it detects
+more or sooner. It is opt-in because a validation split of a few hundred nuisance scenarios
+does not show its false-alarm cost: on held-out conditions every slow path chosen this way
+added false alarms that ``val`` had not shown (README, results). The chosen parameters travel
+with the model (``alarm_``); evaluation runs them, and the live alarm decision is to run the
+same.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def choose_operating_point(
     budget: float,
     base: AlarmParams | None = None,
     slow: bool = False,
+    fires: int | None = None,
 ) -> OperatingPoint:
     """Choose the alarm threshold and delay for scored validation ``rows`` (scenario_id,
     device_id, t_s) with fire probabilities ``p``.
@@ -73,7 +77,9 @@ def choose_operating_point(
     then chosen with the fast path fixed, among the slow candidates with no more false alarms
     than the fast path alone, by detection rate then speed; it is left off unless it detects
     more or sooner.
-    ``clear_threshold`` and ``delay_off_s`` come from ``base``.
+    ``clear_threshold`` and ``delay_off_s`` come from ``base``. ``fires`` is the number of
+    distinct fires behind the rows for that tolerance (default: the fire scenarios in ``rows``;
+    give it when a scenario is scored in several folds).
     """
     if not 0.0 <= budget <= 1.0:
         raise ValueError(f"false-alarm budget must be in [0, 1], got {budget}")
@@ -109,7 +115,8 @@ def choose_operating_point(
         for threshold in THRESHOLDS
         for delay in DELAYS_S
     ]
-    fires = sum(1 for sid in rows["scenario_id"].unique() if scenarios[str(sid)][1])
+    if fires is None:
+        fires = sum(1 for sid in rows["scenario_id"].unique() if scenarios[str(sid)][1])
     within = [c for c in fast if c["false_alarm_scenario_rate"] <= budget + 1e-12]
     if not within:
         best = min(

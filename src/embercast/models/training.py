@@ -9,6 +9,7 @@ from typing import Any
 
 from embercast.config import get_settings
 from embercast.models.base import FireDetector
+from embercast.models.condition_folds import condition_folds, condition_out_scores
 from embercast.models.data import FeatureData, load_features
 from embercast.models.evaluation import evaluate
 from embercast.models.files import save_model
@@ -21,6 +22,11 @@ LOGGED_METRICS = (
     "roc_auc", "pr_auc", "brier", "detection_rate", "ttd_median_s", "ttd_p90_s",
     "false_alarm_scenario_rate", "false_alarms_per_1000_device_hours",
 )  # fmt: skip
+
+
+ALARM_CHOICES = ("conditions", "val")
+"""How the alarm operating point is chosen: on scores of models that did not see a scenario's
+room conditions (:mod:`embercast.models.condition_folds`), or on ``val`` scored by the model."""
 
 
 def fit_detector(
@@ -59,13 +65,19 @@ def train(
     alarm_groups: tuple[str, ...] = ("val",),
     alarm_budget: float | None = None,
     slow_path: bool = False,
+    alarm_on: str = "conditions",
 ) -> dict[str, Any]:
     """Fit on ``data`` (one feature set, or several read as one), choose the alarm operating
-    point on ``alarm_groups`` under ``alarm_budget`` (the settings' ``alarm_false_alarm_budget``
-    when None; skipped when those groups have no rows; with a slow-confirmation path when
-    ``slow_path`` and it helps there), measure on ``eval_groups``, log the run to MLflow (and
-    register it as a new version of ``register``), and optionally save the model file ``out``.
-    Returns a summary."""
+    point under ``alarm_budget`` (the settings' ``alarm_false_alarm_budget`` when None) on
+    ``train_groups`` and ``alarm_groups`` with room conditions left out (``alarm_on=
+    "conditions"``) or on ``alarm_groups`` (``"val"``; skipped when they have no rows), with a
+    slow-confirmation path when ``slow_path`` and it helps there (:func:`choose_alarm`); measure
+    on ``eval_groups``, log the run to MLflow (and register it as a new version of
+    ``register``), and optionally save the model file ``out``. Returns a summary."""
+    if alarm_on not in ALARM_CHOICES:
+        raise ValueError(
+            f"invalid alarm choice {alarm_on!r}: choose one of {', '.join(ALARM_CHOICES)}"
+        )
     features = load_features(data)
     tuned: dict[str, Any] = {}
     if hpo_trials > 0:
@@ -81,7 +93,10 @@ def train(
     detector, n_rows, seconds = fit_detector(
         features, model, train_groups, tuned.get("best_params"), feature_set
     )
-    operating = choose_alarm(features, detector, alarm_groups, alarm_budget, slow_path)
+    operating = choose_alarm(
+        features, detector, alarm_groups, alarm_budget, slow_path, alarm_on,
+        pool=(*train_groups, *alarm_groups),
+    )  # fmt: skip
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
     in_view = (result.metrics.get("in_view") or {}).get("detection_rate")
@@ -99,7 +114,11 @@ def train(
                 "model": model,
                 **detector.get_params(),
                 "train_groups": ",".join(train_groups),
-                **{f"alarm_{k}": v for k, v in (operating or {}).items() if k != "candidates"},
+                **{
+                    f"alarm_{k}": v
+                    for k, v in (operating or {}).items()
+                    if k not in ("candidates", "folds")
+                },
             },
             metrics={**metrics, "train_rows": n_rows, "train_seconds": seconds},
             tags={
@@ -126,16 +145,34 @@ def choose_alarm(
     groups: tuple[str, ...],
     budget: float | None,
     slow_path: bool = False,
+    on: str = "conditions",
+    pool: tuple[str, ...] = ("train", "val"),
 ) -> dict[str, Any] | None:
-    """Set ``detector.alarm_`` to the operating point chosen on the rows of ``groups`` (see
-    :mod:`embercast.models.operating`); a summary, or None when those groups have no rows."""
-    rows = features.split(groups)
-    if rows.empty:
-        return None
+    """Set ``detector.alarm_`` to the operating point chosen under ``budget`` (see
+    :mod:`embercast.models.operating`): with ``on="conditions"`` on the scenarios of ``pool``,
+    each scored by a clone of ``detector`` fitted without its room-condition bucket (one fit
+    per bucket); with ``on="val"``, or when the pool has no such folds (one bucket of every
+    condition), on the rows of ``groups`` scored by ``detector``. A summary, or None when those
+    groups have no rows."""
+    if on not in ALARM_CHOICES:
+        raise ValueError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
     budget = get_settings().alarm_false_alarm_budget if budget is None else budget
-    point = choose_operating_point(
-        rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget, slow=slow_path
-    )
+    started = time.perf_counter()
+    folds = condition_folds(features, pool) if on == "conditions" else []
+    if folds:
+        scores = condition_out_scores(features, detector, pool, folds)
+        point = choose_operating_point(
+            scores.rows, scores.p, scores.scenarios, budget, slow=slow_path, fires=scores.fires
+        )
+        chosen_on = f"room conditions left out of {','.join(pool)}"
+    else:
+        rows = features.split(groups)
+        if rows.empty:
+            return None
+        point = choose_operating_point(
+            rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget, slow=slow_path
+        )
+        chosen_on = ",".join(groups)
     detector.alarm_ = point.params
     return {
         "threshold": point.params.threshold,
@@ -145,6 +182,8 @@ def choose_alarm(
         "rule": point.params.describe(),
         "budget": budget,
         "within_budget": point.within_budget,
-        "chosen_on": ",".join(groups),
+        "chosen_on": chosen_on,
+        "folds": [f.label for f in folds],
+        "seconds": time.perf_counter() - started,
         "candidates": point.candidates,
     }
