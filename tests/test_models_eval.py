@@ -465,6 +465,22 @@ def test_train_considers_the_slow_path_when_asked(features: Path) -> None:
     assert alarm["slow_threshold"] in (None, *SLOW_THRESHOLDS)
 
 
+def test_train_chooses_the_alarm_with_room_conditions_left_out(features: Path) -> None:
+    # trained on train and holdout, the pool holds medium and large rooms with fires in both
+    args = ["train", str(features), "--model", "gas", "--split", "train,holdout", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    assert alarm["chosen_on"] == "room conditions left out of train,holdout,val"
+    assert "room_size=large" in alarm["folds"] and alarm["threshold"] in THRESHOLDS
+    # asked for val, the point is chosen there; an unknown choice is named before any fit
+    result = runner.invoke(app, [*args, "--alarm-on", "val"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["alarm"]["chosen_on"] == "val"
+    result = runner.invoke(app, [*args, "--alarm-on", "test"])
+    assert result.exit_code != 0 and "invalid alarm choice 'test'" in result.output
+
+
 def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) -> None:
     ok = runner.invoke(
         app,
