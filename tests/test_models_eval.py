@@ -231,6 +231,13 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
     chosen = next(c for c in loose.candidates if c["slow_threshold"] == 0.6)
     assert sooner["ttd_median_s"] < chosen["ttd_median_s"]
     assert sooner["false_alarm_scenario_rate"] == 1.0  # the hob
+    # given a budget of its own (condition-out scores), the slow path may spend it
+    spent = choose_operating_point(frame, scores, facts, budget=1.0, slow=True, slow_budget=1.0)
+    assert (spent.params.slow_threshold, spent.params.slow_window_s) == (0.5, 300.0)
+    half = choose_operating_point(frame, scores, facts, budget=1.0, slow=True, slow_budget=0.5)
+    assert half.params.slow_threshold == 0.6  # the hob is one nuisance scenario of one
+    with pytest.raises(ValueError, match="slow path's false-alarm budget"):
+        choose_operating_point(frame, scores, facts, budget=0.0, slow=True, slow_budget=0.5)
     # without the smoulder the slow path adds nothing and is left off
     no_smoulder = (frame.scenario_id != "smoulder").to_numpy()
     plain = choose_operating_point(
@@ -289,7 +296,7 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     alarm = summary["alarm"]
     assert alarm["chosen_on"] == "val" and alarm["budget"] == 0.02
     assert alarm["threshold"] in THRESHOLDS and alarm["delay_on_s"] in DELAYS_S
-    assert alarm["slow_threshold"] is None  # the slow path is opt-in
+    assert alarm["slow_threshold"] is None  # on val the slow path is opt-in
     assert len(alarm["candidates"]) == len(THRESHOLDS) * len(DELAYS_S)
     assert alarm_params(load_model(str(model))) == AlarmParams(
         threshold=alarm["threshold"],
@@ -467,12 +474,21 @@ def test_train_considers_the_slow_path_when_asked(features: Path) -> None:
 
 def test_train_chooses_the_alarm_with_room_conditions_left_out(features: Path) -> None:
     # trained on train and holdout, the pool holds medium and large rooms with fires in both
-    args = ["train", str(features), "--model", "gas", "--split", "train,holdout", "--json"]
+    args = ["train", str(features), "--model", "gas", "--split", "train,holdout"]
+    args += ["--alarm-budget", "1", "--json"]  # a budget tiny data can meet
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     alarm = json.loads(result.stdout)["alarm"]
     assert alarm["chosen_on"] == "room conditions left out of train,holdout,val"
     assert "room_size=large" in alarm["folds"] and alarm["threshold"] in THRESHOLDS
+    # there the slow path is considered unless declined
+    slow = [c for c in alarm["candidates"] if c["slow_threshold"] is not None]
+    assert len(slow) == len(SLOW_THRESHOLDS) * len(SLOW_WINDOWS_S)
+    result = runner.invoke(app, [*args, "--no-slow-path"])
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    assert alarm["slow_threshold"] is None
+    assert len(alarm["candidates"]) == len(THRESHOLDS) * len(DELAYS_S)
     # asked for val, the point is chosen there; an unknown choice is named before any fit
     result = runner.invoke(app, [*args, "--alarm-on", "val"])
     assert result.exit_code == 0, result.output

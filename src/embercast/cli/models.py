@@ -67,13 +67,15 @@ def train(
         ),
     ] = "conditions",
     slow_path: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--slow-path",
-            help="Also consider a slow-confirmation path (a 5-15 min mean of p) for the alarm, "
-            "kept where it detects more without adding a false alarm where the point is chosen.",
+            "--slow-path/--no-slow-path",
+            help="Consider a slow-confirmation path (a 5-15 min mean of p) for the alarm, kept "
+            "where it detects more: within the false-alarm budget on condition-out scores, "
+            "adding no false alarm on val. Default: on with --alarm-on conditions, off on val.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a detector on the training split (by scenario), choose its alarm threshold and

@@ -64,14 +64,15 @@ def train(
     feature_set: str | None = None,
     alarm_groups: tuple[str, ...] = ("val",),
     alarm_budget: float | None = None,
-    slow_path: bool = False,
+    slow_path: bool | None = None,
     alarm_on: str = "conditions",
 ) -> dict[str, Any]:
     """Fit on ``data`` (one feature set, or several read as one), choose the alarm operating
     point under ``alarm_budget`` (the settings' ``alarm_false_alarm_budget`` when None) on
     ``train_groups`` and ``alarm_groups`` with room conditions left out (``alarm_on=
     "conditions"``) or on ``alarm_groups`` (``"val"``; skipped when they have no rows), with a
-    slow-confirmation path when ``slow_path`` and it helps there (:func:`choose_alarm`); measure
+    slow-confirmation path when ``slow_path`` (None: with ``"conditions"``) and it helps there
+    (:func:`choose_alarm`); measure
     on ``eval_groups``, log the run to MLflow (and register it as a new version of
     ``register``), and optionally save the model file ``out``. Returns a summary."""
     if alarm_on not in ALARM_CHOICES:
@@ -144,7 +145,7 @@ def choose_alarm(
     detector: FireDetector,
     groups: tuple[str, ...],
     budget: float | None,
-    slow_path: bool = False,
+    slow_path: bool | None = None,
     on: str = "conditions",
     pool: tuple[str, ...] = ("train", "val"),
 ) -> dict[str, Any] | None:
@@ -152,7 +153,9 @@ def choose_alarm(
     :mod:`embercast.models.operating`): with ``on="conditions"`` on the scenarios of ``pool``,
     each scored by a clone of ``detector`` fitted without its room-condition bucket (one fit
     per bucket); with ``on="val"``, or when the pool has no such folds (one bucket of every
-    condition), on the rows of ``groups`` scored by ``detector``. A summary, or None when those
+    condition), on the rows of ``groups`` scored by ``detector``. The slow-confirmation path
+    (``slow_path``; None: on condition-out scores only) may spend the false-alarm budget on
+    condition-out scores and add no false alarm on ``val``. A summary, or None when those
     groups have no rows."""
     if on not in ALARM_CHOICES:
         raise ValueError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
@@ -162,16 +165,18 @@ def choose_alarm(
     if folds:
         scores = condition_out_scores(features, detector, pool, folds)
         point = choose_operating_point(
-            scores.rows, scores.p, scores.scenarios, budget, slow=slow_path, fires=scores.fires
-        )
+            scores.rows, scores.p, scores.scenarios, budget, fires=scores.fires,
+            slow=slow_path is not False, slow_budget=budget,
+        )  # fmt: skip
         chosen_on = f"room conditions left out of {','.join(pool)}"
     else:
         rows = features.split(groups)
         if rows.empty:
             return None
         point = choose_operating_point(
-            rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget, slow=slow_path
-        )
+            rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget,
+            slow=bool(slow_path),
+        )  # fmt: skip
         chosen_on = ",".join(groups)
     detector.alarm_ = point.params
     return {
