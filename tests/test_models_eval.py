@@ -233,7 +233,7 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
     assert sooner["false_alarm_scenario_rate"] == 1.0  # the hob
     # given a budget of its own (condition-out scores), the slow path may spend it
     spent = choose_operating_point(frame, scores, facts, budget=1.0, slow=True, slow_budget=1.0)
-    assert (spent.params.slow_threshold, spent.params.slow_window_s) == (0.5, 300.0)
+    assert (spent.params.slow_threshold, spent.params.slow_window_s) == (0.4, 300.0)
     half = choose_operating_point(frame, scores, facts, budget=1.0, slow=True, slow_budget=0.5)
     assert half.params.slow_threshold == 0.6  # the hob is one nuisance scenario of one
     with pytest.raises(ValueError, match="slow path's false-alarm budget"):

@@ -41,8 +41,9 @@ THRESHOLDS: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
 """Candidate alarm thresholds: the "high" risk level and up (DESIGN 4.5)."""
 DELAYS_S: tuple[float, ...] = (10.0, 20.0, 30.0)
 """Candidate debounce delays [s] (two to six SCD41 readings at the 5-s period)."""
-SLOW_THRESHOLDS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
-"""Candidate thresholds of the slow path's mean probability ("medium" risk and up)."""
+SLOW_THRESHOLDS: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8)
+"""Candidate thresholds of the slow path's mean probability [-]: from the upper half of the
+"low" risk level up (DESIGN 4.5); a mean held over minutes, not a moment's level."""
 SLOW_WINDOWS_S: tuple[float, ...] = (300.0, 600.0, 900.0)
 """Candidate windows of the slow path's mean [s] (5 to 15 min: a smoulder's early minutes)."""
 
