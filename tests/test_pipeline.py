@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from embercast.cli import app
 from embercast.engine.workflow import Step, Workflow
-from embercast.models.pipeline import load_config
+from embercast.models.pipeline import PipelineConfig, build_workflow, load_config
 
 runner = CliRunner()
 
@@ -84,6 +84,19 @@ def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
         load_config(str(cfg))
     with pytest.raises(ValueError, match="does not exist"):
         load_config(str(tmp_path / "missing.toml"))
+    cfg.write_text('[pipeline]\nalarm_on = "test"\n')
+    with pytest.raises(ValueError, match="alarm_on"):
+        load_config(str(cfg))
+    # the choice reaches the train step's arguments (and so its cache key)
+    cfg.write_text('[pipeline]\nalarm_on = "val"\n')
+    train = next(s for s in build_workflow(load_config(str(cfg))).steps if s.name == "train")
+    assert train.args["alarm_on"] == "val"
+    assert (
+        next(s for s in build_workflow(PipelineConfig()).steps if s.name == "train").args[
+            "alarm_on"
+        ]
+        == "conditions"
+    )
 
 
 def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
@@ -99,6 +112,8 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
         for s in ("generate", "validate", "features", "train", "evaluate", "register")
     )
     assert steps["register"]["outputs"]["model"] == steps["train"]["outputs"]["model"]
+    # the alarm point is chosen with room conditions left out, and said so
+    assert steps["train"]["outputs"]["alarm_chosen_on"] == "room conditions left out of train,val"
     assert (tmp_path / "t" / "report" / "report.md").exists()
     # the goals, judged in the report, travel with the evaluate step's outputs
     doc = json.loads((tmp_path / "t" / "report" / "metrics.json").read_text())

@@ -16,6 +16,7 @@ Configuration (TOML, all optional; the ``[pipeline]`` table)::
     feature_set = "extended"  # computed while generating
     model = "gbm"             # rf, gbm, gas, ensemble, gru, lstm
     hpo = 0                   # Optuna trials before training
+    alarm_on = "conditions"   # or "val": where the alarm operating point is chosen (train)
     registry_name = "fire"    # registered model name; the gate decides on promotion
 """
 
@@ -48,6 +49,7 @@ class PipelineConfig(BaseModel):
     feature_set: Literal["standard18", "extended"] = "extended"
     model: Literal["rf", "gbm", "gas", "ensemble", "gru", "lstm"] = "gbm"
     hpo: int = Field(default=0, ge=0)
+    alarm_on: Literal["conditions", "val"] = "conditions"
     registry_name: str = Field(default="fire", pattern=r"^[A-Za-z0-9_.-]+$")
 
     @property
@@ -113,9 +115,11 @@ def _train(a: Inputs, up: Upstream) -> dict[str, Any]:
     from embercast.models.training import train
 
     s = train(up["features"]["features"], a["model"], register=a["register"],
-              hpo_trials=a["hpo"], journal=a["journal"])  # fmt: skip
+              hpo_trials=a["hpo"], journal=a["journal"], alarm_on=a["alarm_on"])  # fmt: skip
+    alarm = s["alarm"] or {}
     return {"run_id": s["run_id"], "model": f"{a['register']}/{s['version']}",
-            "held_out": s["held_out"]}  # fmt: skip
+            "held_out": s["held_out"], "alarm": alarm.get("rule"),
+            "alarm_chosen_on": alarm.get("chosen_on")}  # fmt: skip
 
 
 def _evaluate(a: Inputs, up: Upstream) -> dict[str, Any]:
@@ -161,7 +165,8 @@ def build_workflow(config: PipelineConfig) -> Workflow:
         ("validate", _validate, {}, ("generate",)),
         ("features", _features, {}, ("generate",)),
         ("train", _train, {"model": config.model, "register": config.registry_name,
-                           "hpo": config.hpo, "journal": str(folder / "optuna.journal")},
+                           "hpo": config.hpo, "journal": str(folder / "optuna.journal"),
+                           "alarm_on": config.alarm_on},
          ("features",)),  # fmt: skip
         ("evaluate", _evaluate, {"report": str(folder / "report")}, ("features", "train")),
         ("register", _register, {}, ("train", "evaluate")),
