@@ -8,8 +8,9 @@ which share the training conditions (README, results). A point chosen on ``val``
 the model is at home. Here each bucket of each room condition (e.g. ``room_size=large``) is left
 out in turn: a clone of the detector is fitted on the other scenarios of the pool and scores the
 left-out ones, so every scenario is scored once per condition by a model that never saw a room
-like it in that respect. Pooled over the folds, these scores predicted the held-out false-alarm
-share of that dataset within a few tenths of a point at every candidate threshold.
+like it in that respect. Pooled over the folds, these scores put that dataset's false-alarm
+share at 3.1 % for p >= 0.7 and 1.7 % for 0.8 (held out: 3.3 % and 1.8 %), and above the
+held-out share at the higher thresholds and on three datasets: cautious, never flattering there.
 """
 
 from __future__ import annotations
