@@ -66,7 +66,9 @@ def condition_folds(
         if len(buckets) < 2:
             continue
         for bucket in buckets:
-            inside = frozenset(s for s in pool if features.conditions[s].get(name) == bucket)
+            inside = frozenset(
+                s for s in pool if features.conditions.get(s, {}).get(name) == bucket
+            )
             kinds_in = {features.scenarios[s][1] for s in inside}
             kinds_out = {features.scenarios[s][1] for s in pool if s not in inside}
             if kinds_in == kinds_out == {True, False}:

@@ -29,6 +29,12 @@ ALARM_CHOICES = ("conditions", "val")
 room conditions (:mod:`embercast.models.condition_folds`), or on ``val`` scored by the model."""
 
 
+def check_alarm_choice(on: str) -> None:
+    """ValueError naming ALARM_CHOICES unless ``on`` is one of them."""
+    if on not in ALARM_CHOICES:
+        raise ValueError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
+
+
 def fit_detector(
     features: FeatureData,
     model: str,
@@ -75,10 +81,7 @@ def train(
     (:func:`choose_alarm`); measure
     on ``eval_groups``, log the run to MLflow (and register it as a new version of
     ``register``), and optionally save the model file ``out``. Returns a summary."""
-    if alarm_on not in ALARM_CHOICES:
-        raise ValueError(
-            f"invalid alarm choice {alarm_on!r}: choose one of {', '.join(ALARM_CHOICES)}"
-        )
+    check_alarm_choice(alarm_on)  # before any fit
     features = load_features(data)
     tuned: dict[str, Any] = {}
     if hpo_trials > 0:
@@ -96,7 +99,7 @@ def train(
     )
     operating = choose_alarm(
         features, detector, alarm_groups, alarm_budget, slow_path, alarm_on,
-        pool=(*train_groups, *alarm_groups),
+        pool=tuple(dict.fromkeys((*train_groups, *alarm_groups))),
     )  # fmt: skip
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
@@ -157,8 +160,7 @@ def choose_alarm(
     (``slow_path``; None: on condition-out scores only) may spend the false-alarm budget on
     condition-out scores and add no false alarm on ``val``. A summary, or None when those
     groups have no rows."""
-    if on not in ALARM_CHOICES:
-        raise ValueError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
+    check_alarm_choice(on)
     budget = get_settings().alarm_false_alarm_budget if budget is None else budget
     started = time.perf_counter()
     folds = condition_folds(features, pool) if on == "conditions" else []
