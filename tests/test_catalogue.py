@@ -15,6 +15,7 @@ from embercast.synth.catalogue import (
     sample_scenarios,
     sample_spec,
 )
+from embercast.synth.distributions import Uniform
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +58,21 @@ def test_parameters_stay_within_their_distributions() -> None:
             options = getattr(dist, "options", None)
             if options is not None:
                 assert value in options
+
+
+def test_a_smoulder_is_recorded_long_enough_to_grow_and_to_turn_to_flaming() -> None:
+    """Every smouldering recording runs at least 40 min past the onset, so a drawn transition to
+    flaming (up to 40 min after it, the builder's 60 s margin beside) always happens on record."""
+    cls = SCENARIO_CLASSES["smouldering"]
+    transition = cls.parameters["transition_after_s"]
+    assert isinstance(transition, Uniform)
+    latest_transition = transition.hi
+    specs = sample_scenarios(300, 4, classes=["smouldering"])
+    after_onset = [
+        float(s.params["duration_s"]) * (1.0 - float(s.params["ignition_frac"])) for s in specs
+    ]
+    assert min(after_onset) >= 2400.0
+    assert min(after_onset) >= latest_transition + 60.0
 
 
 def test_holdout_policy_sends_matching_conditions_to_holdout() -> None:

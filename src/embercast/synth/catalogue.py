@@ -88,8 +88,11 @@ SCENARIO_CLASSES: dict[str, ScenarioClass] = {
     "smouldering": ScenarioClass(
         is_fire=True,
         weight=0.08,
-        duration=Uniform(1800.0, 3600.0),
-        description="Smouldering upholstery or cellulosic fuel; may turn into flaming.",
+        duration=Uniform(3600.0, 7200.0),
+        description=(
+            "Smouldering upholstery or cellulosic fuel; may turn into flaming. Recorded for 1-2 h:"
+            " its front takes hours over the item, and a drawn transition always happens on record."
+        ),
         parameters={
             "q_smoulder": LogUniform(0.05, 1.5),  # at onset, before the front spreads [kW]
             "spread_mm_min": LogUniform(0.3, 3.0),  # smoulder front, around 1 mm/min [mm/min]
