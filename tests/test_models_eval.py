@@ -397,6 +397,9 @@ def test_wilson_interval() -> None:
     # textbook values: 5 of 10 and 0 of 10 at 95 %
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    none, every = wilson_interval(0, 48), wilson_interval(48, 48)
+    assert none is not None and every is not None
+    assert none[0] == 0.0 and every[1] == 1.0  # exactly, as a report prints them
     # the interval narrows with more scenarios around the same share
     few, many = wilson_interval(2, 100), wilson_interval(20, 1000)
     assert few is not None and many is not None

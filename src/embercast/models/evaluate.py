@@ -97,7 +97,9 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float] 
     share = k / n
     centre = (share + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if k == 0 else max(0.0, centre - half)  # exact ends: no 1e-17 from rounding
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high
 
 
 def _detected(items: list[Outcome]) -> dict[str, Any]:
