@@ -91,7 +91,8 @@ SCENARIO_CLASSES: dict[str, ScenarioClass] = {
         duration=Uniform(3600.0, 7200.0),
         description=(
             "Smouldering upholstery or cellulosic fuel; may turn into flaming. Recorded for 1-2 h:"
-            " its front takes hours over the item, and a drawn transition always happens on record."
+            " its front takes an hour or more to cross the item, and a drawn transition happens"
+            " on record."
         ),
         parameters={
             "q_smoulder": LogUniform(0.05, 1.5),  # at onset, before the front spreads [kW]
