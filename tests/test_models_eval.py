@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from embercast.agents.alarm_decision import AlarmDecision, AlarmParams, risk_level
 from embercast.cli import app
 from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics, wilson_interval
-from embercast.models.evaluation import Evaluated, alarm_params, goals
+from embercast.models.evaluation import Evaluated, alarm_params, cases, goals
 from embercast.models.files import load_model
 from embercast.models.operating import (
     DELAYS_S,
@@ -271,6 +271,39 @@ def test_scenario_metrics_split_fires_by_camera_coverage() -> None:
     assert m["out_of_view"]["detection_rate"] is None
 
 
+def test_cases_list_missed_fires_and_false_alarms_with_their_evidence() -> None:
+    frame, facts = scored()
+    late = frame[frame.scenario_id == "f1"].assign(scenario_id="f2", device_id="f2-d0", p=0.3)
+    frame = pd.concat([frame, late], ignore_index=True)
+    facts = {**facts, "f2": ("smouldering", True, 100.0)}
+    fire = [
+        int(facts[s][1] and t >= 100.0) for s, t in zip(frame.scenario_id, frame.t_s, strict=True)
+    ]
+    # evidence: f2's CO2 rises to 150 ppm after ignition (400 before, which must not count)
+    rise = np.where(frame.scenario_id == "f2", np.where(frame.t_s < 100, 400.0, 150.0), 20.0)
+    frame = frame.assign(fire=fire, gas_rise_1800=rise)
+    found = outcomes(frame, frame.p.to_numpy(), facts, AlarmParams(delay_on_s=10.0))
+    got = cases(frame, frame.p.to_numpy(), found, {"f1": True, "f2": False})
+    assert got["missed_fires"] == [
+        {
+            "scenario_id": "f2",
+            "scenario_class": "smouldering",
+            "p_max": 0.3,
+            "co2_rise_30min_max_ppm": 150.0,
+            "in_view": False,
+        }
+    ]  # no hot-spot column in these rows: no hot-spot evidence
+    assert got["false_alarm_scenarios"] == [
+        {
+            "scenario_id": "n2",
+            "scenario_class": "toaster",
+            "p_max": 0.95,
+            "co2_rise_30min_max_ppm": 20.0,
+            "false_alarms": 1,
+        }
+    ]  # n1's one-row spike was debounced
+
+
 @pytest.fixture(scope="module")
 def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("m") / "ds"
@@ -391,6 +424,19 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert classes and all(fire_row.match(line) for line in classes), classes
     share_row = re.compile(r"^\| [a-z_]+ \(\d+\) \| [0-9.e-]+ \[[0-9.e-]+-[0-9.e-]+\] \|")
     assert sum(bool(share_row.match(line)) for line in lines) == len(m["nuisance_classes"])
+    # the scenarios to look at: every missed fire and every nuisance scenario that alarmed
+    nuisances = sum(v["scenarios"] for v in m["nuisance_classes"].values())
+    assert len(doc["cases"]["missed_fires"]) == fires - round(m["detection_rate"] * fires)
+    assert len(doc["cases"]["false_alarm_scenarios"]) == round(
+        m["false_alarm_scenario_rate"] * nuisances
+    )
+    assert all(
+        {"p_max", "co2_rise_30min_max_ppm", "new_hot_spot_max_k", "in_view"} <= set(c)
+        for c in doc["cases"]["missed_fires"]
+    )
+    assert "## Scenarios to look at for gbm" in lines
+    title = f"### Missed fires (evidence after ignition) ({len(doc['cases']['missed_fires'])})"
+    assert title in lines
 
 
 def test_wilson_interval() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +25,62 @@ class Evaluated:
     p: np.ndarray
     outcomes: list[Outcome]
     metrics: dict[str, Any] = field(default_factory=dict)
+    cases: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The scenarios to look at (:func:`cases`): missed fires and nuisance scenarios with a
+    false alarm, each with its evidence."""
+
+
+CASE_EVIDENCE: tuple[tuple[str, str], ...] = (
+    ("gas_rise_1800", "co2_rise_30min_max_ppm"),
+    ("newhot_max_excess", "new_hot_spot_max_k"),
+)
+"""Feature columns whose largest value over a case's rows tells why it went as it did, and the
+name each takes in a case: the largest 30-min CO2 rise [ppm] and the hottest new spot over
+its background [K] (columns a feature set lacks are left out)."""
+
+
+def cases(
+    rows: pd.DataFrame, p: np.ndarray, found: list[Outcome], in_view: Mapping[str, bool]
+) -> dict[str, list[dict[str, Any]]]:
+    """The scenarios an engineer looks at after an evaluation: every fire the alarm decision
+    missed (its highest probability and evidence over the rows after ignition, and whether it
+    starts in a camera's field of view) and every nuisance scenario with a false alarm (its
+    false-alarm onsets, highest probability and evidence over all its rows), sorted by class
+    and scenario."""
+    present = [(col, key) for col, key in CASE_EVIDENCE if col in rows.columns]
+    missed = {o.scenario_id: o for o in found if o.is_fire and o.detect_s is None}
+    alarmed = {o.scenario_id: o for o in found if not o.is_fire and o.false_alarms > 0}
+    frame = rows[["fire", *(c for c, _ in present)]].assign(
+        scenario_id=rows["scenario_id"].astype(str).to_numpy(), p=np.asarray(p, dtype=float)
+    )
+    ids = frame["scenario_id"]
+    keep = (ids.isin(missed.keys()) & (frame["fire"] == 1)) | ids.isin(alarmed.keys())
+    grouped = frame[keep.to_numpy()].groupby("scenario_id").max(numeric_only=True)
+    peaks = {str(k): {str(c): v for c, v in row.items()} for k, row in grouped.iterrows()}
+
+    def case(o: Outcome) -> dict[str, Any]:
+        row = peaks.get(o.scenario_id, {})
+
+        def peak(col: str) -> float | None:
+            value = row.get(col)
+            return None if value is None or np.isnan(value) else float(value)
+
+        return {
+            "scenario_id": o.scenario_id,
+            "scenario_class": o.scenario_class,
+            "p_max": peak("p"),
+            **{key: peak(col) for col, key in present},
+        }
+
+    def order(items: dict[str, Outcome]) -> list[Outcome]:
+        return sorted(items.values(), key=lambda o: (o.scenario_class, o.scenario_id))
+
+    return {
+        "missed_fires": [{**case(o), "in_view": in_view.get(o.scenario_id)} for o in order(missed)],
+        "false_alarm_scenarios": [
+            {**case(o), "false_alarms": o.false_alarms} for o in order(alarmed)
+        ],
+    }
 
 
 def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> AlarmParams:
@@ -85,7 +142,7 @@ def evaluate(
             "scenarios": len(found),
             "alarm": {**asdict(rule), "rule": rule.describe()},
         }
-        results.append(Evaluated(name, p, found, metrics))
+        results.append(Evaluated(name, p, found, metrics, cases(rows, p, found, data.in_view)))
     return results
 
 

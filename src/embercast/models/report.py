@@ -202,6 +202,52 @@ def _class_table(
     return lines
 
 
+CASES_SHOWN = 40
+"""Rows of each case table in report.md; metrics.json lists every case."""
+
+_CASE_COLUMNS = (
+    ("scenario_id", "scenario", ""),
+    ("scenario_class", "class", ""),
+    ("in_view", "in a camera's view", ""),
+    ("false_alarms", "false alarms", ""),
+    ("p_max", "highest p", ""),
+    ("co2_rise_30min_max_ppm", "largest 30-min CO2 rise", " ppm"),
+    ("new_hot_spot_max_k", "hottest new spot", " K"),
+)
+
+
+def _case_table(items: list[dict[str, Any]], title: str) -> list[str]:
+    """One case per row, the columns the cases have; at most :data:`CASES_SHOWN` rows."""
+    lines = ["", f"### {title} ({len(items)})", ""]
+    if not items:
+        return [*lines, "None."]
+    cols = [c for c in _CASE_COLUMNS if c[0] in items[0]]
+    lines += ["| " + " | ".join(head for _, head, _ in cols) + " |"]
+    lines += ["|---|---|" + "---:|" * (len(cols) - 2)]
+    for item in items[:CASES_SHOWN]:
+        cells = [
+            ("yes" if item[key] else "no") if isinstance(item[key], bool) else _fmt(item[key], unit)
+            for key, _, unit in cols
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if len(items) > CASES_SHOWN:
+        lines += ["", f"... and {len(items) - CASES_SHOWN} more (metrics.json lists them all)."]
+    return lines
+
+
+def _case_lines(cases: dict[str, list[dict[str, Any]]], model: str) -> list[str]:
+    """The model's missed fires and nuisance scenarios with a false alarm, with the evidence
+    over their rows (after ignition for a fire)."""
+    return [
+        "",
+        f"## Scenarios to look at for {model}",
+        *_case_table(cases.get("missed_fires", []), "Missed fires (evidence after ignition)"),
+        *_case_table(
+            cases.get("false_alarm_scenarios", []), "Nuisance scenarios with a false alarm"
+        ),
+    ]
+
+
 def write_report(
     results: list[Evaluated],
     y: np.ndarray,
@@ -220,6 +266,7 @@ def write_report(
     doc: dict[str, Any] = {"context": context, "detectors": {r.name: r.metrics for r in results}}
     if model is not None:
         doc["goals"] = goals(results, model)
+        doc["cases"] = {r.name: r.cases for r in results}[model]
     (folder / "metrics.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=float))
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in context.items()]
@@ -272,6 +319,8 @@ def write_report(
             f"{_bracket(m.get('false_alarm_scenario_rate_ci95'))}"
         ),
     )
+    if model is not None:
+        lines += _case_lines(doc["cases"], model)
     lines += ["", *(f"![{p}]({p})" for p in plots), ""]
     (folder / "report.md").write_text("\n".join(lines))
     return doc
