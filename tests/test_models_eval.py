@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -437,6 +438,35 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert "## Scenarios to look at for gbm" in lines
     title = f"### Missed fires (evidence after ignition) ({len(doc['cases']['missed_fires'])})"
     assert title in lines
+    # models side by side: two copies of the model (same stem: named by their paths) and a
+    # baseline named again, which is evaluated once; the goals and cases are the first's
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    for suffix in ("", ".json"):
+        shutil.copy(f"{model}{suffix}", twin / f"gbm.pkl{suffix}")
+    side = tmp_path / "side"
+    refs = ["--model", str(model), "--model", str(twin / "gbm.pkl"), "--model", "hotspot"]
+    result = runner.invoke(
+        app, ["evaluate", *refs, "--data", str(features), "--out", str(side), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    both = json.loads(result.stdout)
+    doc = json.loads((side / "metrics.json").read_text())
+    names = [str(model), str(twin / "gbm.pkl"), "hotspot", "rate_of_rise", "co2_threshold"]
+    assert set(doc["detectors"]) == {*names, "reference_rf"}
+    assert list(both["compared"]) == [str(twin / "gbm.pkl")]
+    assert both["compared"][str(twin / "gbm.pkl")] == doc["detectors"][str(model)]
+    assert both["detection_rate"] == m["detection_rate"] and both["goals"] == m["goals"]
+    assert doc["cases"] == json.loads((report / "metrics.json").read_text())["cases"]
+    lines = (side / "report.md").read_text().splitlines()
+    assert f"## Goals for {model} on these scenarios" in lines
+    summary = lines[lines.index("## Summary") + 4 :][:6]
+    assert [line.split(" | ")[0][2:] for line in summary] == [*names, "reference_rf"]
+    assert summary[1].startswith(f"| {twin / 'gbm.pkl'} | {rule} |")
+    twice = runner.invoke(
+        app, ["evaluate", *refs, "--model", "hotspot", "--data", str(features), "--out", str(side)]
+    )
+    assert twice.exit_code == 2 and "--model 'hotspot' is given twice" in twice.output
 
 
 def test_wilson_interval() -> None:
@@ -466,7 +496,7 @@ def test_goals_are_judged_from_the_figures() -> None:
             },
             "nuisance_classes": {"toaster": {"scenarios": 50}, "steam": {"scenarios": 50}},
         }
-        return Evaluated(name, np.zeros(0), [], metrics)
+        return Evaluated(name, np.zeros(0), [], metrics, baseline=name != "m")
 
     model = ev("m", 0.01, 40.0, {"flaming_fire": (1.0, 20.0), "smouldering": (0.9, 600.0)})
     quiet = ev("rate_of_rise", 0.0, 150.0, {"flaming_fire": (0.8, 100.0)})
@@ -503,6 +533,10 @@ def test_goals_are_judged_from_the_figures() -> None:
     seen = goals([model, quiet, fast], "m")["every_fire_class_detected"]["in_view"]
     assert seen["reached"] and seen["detection_rate"] == 1.0
     assert not goals([model, quiet, fast], "m")["every_fire_class_detected"]["reached"]
+    # another model beside it, faster and quieter, is no baseline: the goal stays the same
+    other = ev("m", 0.0, 10.0, {"flaming_fire": (1.0, 5.0)})
+    other.name = "other"
+    assert goals([model, other, quiet, fast], "m")["speedup"] == g["speedup"]
     slow = ev("m", 0.05, 100.0, {"flaming_fire": (1.0, 100.0)})
     g = goals([slow, quiet, fast], "m")
     assert g["every_fire_class_detected"]["reached"] and not g["false_alarms"]["reached"]

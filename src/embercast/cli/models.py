@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from embercast.cli.common import (
     app,
 )
 from embercast.engine.executor import SchedulerUnreachableError
+
+if TYPE_CHECKING:
+    from embercast.models.base import FireDetector
 
 
 @app.command()
@@ -121,7 +124,14 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[str, typer.Option("--model", help="A saved model file or a baseline name.")],
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            help="A registry reference (NAME@ALIAS, NAME/VERSION), a saved model file or a "
+            "baseline name; repeat it to set models side by side (the goals are the first's).",
+        ),
+    ],
     data: Annotated[
         list[str],
         typer.Option("--data", help="Feature set location; repeat it to evaluate on several."),
@@ -132,36 +142,28 @@ def evaluate(
     ] = "test,holdout",
     json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
-    """Evaluate a detector beside the baselines: scenario detection, time to detect, false
-    alarms (through the live alarm decision) and row-level ROC-AUC, PR-AUC, Brier."""
+    """Evaluate detectors side by side with the baselines: scenario detection, time to detect,
+    false alarms (through the live alarm decision) and row-level ROC-AUC, PR-AUC, Brier. The
+    goals and the scenarios to look at are stated for the first ``--model``."""
     _settings()
     from embercast.models.data import load_features
     from embercast.models.evaluation import best_baseline_ttd
     from embercast.models.evaluation import evaluate as run_evaluation
-    from embercast.models.files import load_model
-    from embercast.models.registry import Registry, is_ref
     from embercast.models.report import write_report
     from embercast.models.zoo import BASELINES, make_detector
 
     groups = _groups(split)
     try:
-        if model in BASELINES:
-            detector = make_detector(model)
-        elif is_ref(model):
-            detector = Registry().load(model)
-        else:
-            detector = load_model(model)
-        features = load_features(data)
-        name = model if model in BASELINES or is_ref(model) else Path(model).stem
-        detectors = {name: detector}
+        detectors = _detectors(model)
+        name = next(iter(detectors))
         for base in BASELINES:
-            if base != name:
-                detectors[base] = make_detector(base)
+            detectors.setdefault(base, make_detector(base))
+        features = load_features(data)
         results = run_evaluation(features, detectors, eval_groups=groups)
         rows = features.split(groups)
         context = {"data": features.location, "feature_set": features.feature_set,
                    "evaluated on": ", ".join(groups), "rows": len(rows),
-                   "model": model}  # fmt: skip
+                   "model": ", ".join(model)}  # fmt: skip
         doc = write_report(
             results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context, model=name
         )
@@ -171,6 +173,7 @@ def evaluate(
         **results[0].metrics,
         "versus": best_baseline_ttd(results, name),
         "goals": doc["goals"],
+        "compared": {r.name: r.metrics for r in results[1:] if not r.baseline},
     }
     if json_output:
         typer.echo(json.dumps(metrics, sort_keys=True, default=float))
@@ -183,6 +186,32 @@ def evaluate(
         )
         typer.echo(_goal_summary(doc["goals"]))
         typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
+def _detectors(refs: list[str]) -> dict[str, FireDetector]:
+    """The detectors ``--model`` names, in order, each under its name in the report: a baseline's
+    or a registry reference as given, a model file's stem (its path when two stems clash).
+    ValueError for an unknown reference or a model named twice."""
+    from embercast.models.files import load_model
+    from embercast.models.registry import Registry, is_ref
+    from embercast.models.zoo import BASELINES, make_detector
+
+    stems = [Path(r).stem for r in refs if r not in BASELINES and not is_ref(r)]
+    detectors: dict[str, FireDetector] = {}
+    for ref in refs:
+        if ref in BASELINES or is_ref(ref):
+            name = ref
+        else:
+            name = Path(ref).stem if stems.count(Path(ref).stem) == 1 else ref
+        if name in detectors:
+            raise ValueError(f"--model {ref!r} is given twice")
+        if ref in BASELINES:
+            detectors[name] = make_detector(ref)
+        elif is_ref(ref):
+            detectors[name] = Registry().load(ref)
+        else:
+            detectors[name] = load_model(ref)
+    return detectors
 
 
 def _goal_summary(goals: dict[str, Any]) -> str:

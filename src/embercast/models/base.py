@@ -30,6 +30,8 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     features: ClassVar[tuple[str, ...]] = ()
     decision_threshold: ClassVar[float] = 0.5
+    baseline: ClassVar[bool] = False
+    """A baseline (DESIGN 4.4): what the detection goals measure models against."""
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def _features(self) -> tuple[str, ...]:

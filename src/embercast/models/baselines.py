@@ -41,6 +41,7 @@ class RateOfRiseHeat(FireDetector):
     ``rate_c_per_min`` [°C/min] (60-s slope) or exceeds ``fixed_c`` [°C]."""
 
     features: ClassVar[tuple[str, ...]] = ("scd_temp_val", "scd_temp_vel")
+    baseline: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "rate_c_per_min": [Interval(Real, 0, None, closed="neither")],
         "fixed_c": [Interval(Real, None, None, closed="neither")],
@@ -64,6 +65,7 @@ class CO2Threshold(FireDetector):
     ``rate_ppm_s`` [ppm/s]; ``"auto"`` learns either from the non-fire training rows."""
 
     features: ClassVar[tuple[str, ...]] = ("gas_val", "gas_vel")
+    baseline: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "level_ppm": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "rate_ppm_s": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -88,6 +90,7 @@ class HotspotThreshold(FireDetector):
     learns it from the non-fire training rows, at least 60 °C)."""
 
     features: ClassVar[tuple[str, ...]] = ("t_max",)
+    baseline: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "max_c": [Interval(Real, None, None, closed="neither"), StrOptions({"auto"})],
     }
@@ -106,6 +109,7 @@ class ReferenceRF(FireDetector):
     """The reference design's detector: a 100-tree random forest on standard18, cut-off 0.5."""
 
     features: ClassVar[tuple[str, ...]] = STANDARD18
+    baseline: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
