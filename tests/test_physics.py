@@ -60,10 +60,16 @@ from embercast.physics.radiation import (
 )
 from embercast.physics.species import (
     M_CO2,
+    M_H2O,
+    MET_W,
+    P_ATM,
+    R_GAS,
     gas_volume_rate,
     h2o_ppm_from_rh,
     jet_species_per_kelvin,
     occupant_co2_rate,
+    occupant_h2o_rate,
+    occupant_heat,
     relative_humidity,
     saturation_vapour_pressure,
     species_mass_rate,
@@ -267,6 +273,30 @@ def test_occupant_co2() -> None:
     np.testing.assert_allclose(occupant_co2_rate([0, 1, 3], 1.2), [0.0, 5.16e-6, 15.48e-6])
 
 
+def test_occupant_heat_and_moisture_follow_activity() -> None:
+    mets = np.array([0.8, 1.0, 1.2, 1.8, 2.5, 4.0])
+    sensible, latent = occupant_heat(mets)
+    np.testing.assert_allclose(sensible + latent, mets * MET_W)  # the metabolic rate
+    # ASHRAE Fundamentals ch. 18 Table 1: office work 130 W = 75 W sensible + 55 W latent
+    office = occupant_heat(130.0 / MET_W)
+    assert (float(office[0]), float(office[1])) == pytest.approx((75.0, 55.0))
+    # activity adds mostly moisture: up to 2.5 met (the catalogue's range) the latent share
+    # grows, the sensible heat barely
+    assert np.all(np.diff((latent / (sensible + latent))[:-1]) > 0)
+    assert float(sensible[4]) < 1.5 * float(sensible[2]) and float(latent[4]) > 3 * float(latent[2])
+    # office work: about 77 g/h of water per person (sedentary adults: 50-80 g/h)
+    assert float(occupant_h2o_rate(1, 1.2)) * 3.6e6 == pytest.approx(77.1, abs=0.1)
+    np.testing.assert_allclose(
+        occupant_h2o_rate([0, 1, 3], 1.2), np.array([0.0, 1.0, 3.0]) * occupant_h2o_rate(1, 1.2)
+    )
+    # people add several molecules of water per CO2 molecule, more than any flame (0.9-2)
+    mol_per_m3 = P_ATM / (R_GAS * 293.15)
+    for met in (1.0, 1.2, 2.5):
+        water = float(occupant_h2o_rate(1, met)) / M_H2O
+        co2 = float(occupant_co2_rate(1, met)) * mol_per_m3
+        assert 4.5 < water / co2 < 9.0, met
+
+
 def test_ventilation_flows() -> None:
     assert float(air_change_flow(3.0, 60.0)) == pytest.approx(0.05)
     # CIBSE AM10: 0.6 * 0.5 / 3 * sqrt(9.81 * 1 * 17 / 286.65)
@@ -376,6 +406,8 @@ ELEMENTWISE: list[Any] = [
         lambda m: gas_volume_rate(m, M_CO2), [0, 1e-5, 1e-4, 1e-3, 1e-2], id="gas_volume_rate"
     ),
     pytest.param(occupant_co2_rate, [0, 1, 2, 3, 10], id="occupant_co2_rate"),
+    pytest.param(occupant_h2o_rate, [0, 1, 2, 3, 10], id="occupant_h2o_rate"),
+    pytest.param(lambda m: occupant_heat(m)[1], [0.8, 1, 1.2, 2, 4], id="occupant_heat-latent"),
     pytest.param(
         saturation_vapour_pressure, [-20, 0, 20, 40, 100], id="saturation_vapour_pressure"
     ),

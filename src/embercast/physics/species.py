@@ -9,6 +9,9 @@ References
 .. [3] Alduchov, O. A., Eskridge, R. E., "Improved Magnus form approximation of saturation vapor
    pressure", J. Appl. Meteorol. 35 (1996) 601-609.
    :doi:`10.1175/1520-0450(1996)035<0601:IMFAOS>2.0.CO;2`
+.. [4] ASHRAE Handbook - Fundamentals (SI), 2013, ch. 18, Table 1 "Representative rates at
+   which heat and moisture are given off by human beings in different states of activity"
+   (adjusted for the usual mix of men, women and children; 24 °C room).
 """
 
 from __future__ import annotations
@@ -77,6 +80,51 @@ def occupant_co2_rate(n_people: ArrayLike, met: float = 1.2) -> NDArray[np.float
     0.0052
     """
     return np.asarray(n_people, dtype=np.float64) * 0.0043e-3 * met
+
+
+MET_W = 58.15 * 1.8
+"""Metabolic heat of an adult of 1.8 m^2 body surface at 1 met (58.15 W/m^2) [W]."""
+H2O_LATENT_HEAT_SKIN = 2.43e6
+"""Latent heat of evaporation of water at skin temperature (about 30 °C) [J/kg]."""
+_OCCUPANT_TOTAL_W = (95.0, 115.0, 130.0, 145.0, 220.0, 250.0, 295.0, 425.0)
+_OCCUPANT_SENSIBLE_W = (65.0, 70.0, 75.0, 75.0, 80.0, 90.0, 110.0, 170.0)
+"""Adjusted total and sensible heat per person [W] from seated at a theatre to heavy work [4]_
+(the latent heat is the rest)."""
+
+
+def occupant_heat(met: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Sensible and latent heat given off by one occupant [W] at activity ``met`` [met].
+
+    The total is the metabolic rate, ``met`` x 58.15 W/m^2 x 1.8 m^2; it splits into sensible
+    heat (convection and radiation, which warms the room) and latent heat (water breathed out
+    and evaporated from the skin) as ASHRAE tabulates by activity [4]_, interpolated in the
+    total: the sensible part barely grows with activity, so a more active person adds mostly
+    moisture (55 W latent of 130 W in office work, 160 of 250 W dancing).
+
+    >>> [round(float(x)) for x in occupant_heat(1.2)]
+    [74, 52]
+    >>> [round(float(x)) for x in occupant_heat(2.5)]
+    [95, 166]
+    """
+    total = np.asarray(met, dtype=np.float64) * MET_W
+    sensible = np.interp(total, _OCCUPANT_TOTAL_W, _OCCUPANT_SENSIBLE_W)
+    sensible = np.minimum(sensible, total * _OCCUPANT_SENSIBLE_W[0] / _OCCUPANT_TOTAL_W[0])
+    return sensible, total - sensible
+
+
+def occupant_h2o_rate(n_people: ArrayLike, met: float = 1.2) -> NDArray[np.float64]:
+    """Water vapour given off by occupants [kg/s]: their latent heat (:func:`occupant_heat`)
+    over the latent heat of evaporation at the skin.
+
+    About 77 g/h for office work (1.2 met), 250 g/h at 2.5 met: per mole of CO2 breathed out
+    (:func:`occupant_co2_rate`) 5.5 moles of water at 1.2 met and 8.5 at 2.5, where the fuels
+    of ``synth/fuels.py`` give 0.9-1.2 and methane 2.
+
+    >>> round(float(occupant_h2o_rate(1, 1.2)) * 3.6e6)
+    77
+    """
+    _, latent = occupant_heat(met)
+    return np.asarray(n_people, dtype=np.float64) * latent / H2O_LATENT_HEAT_SKIN
 
 
 def saturation_vapour_pressure(temp: ArrayLike) -> NDArray[np.float64]:

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from embercast.physics.species import M_H2O, gas_volume_rate, h2o_ppm_from_rh, occupant_co2_rate
+from embercast.physics.species import (
+    M_H2O,
+    gas_volume_rate,
+    h2o_ppm_from_rh,
+    occupant_co2_rate,
+    occupant_h2o_rate,
+    occupant_heat,
+)
 from embercast.physics.ventilation import air_change_flow
 from embercast.scene.geometry import CameraPose, Room
 from embercast.scene.objects import Box
@@ -17,10 +24,6 @@ from embercast.scene.render import StaticObject
 from embercast.synth.catalogue import ScenarioSpec
 from embercast.synth.plan import Device, FloatArray, ScenarioPlan
 
-PERSON_HEAT = 0.075
-"""Sensible heat of a seated adult [kW]."""
-PERSON_H2O = 40.0 / 3600.0 / 1000.0
-"""Water vapour exhaled and evaporated by an adult [kg/s] (40 g/h)."""
 CAMERA_INSET = 0.15
 """Distance of a device from the walls of its corner [m]."""
 
@@ -59,7 +62,8 @@ def window(t: FloatArray, start: float, end: float) -> NDArray[np.bool_]:
 def add_people(
     plan: ScenarioPlan, xy: FloatArray, present: NDArray[np.bool_], met: float = 1.2
 ) -> None:
-    """Add occupants (positions (n_t, n, 2) and presence (n_t, n)) with their heat, CO2 and H2O."""
+    """Add occupants (positions (n_t, n, 2) and presence (n_t, n)) at activity ``met`` [met]
+    with their sensible heat, CO2 and water vapour (:mod:`embercast.physics.species`)."""
     count = present.sum(axis=1)
     plan.people_xy = (
         xy if plan.people_xy.size == 0 else np.concatenate([plan.people_xy, xy], axis=1)
@@ -70,9 +74,9 @@ def add_people(
         else np.concatenate([plan.people_present, present], axis=1)
     )
     plan.occupancy = (plan.occupancy + count).astype(np.int16)
-    plan.heat = plan.heat + PERSON_HEAT * met / 1.2 * count
+    plan.heat = plan.heat + occupant_heat(met)[0] / 1000.0 * count
     plan.co2_source = plan.co2_source + occupant_co2_rate(count, met)
-    plan.h2o_source = plan.h2o_source + gas_volume_rate(PERSON_H2O * count, M_H2O)
+    plan.h2o_source = plan.h2o_source + gas_volume_rate(occupant_h2o_rate(count, met), M_H2O)
 
 
 def person_near(
