@@ -444,24 +444,36 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     twin.mkdir()
     for suffix in ("", ".json"):
         shutil.copy(f"{model}{suffix}", twin / f"gbm.pkl{suffix}")
+        shutil.copy(f"{model}{suffix}", twin / f"co2_threshold.pkl{suffix}")
     side = tmp_path / "side"
     refs = ["--model", str(model), "--model", str(twin / "gbm.pkl"), "--model", "hotspot"]
+    refs += ["--model", str(twin / "co2_threshold.pkl")]  # a file named as a baseline
     result = runner.invoke(
         app, ["evaluate", *refs, "--data", str(features), "--out", str(side), "--json"]
     )
     assert result.exit_code == 0, result.output
     both = json.loads(result.stdout)
     doc = json.loads((side / "metrics.json").read_text())
-    names = [str(model), str(twin / "gbm.pkl"), "hotspot", "rate_of_rise", "co2_threshold"]
+    copies = [str(twin / "gbm.pkl"), str(twin / "co2_threshold.pkl")]
+    names = [str(model), *copies, "hotspot", "rate_of_rise", "co2_threshold"]
     assert set(doc["detectors"]) == {*names, "reference_rf"}
-    assert list(both["compared"]) == [str(twin / "gbm.pkl")]
-    assert both["compared"][str(twin / "gbm.pkl")] == doc["detectors"][str(model)]
+    assert sorted(both["compared"]) == sorted(copies)
+    assert all(both["compared"][c] == doc["detectors"][str(model)] for c in copies)
+    assert doc["detectors"]["co2_threshold"]["alarm"]["threshold"] == 0.5  # the baseline
     assert both["detection_rate"] == m["detection_rate"] and both["goals"] == m["goals"]
     assert doc["cases"] == json.loads((report / "metrics.json").read_text())["cases"]
     lines = (side / "report.md").read_text().splitlines()
     assert f"## Goals for {model} on these scenarios" in lines
-    summary = lines[lines.index("## Summary") + 4 :][:6]
-    assert [line.split(" | ")[0][2:] for line in summary] == [*names, "reference_rf"]
+    summary = lines[lines.index("## Summary") + 4 :][:7]
+    assert [line.split(" | ")[0][2:] for line in summary] == [
+        str(model),
+        str(twin / "gbm.pkl"),
+        "hotspot",
+        str(twin / "co2_threshold.pkl"),
+        "rate_of_rise",
+        "co2_threshold",
+        "reference_rf",
+    ]
     assert summary[1].startswith(f"| {twin / 'gbm.pkl'} | {rule} |")
     twice = runner.invoke(
         app, ["evaluate", *refs, "--model", "hotspot", "--data", str(features), "--out", str(side)]

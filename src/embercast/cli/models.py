@@ -190,8 +190,8 @@ def evaluate(
 
 def _detectors(refs: list[str]) -> dict[str, FireDetector]:
     """The detectors ``--model`` names, in order, each under its name in the report: a baseline's
-    or a registry reference as given, a model file's stem (its path when two stems clash).
-    ValueError for an unknown reference or a model named twice."""
+    or a registry reference as given, a model file's stem (its path when the stem is another
+    file's or a baseline's). ValueError for an unknown reference or a model named twice."""
     from embercast.models.files import load_model
     from embercast.models.registry import Registry, is_ref
     from embercast.models.zoo import BASELINES, make_detector
@@ -202,7 +202,8 @@ def _detectors(refs: list[str]) -> dict[str, FireDetector]:
         if ref in BASELINES or is_ref(ref):
             name = ref
         else:
-            name = Path(ref).stem if stems.count(Path(ref).stem) == 1 else ref
+            stem = Path(ref).stem
+            name = stem if stems.count(stem) == 1 and stem not in BASELINES else ref
         if name in detectors:
             raise ValueError(f"--model {ref!r} is given twice")
         if ref in BASELINES:
