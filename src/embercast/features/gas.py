@@ -141,8 +141,7 @@ class SlopeAgainst:
     ratio of their changes is the ratio of their sources. People give off 5 to 6 molecules of
     water per CO2 sitting or at office work, more when active (77 g/h of water against
     0.005 L/s of CO2 at 1.2 met: :func:`embercast.physics.species.occupant_h2o_rate`), a gas
-    flame about 2
-    (methane), burning or smouldering wood, paper and foam about 1 (fuel yields,
+    flame about 2 (methane), burning or smouldering wood, paper and foam about 1 (fuel yields,
     :mod:`embercast.synth.fuels`).
 
     >>> from embercast.features.base import Reading

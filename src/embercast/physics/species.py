@@ -99,7 +99,8 @@ def occupant_heat(met: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float
     heat (convection and radiation, which warms the room) and latent heat (water breathed out
     and evaporated from the skin) as ASHRAE tabulates by activity [4]_, interpolated in the
     total: the sensible part barely grows with activity, so a more active person adds mostly
-    moisture (55 W latent of 130 W in office work, 160 of 250 W dancing).
+    moisture (55 W latent of 130 W in office work, 160 of 250 W dancing). Below the table's
+    lightest activity (95 W, seated at a theatre) the split keeps that activity's proportions.
 
     >>> [round(float(x)) for x in occupant_heat(1.2)]
     [74, 52]
