@@ -201,6 +201,36 @@ def test_sensor_faults(fault: str) -> None:
         assert ffc[(ft >= 200) & (ft < 500)].mean() > 0.05
 
 
+@pytest.mark.parametrize("fault", ["scd41_drift", "scd41_dropout", "camera_dropout"])
+def test_a_sensor_fault_is_one_devices_the_other_keeps_measuring(fault: str) -> None:
+    """A fault is one device's sensor failing: a second device in the room reads on."""
+    spec = spec_with(
+        "sensor_fault",
+        fault=fault,
+        second_device=True,
+        fault_start_frac=0.2,
+        fault_len_frac=0.3,
+        drift_rate=0.5,
+        duration_s=1000,
+    )
+    r = run_scenario(spec, FramePolicy.parse("none")).readings.to_pandas()
+    inside = (r.t_s >= 200) & (r.t_s < 500)
+    first, second = (r[r.device_id == d] for d in sorted(r.device_id.unique()))
+    inside_1, inside_2 = inside[first.index], inside[second.index]
+    if fault == "scd41_drift":
+        drift = lambda d: (d.co2_ppm - d.true_co2_ppm).to_numpy()  # noqa: E731
+        late, early = first.t_s >= 500, first.t_s < 200
+        assert drift(first)[late].mean() - drift(first)[early].mean() > 100
+        late, early = second.t_s >= 500, second.t_s < 200
+        assert abs(drift(second)[late].mean() - drift(second)[early].mean()) < 20
+    elif fault == "scd41_dropout":
+        assert first[inside_1].co2_ppm.isna().all()
+        assert second.co2_ppm.notna().all() and inside_2.any()
+    else:
+        assert not first[inside_1].thermal_available.any()
+        assert second.thermal_available.all() and inside_2.any()
+
+
 def test_ffc_frames_repeat_the_frame_before_the_freeze() -> None:
     spec = spec_with("hot_machinery", duration_s=600)
     plan = build_plan(spec)

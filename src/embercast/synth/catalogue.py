@@ -287,7 +287,10 @@ SCENARIO_CLASSES: dict[str, ScenarioClass] = {
         is_fire=False,
         weight=0.04,
         duration=Uniform(1200.0, 3000.0),
-        description="A sensor fault on an ordinary background: dropouts, stuck, drift, FFC storms.",
+        description=(
+            "One device's sensor fault on an ordinary background: dropouts, stuck, drift, "
+            "FFC storms."
+        ),
         parameters={
             "fault": Choice(
                 ("scd41_dropout", "scd41_stuck", "scd41_drift", "camera_dropout", "ffc_storm")

@@ -71,8 +71,9 @@ class DeviceFilm:
         self.flicker_phase = rng.uniform(
             0, 2 * np.pi, size=len(plan.fires) + len(plan.small_flames)
         )
-        self.dropouts = [(f.start, f.end) for f in plan.faults if f.kind == "camera_dropout"]
-        self.storms = [(f.start, f.end) for f in plan.faults if f.kind == "ffc_storm"]
+        faults = plan.device_faults(device)
+        self.dropouts = [(f.start, f.end) for f in faults if f.kind == "camera_dropout"]
+        self.storms = [(f.start, f.end) for f in faults if f.kind == "ffc_storm"]
         self._last: FilmFrame | None = None
 
     def available(self, t_s: float) -> bool:

@@ -59,12 +59,15 @@ class WarmPlume:
 @dataclass(kw_only=True)
 class Fault:
     """A sensor fault: ``kind`` in scd41_dropout, scd41_stuck, scd41_drift, camera_dropout,
-    ffc_storm; active from ``start`` to ``end`` [s]; ``magnitude`` (drift rate [ppm/s])."""
+    ffc_storm; active from ``start`` to ``end`` [s]; ``magnitude`` (drift rate [ppm/s]). It is
+    a fault of one device's sensor, ``device`` (its index in :attr:`ScenarioPlan.devices`): the
+    other devices in the room go on measuring."""
 
     kind: str
     start: float
     end: float
     magnitude: float = 0.0
+    device: int = 0
 
 
 @dataclass(kw_only=True)
@@ -114,6 +117,13 @@ class ScenarioPlan:
     def n(self) -> int:
         """Number of 1-s steps."""
         return int(self.t.size)
+
+    def device_faults(self, device: Device) -> list[Fault]:
+        """The faults of ``device``'s own sensors (a device of :attr:`devices`)."""
+        k = next((i for i, d in enumerate(self.devices) if d is device), None)
+        if k is None:
+            raise ValueError(f"device {device.device_id!r} is not one of this plan's devices")
+        return [fault for fault in self.faults if fault.device == k]
 
     def add_object(self, obj: StaticObject, temps: FloatArray) -> None:
         """Add a static object with its temperature per second [°C]."""

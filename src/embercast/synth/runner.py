@@ -73,7 +73,7 @@ def _readings_table(
 ) -> pa.Table:
     t = r.t_s
     i = np.minimum(np.round(t).astype(np.intp), plan.n - 1)
-    outputs = apply_scd41_faults(r, plan.faults)
+    outputs = apply_scd41_faults(r, plan.device_faults(device))
     ign = plan.ignition_s
     fire = np.zeros(t.size, np.int8) if ign is None else (t >= ign).astype(np.int8)
     n = t.size

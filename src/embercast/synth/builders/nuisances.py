@@ -317,7 +317,8 @@ def steam(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator) -> No
 
 
 def sensor_fault(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator) -> None:
-    """One sensor fault over a window of the scenario, on the ordinary background."""
+    """One sensor fault over a window of the scenario, on the ordinary background; it is the
+    first device's (a second device in the room, when there is one, keeps measuring)."""
     start = f(p, "fault_start_frac") * plan.t[-1]
     end = min(start + f(p, "fault_len_frac") * plan.t[-1], plan.t[-1])
     plan.faults.append(
