@@ -231,6 +231,14 @@ def test_a_sensor_fault_is_one_devices_the_other_keeps_measuring(fault: str) -> 
         assert second.thermal_available.all() and inside_2.any()
 
 
+def test_device_faults_refuses_a_device_of_another_plan() -> None:
+    plan = build_plan(spec_with("sensor_fault", fault="scd41_drift", duration_s=600))
+    other = replace(plan.devices[0])  # equal, but not this plan's device
+    assert len(plan.device_faults(plan.devices[0])) == 1
+    with pytest.raises(ValueError, match="not one of this plan's devices"):
+        plan.device_faults(other)
+
+
 def test_ffc_frames_repeat_the_frame_before_the_freeze() -> None:
     spec = spec_with("hot_machinery", duration_s=600)
     plan = build_plan(spec)
