@@ -615,6 +615,20 @@ def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) 
     assert (
         f"false alarms in <= 2 % of nuisance scenarios: {verdict} ({fa['share']:.3g})" in ok.output
     )
+    # the SCD41s are supervised unless asked not to; the report says which
+    faults = doc["detectors"]["co2_threshold"]["sensor_fault_scenarios"]
+    n = sum(c["with_fault"] for c in faults.values())
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert f"- sensor supervision: on ({n} scenarios with a sensor FAULT)" in report
+    off = runner.invoke(
+        app,
+        ["evaluate", "--model", "co2_threshold", "--data", str(features), "--out",
+         str(tmp_path / "r0"), "--no-sensor-health"],
+    )  # fmt: skip
+    assert off.exit_code == 0, off.output
+    assert "- sensor supervision: off" in (tmp_path / "r0" / "report.md").read_text()
+    doc0 = json.loads((tmp_path / "r0" / "metrics.json").read_text())
+    assert "sensor_fault_scenarios" not in doc0["detectors"]["co2_threshold"]
     bad = runner.invoke(
         app, ["evaluate", "--model", "nope", "--data", str(features), "--out", str(tmp_path / "r")]
     )

@@ -141,13 +141,21 @@ def evaluate(
         str, typer.Option(help="Split groups to evaluate on (comma-separated).")
     ] = "test,holdout",
     json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    sensor_health: Annotated[
+        bool,
+        typer.Option(
+            help="Supervise the SCD41s as the live service does: a frozen or invalid sensor "
+            "goes to FAULT and is scored as absent.",
+        ),
+    ] = True,
 ) -> None:
     """Evaluate detectors side by side with the baselines: scenario detection, time to detect,
-    false alarms (through the live alarm decision) and row-level ROC-AUC, PR-AUC, Brier. The
-    goals and the scenarios to look at are stated for the first ``--model``."""
+    false alarms (through the live alarm decision) and row-level ROC-AUC, PR-AUC, Brier, with
+    the sensors supervised. The goals and the scenarios to look at are stated for the first
+    ``--model``."""
     _settings()
     from embercast.models.data import load_features
-    from embercast.models.evaluation import best_baseline_ttd
+    from embercast.models.evaluation import SUPERVISED, best_baseline_ttd
     from embercast.models.evaluation import evaluate as run_evaluation
     from embercast.models.report import write_report
     from embercast.models.zoo import BASELINES, make_detector
@@ -159,11 +167,16 @@ def evaluate(
         for base in BASELINES:
             detectors.setdefault(base, make_detector(base))
         features = load_features(data)
-        results = run_evaluation(features, detectors, eval_groups=groups)
+        results = run_evaluation(
+            features, detectors, eval_groups=groups, health=SUPERVISED if sensor_health else None
+        )
         rows = features.split(groups)
+        faults = results[0].metrics.get("sensor_fault_scenarios")
+        faulted = None if faults is None else sum(c["with_fault"] for c in faults.values())
+        supervision = "off" if faulted is None else f"on ({faulted} scenarios with a sensor FAULT)"
         context = {"data": features.location, "feature_set": features.feature_set,
                    "evaluated on": ", ".join(groups), "rows": len(rows),
-                   "model": ", ".join(model)}  # fmt: skip
+                   "sensor supervision": supervision, "model": ", ".join(model)}  # fmt: skip
         doc = write_report(
             results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context, model=name
         )

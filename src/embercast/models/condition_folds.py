@@ -24,6 +24,7 @@ from sklearn.base import clone
 
 from embercast.models.base import FireDetector
 from embercast.models.data import FeatureData
+from embercast.models.supervision import supervised
 
 ROOM_CONDITIONS: tuple[str, ...] = ("room_size", "ventilation", "ambient")
 """Conditions every scenario has (the fuel is a fire's alone, so leaving a fuel out moves no
@@ -93,7 +94,7 @@ def condition_out_scores(
         model = clone(detector).fit(
             train, train["fire"].to_numpy(), groups=train["scenario_id"].to_numpy()
         )
-        scored = pool[inside]
+        scored, _ = supervised(pool[inside])
         ps.append(model.predict_proba(scored)[:, 1])
         rows.append(
             scored[["scenario_id", "device_id", "t_s"]].assign(

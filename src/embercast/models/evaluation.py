@@ -12,9 +12,11 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from embercast.agents.alarm_decision import AlarmParams
+from embercast.agents.sensor_health import HealthParams
 from embercast.models.base import FireDetector
 from embercast.models.data import FeatureData
 from embercast.models.evaluate import Outcome, outcomes, row_metrics, scenario_metrics
+from embercast.models.supervision import supervised
 
 
 @dataclass
@@ -103,6 +105,10 @@ def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> Ala
     )
 
 
+SUPERVISED = HealthParams()
+"""The default sensor supervision of an evaluation (the live service's)."""
+
+
 def is_fitted(detector: FireDetector) -> bool:
     try:
         check_is_fitted(detector, "feature_names_in_")
@@ -118,8 +124,14 @@ def evaluate(
     train_groups: tuple[str, ...] = ("train",),
     eval_groups: tuple[str, ...] = ("test", "holdout"),
     params: AlarmParams | None = None,
+    health: HealthParams | None = SUPERVISED,
 ) -> list[Evaluated]:
-    """Fit what is not fitted on ``train_groups`` and score every detector on ``eval_groups``."""
+    """Fit what is not fitted on ``train_groups`` and score every detector on ``eval_groups``.
+
+    Each row's SCD41 is supervised with ``health`` (None: not supervised): every detector scores
+    the rows without the features of sensors in FAULT, as the live service does
+    (:func:`~embercast.models.supervision.supervised`), and the metrics count each class's
+    scenarios with a sensor FAULT (``sensor_fault_scenarios``)."""
     train = data.split(train_groups)
     rows = data.split(eval_groups)
     if rows.empty:
@@ -127,6 +139,10 @@ def evaluate(
             f"{data.location!r} has no rows in the split groups {list(eval_groups)}; "
             "generate more scenarios or choose other groups"
         )
+    supervision: dict[str, Any] = {}
+    if health is not None:
+        rows, faulted = supervised(rows, health)
+        supervision = {"sensor_fault_scenarios": _fault_counts(rows, faulted, data.scenarios)}
     results = []
     for name, detector in detectors.items():
         if not is_fitted(detector):
@@ -144,10 +160,26 @@ def evaluate(
             "rows": int(len(rows)),
             "scenarios": len(found),
             "alarm": {**asdict(rule), "rule": rule.describe()},
+            **supervision,
         }
         evidence = cases(rows, p, found, data.in_view)
         results.append(Evaluated(name, p, found, metrics, evidence, detector.baseline))
     return results
+
+
+def _fault_counts(
+    rows: pd.DataFrame,
+    faulted: np.ndarray,
+    scenarios: Mapping[str, tuple[str, bool, float | None]],
+) -> dict[str, dict[str, int]]:
+    """Per scenario class: its scenarios and those with a sensor FAULT on any row."""
+    per = pd.Series(faulted).groupby(rows["scenario_id"].astype(str).to_numpy()).any()
+    counts: dict[str, dict[str, int]] = {}
+    for sid, any_fault in per.items():
+        entry = counts.setdefault(scenarios[str(sid)][0], {"scenarios": 0, "with_fault": 0})
+        entry["scenarios"] += 1
+        entry["with_fault"] += int(any_fault)
+    return dict(sorted(counts.items()))
 
 
 def best_baseline_ttd(results: list[Evaluated], model: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from embercast.models.files import save_model
 from embercast.models.operating import choose_operating_point
 from embercast.models.registry import Registry
 from embercast.models.report import write_report
+from embercast.models.supervision import supervised
 from embercast.models.zoo import make_detector
 
 LOGGED_METRICS = (
@@ -172,7 +173,7 @@ def choose_alarm(
         )  # fmt: skip
         chosen_on = f"room conditions left out of {','.join(pool)}"
     else:
-        rows = features.split(groups)
+        rows, _ = supervised(features.split(groups))
         if rows.empty:
             return None
         point = choose_operating_point(

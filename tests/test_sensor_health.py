@@ -1,0 +1,113 @@
+"""SCD41 supervision: the FAULT checks, and scoring without a sensor in FAULT."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embercast.agents.alarm_decision import AlarmParams
+from embercast.agents.sensor_health import HealthParams, Scd41Health
+from embercast.models.baselines import CO2Threshold
+from embercast.models.data import FeatureData
+from embercast.models.evaluation import evaluate
+from embercast.models.supervision import sensor_faults, supervised
+
+
+def test_frozen_readings_go_to_fault_after_the_hold_and_stay_until_reset() -> None:
+    h = Scd41Health(HealthParams(frozen_s=60.0))
+    for t in np.arange(0.0, 60.0, 5.0):  # 12 identical readings span 55 s: not yet
+        h.update(float(t), "d0", 800.0, 21.0, 40.0)
+    assert h.get() == {}
+    h.update(60.0, "d0", 800.0, 21.0, 40.0)
+    assert h.get() == {"d0": "frozen: CO2, temperature and humidity unchanged for 60 s"}
+    h.update(65.0, "d0", 812.0, 21.1, 40.3)  # a fault is latched: readings moving again
+    assert h.faulted("d0")
+    h.reset("d0")
+    assert not h.faulted("d0") and h.get() == {}
+
+
+def test_a_reading_that_moves_or_goes_missing_restarts_the_frozen_clock() -> None:
+    h = Scd41Health(HealthParams(frozen_s=30.0))
+    readings = [(0, 700.0, 21.0), (10, 700.0, 21.0), (20, 700.0, 21.01), (40, 700.0, 21.01),
+                (45, math.nan, 21.01), (50, 700.0, 21.01), (75, 700.0, 21.01)]  # fmt: skip
+    for t, co2, temp in readings:
+        h.update(float(t), "d0", co2, temp, 40.0)
+    assert not h.faulted("d0")  # 20 -> 40 s, then a dropout, then 50 -> 75 s: never 30 s
+    h.update(80.0, "d0", 700.0, 21.01, 40.0)
+    assert h.faulted("d0")
+
+
+def test_only_co2_is_needed_and_each_device_is_its_own() -> None:
+    h = Scd41Health(HealthParams(frozen_s=20.0))
+    for t in (0.0, 5.0, 10.0, 15.0, 20.0):
+        h.update(t, "a", 650.0)  # temperature and humidity missing: CO2 alone decides
+        h.update(t, "b", 650.0 + t)
+    assert h.get() == {"a": "frozen: CO2, temperature and humidity unchanged for 20 s"}
+    assert not h.faulted("b") and not h.faulted("never-seen")
+
+
+@pytest.mark.parametrize(
+    ("co2", "faulted"), [(0.0, True), (-3.0, True), (40_000.0, False), (40_001.0, True),
+                         (1.0, False), (math.nan, False)],
+)  # fmt: skip
+def test_invalid_co2_readings(co2: float, faulted: bool) -> None:
+    h = Scd41Health()
+    h.update(0.0, "d0", co2, 20.0, 45.0)
+    assert h.faulted("d0") is faulted
+    if faulted:
+        assert h.get()["d0"].startswith(f"invalid: CO2 reads {co2:g} ppm")
+
+
+def test_bad_use_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="frozen_s must be > 0 s, got 0"):
+        HealthParams(frozen_s=0.0)
+    h = Scd41Health()
+    h.update(10.0, "d0", 500.0)
+    with pytest.raises(ValueError, match="device 'd0': reading at t=5.0 s is older"):
+        h.update(5.0, "d0", 501.0)
+
+
+def _stuck_scenario() -> pd.DataFrame:
+    """Scenario s1: device d0's SCD41 frozen at 1,200 ppm for 10 min, d1 beside it reading a
+    quiet room; rows of the two devices interleaved, newest first (order must not matter)."""
+    t = np.arange(0.0, 600.0, 5.0)
+    d0 = pd.DataFrame({"device_id": "s1-d0", "t_s": t, "gas_val": 1200.0, "gas_vel": 0.0,
+                       "scd_temp_val": 22.0, "scd_rh_val": 41.0})  # fmt: skip
+    d1 = pd.DataFrame({"device_id": "s1-d1", "t_s": t, "gas_val": 430.0 + (t % 20),
+                       "gas_vel": 0.1, "scd_temp_val": 22.0, "scd_rh_val": 41.0})  # fmt: skip
+    rows = pd.concat([d0, d1]).assign(scenario_id="s1", split_group="test", fire=0, t_max=24.0)
+    return rows.sort_values("t_s", ascending=False).reset_index(drop=True)
+
+
+def test_supervised_rows_lose_the_scd41_features_of_a_sensor_in_fault() -> None:
+    rows = _stuck_scenario()
+    faulted = sensor_faults(rows)
+    expected = (rows["device_id"] == "s1-d0") & (rows["t_s"] >= 60.0)
+    assert np.array_equal(faulted, expected.to_numpy())
+    masked, same = supervised(rows)
+    assert np.array_equal(same, faulted)
+    gas = ["gas_val", "gas_vel", "scd_temp_val", "scd_rh_val"]
+    assert masked.loc[faulted, gas].isna().all().all()
+    pd.testing.assert_frame_equal(masked.loc[~faulted], rows.loc[~faulted])
+    assert (masked["t_max"] == 24.0).all()  # the camera's features are kept
+    assert not sensor_faults(rows, HealthParams(frozen_s=600.0)).any()
+    with pytest.raises(ValueError, match="needs the CO2 reading column 'gas_val'"):
+        sensor_faults(rows.drop(columns="gas_val"))
+
+
+def test_evaluation_scores_a_frozen_sensor_as_absent() -> None:
+    rows = _stuck_scenario()
+    data = FeatureData(rows, {"s1": ("sensor_fault", False, None)}, "extended", "mem", "h")
+    co2 = CO2Threshold(level_ppm=1000.0, rate_ppm_s=5.0).fit(rows, rows["fire"].to_numpy())
+    slow = AlarmParams(threshold=0.5, clear_threshold=0.5, delay_on_s=120.0)
+    plain = evaluate(data, {"co2": co2}, params=slow, health=None)[0]
+    assert plain.outcomes[0].false_alarms == 1  # 1,200 ppm held for 2 min
+    assert "sensor_fault_scenarios" not in plain.metrics
+    watched = evaluate(data, {"co2": co2}, params=slow)[0]
+    assert watched.outcomes[0].false_alarms == 0  # FAULT at 60 s: the reading is not evidence
+    assert watched.metrics["sensor_fault_scenarios"] == {
+        "sensor_fault": {"scenarios": 1, "with_fault": 1}
+    }
