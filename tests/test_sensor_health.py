@@ -11,6 +11,7 @@ import pytest
 from embercast.agents.alarm_decision import AlarmParams
 from embercast.agents.sensor_health import HealthParams, Scd41Health
 from embercast.models.baselines import CO2Threshold
+from embercast.models.condition_folds import condition_folds, condition_out_scores
 from embercast.models.data import FeatureData
 from embercast.models.evaluation import evaluate
 from embercast.models.supervision import sensor_faults, supervised
@@ -111,3 +112,32 @@ def test_evaluation_scores_a_frozen_sensor_as_absent() -> None:
     assert watched.metrics["sensor_fault_scenarios"] == {
         "sensor_fault": {"scenarios": 1, "with_fault": 1}
     }
+
+
+def test_the_alarm_operating_point_is_chosen_on_supervised_scores() -> None:
+    stuck = _stuck_scenario().assign(split_group="train")
+    others = [
+        pd.DataFrame({"scenario_id": sid, "device_id": f"{sid}-d0",
+                      "t_s": np.arange(0.0, 50.0, 5.0), "gas_val": 450.0 + np.arange(10.0),
+                      "gas_vel": 0.2, "scd_temp_val": 21.0,
+                      "scd_rh_val": 40.0 + np.arange(10.0) / 100, "split_group": "train",
+                      "fire": fire, "t_max": 24.0})
+        for sid, fire in (("f1", 1), ("n2", 0), ("f2", 1))
+    ]  # fmt: skip
+    rows = pd.concat([stuck, *others], ignore_index=True)
+    data = FeatureData(
+        rows,
+        {"s1": ("sensor_fault", False, None), "f1": ("flaming_fire", True, 0.0),
+         "n2": ("toaster", False, None), "f2": ("flaming_fire", True, 0.0)},
+        "extended", "mem", "h",
+        conditions={"s1": {"room_size": "small"}, "f1": {"room_size": "small"},
+                    "n2": {"room_size": "large"}, "f2": {"room_size": "large"}},
+    )  # fmt: skip
+    folds = condition_folds(data, ("train",))
+    scores = condition_out_scores(
+        data, CO2Threshold(level_ppm=1000.0, rate_ppm_s=5.0), ("train",), folds
+    )
+    frozen = (scores.rows["device_id"] == "s1-d0").to_numpy()
+    late = frozen & (scores.rows["t_s"] >= 60.0).to_numpy()
+    assert late.any() and (scores.p[late] == 0.0).all()  # the frozen 1,200 ppm is not evidence
+    assert (scores.p[frozen & ~late] == 1.0).all()  # before the FAULT it was
