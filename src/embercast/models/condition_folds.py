@@ -85,6 +85,7 @@ def condition_out_scores(
     if not folds:
         raise ValueError(f"no condition folds over the split groups {list(groups)}")
     pool = features.split(groups)
+    watched, _ = supervised(pool)  # each scenario's supervision once, not once per fold
     ids = pool["scenario_id"].astype(str)
     rows, ps, facts = [], [], {}
     fires: set[str] = set()
@@ -94,7 +95,7 @@ def condition_out_scores(
         model = clone(detector).fit(
             train, train["fire"].to_numpy(), groups=train["scenario_id"].to_numpy()
         )
-        scored, _ = supervised(pool[inside])
+        scored = watched[inside]
         ps.append(model.predict_proba(scored)[:, 1])
         rows.append(
             scored[["scenario_id", "device_id", "t_s"]].assign(
