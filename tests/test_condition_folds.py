@@ -97,7 +97,7 @@ def test_each_fold_is_scored_by_a_model_that_never_saw_it() -> None:
     assert len(scores.rows) == len(scores.p) == 2 * len(pool) * ROWS
     assert set(scores.rows["scenario_id"]) == set(scores.scenarios)
     assert scores.scenarios["room_size=large|s000"] == data.scenarios["s000"]
-    assert scores.folds == [f.label for f in folds] and scores.fires == 7
+    assert scores.folds == [f.label for f in folds] and scores.fires == scores.nuisances == 7
     with pytest.raises(ValueError, match="no condition folds"):
         condition_out_scores(data, Recorder(), ("train",), [])
 
@@ -113,9 +113,12 @@ def test_the_alarm_is_chosen_on_condition_folds_by_default() -> None:
     summary = choose_alarm(data, detector, ("val",), 0.02, pool=("train",))
     assert summary is not None
     assert summary["chosen_on"] == "room conditions left out of train"
+    assert summary["budget_limit"] == 0.0  # 2 % is not told from 0 over 7 nuisance scenarios
     assert summary["folds"] == [f.label for f in condition_folds(data, ("train",))]
     scores = condition_out_scores(data, model, ("train",), condition_folds(data, ("train",)))
-    expected = choose_operating_point(scores.rows, scores.p, scores.scenarios, 0.02, fires=7)
+    expected = choose_operating_point(
+        scores.rows, scores.p, scores.scenarios, 0.02, fires=7, nuisances=7
+    )
     assert detector.alarm_ == expected.params and detector.alarm_.threshold in THRESHOLDS
     # on "val" (here: no val rows) nothing is chosen; an unknown choice is named
     assert choose_alarm(data, detector, ("val",), 0.02, on="val") is None

@@ -112,7 +112,8 @@ def train(
     if alarm:
         typer.echo(
             f"alarm at {alarm['rule']} (chosen on {alarm['chosen_on']}, false-alarm budget "
-            f"{alarm['budget']}{'' if alarm['within_budget'] else ', NOT met'})"
+            f"{alarm['budget']}: at most {alarm['budget_limit']:.4f} there"
+            f"{'' if alarm['within_budget'] else ', NOT met'})"
         )
     held = summary["held_out"]
     typer.echo(

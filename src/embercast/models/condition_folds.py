@@ -43,13 +43,14 @@ class Fold:
 class FoldScores:
     """Rows of every fold (scenario IDs prefixed ``LABEL|``, one scenario per fold it is in),
     their probabilities, the scenario facts under the prefixed IDs, the folds' labels and the
-    number of distinct fire scenarios behind them."""
+    numbers of distinct fire and nuisance scenarios behind them."""
 
     rows: pd.DataFrame
     p: np.ndarray
     scenarios: dict[str, tuple[str, bool, float | None]]
     folds: list[str]
     fires: int
+    nuisances: int
 
 
 def condition_folds(
@@ -89,6 +90,7 @@ def condition_out_scores(
     ids = pool["scenario_id"].astype(str)
     rows, ps, facts = [], [], {}
     fires: set[str] = set()
+    nuisances: set[str] = set()
     for fold in folds:
         inside = ids.isin(fold.scenarios).to_numpy()
         train = pool[~inside]
@@ -104,10 +106,12 @@ def condition_out_scores(
         )
         facts.update({f"{fold.label}|{s}": features.scenarios[s] for s in fold.scenarios})
         fires.update(s for s in fold.scenarios if features.scenarios[s][1])
+        nuisances.update(s for s in fold.scenarios if not features.scenarios[s][1])
     return FoldScores(
         rows=pd.concat(rows, ignore_index=True),
         p=np.concatenate(ps),
         scenarios=facts,
         folds=[f.label for f in folds],
         fires=len(fires),
+        nuisances=len(nuisances),
     )

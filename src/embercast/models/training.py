@@ -169,7 +169,7 @@ def choose_alarm(
         scores = condition_out_scores(features, detector, pool, folds)
         point = choose_operating_point(
             scores.rows, scores.p, scores.scenarios, budget, fires=scores.fires,
-            slow=slow_path is not False, slow_budget=budget,
+            slow=slow_path is not False, slow_budget=budget, nuisances=scores.nuisances,
         )  # fmt: skip
         chosen_on = f"room conditions left out of {','.join(pool)}"
     else:
@@ -189,6 +189,7 @@ def choose_alarm(
         "slow_window_s": point.params.slow_window_s,
         "rule": point.params.describe(),
         "budget": budget,
+        "budget_limit": point.limit,
         "within_budget": point.within_budget,
         "chosen_on": chosen_on,
         "folds": [f.label for f in folds],
