@@ -70,8 +70,9 @@ class Settings(BaseSettings):
         default=0.02,
         ge=0.0,
         le=1.0,
-        description="Training: the largest share of validation nuisance scenarios with a false "
-        "alarm allowed when a model's alarm threshold and delay are chosen [-].",
+        description="Training: the largest share of nuisance scenarios with a false alarm a "
+        "model's alarm threshold and delay may have, met on validation scores by one standard "
+        "error [-].",
     )
     gate_max_detection_drop: float = Field(
         default=0.0,
