@@ -158,9 +158,15 @@ def _conditions(scen: pd.DataFrame) -> dict[str, dict[str, str]]:
 
 
 def _fires_in_view(scen: pd.DataFrame) -> dict[str, bool]:
-    """Camera coverage of each fire scenario whose table row has the parameters it needs."""
+    """Camera coverage of each fire scenario: the generator's verdict (``fire_in_view``, which
+    counts the furniture in the way), or for a dataset written before it, the verdict from the
+    row's parameters alone where it has the parameters needed."""
     found: dict[str, bool] = {}
     for row in scen[scen["is_fire"].astype(bool)].to_dict("records"):
+        recorded = row.get("fire_in_view")
+        if recorded is not None and not pd.isna(recorded):
+            found[str(row["scenario_id"])] = bool(recorded)
+            continue
         try:
             found[str(row["scenario_id"])] = bool(fire_in_view({str(k): v for k, v in row.items()}))
         except KeyError:  # a dataset written before its class sampled these parameters

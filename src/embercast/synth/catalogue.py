@@ -45,7 +45,7 @@ COMMON_PARAMETERS: dict[str, Distribution] = {
     "asc": Bernoulli(0.1),  # SCD41 automatic self-calibration switched on
     "people": IntUniform(0, 2),  # occupants present in the background
     "hvac": Bernoulli(0.5),  # mechanical ventilation cycling on and off
-    "furniture": IntUniform(1, 5),  # static boxes at room temperature
+    "furniture": IntUniform(1, 5),  # static boxes at room temperature, clear of the source
 }
 """Parameters drawn for every scenario, with their units in the comments."""
 

@@ -11,18 +11,22 @@ their camera placement leaves to the gas sensor.
 The facts come from a scenario's sampled parameters (a row of ``scenarios.parquet``) through the
 builders' own geometry (:func:`~embercast.synth.builders.base.device_poses`,
 :func:`~embercast.synth.builders.fires.fire_position`,
-:func:`~embercast.synth.builders.base.hob_position`), so they hold for existing datasets too.
-Objects that hide a fire from a camera that faces it are not counted.
+:func:`~embercast.synth.builders.base.hob_position`), and from the furniture that stands between
+a camera and the fire. The furniture is drawn from the scenario's seed, so the generator records
+the verdict in the ``fire_in_view`` column of ``scenarios.parquet`` (from generator 7); for a
+dataset written before, the verdict is recomputed from the parameters alone and counts no
+furniture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from embercast.scene.geometry import Room
+from embercast.scene.objects import Box, hit_range
 from embercast.synth.builders.base import device_poses, hob_position, scenario_room
 from embercast.synth.builders.fires import fire_position
 
@@ -36,13 +40,14 @@ def fire_origin(room: Room, params: Mapping[str, Any]) -> tuple[float, float, fl
     return x, y, z
 
 
-def fire_in_view(params: Mapping[str, Any]) -> bool | None:
+def fire_in_view(params: Mapping[str, Any], obstacles: Sequence[Box] = ()) -> bool | None:
     """Whether a fire scenario's fire origin (:func:`fire_origin`) is in the field of view of
-    one of its device cameras; None for a scenario without fire. ``params`` is a row of
-    ``scenarios.parquet``: ``scenario_class``, ``is_fire``, the room's size, the cameras'
-    ``camera_pitch``, ``camera_yaw_offset`` and ``second_device``, and the fire's position
-    (``fire_x_frac``, ``fire_y_frac``, ``fire_z``; ``hob_x_frac``, ``hob_y_frac`` for cooking
-    oil). Raises KeyError naming a parameter ``params`` lacks.
+    one of its device cameras with none of ``obstacles`` (the room's furniture) on the line of
+    sight; None for a scenario without fire. ``params`` is a row of ``scenarios.parquet``:
+    ``scenario_class``, ``is_fire``, the room's size, the cameras' ``camera_pitch``,
+    ``camera_yaw_offset`` and ``second_device``, and the fire's position (``fire_x_frac``,
+    ``fire_y_frac``, ``fire_z``; ``hob_x_frac``, ``hob_y_frac`` for cooking oil). Raises
+    KeyError naming a parameter ``params`` lacks.
 
     >>> row = dict(scenario_class="smouldering", is_fire=True, room_length=5.0, room_width=4.0,
     ...            room_height=2.7, camera_pitch=30.0, camera_yaw_offset=0.0,
@@ -53,5 +58,24 @@ def fire_in_view(params: Mapping[str, Any]) -> bool | None:
     if not params["is_fire"]:
         return None
     room = scenario_room(params)
-    origin = np.array([fire_origin(room, params)])
-    return any(bool(pose.sees(origin)[0]) for pose in device_poses(room, params))
+    origin = np.array(fire_origin(room, params), dtype=np.float64)
+    return any(
+        bool(pose.sees(origin[None, :])[0]) and not _hidden(origin, pose.position, obstacles)
+        for pose in device_poses(room, params)
+    )
+
+
+SIGHT_TOLERANCE = 1e-3
+"""How far before the fire origin [m] an obstacle must start to hide it (one resting on the
+fire's item does not)."""
+
+
+def _hidden(
+    origin: np.ndarray, camera: tuple[float, float, float], obstacles: Sequence[Box]
+) -> bool:
+    """Whether a box meets the line of sight from ``camera`` to ``origin`` before it [m]."""
+    start = np.asarray(camera, dtype=np.float64)
+    rel = origin - start
+    distance = float(np.linalg.norm(rel))
+    ray = rel / distance
+    return any(float(hit_range(box, start, ray)) < distance - SIGHT_TOLERANCE for box in obstacles)

@@ -15,7 +15,9 @@ import pyarrow as pa
 from embercast.sensors.lepton import frame_index_at_or_before, sample_lepton_device
 from embercast.sensors.scd41 import SCD41Readings, measure, sample_scd41_device
 from embercast.synth.builders import build_plan
+from embercast.synth.builders.base import furniture_boxes
 from embercast.synth.catalogue import ScenarioSpec
+from embercast.synth.coverage import fire_in_view
 from embercast.synth.film import DeviceFilm
 from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
 from embercast.synth.schema import (
@@ -192,6 +194,7 @@ def run_scenario(
         readings.append(_readings_table(spec, plan, device, zone, air, r, available))
     row = spec.to_row()
     row["ignition_s"] = plan.ignition_s
+    row["fire_in_view"] = fire_in_view(row, furniture_boxes(plan))
     table = pa.concat_tables(readings)
     feature_table = None
     if features is not None:

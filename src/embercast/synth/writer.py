@@ -72,7 +72,7 @@ __all__ = [
     "schema_fingerprint",
 ]
 
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 """Version of the generated content: bump it when the same arguments give different data."""
 MANIFEST_FORMAT = "embercast-dataset/1"
 """Name and version of the manifest layout."""
@@ -111,6 +111,7 @@ _SCENARIO_KEY_TYPES: dict[str, pa.DataType] = {
     "ignition_s": pa.float64(),
     "duration_s": pa.float64(),
     "seed": pa.int64(),
+    "fire_in_view": pa.bool_(),
 }
 _LOCATION_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG}

@@ -120,6 +120,50 @@ def hob_position(room: Room, p: Mapping[str, Any]) -> tuple[float, float, float]
     return (f(p, "hob_x_frac") * room.length, f(p, "hob_y_frac") * room.width, 0.9)
 
 
+FURNITURE = "furniture"
+"""Name of the static objects that furnish a room."""
+FURNITURE_CLEARANCE = 0.4
+"""Least distance in plan [m] from a piece of furniture to the scenario's source
+(:func:`source_xy`): the burning item, hob or appliance stands beside furniture, never inside a
+box that would hide it whole (the burning item is drawn by the class's builder)."""
+FURNITURE_TRIES = 10
+"""Places drawn for a piece of furniture before it is left out of a room too small for it."""
+
+
+def source_xy(room: Room, p: Mapping[str, Any]) -> tuple[float, float] | None:
+    """Position in plan [m] of a scenario's source from its fractional room coordinates: the
+    fire (``fire_x_frac``, ``fire_y_frac``), the hob (``hob_x_frac``, ``hob_y_frac``) or the
+    appliance (``x_frac``, ``y_frac``); None for a class without one (crowds, sunlight, ...).
+
+    >>> source_xy(Room(length=5.0, width=4.0, height=2.7), {"hob_x_frac": 0.5, "hob_y_frac": 0.9})
+    (2.5, 3.6)
+    """
+    for kx, ky in (
+        ("fire_x_frac", "fire_y_frac"),
+        ("hob_x_frac", "hob_y_frac"),
+        ("x_frac", "y_frac"),
+    ):
+        if kx in p and ky in p:
+            return f(p, kx) * room.length, f(p, ky) * room.width
+    return None
+
+
+def furniture_boxes(plan: ScenarioPlan) -> list[Box]:
+    """The furniture of a scenario's room (what may stand between a camera and a fire)."""
+    return [o.shape for o in plan.objects if o.name == FURNITURE and isinstance(o.shape, Box)]
+
+
+def plan_distance(box: Box, xy: tuple[float, float]) -> float:
+    """Distance in plan [m] from the point ``xy`` to the footprint of ``box`` (0 inside it).
+
+    >>> round(plan_distance(Box(lo=(1.0, 1.0, 0.0), hi=(2.0, 2.0, 1.0)), (2.3, 2.4)), 6)
+    0.5
+    """
+    dx = max(box.lo[0] - xy[0], 0.0, xy[0] - box.hi[0])
+    dy = max(box.lo[1] - xy[1], 0.0, xy[1] - box.hi[1])
+    return math.hypot(dx, dy)
+
+
 def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
     """Room, devices, ventilation, background occupants and furniture of a scenario."""
     p: dict[str, Any] = dict(spec.params)
@@ -170,12 +214,18 @@ def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
     people = int(p["people"])
     if people:
         add_people(plan, walkers(rng, t, people, room), np.ones((n, people), bool))
+    source = source_xy(room, p)
     for _ in range(int(p["furniture"])):
-        sx, sy, sz = rng.uniform(0.4, 1.6), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.8)
-        x0 = rng.uniform(0.5, max(room.length - sx, 0.6))
-        y0 = rng.uniform(0.5, max(room.width - sy, 0.6))
-        box = Box(lo=(x0, y0, 0.0), hi=(min(x0 + sx, room.length), min(y0 + sy, room.width), sz))
-        plan.add_object(
-            StaticObject(name="furniture", shape=box), room_temp + rng.uniform(-0.8, 0.8)
-        )
+        for _try in range(FURNITURE_TRIES):
+            sx, sy, sz = rng.uniform(0.4, 1.6), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.8)
+            x0 = rng.uniform(0.5, max(room.length - sx, 0.6))
+            y0 = rng.uniform(0.5, max(room.width - sy, 0.6))
+            box = Box(
+                lo=(x0, y0, 0.0), hi=(min(x0 + sx, room.length), min(y0 + sy, room.width), sz)
+            )
+            if source is None or plan_distance(box, source) >= FURNITURE_CLEARANCE:
+                break
+        else:
+            continue  # no room for this piece beside the source: left out
+        plan.add_object(StaticObject(name=FURNITURE, shape=box), room_temp + rng.uniform(-0.8, 0.8))
     return plan, rng
