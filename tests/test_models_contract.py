@@ -93,6 +93,14 @@ def test_conformance(detector: Any, tmp_path: Any) -> None:
     # learned state ends in _, hyperparameters are only what __init__ took
     assert set(est.get_params()) == set(clone(detector).get_params())
     assert type(detector).__doc__
+    # training rows of one kind only: a learner says so; a rule that learns from quiet rows fits
+    quiet = y == 0
+    if detector.learns_from_fires:
+        with pytest.raises(ValueError, match="training rows hold no-fire rows only"):
+            clone(detector).fit(X[quiet], y[quiet], groups=groups[quiet])
+    else:
+        rule = clone(detector).fit(X[quiet], y[quiet], groups=groups[quiet])
+        assert rule.predict_proba(X).shape == (len(X), 2)
 
 
 def test_parameter_constraints_are_checked_at_fit_with_one_message() -> None:

@@ -124,3 +124,26 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
     assert all(rec["cached"] for rec in json.loads(again.stdout)["steps"].values())
     status = runner.invoke(app, ["pipeline", "status", "--config", str(cfg)])
     assert status.exit_code == 0 and status.stdout.splitlines()[0].startswith("generate: done")
+    # changed inputs make the pipeline's own dataset again instead of refusing to touch it
+    cfg.write_text(cfg.read_text().replace("seed = 4", "seed = 7"))
+    changed = runner.invoke(app, ["pipeline", "--config", str(cfg), "--json"])
+    assert changed.exit_code == 0, changed.output
+    generate = json.loads(changed.stdout)["steps"]["generate"]
+    assert generate["status"] == "done" and not generate["cached"]
+    manifest = json.loads((tmp_path / "t" / "dataset" / "manifest.json").read_text())
+    assert manifest["arguments"]["seed"] == 7
+
+
+def test_the_generator_version_is_an_input_of_the_generate_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Upgrading the generator makes the data again: its version is part of the step's key."""
+    from embercast.engine.workflow import step_key
+    from embercast.synth import writer
+
+    config = PipelineConfig()
+    now = build_workflow(config).steps[0]
+    monkeypatch.setattr(writer, "GENERATOR_VERSION", "0")
+    before = build_workflow(config).steps[0]
+    assert now.name == before.name == "generate"
+    assert step_key(now, {}) != step_key(before, {})

@@ -32,6 +32,9 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     decision_threshold: ClassVar[float] = 0.5
     baseline: ClassVar[bool] = False
     """A baseline (DESIGN 4.4): what the detection goals measure models against."""
+    learns_from_fires: ClassVar[bool] = True
+    """Whether fitting needs fire rows as well as non-fire rows (a rule that learns its
+    threshold from non-fire rows alone does not)."""
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def _features(self) -> tuple[str, ...]:
@@ -68,8 +71,16 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         target = np.asarray(y).astype(int).ravel()
         if target.shape[0] != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {target.shape[0]}")
-        if not set(np.unique(target)) <= {0, 1}:
+        labels = set(np.unique(target).tolist())
+        if not labels <= {0, 1}:
             raise ValueError("y must hold 0 (no fire) and 1 (fire) only")
+        if self.learns_from_fires and labels != {0, 1}:
+            held = "fire" if labels == {1} else "no-fire" if labels == {0} else "no"
+            raise ValueError(
+                f"{type(self).__name__} learns from fire and no-fire rows, but its training "
+                f"rows hold {held} rows only: train on more scenarios (or another split) "
+                "so that both kinds are among them"
+            )
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = len(frame.columns)
         self.classes_ = np.array([0, 1])

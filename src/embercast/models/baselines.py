@@ -42,6 +42,7 @@ class RateOfRiseHeat(FireDetector):
 
     features: ClassVar[tuple[str, ...]] = ("scd_temp_val", "scd_temp_vel")
     baseline: ClassVar[bool] = True
+    learns_from_fires: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "rate_c_per_min": [Interval(Real, 0, None, closed="neither")],
         "fixed_c": [Interval(Real, None, None, closed="neither")],
@@ -66,6 +67,7 @@ class CO2Threshold(FireDetector):
 
     features: ClassVar[tuple[str, ...]] = ("gas_val", "gas_vel")
     baseline: ClassVar[bool] = True
+    learns_from_fires: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "level_ppm": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "rate_ppm_s": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -91,6 +93,7 @@ class HotspotThreshold(FireDetector):
 
     features: ClassVar[tuple[str, ...]] = ("t_max",)
     baseline: ClassVar[bool] = True
+    learns_from_fires: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "max_c": [Interval(Real, None, None, closed="neither"), StrOptions({"auto"})],
     }

@@ -25,11 +25,14 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from embercast.engine.workflow import Step, Workflow
+
+if TYPE_CHECKING:
+    from embercast.synth.writer import GenerateSummary
 
 
 class PipelineConfig(BaseModel):
@@ -82,13 +85,24 @@ StepFn = Callable[[Inputs, Upstream], dict[str, Any]]
 
 
 def _generate(a: Inputs, _: Upstream) -> dict[str, Any]:
-    from embercast.synth.writer import generate_dataset
+    """Generate the pipeline's dataset, resuming an interrupted one made with the same inputs;
+    one made with other inputs (another seed, size or generator version) is the pipeline's own
+    and stale, so it is replaced."""
+    from embercast.synth.writer import DatasetExistsError, generate_dataset
 
-    s = generate_dataset(
-        a["dataset"], scenarios=a["scenarios"], seed=a["seed"], frames=a["frames"],
-        holdout=a["holdout"], features=a["feature_set"], engine=a["engine"],
-        workers=a["workers"], scheduler=a["scheduler"],
-    )  # fmt: skip
+    def run(overwrite: bool) -> GenerateSummary:
+        return generate_dataset(
+            a["dataset"], scenarios=a["scenarios"], seed=a["seed"], frames=a["frames"],
+            holdout=a["holdout"], features=a["feature_set"], engine=a["engine"],
+            workers=a["workers"], scheduler=a["scheduler"], overwrite=overwrite,
+        )  # fmt: skip
+
+    try:
+        s = run(overwrite=False)
+    except DatasetExistsError as exc:
+        if not exc.replaceable:
+            raise
+        s = run(overwrite=True)
     return {"dataset": s.out, "content_hash": s.content_hash, "rows": s.rows,
             "features": s.features}  # fmt: skip
 
@@ -156,10 +170,14 @@ STEPS: tuple[str, ...] = ("generate", "validate", "features", "train", "evaluate
 def build_workflow(config: PipelineConfig) -> Workflow:
     """The six steps of the pipeline for ``config``."""
     folder = config.folder
+    from embercast.synth.writer import GENERATOR_VERSION
+
+    # the generator's version is an input: data of an older generator is made again
     gen = {"dataset": str(folder / "dataset"), "scenarios": config.scenarios,
            "seed": config.seed, "frames": config.frames, "holdout": config.holdout,
            "feature_set": config.feature_set, "engine": config.engine,
-           "workers": config.workers, "scheduler": config.scheduler}  # fmt: skip
+           "workers": config.workers, "scheduler": config.scheduler,
+           "generator": GENERATOR_VERSION}  # fmt: skip
     runs: list[tuple[str, StepFn, dict[str, Any], tuple[str, ...]]] = [
         ("generate", _generate, gen, ()),
         ("validate", _validate, {}, ("generate",)),
