@@ -75,11 +75,13 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if not labels <= {0, 1}:
             raise ValueError("y must hold 0 (no fire) and 1 (fire) only")
         if self.learns_from_fires and labels != {0, 1}:
-            held = "fire" if labels == {1} else "no-fire" if labels == {0} else "no"
+            held = (
+                "fire rows only" if labels == {1} else "no-fire rows only" if labels else "nothing"
+            )
             raise ValueError(
                 f"{type(self).__name__} learns from fire and no-fire rows, but its training "
-                f"rows hold {held} rows only: train on more scenarios (or another split) "
-                "so that both kinds are among them"
+                f"rows hold {held}: train on more scenarios (or another split) so that both "
+                "kinds are among them"
             )
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = len(frame.columns)

@@ -169,9 +169,9 @@ STEPS: tuple[str, ...] = ("generate", "validate", "features", "train", "evaluate
 
 def build_workflow(config: PipelineConfig) -> Workflow:
     """The six steps of the pipeline for ``config``."""
-    folder = config.folder
     from embercast.synth.writer import GENERATOR_VERSION
 
+    folder = config.folder
     # the generator's version is an input: data of an older generator is made again
     gen = {"dataset": str(folder / "dataset"), "scenarios": config.scenarios,
            "seed": config.seed, "frames": config.frames, "holdout": config.holdout,
