@@ -148,7 +148,7 @@ def _goal_lines(g: dict[str, Any], model: str) -> list[str]:
             []
             if seen is None
             else [
-                "| the same, over the fires that start in a camera's field of view | "
+                "| the same, over the fires that start in sight of a camera | "
                 f"{_yes(seen['reached'])} | {_least(seen)} |"
             ]
         ),
@@ -208,7 +208,7 @@ CASES_SHOWN = 40
 _CASE_COLUMNS = (
     ("scenario_id", "scenario", ""),
     ("scenario_class", "class", ""),
-    ("in_view", "in a camera's view", ""),
+    ("in_view", "in a camera's sight", ""),
     ("false_alarms", "false alarms", ""),
     ("p_max", "highest p", ""),
     ("co2_rise_30min_max_ppm", "largest 30-min CO2 rise", " ppm"),
@@ -304,8 +304,8 @@ def write_report(
         lines += _class_table(
             results,
             "fire_classes",
-            "Fire classes by camera coverage (detected of the fires that start in a camera's "
-            "field of view / out of every camera's view)",
+            "Fire classes by camera coverage (detected of the fires that start in sight of a "
+            "camera: in its field of view, no furniture in the way / out of every camera's sight)",
             "fire class",
             lambda m: f"{_share(m.get('in_view'))} / {_share(m.get('out_of_view'))}",
         )
