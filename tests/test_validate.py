@@ -152,6 +152,29 @@ def test_fire_in_a_non_fire_scenario(dataset: Path) -> None:
     }
 
 
+def test_camera_coverage_is_known_for_fires_only(dataset: Path) -> None:
+    scenarios = pq.read_table(dataset / "scenarios.parquet")
+    fire = np.asarray(scenarios["is_fire"].to_numpy(zero_copy_only=False), dtype=bool)
+    assert fire.any() and not fire.all()
+    sound = pa.array([True if f else None for f in fire], type=pa.bool_())
+    rewrite(dataset, "scenarios.parquet", lambda t: t.append_column("fire_in_view", sound))
+    assert validate_dataset(str(dataset)) == []
+    wrong = [None if f else False for f in fire]  # unknown for fires, known for the others
+    rewrite(
+        dataset,
+        "scenarios.parquet",
+        lambda t: t.set_column(
+            t.schema.get_field_index("fire_in_view"), "fire_in_view", pa.array(wrong, pa.bool_())
+        ),
+    )
+    problems = validate_dataset(str(dataset))
+    assert codes(problems) == {"label"}
+    assert {p.message.split(" in ")[0] for p in problems} == {
+        "non-fire scenarios with a fire_in_view",
+        "fire scenarios without a fire_in_view",
+    }
+
+
 def test_unknown_phase(dataset: Path) -> None:
     rewrite(dataset, READINGS, lambda t: set_value(t, "phase", 3, "smoking"))
     problems = validate_dataset(str(dataset))

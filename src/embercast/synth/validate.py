@@ -16,7 +16,8 @@ example) and a ``location`` (the file, or the dataset itself). Checks:
   with the manifest;
 * ``label``: non-fire scenarios have fire == 0, phase normal and no ignition_s; fire scenarios
   have fire == 1 exactly from ignition_s on and phase normal exactly where fire == 0; every
-  phase is one of PHASES.
+  phase is one of PHASES; where scenarios.parquet has ``fire_in_view`` (generator 7 on), it is
+  known for every fire scenario and for no other.
 
 Everything is vectorised over Arrow/numpy columns, one part file at a time.
 """
@@ -339,12 +340,28 @@ class _Validator:
             rel,
             "duration_s",
         )
+        if "fire_in_view" in names:  # camera coverage, recorded from generator 7
+            self.check_coverage(table, is_fire, rel)
         return _Scenarios(
             ids=ids,
             classes=_strings(table["scenario_class"]),
             is_fire=is_fire,
             ignition_s=ignition,
             duration_s=duration,
+        )
+
+    def check_coverage(self, table: pa.Table, is_fire: BoolArray, rel: str) -> None:
+        """``fire_in_view`` is a bool, known for every fire scenario and for no other."""
+        column = table["fire_in_view"]
+        if column.type != pa.bool_():
+            self.add("schema", f"'fire_in_view' is {column.type}, not {pa.bool_()}", rel)
+            return
+        known = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        self.flag(
+            "label", "non-fire scenarios with a fire_in_view", table, ~is_fire & known, rel, None
+        )
+        self.flag(
+            "label", "fire scenarios without a fire_in_view", table, is_fire & ~known, rel, None
         )
 
     def lookup(self, table: pa.Table, scenarios: _Scenarios, rel: str) -> npt.NDArray[np.int64]:
