@@ -102,7 +102,7 @@ def test_furniture_stands_clear_of_the_source(cls: str) -> None:
     generator 7 a wardrobe could stand over a smoulder and hide it whole."""
     pieces = 0
     for index in range(40):
-        spec = replace(sample_spec(index, 11, cls), split_group="train")
+        spec = sample_spec(index, 11, cls)
         plan = build_plan(spec)
         source = source_xy(plan.room, dict(spec.params))
         assert source is not None
