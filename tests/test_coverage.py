@@ -28,6 +28,20 @@ from embercast.synth.schema import FramePolicy
 FIRE_CLASSES = ("flaming_fire", "smouldering", "electrical_overheat", "cooking_oil_fire")
 
 
+SMOULDER_ROOM = {
+    "scenario_class": "smouldering",
+    "is_fire": True,
+    "room_length": 6.0,
+    "room_width": 4.5,
+    "room_height": 2.7,
+    "camera_pitch": 30.0,
+    "camera_yaw_offset": 0.0,
+    "second_device": False,
+    "fire_z": 0.3,
+}
+"""A smoulder's scenario row in a 6 x 4.5 x 2.7 m room with one camera (no fire position)."""
+
+
 @pytest.mark.parametrize("cls", FIRE_CLASSES)
 def test_coverage_uses_the_generators_fire_and_cameras(cls: str) -> None:
     for index in range(4):
@@ -44,17 +58,7 @@ def test_coverage_uses_the_generators_fire_and_cameras(cls: str) -> None:
 def test_a_fire_in_view_is_rendered_and_one_out_of_view_is_not() -> None:
     """A small hot disc at the fire origin warms pixels exactly when coverage says it is seen
     (empty room: nothing hides it)."""
-    base = {
-        "scenario_class": "smouldering",
-        "is_fire": True,
-        "room_length": 6.0,
-        "room_width": 4.5,
-        "room_height": 2.7,
-        "camera_pitch": 30.0,
-        "camera_yaw_offset": 0.0,
-        "second_device": False,
-        "fire_z": 0.3,
-    }
+    base = dict(SMOULDER_ROOM)
     room = Room(length=6.0, width=4.5, height=2.7)
     verdicts = []
     for fx, fy in ((0.5, 0.5), (0.9, 0.8), (0.95, 0.05), (0.15, 0.9), (0.1, 0.1)):
@@ -121,19 +125,7 @@ def test_the_source_of_a_class_without_one_is_none() -> None:
 def test_furniture_on_the_line_of_sight_hides_a_fire_the_renderer_agrees() -> None:
     """A wardrobe between the camera and a fire in its field of view hides the fire, in the
     coverage verdict and in the rendered frame; one beside the line of sight does not."""
-    params = {
-        "scenario_class": "smouldering",
-        "is_fire": True,
-        "room_length": 6.0,
-        "room_width": 4.5,
-        "room_height": 2.7,
-        "camera_pitch": 30.0,
-        "camera_yaw_offset": 0.0,
-        "second_device": False,
-        "fire_x_frac": 0.8,
-        "fire_y_frac": 0.6,
-        "fire_z": 0.3,
-    }
+    params = {**SMOULDER_ROOM, "fire_x_frac": 0.8, "fire_y_frac": 0.6}
     room = Room(length=6.0, width=4.5, height=2.7)
     x, y, z = fire_origin(room, params)
     (pose,) = device_poses(room, params)
