@@ -40,23 +40,39 @@ class _Net(torch.nn.Module):
         return logit
 
 
-def windows(
-    values: NDArray[np.float32], streams: NDArray[np.int64], window: int
-) -> NDArray[np.float32]:
-    """(n, window, f) windows of rows ending at each row, within its stream (rows sorted by
-    stream then time); before a stream's first row, that row is repeated.
+SCORE_CHUNK = 65_536
+"""Rows scored at once: their windows are built per chunk, never for a whole table."""
 
-    >>> v = np.arange(4, dtype=np.float32)[:, None]
-    >>> windows(v, np.array([0, 0, 1, 1]), 2)[:, :, 0].tolist()
-    [[0.0, 0.0], [0.0, 1.0], [2.0, 2.0], [2.0, 3.0]]
+
+def stream_starts(streams: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Index of the first row of each row's stream (rows sorted by stream then time).
+
+    >>> stream_starts(np.array([0, 0, 1, 1, 1])).tolist()
+    [0, 0, 2, 2, 2]
     """
-    n = len(values)
-    idx = np.arange(n)[:, None] - np.arange(window - 1, -1, -1)[None, :]
-    start = np.zeros(n, dtype=np.int64)
+    start = np.zeros(len(streams), dtype=np.int64)
     change = np.flatnonzero(np.r_[True, streams[1:] != streams[:-1]])
     start[change] = change
-    start = np.maximum.accumulate(start)
-    idx = np.maximum(idx, start[:, None])
+    return np.maximum.accumulate(start)
+
+
+def windows(
+    values: NDArray[np.float32],
+    starts: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    window: int,
+) -> NDArray[np.float32]:
+    """(len(rows), window, f) windows of ``values`` ending at each of ``rows``, within its
+    stream (``starts``: :func:`stream_starts`); before a stream's first row, that row is
+    repeated. Built for the rows asked only, so a batch or chunk costs its own size.
+
+    >>> v = np.arange(4, dtype=np.float32)[:, None]
+    >>> s = stream_starts(np.array([0, 0, 1, 1]))
+    >>> windows(v, s, np.arange(4), 2)[:, :, 0].tolist()
+    [[0.0, 0.0], [0.0, 1.0], [2.0, 2.0], [2.0, 3.0]]
+    """
+    idx = rows[:, None] - np.arange(window - 1, -1, -1)[None, :]
+    idx = np.maximum(idx, starts[rows][:, None])
     out: NDArray[np.float32] = values[idx]
     return out
 
@@ -113,17 +129,21 @@ class SequenceNet(FireDetector):
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
         """(n, 2) probabilities of no fire and fire, each row scored from its window."""
         streams = _stream_ids(X)
-        return _two_columns(self._score(self._tensor(self._prepare_predict(X), streams)))
+        values, starts = self._inputs(self._prepare_predict(X).to_numpy(dtype=float), streams)
+        return _two_columns(self._score(values, starts, np.arange(len(values))))
 
-    def _tensor(self, X: pd.DataFrame, streams: NDArray[np.int64] | None) -> NDArray[np.float32]:
-        values = ((X.to_numpy(dtype=float) - self.mean_) / self.scale_).astype(np.float32)
+    def _inputs(
+        self, matrix: NDArray[np.float64], streams: NDArray[np.int64] | None
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Standardised rows with the missing-thermal channel (n, f + 1), and each row's stream
+        start (:func:`stream_starts`): what the windows are cut from."""
+        values = ((matrix - self.mean_) / self.scale_).astype(np.float32)
         missing = np.isnan(values)
         values[missing] = 0.0
         thermal_gap = missing[:, : min(15, values.shape[1])].all(axis=1, keepdims=True)
         values = np.hstack([values, thermal_gap.astype(np.float32)])
-        return windows(
-            values, np.zeros(len(X), np.int64) if streams is None else streams, self.window
-        )
+        ids = np.zeros(len(values), np.int64) if streams is None else streams
+        return values, stream_starts(ids)
 
     def _net(self, n_inputs: int) -> _Net:
         return _Net(self.cell, n_inputs, self.hidden)
@@ -137,38 +157,55 @@ class SequenceNet(FireDetector):
     ) -> None:
         torch.manual_seed(self.random_state)
         torch.set_num_threads(1)
-        self.mean_ = np.nanmean(X.to_numpy(dtype=float), axis=0)
+        matrix = X.to_numpy(dtype=float)
+        self.mean_ = np.nanmean(matrix, axis=0)
         self.mean_ = np.where(np.isnan(self.mean_), 0.0, self.mean_)
-        scale = np.nanstd(X.to_numpy(dtype=float), axis=0)
+        scale = np.nanstd(matrix, axis=0)
         self.scale_ = np.where(np.isnan(scale) | (scale == 0), 1.0, scale)
-        seqs = self._tensor(X, streams)
+        values, starts = self._inputs(matrix, streams)
+        del matrix
         hold = held_out_rows(y, groups, self.calibration_fraction, self.random_state)
-        net = self._net(seqs.shape[2])
+        net = self._net(values.shape[1])
         optimiser = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        train_x = torch.from_numpy(seqs[~hold])
-        train_y = torch.from_numpy(y[~hold].astype(np.float32))
+        train_rows = np.flatnonzero(~hold)
+        train_y = torch.from_numpy(y[train_rows].astype(np.float32))
         rng = np.random.default_rng(self.random_state)
         net.train()
         for _ in range(self.epochs):
-            order = rng.permutation(len(train_x))
+            order = rng.permutation(len(train_rows))
             for start in range(0, len(order), self.batch_size):
-                batch = torch.from_numpy(order[start : start + self.batch_size])
+                batch = order[start : start + self.batch_size]
+                seqs = windows(values, starts, train_rows[batch], self.window)
                 optimiser.zero_grad()
-                loss = loss_fn(net(train_x[batch]), train_y[batch])
+                loss = loss_fn(net(torch.from_numpy(seqs)), train_y[torch.from_numpy(batch)])
                 loss.backward()
                 optimiser.step()
         net.eval()
         self.net_ = net
-        self.calibrator_ = fit_isotonic(self._raw(seqs[hold]), y[hold]) if hold.any() else None
+        held = np.flatnonzero(hold)
+        self.calibrator_ = (
+            fit_isotonic(self._raw(values, starts, held), y[held]) if held.size else None
+        )
 
-    def _raw(self, seqs: NDArray[np.float32]) -> NDArray[np.float64]:
+    def _raw(
+        self, values: NDArray[np.float32], starts: NDArray[np.int64], rows: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """The network's fire probability of each of ``rows``, their windows built and scored
+        :data:`SCORE_CHUNK` rows at a time."""
+        out = np.empty(len(rows), dtype=float)
         with torch.no_grad():
-            logits = self.net_(torch.from_numpy(seqs)).numpy()
-        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=float)
+            for lo in range(0, len(rows), SCORE_CHUNK):
+                part = rows[lo : lo + SCORE_CHUNK]
+                seqs = torch.from_numpy(windows(values, starts, part, self.window))
+                logits = self.net_(seqs).numpy()
+                out[lo : lo + len(part)] = 1.0 / (1.0 + np.exp(-logits))
+        return out
 
-    def _score(self, seqs: NDArray[np.float32]) -> NDArray[np.float64]:
-        return calibrated(self._raw(seqs), self.calibrator_)
+    def _score(
+        self, values: NDArray[np.float32], starts: NDArray[np.int64], rows: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return calibrated(self._raw(values, starts, rows), self.calibrator_)
 
 
 def _stream_ids(X: Any) -> NDArray[np.int64] | None:
