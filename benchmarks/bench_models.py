@@ -1,14 +1,21 @@
 """Model benchmarks: training time per model on 100,000 rows, batch inference rows/s, and
 single-row latency (p50/p99) of the champion-type model through predict_proba and through the
-compiled single-row path, timed in the same run."""
+compiled single-row path, timed in the same run; and the peak memory a sequence net adds while
+scoring a large table, its windows built per chunk against all at once, in the same run."""
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from embercast.models import sequence
 from embercast.models.data import load_features
 from embercast.models.fast import RowScorer
 from embercast.models.zoo import make_detector
@@ -74,3 +81,48 @@ def latency(features: str, n: int = 2000) -> dict[str, tuple[float, float]]:
         "predict_proba (one-row DataFrame)": percentiles(slow),
         "RowScorer (boosters on an array, calibration tables, mean of members)": percentiles(fast),
     }
+
+
+def _status_kib(key: str) -> int:
+    """A /proc/self/status figure [KiB] (VmRSS: resident now, VmHWM: its peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _scoring_peak(features: str, copies: int, whole: bool, out: Any) -> None:
+    """In a fresh process: fit a GRU on the first 20,000 rows, then put in ``out`` the rows
+    scored and the peak resident memory [MiB] that scoring ``copies`` copies of the table
+    (as distinct scenarios) added, windows per chunk or (``whole``) for all rows at once."""
+    base = load_features(features).rows
+    det = make_detector("gru").set_params(feature_set="extended", epochs=1)
+    head = base.iloc[:20_000]
+    det.fit(head, head["fire"].to_numpy(), groups=head["scenario_id"].to_numpy())
+    data = pd.concat(
+        [base.assign(scenario_id=f"{k}/" + base["scenario_id"]) for k in range(copies)],
+        ignore_index=True,
+    )
+    del base
+    if whole:
+        sequence.SCORE_CHUNK = len(data)
+    gc.collect()
+    before = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    det.predict_proba(data)
+    out.put((len(data), (_status_kib("VmHWM") - before) / 1024))
+
+
+def scoring_memory(features: str, copies: int) -> dict[str, tuple[int, float]]:
+    """Rows and peak memory added [MiB] while a GRU scores ``copies`` copies of the table, its
+    windows cut per chunk (:data:`embercast.models.sequence.SCORE_CHUNK` rows) and for the
+    whole table at once (how they were cut before), each in a fresh process."""
+    ctx = multiprocessing.get_context("spawn")
+    result = {}
+    for label, whole in (("per chunk", False), ("whole table at once", True)):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_scoring_peak, args=(features, copies, whole, queue))
+        proc.start()
+        result[label] = queue.get()
+        proc.join()
+    return result

@@ -40,7 +40,7 @@ class _Net(torch.nn.Module):
         return logit
 
 
-SCORE_CHUNK = 65_536
+SCORE_CHUNK = 16_384
 """Rows scored at once: their windows are built per chunk, never for a whole table."""
 
 
