@@ -1,12 +1,14 @@
 """Model benchmarks: training time per model on 100,000 rows, batch inference rows/s, and
-single-row latency (p50/p99) of the champion-type model through predict_proba and through the
-compiled single-row path, timed in the same run; and the peak memory a sequence net adds while
+batch rows/s of the champion-type model through predict_proba and through its compiled trees,
+single-row latency (p50/p99) through predict_proba and through the single-row path, timed in
+the same run; and the peak memory a sequence net adds while
 scoring a large table, its windows built per chunk against all at once, in the same run."""
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ import pandas as pd
 
 from embercast.models import sequence
 from embercast.models.data import load_features
-from embercast.models.fast import RowScorer
+from embercast.models.fast import CompiledScorer, RowScorer
 from embercast.models.zoo import make_detector
 from embercast.synth.writer import generate_dataset
 
@@ -53,6 +55,31 @@ def train_and_predict(features: str, rows: int) -> list[ModelRate]:
         out.append(ModelRate(name, len(data), train_s, len(data) / (time.perf_counter() - t0)))
         print(out[-1], flush=True)
     return out
+
+
+def compiled_batch(features: str, rows: int, repeats: int = 3) -> dict[str, float]:
+    """Batch rows/s of a LightGBM detector through ``predict_proba`` and through its compiled
+    trees (one thread each, best of ``repeats``), and the seconds the first compile took."""
+    data = load_features(features).rows.iloc[:rows]
+    det = make_detector("gbm").set_params(feature_set="extended")
+    det.fit(data, data["fire"].to_numpy(), groups=data["scenario_id"].to_numpy())
+    with tempfile.TemporaryDirectory() as cache:
+        t0 = time.perf_counter()
+        scorer = CompiledScorer(det, cache)
+        compile_s = time.perf_counter() - t0
+        plain, compiled = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            det.predict_proba(data)
+            plain.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            scorer.score(data)
+            compiled.append(time.perf_counter() - t0)
+    return {
+        "predict_proba rows/s": len(data) / min(plain),
+        "compiled rows/s": len(data) / min(compiled),
+        "compile s": compile_s,
+    }
 
 
 def latency(features: str, n: int = 2000) -> dict[str, tuple[float, float]]:

@@ -17,8 +17,11 @@ TEST_CATALOG = str(Path(tempfile.mkdtemp(prefix="embercast-tests-")) / "catalog.
 """Catalog of everything the tests generate: never the working directory's catalog."""
 TEST_MLFLOW = str(Path(TEST_CATALOG).parent / "mlflow.db")
 """MLflow store of the tests."""
+TEST_COMPILED = str(Path(TEST_CATALOG).parent / "compiled")
+"""Where the tests' LightGBM models are compiled to."""
 os.environ["EMBERCAST_CATALOG_PATH"] = TEST_CATALOG  # also for module-scoped fixtures
 os.environ["EMBERCAST_MLFLOW_URI"] = TEST_MLFLOW
+os.environ["EMBERCAST_COMPILED_DIR"] = TEST_COMPILED
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +33,7 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("EMBERCAST_CATALOG_PATH", TEST_CATALOG)
     monkeypatch.setenv("EMBERCAST_MLFLOW_URI", TEST_MLFLOW)
+    monkeypatch.setenv("EMBERCAST_COMPILED_DIR", TEST_COMPILED)
     get_settings.cache_clear()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -134,6 +135,29 @@ def test_row_scorer_gives_the_same_probabilities() -> None:
         scorer.score(arr[0, :3])
     with pytest.raises(ValueError, match="supports LightGBM detectors"):
         RowScorer(RandomForestDetector(n_estimators=5).fit(X, y))
+
+
+def test_compiled_scorer_gives_the_same_probabilities(tmp_path: Path) -> None:
+    from embercast.models import fast
+
+    X, y, groups = table()
+    X = X.copy()
+    X.iloc[::7, 0] = np.nan  # missing readings go down LightGBM's default branches
+    det = GBMDetector(n_estimators=40, bags=2).fit(X, y, groups=groups)
+    fast._LOADED.clear()
+    scorer = fast.CompiledScorer(det, str(tmp_path))
+    np.testing.assert_allclose(scorer.score(X), det.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+    kept = sorted(tmp_path.glob("lightgbm-*.o"))
+    assert len(kept) == 2 and not list(tmp_path.glob(".compiling-*"))  # one per member, whole
+    stamps = [f.stat().st_mtime_ns for f in kept]
+    fast._LOADED.clear()  # a new process: loads the kept files, compiles nothing
+    again = pickle.loads(pickle.dumps(scorer))
+    np.testing.assert_array_equal(again.score(X), scorer.score(X))
+    assert [f.stat().st_mtime_ns for f in kept] == stamps
+    with pytest.raises(ValueError, match="lacks the features"):
+        scorer.score(X.drop(columns=[X.columns[0]]))
+    with pytest.raises(ValueError, match="compiled batch scoring supports LightGBM"):
+        fast.CompiledScorer(RandomForestDetector(n_estimators=5).fit(X, y))
 
 
 @pytest.mark.parametrize("cls", [GBMDetector, RandomForestDetector])

@@ -770,10 +770,16 @@ def test_batch_predict_over_features_and_raw_datasets(features: Path, tmp_path: 
         ["predict", "--model", str(model), "--input", str(features), "--out", str(out), "--json"],
     )
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scoring"] == "compiled"  # LightGBM: its compiled trees
     scores = pq.read_table(out).to_pandas()
     data = load_features(str(features)).rows.sort_values(["scenario_id", "device_id", "t_s"])
     expected = load_model(str(model)).predict_proba(data)[:, 1]
-    np.testing.assert_allclose(scores.p_fire.to_numpy(), expected)
+    np.testing.assert_allclose(scores.p_fire.to_numpy(), expected, rtol=0, atol=1e-12)
+    plain = tmp_path / "plain.parquet"
+    args = ["predict", "--model", str(model), "--input", str(features), "--out", str(plain)]
+    result = runner.invoke(app, [*args, "--no-compiled", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["scoring"] == "predict_proba"
+    np.testing.assert_allclose(pq.read_table(plain)["p_fire"].to_numpy(), expected)
     assert set(scores.risk) <= {"none", "low", "medium", "high", "critical"}
     # the raw dataset: the features are computed on the way, with the same result
     raw = tmp_path / "raw.parquet"

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="MLflow tracking and registry store: a SQLite file path, or a server URI "
         "(http://...) when there is one.",
     )
+    compiled_dir: str = Field(
+        default="runs/compiled",
+        description="Local directory where LightGBM models compiled to native code for batch "
+        "scoring are kept and reused (one file per booster and CPU).",
+    )
     alarm_false_alarm_budget: float = Field(
         default=0.02,
         ge=0.0,

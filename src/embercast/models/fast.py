@@ -1,38 +1,64 @@
-"""Single-row scoring without library-call overhead, for the live service's one-reading-at-a-time
-path: each member's LightGBM booster called on a plain array, its isotonic calibration as an
-interpolation table, and the members' mean. Gives the same probabilities as ``predict_proba``
-(tested)."""
+"""Scoring LightGBM detectors without library-call overhead, with the same probabilities as
+``predict_proba`` (tested): each member's isotonic calibration as an interpolation table, and
+the members' mean.
+
+- :class:`RowScorer`, for the live service's one-reading-at-a-time path: each member's booster
+  called on a plain array.
+- :class:`CompiledScorer`, for batch inference: each member's trees compiled to native code by
+  lleaves (LLVM), which walks a row through them several times faster than LightGBM's own
+  predictor (BENCHMARKS.md). A compiled booster is kept in ``compiled_dir`` (settings) under the
+  hash of its model text and the host CPU, so each model compiles once per machine (about 4 s
+  for 100 trees of 31 leaves).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from embercast.config import get_settings
 from embercast.models.base import FireDetector
 from embercast.models.trees import GBMDetector
+
+_Table = NDArray[np.float64] | None
+
+
+def _members(detector: FireDetector, path: str) -> list[tuple[Any, _Table, _Table]]:
+    """Each member's LightGBM booster and its calibration table (thresholds in, probabilities
+    out; None without a calibrator). ValueError for a detector that is not LightGBM."""
+    if not isinstance(detector, GBMDetector):
+        raise ValueError(
+            f"{path} supports LightGBM detectors (gbm, gas), not {type(detector).__name__}"
+        )
+    members: list[tuple[Any, _Table, _Table]] = []
+    for model, calibrator in detector.members_:
+        if calibrator is None:
+            members.append((model.booster_, None, None))
+        else:
+            x = np.asarray(calibrator.X_thresholds_, dtype=float)
+            y = np.asarray(calibrator.y_thresholds_, dtype=float)
+            members.append((model.booster_, x, y))
+    return members
+
+
+def _calibrated(raw: Any, cx: _Table, cy: _Table) -> Any:
+    """Raw probabilities through a calibration table (isotonic regression clipped at its ends
+    interpolates linearly between its thresholds, as ``np.interp`` does)."""
+    return raw if cx is None or cy is None else np.interp(raw, cx, cy)
 
 
 class RowScorer:
     """Fire probability of one feature row (values in ``features`` order)."""
 
     def __init__(self, detector: FireDetector) -> None:
-        if not isinstance(detector, GBMDetector):
-            raise ValueError(
-                f"fast single-row scoring supports LightGBM detectors (gbm, gas), "
-                f"not {type(detector).__name__}"
-            )
+        self._members = _members(detector, "fast single-row scoring")
         self.features: tuple[str, ...] = tuple(detector.feature_names_in_)
-        self._members: list[tuple[Any, NDArray[np.float64] | None, NDArray[np.float64] | None]]
-        self._members = []
-        for model, calibrator in detector.members_:
-            if calibrator is None:
-                self._members.append((model.booster_, None, None))
-            else:
-                x = np.asarray(calibrator.X_thresholds_, dtype=float)
-                y = np.asarray(calibrator.y_thresholds_, dtype=float)
-                self._members.append((model.booster_, x, y))
 
     def score(self, row: NDArray[np.float64]) -> float:
         """Fire probability of one row (NaN allowed for missing features)."""
@@ -44,5 +70,84 @@ class RowScorer:
         total = 0.0
         for booster, cx, cy in self._members:
             raw = float(booster.predict(x, num_threads=1)[0])
-            total += raw if cx is None or cy is None else float(np.interp(raw, cx, cy))
+            total += float(_calibrated(raw, cx, cy))
         return total / len(self._members)
+
+
+_LOADED: dict[str, Any] = {}
+"""Compiled boosters loaded in this process, by cache key."""
+
+
+def _host_cpu() -> str:
+    """The host CPU's name and features, which compiled code is specialised for."""
+    import llvmlite.binding as llvm
+
+    return f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}"
+
+
+def compiled_booster(booster: Any, directory: str | None = None) -> Any:
+    """A LightGBM ``booster`` compiled to native code (an ``lleaves.Model`` whose ``predict``
+    gives what ``booster.predict`` gives), from ``directory`` (default: settings'
+    ``compiled_dir``) when compiled there before on this CPU; compiled and kept there if not.
+    The file appears whole or not at all (written aside, then renamed)."""
+    import lleaves
+
+    text = booster.model_to_string()
+    key = hashlib.sha256(f"{text}\n{_host_cpu()}".encode()).hexdigest()[:32]
+    if key in _LOADED:
+        return _LOADED[key]
+    folder = Path(directory or get_settings().compiled_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"lightgbm-{key}.o"
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".compiling-") as tmp:
+        model_file = Path(tmp) / "model.txt"
+        model_file.write_text(text)
+        model = lleaves.Model(model_file=str(model_file))
+        if target.is_file():
+            model.compile(cache=str(target))
+        else:
+            built = Path(tmp) / "model.o"
+            model.compile(cache=str(built))
+            os.replace(built, target)
+    _LOADED[key] = model
+    return model
+
+
+class CompiledScorer:
+    """Fire probabilities of a table of feature rows from a LightGBM detector whose trees are
+    compiled to native code (:func:`compiled_booster`); the same columns are required and
+    checked as by the detector's ``predict_proba``. One thread by default, as the detectors'
+    own scoring (parallelism comes from the workers that score parts). Pickles as the detector
+    and compiles (or loads) again where it is unpickled, so it can travel to Dask workers."""
+
+    def __init__(
+        self, detector: FireDetector, directory: str | None = None, threads: int = 1
+    ) -> None:
+        _members(detector, "compiled batch scoring")  # a LightGBM detector, or a clear error
+        self.detector = detector
+        self.directory = directory
+        self.threads = threads
+        self._compile()
+
+    def _compile(self) -> None:
+        self._members = [
+            (compiled_booster(booster, self.directory), cx, cy)
+            for booster, cx, cy in _members(self.detector, "compiled batch scoring")
+        ]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_members"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._compile()
+
+    def score(self, X: Any) -> NDArray[np.float64]:
+        """Fire probability of each row of ``X`` (a DataFrame with the detector's features, or
+        an array of them in its order) [-]."""
+        frame = self.detector._prepare_predict(X)
+        values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+        total = np.zeros(len(values), dtype=np.float64)
+        for model, cx, cy in self._members:
+            total += _calibrated(model.predict(values, n_jobs=self.threads), cx, cy)
+        return np.clip(total / len(self._members), 0.0, 1.0)
