@@ -142,21 +142,30 @@ def test_operating_point_meets_the_false_alarm_budget_then_detects_soonest() -> 
     # one toaster in two at the "high" level (0.7), but it finds the fire no sooner: the
     # quieter 0.9 stays; once the fire's score reaches 0.85 from 130 s, 0.7 is 20 s sooner and
     # is chosen
-    loose = choose_operating_point(frame, bumped, facts, budget=0.9)
+    loose = choose_operating_point(frame, bumped, facts, budget=0.9, margin_se=1.0)
     assert (loose.params.threshold, loose.params.delay_on_s) == (0.9, 10.0)
     early = np.where(
         (frame.scenario_id == "f1") & (frame.t_s >= 130) & (bumped < 0.85), 0.85, bumped
     )
-    eager = choose_operating_point(frame, early, facts, budget=0.9)
+    eager = choose_operating_point(frame, early, facts, budget=0.9, margin_se=1.0)
     assert (eager.params.threshold, eager.params.delay_on_s) == (0.7, 10.0)
+    # by two standard errors (the default) one toaster in two is not within 0.9 (at most 0.48)
+    assert choose_operating_point(frame, early, facts, budget=0.9).params.threshold == 0.9
     # a budget of 0.55 is met by one toaster in two only on paper: two scenarios measure a
     # share to within 0.35 of it, so 0.5 is not within it (at most 0.20) and 0.9 stays; the
     # same share over 200 scenarios would be (at most 0.515)
     assert budget_margin(0.5, 2) == pytest.approx(math.sqrt(0.125))
-    assert choose_operating_point(frame, early, facts, budget=0.55).params.threshold == 0.9
-    over_200 = choose_operating_point(frame, early, facts, budget=0.55, nuisances=200)
+    assert budget_margin(0.5, 2, 2.0) == pytest.approx(2 * math.sqrt(0.125))
+    one_se = {"margin_se": 1.0}
+    assert choose_operating_point(frame, early, facts, budget=0.55, **one_se).params.threshold == 0.9
+    over_200 = choose_operating_point(frame, early, facts, budget=0.55, nuisances=200, **one_se)
     assert over_200.params == eager.params
     assert over_200.limit == pytest.approx(0.55 - math.sqrt(0.55 * 0.45 / 200))
+    # the default margin is settings' alarm_budget_margin_se (2 standard errors)
+    two_se = choose_operating_point(frame, early, facts, budget=0.55, nuisances=200)
+    assert two_se.limit == pytest.approx(0.55 - 2 * math.sqrt(0.55 * 0.45 / 200))
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        choose_operating_point(frame, early, facts, budget=0.55, margin_se=-1.0)
     # a margin larger than the budget leaves no false alarm allowed, not a negative share
     assert choose_operating_point(frame, early, facts, budget=0.1).limit == 0.0
     assert choose_operating_point(frame, early, facts, budget=0.0).params.threshold == 0.9

@@ -56,8 +56,8 @@ def train(
             min=0.0,
             max=1.0,
             help="False-alarm budget (share of nuisance scenarios) for choosing the alarm "
-            "threshold and delay, met by one standard error (default: settings "
-            "alarm_false_alarm_budget).",
+            "threshold and delay, met by settings alarm_budget_margin_se standard errors "
+            "(default: settings alarm_false_alarm_budget).",
         ),
     ] = None,
     alarm_on: Annotated[

@@ -12,7 +12,7 @@ like it in that respect. Pooled over the folds, these scores put that dataset's 
 share at 3.1 % for p >= 0.7 and 1.7 % for 0.8 (held out: 3.3 % and 1.8 %), and above the
 held-out share at the higher thresholds and on three datasets; on two generator-v6 datasets
 below it (1.82 % against 2.26 %), which is why the operating point must meet its budget by a
-standard error (:mod:`embercast.models.operating`).
+margin of standard errors (:mod:`embercast.models.operating`).
 """
 
 from __future__ import annotations
