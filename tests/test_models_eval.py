@@ -156,9 +156,11 @@ def test_operating_point_meets_the_false_alarm_budget_then_detects_soonest() -> 
     # same share over 200 scenarios would be (at most 0.515)
     assert budget_margin(0.5, 2) == pytest.approx(math.sqrt(0.125))
     assert budget_margin(0.5, 2, 2.0) == pytest.approx(2 * math.sqrt(0.125))
-    one_se = {"margin_se": 1.0}
-    assert choose_operating_point(frame, early, facts, budget=0.55, **one_se).params.threshold == 0.9
-    over_200 = choose_operating_point(frame, early, facts, budget=0.55, nuisances=200, **one_se)
+    within_one = choose_operating_point(frame, early, facts, budget=0.55, margin_se=1.0)
+    assert within_one.params.threshold == 0.9
+    over_200 = choose_operating_point(
+        frame, early, facts, budget=0.55, nuisances=200, margin_se=1.0
+    )
     assert over_200.params == eager.params
     assert over_200.limit == pytest.approx(0.55 - math.sqrt(0.55 * 0.45 / 200))
     # the default margin is settings' alarm_budget_margin_se (2 standard errors)
