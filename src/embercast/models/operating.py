@@ -24,12 +24,12 @@ scenarios), and one standard error still left one of three training draws of Lig
 training draw to the next; with two, all three held it (docs/RESULTS.md). When asked
 (``slow``), the slow path (mean p over minutes) is then chosen with the fast path fixed (most
 detected, then soonest), among the candidates whose false-alarm share stays within
-``slow_budget``, and kept only when it detects more or sooner. Training gives it the whole budget on condition-out scores (thousands of
-nuisance scenarios in rooms their models did not see show what it costs) and none on ``val``
-(a hundred nuisance scenarios in familiar rooms do not: on held-out conditions every slow path
-chosen there added false alarms that ``val`` had not shown; README, results). The chosen
-parameters travel with the model (``alarm_``); evaluation runs them, and the live alarm
-decision is to run the same.
+``slow_budget``, and kept only when it detects more or sooner. Training gives it the whole
+budget on condition-out scores (thousands of nuisance scenarios in rooms their models did not
+see show what it costs) and none on ``val`` (a hundred nuisance scenarios in familiar rooms do
+not: on held-out conditions every slow path chosen there added false alarms that ``val`` had not
+shown; README, results). The chosen parameters travel with the model (``alarm_``); evaluation
+runs them, and the live alarm decision is to run the same.
 """
 
 from __future__ import annotations
