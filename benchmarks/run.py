@@ -219,8 +219,8 @@ def models_section(quick: bool) -> list[str]:
         f"with the compiled trees (the champion type, LightGBM `gbm`: {champion:,.0f} rows/s on "
         f"one thread; {batch['predict_proba rows/s']:,.0f} through `predict_proba`).",
         f"- Goal of p99 under 1 ms for one row of a tree model: "
-        f"**{'met' if fast_p99 < 1.0 else 'NOT met'}** with the single-row path ({fast_p99:.3f} ms); "
-        "plain `predict_proba` on a one-row DataFrame is shown beside it.",
+        f"**{'met' if fast_p99 < 1.0 else 'NOT met'}** with the single-row path "
+        f"({fast_p99:.3f} ms); plain `predict_proba` on a one-row DataFrame is shown beside it.",
         "",
         "Peak resident memory a GRU adds while scoring a table (copies of the benchmark's whole",
         "feature table as distinct scenarios), its 12-row windows cut per chunk of "
