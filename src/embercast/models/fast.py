@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ _LOADED: dict[str, Any] = {}
 """Compiled boosters loaded in this process, by cache key."""
 
 
+@cache
 def _host_cpu() -> str:
     """The host CPU's name and features, which compiled code is specialised for."""
     import llvmlite.binding as llvm
@@ -123,13 +125,13 @@ class CompiledScorer:
     def __init__(
         self, detector: FireDetector, directory: str | None = None, threads: int = 1
     ) -> None:
-        _members(detector, "compiled batch scoring")  # a LightGBM detector, or a clear error
         self.detector = detector
         self.directory = directory
         self.threads = threads
         self._compile()
 
     def _compile(self) -> None:
+        """Compile (or load) each member's booster; ValueError for a detector not LightGBM."""
         self._members = [
             (compiled_booster(booster, self.directory), cx, cy)
             for booster, cx, cy in _members(self.detector, "compiled batch scoring")

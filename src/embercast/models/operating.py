@@ -182,9 +182,9 @@ def detection_tolerance(rate: float, fires: int) -> float:
 def budget_margin(budget: float, nuisances: int, standard_errors: float = 1.0) -> float:
     """How far below a false-alarm ``budget`` a share measured over ``nuisances`` scenarios must
     lie to meet it on unseen ones: ``standard_errors`` binomial standard errors at the budget,
-    ``k sqrt(budget (1 - budget) / nuisances)`` [-] (a one-sided test at about 84 % for one,
-    98 % for two); 0 without nuisance scenarios (nothing to measure a share on) or for a budget
-    of 0 or 1."""
+    ``standard_errors * sqrt(budget (1 - budget) / nuisances)`` [-] (a one-sided test at about
+    84 % for one, 98 % for two); 0 without nuisance scenarios (nothing to measure a share on) or
+    for a budget of 0 or 1."""
     return standard_errors * _standard_error(budget, nuisances)
 
 
