@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +40,14 @@ def dataset(path: str, scenarios: int) -> str:
     return f"{path}/features"
 
 
-def train_and_predict(features: str, rows: int) -> list[ModelRate]:
+def train_and_predict(features: str, rows: int) -> tuple[list[ModelRate], Any]:
+    """Training time and batch rows/s of each model on the first ``rows`` rows, and the
+    fitted LightGBM detector (the champion type), which the batch and latency benchmarks
+    time further."""
     data = load_features(features).rows.iloc[:rows]
     y = data["fire"].to_numpy()
     out = []
+    fitted = {}
     for name in MODELS:
         det = make_detector(name).set_params(feature_set="extended")
         t0 = time.perf_counter()
@@ -54,27 +57,28 @@ def train_and_predict(features: str, rows: int) -> list[ModelRate]:
         det.predict_proba(data)
         out.append(ModelRate(name, len(data), train_s, len(data) / (time.perf_counter() - t0)))
         print(out[-1], flush=True)
-    return out
+        fitted[name] = det
+    return out, fitted["gbm"]
 
 
-def compiled_batch(features: str, rows: int, repeats: int = 3) -> dict[str, float]:
-    """Batch rows/s of a LightGBM detector through ``predict_proba`` and through its compiled
-    trees (one thread each, best of ``repeats``), and the seconds the first compile took."""
+def compiled_batch(
+    det: Any, features: str, rows: int, cache: str, repeats: int = 3
+) -> dict[str, float]:
+    """Batch rows/s of a fitted LightGBM detector over the first ``rows`` rows through
+    ``predict_proba`` and through its trees compiled into ``cache`` (one thread each, best of
+    ``repeats``), and the seconds the first compile took."""
     data = load_features(features).rows.iloc[:rows]
-    det = make_detector("gbm").set_params(feature_set="extended")
-    det.fit(data, data["fire"].to_numpy(), groups=data["scenario_id"].to_numpy())
-    with tempfile.TemporaryDirectory() as cache:
+    t0 = time.perf_counter()
+    scorer = CompiledScorer(det, cache)
+    compile_s = time.perf_counter() - t0
+    plain, compiled = [], []
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        scorer = CompiledScorer(det, cache)
-        compile_s = time.perf_counter() - t0
-        plain, compiled = [], []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            det.predict_proba(data)
-            plain.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            scorer.score(data)
-            compiled.append(time.perf_counter() - t0)
+        det.predict_proba(data)
+        plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        scorer.score(data)
+        compiled.append(time.perf_counter() - t0)
     return {
         "predict_proba rows/s": len(data) / min(plain),
         "compiled rows/s": len(data) / min(compiled),
@@ -82,12 +86,13 @@ def compiled_batch(features: str, rows: int, repeats: int = 3) -> dict[str, floa
     }
 
 
-def latency(features: str, n: int = 2000) -> dict[str, tuple[float, float]]:
-    """p50 and p99 [ms] of one-row scoring of a LightGBM detector, both ways."""
+def latency(det: Any, features: str, cache: str, n: int = 2000) -> dict[str, tuple[float, float]]:
+    """p50 and p99 [ms] of one-row scoring of a fitted LightGBM detector: ``predict_proba``
+    on a one-row DataFrame, and :class:`RowScorer` through the boosters and through their
+    trees compiled into ``cache`` (compiled there before by :func:`compiled_batch`)."""
     data = load_features(features).rows
-    det = make_detector("gbm").set_params(feature_set="extended")
-    det.fit(data, data["fire"].to_numpy(), groups=data["scenario_id"].to_numpy())
     scorer = RowScorer(det)
+    native = RowScorer(det, compiled=True, directory=cache)
     sample = data.sample(n=min(n, len(data)), random_state=0)
     arr = sample[list(scorer.features)].to_numpy()
 
@@ -95,7 +100,7 @@ def latency(features: str, n: int = 2000) -> dict[str, tuple[float, float]]:
         ms = np.array(times) * 1e3
         return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
-    slow, fast = [], []
+    slow, fast, compiled = [], [], []
     for i in range(len(sample)):
         row = sample.iloc[[i]]
         t0 = time.perf_counter()
@@ -104,9 +109,13 @@ def latency(features: str, n: int = 2000) -> dict[str, tuple[float, float]]:
         t0 = time.perf_counter()
         scorer.score(arr[i])
         fast.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        native.score(arr[i])
+        compiled.append(time.perf_counter() - t0)
     return {
         "predict_proba (one-row DataFrame)": percentiles(slow),
         "RowScorer (boosters on an array, calibration tables, mean of members)": percentiles(fast),
+        "RowScorer, compiled trees": percentiles(compiled),
     }
 
 

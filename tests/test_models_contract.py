@@ -137,6 +137,23 @@ def test_row_scorer_gives_the_same_probabilities() -> None:
         RowScorer(RandomForestDetector(n_estimators=5).fit(X, y))
 
 
+def test_row_scorer_through_compiled_trees_gives_the_same_probabilities(tmp_path: Path) -> None:
+    from embercast.models import fast
+
+    X, y, groups = table()
+    X = X.copy()
+    X.iloc[::5, 1] = np.nan  # missing readings go down LightGBM's default branches
+    det = GBMDetector(n_estimators=30, bags=2).fit(X, y, groups=groups)
+    fast._LOADED.clear()
+    scorer = fast.RowScorer(det, compiled=True, directory=str(tmp_path))
+    assert len(list(tmp_path.glob("lightgbm-*.o"))) == 2  # each member's trees, compiled
+    arr = X[list(scorer.features)].to_numpy()
+    rows = np.array([scorer.score(r) for r in arr[:200]])
+    np.testing.assert_allclose(rows, det.predict_proba(X.iloc[:200])[:, 1], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="row has 3 features"):
+        scorer.score(arr[0, :3])
+
+
 def test_compiled_scorer_gives_the_same_probabilities(tmp_path: Path) -> None:
     from embercast.models import fast
 
