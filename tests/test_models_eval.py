@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.typing import NDArray
 from typer.testing import CliRunner
 
 from embercast.agents.alarm_decision import AlarmDecision, AlarmParams, risk_level
@@ -762,12 +763,17 @@ def test_a_corrupt_registry_store_is_a_clear_error(
     assert store.read_text() == "this is not a database"
 
 
-def test_batch_predict_over_features_and_raw_datasets(features: Path, tmp_path: Path) -> None:
+def test_batch_predict_over_features_and_raw_datasets(
+    features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pyarrow.parquet as pq
 
+    from embercast.config import get_settings
+    from embercast.models import fast
     from embercast.models.data import load_features
-    from embercast.models.files import load_model
 
+    monkeypatch.setenv("EMBERCAST_COMPILED_DIR", str(tmp_path / "compiled"))
+    fast._LOADED.clear()
     model = tmp_path / "gas.pkl"
     assert (
         runner.invoke(
@@ -775,22 +781,37 @@ def test_batch_predict_over_features_and_raw_datasets(features: Path, tmp_path: 
         ).exit_code
         == 0
     )
-    out = tmp_path / "scores.parquet"
-    result = runner.invoke(
-        app,
-        ["predict", "--model", str(model), "--input", str(features), "--out", str(out), "--json"],
-    )
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["scoring"] == "compiled"  # LightGBM: its compiled trees
-    scores = pq.read_table(out).to_pandas()
     data = load_features(str(features)).rows.sort_values(["scenario_id", "device_id", "t_s"])
     expected = load_model(str(model)).predict_proba(data)[:, 1]
-    np.testing.assert_allclose(scores.p_fire.to_numpy(), expected, rtol=0, atol=1e-12)
-    plain = tmp_path / "plain.parquet"
-    args = ["predict", "--model", str(model), "--input", str(features), "--out", str(plain)]
-    result = runner.invoke(app, [*args, "--no-compiled", "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["scoring"] == "predict_proba"
-    np.testing.assert_allclose(pq.read_table(plain)["p_fire"].to_numpy(), expected)
+
+    def scored(name: str, *flags: str, source: Path = features) -> tuple[str, NDArray[np.float64]]:
+        out = tmp_path / name
+        args = ["predict", "--model", str(model), "--input", str(source), "--out", str(out)]
+        result = runner.invoke(app, [*args, *flags, "--json"])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["rows"] == len(data)
+        return summary["scoring"], pq.read_table(out)["p_fire"].to_numpy()
+
+    # a few thousand rows and a model not compiled here: compiling would not pay
+    scoring, plain = scored("plain.parquet")
+    assert scoring == "predict_proba" and not list((tmp_path / "compiled").glob("*.o"))
+    np.testing.assert_allclose(plain, expected)
+    scoring, compiled = scored("compiled.parquet", "--compiled")  # LightGBM: its compiled trees
+    assert scoring == "compiled" and list((tmp_path / "compiled").glob("*.o"))
+    np.testing.assert_allclose(compiled, expected, rtol=0, atol=1e-12)
+    fast._LOADED.clear()  # another process: the model is compiled here, so it is used
+    assert scored("again.parquet")[0] == "compiled"
+    assert scored("asked-plain.parquet", "--no-compiled")[0] == "predict_proba"
+    monkeypatch.setenv("EMBERCAST_COMPILE_MIN_ROWS", str(len(data)))
+    for source in (features, tmp_path / "table.parquet"):  # rows from the manifest, the footer
+        data.to_parquet(tmp_path / "table.parquet")
+        monkeypatch.setenv("EMBERCAST_COMPILED_DIR", str(tmp_path / f"compiled-{source.name}"))
+        get_settings.cache_clear()
+        fast._LOADED.clear()
+        # an input large enough: compiled for it
+        assert scored("large.parquet", source=source)[0] == "compiled"
+    scores = pq.read_table(tmp_path / "compiled.parquet").to_pandas()
     assert set(scores.risk) <= {"none", "low", "medium", "high", "critical"}
     # the raw dataset: the features are computed on the way, with the same result
     raw = tmp_path / "raw.parquet"

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         description="Local directory where LightGBM models compiled to native code for batch "
         "scoring are kept and reused (one file per booster and CPU).",
     )
+    compile_min_rows: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="Batch inference: a LightGBM model not yet compiled on this machine is "
+        "compiled for an input of at least this many rows (compiling takes about 1 s per "
+        "thousand leaves and saves a few microseconds per row; BENCHMARKS.md); below it the "
+        "input is scored through predict_proba [rows].",
+    )
     alarm_false_alarm_budget: float = Field(
         default=0.02,
         ge=0.0,

@@ -271,12 +271,14 @@ def predict(
     engine: Annotated[str | None, typer.Option(help="local or dask.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
     compiled: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             help="Score LightGBM models through their trees compiled to native code (the same "
-            "probabilities, faster; compiled once per model and machine)."
+            "probabilities, faster; compiled once per model and machine), or not. Without "
+            "either: compiled when compiled here before or the input has at least "
+            "compile_min_rows rows (settings)."
         ),
-    ] = True,
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Batch inference: p_fire and the risk level of every row."""

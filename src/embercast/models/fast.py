@@ -105,6 +105,25 @@ def _host_cpu() -> str:
     return f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}"
 
 
+def _compiled_file(text: str, directory: str | None) -> tuple[str, Path]:
+    """The cache key of a booster's model ``text`` on this CPU, and its compiled file."""
+    key = hashlib.sha256(f"{text}\n{_host_cpu()}".encode()).hexdigest()[:32]
+    return key, Path(directory or get_settings().compiled_dir) / f"lightgbm-{key}.o"
+
+
+def is_compiled(detector: FireDetector, directory: str | None = None) -> bool:
+    """Whether every member of a LightGBM ``detector`` is compiled on this CPU already (loaded
+    in this process, or kept in ``directory``, default settings' ``compiled_dir``); False for a
+    detector that is not LightGBM."""
+    if not isinstance(detector, GBMDetector):
+        return False
+    for booster, _, _ in _members(detector, "compiled scoring"):
+        key, target = _compiled_file(booster.model_to_string(), directory)
+        if key not in _LOADED and not target.is_file():
+            return False
+    return True
+
+
 def compiled_booster(booster: Any, directory: str | None = None) -> Any:
     """A LightGBM ``booster`` compiled to native code (an ``lleaves.Model`` whose ``predict``
     gives what ``booster.predict`` gives), from ``directory`` (default: settings'
@@ -113,12 +132,11 @@ def compiled_booster(booster: Any, directory: str | None = None) -> Any:
     import lleaves
 
     text = booster.model_to_string()
-    key = hashlib.sha256(f"{text}\n{_host_cpu()}".encode()).hexdigest()[:32]
+    key, target = _compiled_file(text, directory)
     if key in _LOADED:
         return _LOADED[key]
-    folder = Path(directory or get_settings().compiled_dir)
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"lightgbm-{key}.o"
     with tempfile.TemporaryDirectory(dir=folder, prefix=".compiling-") as tmp:
         model_file = Path(tmp) / "model.txt"
         model_file.write_text(text)

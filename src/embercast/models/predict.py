@@ -1,7 +1,9 @@
 """Batch inference: score feature tables, or raw datasets (features computed on the way), on
 this machine or on Dask, one task per Parquet part. LightGBM detectors score through their trees
 compiled to native code (:class:`~embercast.models.fast.CompiledScorer`: the same
-probabilities, several times the rows per second) unless asked not to."""
+probabilities, several times the rows per second) when they are compiled on this machine
+already or the input is large enough for compiling to pay (settings' ``compile_min_rows``),
+unless asked either way."""
 
 from __future__ import annotations
 
@@ -14,13 +16,21 @@ import numpy as np
 import pyarrow as pa
 
 from embercast.agents.alarm_decision import risk_level
+from embercast.config import get_settings
 from embercast.engine.executor import map_tasks
 from embercast.features.fold import fold
 from embercast.features.schema import FEATURES_FORMAT, KEY_COLUMNS
 from embercast.models.base import FireDetector
-from embercast.models.fast import CompiledScorer
+from embercast.models.fast import CompiledScorer, is_compiled
 from embercast.models.trees import GBMDetector
-from embercast.store.fs import join, list_names, read_table, resolve, write_table_atomic
+from embercast.store.fs import (
+    join,
+    list_names,
+    read_row_count,
+    read_table,
+    resolve,
+    write_table_atomic,
+)
 from embercast.synth.schema import FRAMES_SCHEMA
 from embercast.synth.writer import MANIFEST_FORMAT
 
@@ -66,22 +76,26 @@ def _score(task: _Part) -> pa.Table:
     return pa.table(out)
 
 
-def _detect(location: str) -> tuple[str, list[str]]:
+def _detect(location: str) -> tuple[str, list[str], int]:
+    """What ``location`` holds (``table``, ``features`` or ``dataset``), its Parquet parts and
+    its rows (from the manifest or the file's footer)."""
     fs, root = resolve(location)
     if fs.isfile(root):
-        return "table", [""]
+        return "table", [""], read_row_count(fs, root)
     manifest_path = join(root, "manifest.json")
     if not fs.exists(manifest_path):
         raise ValueError(
             f"{location!r} is neither a Parquet file nor a complete dataset or feature set"
         )
     with fs.open(manifest_path, "rb") as fh:
-        fmt = json.loads(fh.read()).get("format")
+        manifest = json.loads(fh.read())
+    fmt = manifest.get("format")
     folder = {FEATURES_FORMAT: "features", MANIFEST_FORMAT: "readings"}.get(fmt)
     if folder is None:
         raise ValueError(f"{location!r} has an unknown manifest format {fmt!r}")
     parts = sorted(n for n in list_names(fs, join(root, folder)) if n.endswith(".parquet"))
-    return ("features" if folder == "features" else "dataset"), parts
+    rows = int(manifest.get("counts", {}).get("rows", 0))
+    return ("features" if folder == "features" else "dataset"), parts, rows
 
 
 def predict(
@@ -92,15 +106,19 @@ def predict(
     engine: str = "local",
     workers: int = 1,
     scheduler: str | None = None,
-    compiled: bool = True,
+    compiled: bool | None = None,
 ) -> dict[str, Any]:
     """Score every row of ``location`` and write ``out`` (Parquet: keys, p_fire, risk and the
-    labels when present). With ``compiled``, a LightGBM detector scores through its compiled
-    trees (compiled on first use). Returns a summary (rows, seconds, rows_per_s, out, scoring:
-    ``compiled`` or ``predict_proba``)."""
+    labels when present). A LightGBM detector scores through its compiled trees with
+    ``compiled`` True (compiled first if need be), through ``predict_proba`` with False, and
+    with None through its compiled trees when it is compiled on this machine already or the
+    input has at least settings' ``compile_min_rows`` rows. Returns a summary (rows, seconds,
+    rows_per_s, out, scoring: ``compiled`` or ``predict_proba``)."""
     started = time.perf_counter()
-    kind, parts = _detect(location)
+    kind, parts, rows = _detect(location)
     feature_set = str(detector.get_params().get("feature_set", "extended"))
+    if compiled is None:
+        compiled = is_compiled(detector) or rows >= get_settings().compile_min_rows
     scorer: FireDetector | CompiledScorer = detector
     if compiled and isinstance(detector, GBMDetector):
         scorer = CompiledScorer(detector)

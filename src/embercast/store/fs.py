@@ -243,6 +243,14 @@ def read_schema(fs: AbstractFileSystem, path: str) -> pa.Schema:
         return pq.ParquetFile(handle, pre_buffer=False).schema_arrow
 
 
+def read_row_count(fs: AbstractFileSystem, path: str) -> int:
+    """The number of rows of a Parquet file, from its footer."""
+    if is_local(fs):
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    with fs.open(path, "rb") as handle:
+        return int(pq.ParquetFile(handle, pre_buffer=False).metadata.num_rows)
+
+
 def sha256(fs: AbstractFileSystem, path: str) -> str:
     """Hex SHA-256 of the bytes of one file."""
     digest = hashlib.sha256()
