@@ -718,6 +718,9 @@ def test_registry_versions_aliases_gate_and_rollback(
     assert shown[version - 1]["gate"]["passed"] == "false"
     champion_before = [r["version"] for r in shown if "champion" in r["aliases"]]
     assert champion_before == [1]
+    one = json.loads(runner.invoke(app, ["models", "show", "fire@champion", "--json"]).stdout)
+    assert (one["version"], one["aliases"]) == (1, ["champion"])
+    assert json.loads(runner.invoke(app, ["models", "show", "fire/2"]).stdout)["version"] == 2
     # promoting version 2 passes only if it is not worse than version 1 on held-out metrics
     decision = registry.gate("fire", 2)
     promoted = runner.invoke(app, ["models", "promote", "fire/2", "--json"])
@@ -747,6 +750,8 @@ def test_registry_versions_aliases_gate_and_rollback(
     )
     assert bad.exit_code == 2 and "unknown model reference 'fire@nope'" in bad.output
     assert runner.invoke(app, ["models", "show", "ghost"]).exit_code == 2
+    missing = runner.invoke(app, ["models", "show", "fire/99"])
+    assert missing.exit_code == 2 and "unknown model reference 'fire/99'" in missing.output
 
 
 def test_a_corrupt_registry_store_is_a_clear_error(

@@ -406,15 +406,26 @@ def models_list(
 
 @models_app.command("show")
 def models_show(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: Annotated[
+        str, typer.Argument(help="Registered model name, or NAME@ALIAS / NAME/VERSION.")
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The versions of one model, with gate decisions."""
+    """The versions of one model (or the one version a reference names), with aliases,
+    held-out metrics and gate decisions."""
+    from embercast.models.registry import is_ref
+
+    shown: list[dict[str, Any]] | dict[str, Any]
     try:
-        rows = _registry().versions(name)
+        registry = _registry()
+        if is_ref(name):
+            model, version = registry.resolve(name)
+            (shown,) = [r for r in registry.versions(model) if r["version"] == version]
+        else:
+            shown = registry.versions(name)
     except ValueError as exc:
         _fail(str(exc))
-    typer.echo(json.dumps(rows, indent=None if json_output else 2, sort_keys=True))
+    typer.echo(json.dumps(shown, indent=None if json_output else 2, sort_keys=True))
 
 
 @models_app.command("promote")
