@@ -431,19 +431,34 @@ def models_show(
 @models_app.command("promote")
 def models_promote(
     ref: Annotated[str, typer.Argument(help="NAME@challenger or NAME/VERSION.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data",
+            help="Feature set whose test and holdout scenarios both versions are measured on "
+            "(repeat it for several); without it, the data the version was measured on.",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Make a version champion if it passes the gate (not worse on held-out detection rate,
-    time to detect and false alarms); the decision and its reasons are recorded."""
+    """Make a version champion if it passes the gate (not worse than the champion on the same
+    held-out scenarios: detection rate, time to detect and false alarms); the decision, its
+    reasons and the scenarios compared on are recorded."""
+    from embercast.models.data import load_features
+
     try:
-        decision = _registry().promote(ref)
+        registry = _registry()
+        decision = registry.promote(ref, load_features(data) if data else None)
     except ValueError as exc:
         _fail(str(exc))
     if json_output:
-        typer.echo(json.dumps({"ref": ref, "passed": decision.passed, "reasons": decision.reasons}))
+        typer.echo(json.dumps({"ref": ref, "passed": decision.passed, "reasons": decision.reasons,
+                               "compared_on": decision.compared_on}))  # fmt: skip
     else:
         verdict = "promoted to champion" if decision.passed else "refused by the gate"
         typer.echo(f"{ref}: {verdict}: {'; '.join(decision.reasons)}")
+        if decision.compared_on:
+            typer.echo(f"compared on: {decision.compared_on}")
     if not decision.passed:
         raise typer.Exit(EXIT_PROBLEMS)
 

@@ -32,10 +32,12 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class GateDecision:
-    """Whether a version may become champion, and why."""
+    """Whether a version may become champion, and why; ``compared_on`` names the held-out
+    scenarios both versions' metrics come from (empty without a champion to compare with)."""
 
     passed: bool
     reasons: list[str] = field(default_factory=list)
+    compared_on: str = ""
 
 
 def store_uri(value: str | None = None) -> str:
@@ -194,17 +196,71 @@ class Registry:
             raise RegistryError(f"unknown model {name!r}")
         return sorted(rows, key=lambda r: (r["name"], r["version"]))
 
-    def gate(self, name: str, version: int) -> GateDecision:
-        """Compare a version's held-out metrics with the champion's (settings: gate_*)."""
+    def _measured_on(self, name: str, version: int) -> tuple[str, str, tuple[str, ...]]:
+        """(content hash, location, split groups) of the feature set a version's recorded
+        held-out metrics were measured on (from its training run's lineage; empty strings when
+        not recorded)."""
+        run_id = self.client.get_model_version(name, str(version)).run_id
+        tags = dict(self.client.get_run(run_id).data.tags) if run_id else {}
+        groups = tuple(g for g in tags.get("eval_groups", "test,holdout").split(",") if g)
+        return tags.get("features_content_hash", ""), tags.get("features_location", ""), groups
+
+    def _measure(
+        self, name: str, versions: tuple[int, int], data: Any, groups: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """The gate's metrics of two versions on the same held-out scenarios (``groups`` of
+        ``data``), each through its own alarm operating point."""
+        from embercast.models.evaluation import evaluate
+
+        detectors = {f"{name}/{v}": self.load(f"{name}/{v}") for v in versions}
+        return [r.metrics for r in evaluate(data, detectors, eval_groups=groups)]
+
+    def gate(self, name: str, version: int, data: Any = None) -> GateDecision:
+        """Compare a version's held-out metrics with the champion's (settings: gate_*), on the
+        same scenarios: both are measured on ``data`` (a
+        :class:`~embercast.models.data.FeatureData`, its ``test`` and ``holdout`` scenarios)
+        when given; else their recorded metrics are compared when both come from the same
+        feature set and groups, and otherwise both are measured on the candidate's own
+        held-out scenarios (its recorded feature set). Numbers from different scenarios are
+        never compared: a version whose data cannot be read is refused, saying why."""
         settings = get_settings()
-        rows = {r["version"]: r for r in self.versions(name)}
         champion = self._alias_version(name, "champion")
-        if champion is None or champion == version:
+        if champion is None:
             return GateDecision(True, ["no other champion to compare with"])
-        cand, champ = rows[version]["metrics"], rows[champion]["metrics"]
+        if champion == version:
+            return GateDecision(True, [f"version {version} is the champion already"])
+        mine, theirs = self._measured_on(name, version), self._measured_on(name, champion)
+        if data is None and mine[0] and mine[0] == theirs[0] and mine[2] == theirs[2]:
+            rows = {r["version"]: r for r in self.versions(name)}
+            cand, champ = rows[version]["metrics"], rows[champion]["metrics"]
+            where = f"recorded metrics, both on {','.join(mine[2])} of {mine[1]}"
+        else:
+            groups: tuple[str, ...] = ("test", "holdout")
+            if data is None:
+                from embercast.models.data import load_features
+
+                if not mine[1]:
+                    return GateDecision(False, [
+                        f"version {version}'s held-out data is not recorded, so it cannot be "
+                        f"compared with champion version {champion} on the same scenarios; "
+                        "give a feature set to measure both on (promote --data)"
+                    ])  # fmt: skip
+                try:
+                    data = load_features(mine[1].split(","))
+                except ValueError as exc:
+                    return GateDecision(False, [
+                        f"version {version} and champion version {champion} were measured on "
+                        f"different data and {mine[1]!r} cannot be read to measure both on the "
+                        f"same scenarios ({_line(exc)}); give a feature set (promote --data)"
+                    ])  # fmt: skip
+                groups = mine[2]
+            cand, champ = self._measure(name, (version, champion), data, groups)
+            where = f"both measured on {','.join(groups)} of {data.location}"
         missing = [m for m in GATE_METRICS if cand.get(m) is None and m != "ttd_median_s"]
         if missing:
-            return GateDecision(False, [f"version {version} has no held-out {', '.join(missing)}"])
+            return GateDecision(
+                False, [f"version {version} has no held-out {', '.join(missing)}"], where
+            )
         reasons = []
         if (
             cand["detection_rate"]
@@ -221,21 +277,27 @@ class Registry:
             and c_ttd > p_ttd * (1 + settings.gate_max_ttd_increase)
         ):
             reasons.append(f"median time to detect {c_ttd:.0f} s > champion {p_ttd:.0f} s")
-        c_fa, p_fa = cand["false_alarm_scenario_rate"], champ.get("false_alarm_scenario_rate", 1.0)
+        c_fa = cand["false_alarm_scenario_rate"]
+        p_fa = champ.get("false_alarm_scenario_rate")
+        p_fa = 1.0 if p_fa is None else p_fa
         if c_fa > p_fa + settings.gate_max_false_alarm_increase:
             reasons.append(f"false-alarm rate {c_fa:.3f} > champion {p_fa:.3f}")
-        return GateDecision(not reasons, reasons or [f"not worse than champion version {champion}"])
+        return GateDecision(
+            not reasons, reasons or [f"not worse than champion version {champion}"], where
+        )
 
-    def promote(self, ref: str) -> GateDecision:
-        """Make a version champion if it passes the gate; the decision and reasons are recorded
-        on the version (tags ``gate.passed``, ``gate.reasons``, ``gate.champion_before``)."""
+    def promote(self, ref: str, data: Any = None) -> GateDecision:
+        """Make a version champion if it passes the gate (:meth:`gate`, on ``data`` when
+        given); the decision and reasons are recorded on the version (tags ``gate.passed``,
+        ``gate.reasons``, ``gate.champion_before``, ``gate.compared_on``)."""
         name, version = self.resolve(ref)
-        decision = self.gate(name, version)
+        decision = self.gate(name, version, data)
         before = self._alias_version(name, "champion")
         v = str(version)
         self.client.set_model_version_tag(name, v, "gate.passed", str(decision.passed).lower())
         self.client.set_model_version_tag(name, v, "gate.reasons", json.dumps(decision.reasons))
         self.client.set_model_version_tag(name, v, "gate.champion_before", str(before))
+        self.client.set_model_version_tag(name, v, "gate.compared_on", decision.compared_on)
         if decision.passed:
             if before is not None and before != version:
                 self.client.set_registered_model_tag(name, "previous_champion", str(before))
