@@ -995,3 +995,28 @@ def test_train_and_evaluate_on_several_feature_sets(features: Path, tmp_path: Pa
     narrow = replace(two, rows=two.rows.drop(columns=["hot_flicker"]))
     with pytest.raises(ValueError, match="their feature columns differ"):
         combine_features([one, narrow])
+
+
+def test_sim2real_sets_a_trained_model_beside_the_baselines(
+    features: Path, tmp_path: Path, real_fires: Path
+) -> None:
+    model = tmp_path / "gas.pkl"
+    trained = runner.invoke(app, ["train", str(features), "--model", "gas", "--out", str(model)])
+    assert trained.exit_code == 0, trained.output
+    args = ["sim2real", "--model", str(model), "--real-fires", str(real_fires)]
+    result = runner.invoke(app, [*args, "--fit", str(features), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert list(out["detectors"]) == ["gas", "rate_of_rise", "co2_threshold"]
+    assert out["detectors"]["gas"]["streams"] == len(out["streams"]) == 8
+    chosen = load_model(str(model)).alarm_.describe()  # the model's own operating point
+    assert out["detectors"]["gas"]["alarm_rule"] == chosen
+    text = runner.invoke(app, args)  # without --fit: the model alone, in words
+    assert text.exit_code == 0, text.output
+    assert text.output.startswith("gas: ") and "TestCase1/Mid Pan CO2: CO2 +1610 ppm" in text.output
+    missing = runner.invoke(app, ["sim2real", "--model", "co2_threshold", "--real-fires", "."])
+    assert missing.exit_code == 2 and "holds no FAA test" in missing.output
+    unfitted = runner.invoke(
+        app, ["sim2real", "--model", "co2_threshold", "--real-fires", str(real_fires)]
+    )
+    assert unfitted.exit_code == 2 and "co2_threshold is not fitted" in unfitted.output

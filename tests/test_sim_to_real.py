@@ -1,0 +1,67 @@
+"""Sim-to-real: detectors fed the FAA fire tests through the SCD41 sensor model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embercast.models.baselines import CO2Threshold
+from embercast.models.real_fires import (
+    AMBIENT_C,
+    AMBIENT_CO2_PPM,
+    QUIET_S,
+    faa_streams,
+    sim_to_real,
+)
+
+FIXED = pd.DataFrame({"gas_val": [400.0, 2000.0], "gas_vel": [0.0, 3.0]})
+"""Two rows to fit fixed-threshold detectors with (they learn nothing from them)."""
+
+
+def test_each_faa_co2_probe_becomes_a_device_stream(real_fires: Path) -> None:
+    streams = {s.name: s for s in faa_streams(real_fires)}
+    # the probes with data: three in tests 1 and 4, one in tests 2 and 3
+    assert len(streams) == 8 and sum(n.startswith("TestCase1/") for n in streams) == 3
+    one = streams["TestCase1/Mid Pan CO2"]
+    quiet = one.t_s < one.ignition_s
+    assert one.ignition_s == QUIET_S and quiet.sum() == QUIET_S
+    assert np.all(one.co2_ppm[quiet] == AMBIENT_CO2_PPM)
+    assert np.all(one.temperature_c[quiet] == AMBIENT_C)
+    table = pd.read_csv(real_fires / "faa_cargo_compartments" / "TestCase1_FAA_EXPDATA.csv",
+                        skiprows=[1])  # fmt: skip
+    assert one.co2_ppm.max() - AMBIENT_CO2_PPM == pytest.approx(table["Mid Pan CO2"].max() * 1e6)
+    # the probe at thermocouple 36 warms as TC36 does; the others as the ceiling's median
+    tc36 = streams["TestCase1/TC36 CO2"]
+    assert tc36.temperature_c.max() - AMBIENT_C == pytest.approx(table["TC36"].max())
+    tcs = [c for c in table.columns if c.startswith("TC") and c[2:].isdigit()]
+    assert one.temperature_c.max() - AMBIENT_C == pytest.approx(table[tcs].median(axis=1).max())
+    # warming the air at constant water lowers its relative humidity
+    assert one.rh_pct[quiet][0] == pytest.approx(40.0) and one.rh_pct.min() < 40.0
+
+
+def test_detectors_meet_the_real_fires_through_the_alarm_decision(real_fires: Path) -> None:
+    level = CO2Threshold(level_ppm=1000.0, rate_ppm_s=1000.0).fit(FIXED, [0, 1])
+    jumpy = CO2Threshold(level_ppm=1.0, rate_ppm_s=1000.0).fit(FIXED, [0, 1])
+    result = sim_to_real({"level": level, "jumpy": jumpy}, real_fires, seed=3)
+    streams = result["streams"]
+    # CO2 above 1,000 ppm: the fires adding well over 570 ppm, not the two adding 212-268
+    found = {n for n, s in streams.items() if s["detectors"]["level"]["detected"]}
+    assert {n for n in streams if not n.startswith("TestCase4/")} <= found
+    assert not found & {"TestCase4/Aft Pan CO2", "TestCase4/TC5 CO2"}
+    assert all(s["co2_rise_ppm"] > 1000 for n, s in streams.items() if n.startswith("TestCase1"))
+    summary = result["detectors"]["level"]
+    assert summary["detected"] == len(found) and summary["false_alarms_before_ignition"] == 0
+    first = streams["TestCase1/Mid Pan CO2"]["detectors"]["level"]["ttd_s"]
+    assert 0 < first < 300  # after ignition: the SCD41's lag and the debounce
+    # a detector that alarms in the quiet room is charged with it before ignition
+    assert result["detectors"]["jumpy"]["false_alarms_before_ignition"] == len(streams)
+
+
+def test_an_unfitted_detector_needs_synthetic_data_to_fit_on(real_fires: Path) -> None:
+    with pytest.raises(ValueError, match="co2 is not fitted: give a synthetic feature set"):
+        sim_to_real({"co2": CO2Threshold()}, real_fires)
+    with pytest.raises(ValueError, match="holds no FAA test"):
+        sim_to_real({}, real_fires / "nowhere")
