@@ -13,12 +13,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from embercast.config import get_settings  # noqa: E402
 from embercast.models.base import FireDetector  # noqa: E402
+
+if TYPE_CHECKING:
+    from embercast.models.data import FeatureData
 
 EXPERIMENT = "embercast"
 GATE_METRICS = ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate")
@@ -206,7 +209,7 @@ class Registry:
         return tags.get("features_content_hash", ""), tags.get("features_location", ""), groups
 
     def _measure(
-        self, name: str, versions: tuple[int, int], data: Any, groups: tuple[str, ...]
+        self, name: str, versions: tuple[int, int], data: FeatureData, groups: tuple[str, ...]
     ) -> list[dict[str, Any]]:
         """The gate's metrics of two versions on the same held-out scenarios (``groups`` of
         ``data``), each through its own alarm operating point."""
@@ -215,7 +218,7 @@ class Registry:
         detectors = {f"{name}/{v}": self.load(f"{name}/{v}") for v in versions}
         return [r.metrics for r in evaluate(data, detectors, eval_groups=groups)]
 
-    def gate(self, name: str, version: int, data: Any = None) -> GateDecision:
+    def gate(self, name: str, version: int, data: FeatureData | None = None) -> GateDecision:
         """Compare a version's held-out metrics with the champion's (settings: gate_*), on the
         same scenarios: both are measured on ``data`` (a
         :class:`~embercast.models.data.FeatureData`, its ``test`` and ``holdout`` scenarios)
@@ -286,7 +289,7 @@ class Registry:
             not reasons, reasons or [f"not worse than champion version {champion}"], where
         )
 
-    def promote(self, ref: str, data: Any = None) -> GateDecision:
+    def promote(self, ref: str, data: FeatureData | None = None) -> GateDecision:
         """Make a version champion if it passes the gate (:meth:`gate`, on ``data`` when
         given); the decision and reasons are recorded on the version (tags ``gate.passed``,
         ``gate.reasons``, ``gate.champion_before``, ``gate.compared_on``)."""
