@@ -59,9 +59,9 @@ class RowScorer:
     """Fire probability of one feature row (values in ``features`` order).
 
     ``compiled`` scores each member through its trees compiled to native code
-    (:func:`compiled_booster`, kept in ``directory``, default settings' ``compiled_dir``), about
-    three times faster per call than LightGBM's own predictor (BENCHMARKS.md); the first use of
-    a model on a machine compiles it (seconds), later ones load it."""
+    (:func:`compiled_booster`, kept in ``directory``, default settings' ``compiled_dir``), in
+    about half the time per row of LightGBM's own predictor (BENCHMARKS.md); the first use of a
+    model on a machine compiles it (seconds), later ones load it."""
 
     def __init__(
         self, detector: FireDetector, compiled: bool = False, directory: str | None = None
