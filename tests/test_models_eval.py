@@ -680,16 +680,23 @@ def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) 
     assert bad.exit_code == 2 and "cannot be loaded" in bad.output
 
 
-def test_registry_versions_aliases_gate_and_rollback(
-    features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def own_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry store of the test's own, empty: versions start at 1."""
     from embercast.config import get_settings
+
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(store))
+    get_settings.cache_clear()
+    return store
+
+
+@pytest.mark.usefixtures("own_registry")
+def test_registry_versions_aliases_gate_and_rollback(features: Path, tmp_path: Path) -> None:
     from embercast.models.baselines import CO2Threshold
     from embercast.models.data import load_features
     from embercast.models.registry import Registry
 
-    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(tmp_path / "mlflow.db"))
-    get_settings.cache_clear()
     for model in ("gbm", "rf"):
         result = runner.invoke(
             app, ["train", str(features), "--model", model, "--register", "fire", "--json"]
@@ -759,15 +766,11 @@ def test_registry_versions_aliases_gate_and_rollback(
     assert missing.exit_code == 2 and "unknown model reference 'fire/99'" in missing.output
 
 
-def test_the_gate_compares_versions_on_the_same_scenarios(
-    features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from embercast.config import get_settings
+@pytest.mark.usefixtures("own_registry")
+def test_the_gate_compares_versions_on_the_same_scenarios(features: Path, tmp_path: Path) -> None:
     from embercast.models.baselines import CO2Threshold
     from embercast.models.registry import Registry
 
-    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(tmp_path / "mlflow.db"))
-    get_settings.cache_clear()
     trained = runner.invoke(app, ["train", str(features), "--model", "gas", "--register", "fire"])
     assert trained.exit_code == 0, trained.output
     registry = Registry()

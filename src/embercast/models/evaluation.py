@@ -117,6 +117,17 @@ def is_fitted(detector: FireDetector) -> bool:
     return True
 
 
+def fitted(detector: FireDetector, train: pd.DataFrame | None, missing: str) -> FireDetector:
+    """``detector`` when it is fitted, else a clone fitted on the rows of ``train`` (their
+    scenarios as groups); ValueError(``missing``) when there are none to fit on."""
+    if is_fitted(detector):
+        return detector
+    if train is None or train.empty:
+        raise ValueError(missing)
+    fresh: FireDetector = clone(detector)
+    return fresh.fit(train, train["fire"].to_numpy(), groups=train["scenario_id"])
+
+
 def evaluate(
     data: FeatureData,
     detectors: dict[str, FireDetector],
@@ -145,12 +156,8 @@ def evaluate(
         supervision = {"sensor_fault_scenarios": _fault_counts(rows, faulted, data.scenarios)}
     results = []
     for name, detector in detectors.items():
-        if not is_fitted(detector):
-            if train.empty:
-                raise ValueError(f"no training rows in {list(train_groups)} to fit {name}")
-            detector = clone(detector).fit(
-                train, train["fire"].to_numpy(), groups=train["scenario_id"]
-            )
+        missing = f"no training rows in {list(train_groups)} to fit {name}"
+        detector = fitted(detector, train, missing)
         p = detector.predict_proba(rows)[:, 1]
         rule = alarm_params(detector, params)
         found = outcomes(rows, p, data.scenarios, rule)

@@ -37,13 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.base import clone
 
 from embercast.features.fold import fold
 from embercast.models.base import FireDetector
 from embercast.models.data import FeatureData
 from embercast.models.evaluate import outcomes
-from embercast.models.evaluation import SUPERVISED, alarm_params, is_fitted
+from embercast.models.evaluation import SUPERVISED, alarm_params, fitted
 from embercast.models.supervision import supervised
 from embercast.physics.species import h2o_ppm_from_rh, relative_humidity
 from embercast.sensors.scd41 import measure, sample_scd41_device
@@ -186,14 +185,10 @@ def sim_to_real(
         }
     summary: dict[str, dict[str, Any]] = {}
     for name, det in detectors.items():
-        if not is_fitted(det):
-            if fit_on is None:
-                raise ValueError(
-                    f"{name} is not fitted: give a synthetic feature set to fit it on "
-                    "(its train scenarios)"
-                )
-            train = fit_on.split(("train",))
-            det = clone(det).fit(train, train["fire"].to_numpy(), groups=train["scenario_id"])
+        missing = (
+            f"{name} is not fitted: give a synthetic feature set to fit it on (its train scenarios)"
+        )
+        det = fitted(det, None if fit_on is None else fit_on.split(("train",)), missing)
         p = det.predict_proba(rows)[:, 1]
         peak = rows.assign(p=p).groupby("scenario_id")["p"].max()
         result = outcomes(rows, p, facts, alarm_params(det))
