@@ -105,6 +105,21 @@ def test_visible_fire_is_hot_in_frames_and_raises_gas() -> None:
     assert r[r.t_s > ign + 200].co2_ppm.max() > r[r.t_s < ign].co2_ppm.max() + 500
 
 
+def test_gas_burner_under_an_oil_pan_gives_methanes_water_with_its_co2() -> None:
+    """Before the oil ignites, a gas burner is a methane flame: 2 mol of water per mol of CO2
+    (CH4 + 2 O2 -> CO2 + 2 H2O), as the gas-stove nuisance's burners give; an electric hob
+    gives neither. Without the water, a dry CO2 rise with warming is what the data teach as
+    not a fire, and that is what a small real fire looks like to an SCD41."""
+    gas = build_plan(spec_with("cooking_oil_fire", burner_type="gas", cook_leaves_s=60.0))
+    electric = build_plan(spec_with("cooking_oil_fire", burner_type="electric", cook_leaves_s=60.0))
+    before = (gas.t >= 120.0) & (gas.t < min(gas.ignition_s, electric.ignition_s))
+    assert before.sum() > 60
+    co2 = (gas.co2_source - electric.co2_source)[before]
+    h2o = (gas.h2o_source - electric.h2o_source)[before]
+    assert co2.min() > 0  # [m^3/s] of CO2 from the burner
+    assert np.allclose(h2o / co2, 2.0, rtol=0.02)
+
+
 def test_smoulder_front_spreads_so_heat_and_glowing_spot_grow() -> None:
     """A smoulder spreads over the item it burns: its heat release grows with the burnt area and
     the camera sees the glowing spot widen, unlike a hob ring or heater bar of fixed size."""

@@ -72,7 +72,7 @@ __all__ = [
     "schema_fingerprint",
 ]
 
-GENERATOR_VERSION = "7"
+GENERATOR_VERSION = "8"
 """Version of the generated content: bump it when the same arguments give different data."""
 MANIFEST_FORMAT = "embercast-dataset/1"
 """Name and version of the manifest layout."""

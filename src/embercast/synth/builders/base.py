@@ -10,18 +10,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embercast.physics.species import (
+    M_CO2,
     M_H2O,
     gas_volume_rate,
     h2o_ppm_from_rh,
     occupant_co2_rate,
     occupant_h2o_rate,
     occupant_heat,
+    species_mass_rate,
 )
 from embercast.physics.ventilation import air_change_flow
 from embercast.scene.geometry import CameraPose, Room
 from embercast.scene.objects import Box
 from embercast.scene.render import StaticObject
 from embercast.synth.catalogue import ScenarioSpec
+from embercast.synth.fuels import FUELS
 from embercast.synth.plan import Device, FloatArray, ScenarioPlan
 
 CAMERA_INSET = 0.15
@@ -77,6 +80,21 @@ def add_people(
     plan.heat = plan.heat + occupant_heat(met)[0] / 1000.0 * count
     plan.co2_source = plan.co2_source + occupant_co2_rate(count, met)
     plan.h2o_source = plan.h2o_source + gas_volume_rate(occupant_h2o_rate(count, met), M_H2O)
+
+
+def combustion_products(plan: ScenarioPlan, q: NDArray[np.floating[Any]], fuel_name: str) -> None:
+    """Add the CO2 and water vapour of burning ``q`` [kW] of a fuel (a burner, a candle, a
+    smouldering char: not a fire, whose products the fire model carries) to the room, at the
+    fuel's yields per kg burnt (:mod:`embercast.synth.fuels`; methane gives 2 mol of water per
+    mol of CO2). The heat is the caller's: how much of it reaches the air depends on what the
+    flame heats."""
+    fuel = FUELS[fuel_name]
+    plan.co2_source = plan.co2_source + gas_volume_rate(
+        species_mass_rate(q, fuel.heat_of_combustion, fuel.co2_yield), M_CO2
+    )
+    plan.h2o_source = plan.h2o_source + gas_volume_rate(
+        species_mass_rate(q, fuel.heat_of_combustion, fuel.h2o_yield), M_H2O
+    )
 
 
 def person_near(

@@ -16,11 +16,17 @@ from embercast.physics.growth import (
 )
 from embercast.physics.heating import lumped_temperature
 from embercast.physics.plume import fire_diameter
-from embercast.physics.species import M_CO2, gas_volume_rate, species_mass_rate
 from embercast.scene.geometry import Room
 from embercast.scene.objects import Box, Disc
 from embercast.scene.render import StaticObject
-from embercast.synth.builders.base import add_people, f, hob_position, person_near, window
+from embercast.synth.builders.base import (
+    add_people,
+    combustion_products,
+    f,
+    hob_position,
+    person_near,
+    window,
+)
 from embercast.synth.fuels import FUELS, get_fuel
 from embercast.synth.plan import FirePlan, FloatArray, ScenarioPlan, SmallFlame
 
@@ -278,10 +284,7 @@ def cooking_oil_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Gener
     burner_kw = power / 1000.0 / eff
     plan.heat = plan.heat + burner_kw * (1 - eff) * 0.8
     if gas:
-        methane = FUELS["methane"]
-        plan.co2_source = plan.co2_source + gas_volume_rate(
-            species_mass_rate(burner_kw, methane.heat_of_combustion, methane.co2_yield), M_CO2
-        )
+        combustion_products(plan, burner_kw, "methane")
         plan.small_flames.append(
             SmallFlame(
                 xyz=(hob[0], hob[1], hob[2] - 0.03),

@@ -9,12 +9,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embercast.physics.heating import surface_response
-from embercast.physics.species import M_CO2, M_H2O, gas_volume_rate, species_mass_rate
+from embercast.physics.species import M_H2O, gas_volume_rate
 from embercast.physics.ventilation import air_change_flow, window_flow
 from embercast.scene.objects import Box, Disc
 from embercast.scene.render import StaticObject
 from embercast.synth.builders.base import (
     add_people,
+    combustion_products,
     cycle,
     f,
     hob_position,
@@ -28,14 +29,8 @@ from embercast.synth.plan import Fault, FloatArray, ScenarioPlan, SmallFlame, Wa
 
 def _combustion(plan: ScenarioPlan, q: NDArray[np.floating[Any]], fuel_name: str) -> None:
     """Add the heat, CO2 and H2O of burning ``q`` [kW] of a fuel to the room."""
-    fuel = FUELS[fuel_name]
-    plan.heat = plan.heat + q * (1 - fuel.chi_rad)
-    plan.co2_source = plan.co2_source + gas_volume_rate(
-        species_mass_rate(q, fuel.heat_of_combustion, fuel.co2_yield), M_CO2
-    )
-    plan.h2o_source = plan.h2o_source + gas_volume_rate(
-        species_mass_rate(q, fuel.heat_of_combustion, fuel.h2o_yield), M_H2O
-    )
+    plan.heat = plan.heat + q * (1 - FUELS[fuel_name].chi_rad)
+    combustion_products(plan, q, fuel_name)
 
 
 def _steam(
