@@ -35,11 +35,12 @@ test-slow: $(NETS)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --out BENCHMARKS.md
 
-## lint: ruff and mypy (strict)
+## lint: ruff, mypy (strict) and the floors of the package (scripts/check_layers.py)
 lint: $(NETS)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
+	$(PY) scripts/check_layers.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks scripts

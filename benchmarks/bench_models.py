@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from embercast.evaluation.feature_data import load_features
+from embercast.features.inline import InlineFeatureSet
 from embercast.models import sequence
-from embercast.models.data import load_features
-from embercast.models.fast import CompiledScorer, RowScorer
-from embercast.models.zoo import make_detector
+from embercast.models.compiled import CompiledScorer, RowScorer
+from embercast.models.factory import make_detector
 from embercast.synth.writer import generate_dataset
 
 MODELS = ("rf", "gbm", "gas", "ensemble", "gru", "lstm")
@@ -36,7 +37,7 @@ class ModelRate:
 def dataset(path: str, scenarios: int) -> str:
     """A dataset with extended features computed while generating (reused when complete)."""
     generate_dataset(path, scenarios=scenarios, seed=2, frames="none", workers=2,
-                     features="extended", holdout="room_size=large")  # fmt: skip
+                     features=InlineFeatureSet("extended"), holdout="room_size=large")  # fmt: skip
     return f"{path}/features"
 
 

@@ -25,7 +25,7 @@ from bench_models import compiled_batch, dataset, latency, scoring_memory, train
 
 from embercast import __version__
 from embercast.models.sequence import SCORE_CHUNK
-from embercast.synth.catalogue import sample_scenarios
+from embercast.synth.scenarios import sample_scenarios
 from embercast.synth.writer import generate_dataset
 
 GOAL_ROWS = 100_000

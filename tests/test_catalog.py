@@ -1,7 +1,7 @@
 """Tests of the catalog: registration, ids from content hashes, lineage, references, errors.
 
 Feature sets are written by hand here (a manifest and one Parquet part with the columns of
-``embercast.features.schema``), so the catalog is tested apart from the feature code.
+``embercast.dataset.feature_table``), so the catalog is tested apart from the feature code.
 """
 
 from __future__ import annotations
@@ -24,24 +24,22 @@ from typer.testing import CliRunner, Result
 
 import embercast.cli as cli
 from embercast.config import get_settings
-from embercast.features.schema import (
-    FEATURES_FORMAT,
+from embercast.dataset.feature_table import (
     FLAG_COLUMNS,
     KEY_COLUMNS,
     LABEL_COLUMNS,
     STANDARD18,
 )
-from embercast.store.catalog import (
-    DATASET_FORMAT,
+from embercast.dataset.manifest import DATASET_FORMAT, FEATURES_FORMAT, content_hash
+from embercast.dataset.schema import FramePolicy
+from embercast.store.lineage import (
     ID_LENGTH,
     SCHEMA_VERSION,
     Catalog,
     CatalogError,
     record_features,
 )
-from embercast.store.catalog import FEATURES_FORMAT as CATALOG_FEATURES_FORMAT
-from embercast.synth.schema import FramePolicy
-from embercast.synth.writer import MANIFEST_FORMAT, content_hash, generate_dataset
+from embercast.synth.writer import generate_dataset
 from test_store_fs import drop_root_override
 from test_writer import generate_fake
 
@@ -162,9 +160,10 @@ def assert_usage_error(result: Result, *needles: str) -> None:
 # --------------------------------------------------------------------------- the file
 
 
-def test_formats_match_the_writers() -> None:
-    assert DATASET_FORMAT == MANIFEST_FORMAT
-    assert CATALOG_FEATURES_FORMAT == FEATURES_FORMAT
+def test_formats_are_the_documented_ones() -> None:
+    # datasets and feature sets on disk carry these names: a change is a format change
+    assert DATASET_FORMAT == "embercast-dataset/1"
+    assert FEATURES_FORMAT == "embercast-features/1"
 
 
 def test_new_catalog_has_its_schema(tmp_path: Path) -> None:
@@ -204,7 +203,7 @@ def test_catalog_in_a_read_only_directory(tmp_path: Path) -> None:
     locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
     code = textwrap.dedent(
         f"""
-        from embercast.store.catalog import Catalog, CatalogError
+        from embercast.store.lineage import Catalog, CatalogError
         try:
             Catalog({str(locked / "catalog.sqlite")!r})
         except CatalogError as exc:
@@ -426,7 +425,7 @@ def test_processes_register_at_the_same_time(tmp_path: Path) -> None:
         write_dataset_manifest(root)
     code = textwrap.dedent(
         f"""
-        from embercast.store.catalog import Catalog
+        from embercast.store.lineage import Catalog
         with Catalog({str(path)!r}) as catalog:
             for root in {[str(r) for r in roots]!r}:
                 catalog.register_dataset(root)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from embercast.synth.catalogue import (
+from embercast.synth.distributions import Uniform
+from embercast.synth.scenarios import (
     COMMON_PARAMETERS,
     SCENARIO_CLASSES,
     SplitPolicy,
     sample_scenarios,
     sample_spec,
 )
-from embercast.synth.distributions import Uniform
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,10 +95,10 @@ def test_split_of_a_scenario_does_not_depend_on_the_others() -> None:
 
 def test_catalogue_doc_is_up_to_date() -> None:
     spec = importlib.util.spec_from_file_location(
-        "write_doc", ROOT / "scripts" / "write_catalogue_doc.py"
+        "write_doc", ROOT / "scripts" / "write_scenarios_doc.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    doc = (ROOT / "docs" / "CATALOGUE.md").read_text()
-    assert doc == module.render(), "run: python scripts/write_catalogue_doc.py"
+    doc = (ROOT / "docs" / "SCENARIOS.md").read_text()
+    assert doc == module.render(), "run: python scripts/write_scenarios_doc.py"

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from numpy.typing import NDArray
 
+from embercast.evaluation.condition_folds import condition_folds, condition_out_scores
+from embercast.evaluation.feature_data import FeatureData
+from embercast.evaluation.operating_point import THRESHOLDS, choose_operating_point
+from embercast.lifecycle.training import choose_alarm
 from embercast.models.base import FireDetector
-from embercast.models.condition_folds import condition_folds, condition_out_scores
-from embercast.models.data import FeatureData
-from embercast.models.operating import THRESHOLDS, choose_operating_point
-from embercast.models.training import choose_alarm
 from embercast.models.trees import GBMDetector
 from test_models_contract import table
 

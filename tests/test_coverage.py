@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embercast.models.data import _fires_in_view
+from embercast.dataset.schema import FramePolicy
+from embercast.evaluation.feature_data import _fires_in_view
 from embercast.scene.geometry import Room
 from embercast.scene.objects import Box, Disc
 from embercast.scene.render import FrameState, SceneRenderer, StaticObject
@@ -20,10 +21,9 @@ from embercast.synth.builders.base import (
     plan_distance,
     source_xy,
 )
-from embercast.synth.catalogue import sample_spec
-from embercast.synth.coverage import fire_in_view, fire_origin
+from embercast.synth.camera_coverage import fire_in_view, fire_origin
 from embercast.synth.runner import run_scenario
-from embercast.synth.schema import FramePolicy
+from embercast.synth.scenarios import sample_spec
 
 FIRE_CLASSES = ("flaming_fire", "smouldering", "electrical_overheat", "cooking_oil_fire")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter, shift
 
+from embercast.dataset.feature_table import STANDARD18
 from embercast.features.base import Reading
-from embercast.features.schema import STANDARD18
 from embercast.features.sets import feature_names
 from embercast.features.stream import DeviceFeatures
 

@@ -11,14 +11,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from embercast.dataset.schema import FramePolicy
 from embercast.features.base import Reading
 from embercast.features.build import FeaturesError, build_features
 from embercast.features.sets import feature_names, scd41_features
 from embercast.features.stream import DeviceFeatures
 from embercast.physics.species import relative_humidity
-from embercast.synth.catalogue import sample_spec
 from embercast.synth.runner import run_scenario
-from embercast.synth.schema import FramePolicy
+from embercast.synth.scenarios import sample_spec
 from embercast.synth.writer import generate_dataset
 
 

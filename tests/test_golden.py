@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embercast.synth.catalogue import sample_spec
+from embercast.dataset.schema import FramePolicy
 from embercast.synth.runner import run_scenario
-from embercast.synth.schema import FramePolicy
+from embercast.synth.scenarios import sample_spec
 
 GOLDEN = Path(__file__).parent / "data" / "golden_readings.csv"
 CASES = [

@@ -15,12 +15,12 @@ import pytest
 from numpy.typing import NDArray
 from typer.testing import CliRunner
 
-from embercast.agents.alarm_decision import AlarmDecision, AlarmParams, risk_level
+from embercast.alarm.decision import AlarmDecision, AlarmParams
+from embercast.alarm.risk import risk_level
 from embercast.cli import app
-from embercast.models.evaluate import outcomes, row_metrics, scenario_metrics, wilson_interval
-from embercast.models.evaluation import Evaluated, alarm_params, cases, goals
-from embercast.models.files import load_model
-from embercast.models.operating import (
+from embercast.evaluation.evaluate import Evaluated, alarm_params, cases, goals
+from embercast.evaluation.metrics import outcomes, row_metrics, scenario_metrics, wilson_interval
+from embercast.evaluation.operating_point import (
     DELAYS_S,
     SLOW_THRESHOLDS,
     SLOW_WINDOWS_S,
@@ -29,6 +29,7 @@ from embercast.models.operating import (
     choose_operating_point,
     detection_tolerance,
 )
+from embercast.models.persistence import load_model
 
 runner = CliRunner()
 
@@ -693,9 +694,9 @@ def own_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.usefixtures("own_registry")
 def test_registry_versions_aliases_gate_and_rollback(features: Path, tmp_path: Path) -> None:
+    from embercast.evaluation.feature_data import load_features
+    from embercast.lifecycle.registry import Registry
     from embercast.models.baselines import CO2Threshold
-    from embercast.models.data import load_features
-    from embercast.models.registry import Registry
 
     for model in ("gbm", "rf"):
         result = runner.invoke(
@@ -768,8 +769,8 @@ def test_registry_versions_aliases_gate_and_rollback(features: Path, tmp_path: P
 
 @pytest.mark.usefixtures("own_registry")
 def test_the_gate_compares_versions_on_the_same_scenarios(features: Path, tmp_path: Path) -> None:
+    from embercast.lifecycle.registry import Registry
     from embercast.models.baselines import CO2Threshold
-    from embercast.models.registry import Registry
 
     trained = runner.invoke(app, ["train", str(features), "--model", "gas", "--register", "fire"])
     assert trained.exit_code == 0, trained.output
@@ -827,11 +828,11 @@ def test_batch_predict_over_features_and_raw_datasets(
     import pyarrow.parquet as pq
 
     from embercast.config import get_settings
-    from embercast.models import fast
-    from embercast.models.data import load_features
+    from embercast.evaluation.feature_data import load_features
+    from embercast.models import compiled as compiled_scoring
 
     monkeypatch.setenv("EMBERCAST_COMPILED_DIR", str(tmp_path / "compiled"))
-    fast._LOADED.clear()
+    compiled_scoring._LOADED.clear()
     model = tmp_path / "gas.pkl"
     assert (
         runner.invoke(
@@ -858,7 +859,7 @@ def test_batch_predict_over_features_and_raw_datasets(
     scoring, compiled = scored("compiled.parquet", "--compiled")  # LightGBM: its compiled trees
     assert scoring == "compiled" and list((tmp_path / "compiled").glob("*.o"))
     np.testing.assert_allclose(compiled, expected, rtol=0, atol=1e-12)
-    fast._LOADED.clear()  # another process: the model is compiled here, so it is used
+    compiled_scoring._LOADED.clear()  # another process: the model is compiled here, so it is used
     assert scored("again.parquet")[0] == "compiled"
     assert scored("asked-plain.parquet", "--no-compiled")[0] == "predict_proba"
     monkeypatch.setenv("EMBERCAST_COMPILE_MIN_ROWS", str(len(data)))
@@ -866,7 +867,7 @@ def test_batch_predict_over_features_and_raw_datasets(
         data.to_parquet(tmp_path / "table.parquet")
         monkeypatch.setenv("EMBERCAST_COMPILED_DIR", str(tmp_path / f"compiled-{source.name}"))
         get_settings.cache_clear()
-        fast._LOADED.clear()
+        compiled_scoring._LOADED.clear()
         # an input large enough: compiled for it
         assert scored("large.parquet", source=source)[0] == "compiled"
     scores = pq.read_table(tmp_path / "compiled.parquet").to_pandas()
@@ -903,8 +904,8 @@ def test_batch_predict_over_features_and_raw_datasets(
 def test_train_on_the_standard18_columns_of_an_extended_table(
     features: Path, tmp_path: Path
 ) -> None:
-    from embercast.features.schema import STANDARD18
-    from embercast.models.files import load_model
+    from embercast.dataset.feature_table import STANDARD18
+    from embercast.models.persistence import load_model
 
     out = tmp_path / "s18.pkl"
     result = runner.invoke(
@@ -919,7 +920,7 @@ def test_train_on_the_standard18_columns_of_an_extended_table(
 def test_a_relative_dataset_location_still_finds_its_scenarios(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from embercast.models.data import load_features
+    from embercast.evaluation.feature_data import load_features
 
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(
@@ -949,7 +950,7 @@ def test_a_relative_dataset_location_still_finds_its_scenarios(
 
 
 def test_train_and_evaluate_on_several_feature_sets(features: Path, tmp_path: Path) -> None:
-    from embercast.models.data import combine_features, load_features
+    from embercast.evaluation.feature_data import combine_features, load_features
 
     more = tmp_path / "more"
     args = ["generate", "-n", "8", "--seed", "6", "--frames", "none", "--features", "extended"]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from embercast.cli import app
 from embercast.engine.workflow import Step, Workflow
-from embercast.models.pipeline import PipelineConfig, build_workflow, load_config
+from embercast.lifecycle.pipeline import PipelineConfig, build_workflow, load_config
 
 runner = CliRunner()
 

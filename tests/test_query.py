@@ -18,9 +18,9 @@ from typer.testing import Result
 import test_catalog
 import test_writer
 from embercast.config import get_settings
-from embercast.store.catalog import ID_LENGTH, Catalog
-from embercast.store.query import QueryError, run_query
-from embercast.synth.schema import FramePolicy
+from embercast.dataset.schema import FramePolicy
+from embercast.store.lineage import ID_LENGTH, Catalog
+from embercast.store.sql import QueryError, run_query
 from embercast.synth.writer import generate_dataset
 from test_catalog import (
     assert_usage_error,

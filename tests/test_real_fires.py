@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from embercast.dataset.schema import FramePolicy
 from embercast.sensors.scd41 import first_order_lag, measure, sample_scd41_device
-from embercast.synth.catalogue import ScenarioSpec, sample_spec
 from embercast.synth.runner import run_scenario
-from embercast.synth.schema import FramePolicy
+from embercast.synth.scenarios import ScenarioSpec, sample_spec
 
 FAA_ROOM = {"room_length": 12.0, "room_width": 3.7, "room_height": 2.2}
 """A box of the FAA compartment's volume (97.7 m^3) and a low ceiling."""

@@ -9,13 +9,19 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from embercast.dataset.schema import (
+    FRAME_BYTES,
+    FRAMES_SCHEMA,
+    PHASES,
+    READINGS_SCHEMA,
+    FramePolicy,
+)
 from embercast.sensors.lepton import counts_to_celsius, sample_lepton_device
 from embercast.synth.builders import build_plan
-from embercast.synth.catalogue import SCENARIO_CLASSES, ScenarioSpec, sample_spec
-from embercast.synth.film import DeviceFilm
+from embercast.synth.ground_truth import zone_truth
 from embercast.synth.runner import run_scenario
-from embercast.synth.schema import FRAME_BYTES, FRAMES_SCHEMA, PHASES, READINGS_SCHEMA, FramePolicy
-from embercast.synth.truth import zone_truth
+from embercast.synth.scenarios import SCENARIO_CLASSES, ScenarioSpec, sample_spec
+from embercast.synth.thermal_film import DeviceFilm
 
 SAMPLE = FramePolicy.parse("sample:6")
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embercast.agents.alarm_decision import AlarmParams
-from embercast.agents.sensor_health import HealthParams, Scd41Health
+from embercast.alarm.decision import AlarmParams
+from embercast.alarm.scd41_health import HealthParams, Scd41Health
+from embercast.evaluation.condition_folds import condition_folds, condition_out_scores
+from embercast.evaluation.evaluate import evaluate
+from embercast.evaluation.feature_data import FeatureData
+from embercast.evaluation.sensor_supervision import apply_sensor_supervision, sensor_faults
 from embercast.models.baselines import CO2Threshold
-from embercast.models.condition_folds import condition_folds, condition_out_scores
-from embercast.models.data import FeatureData
-from embercast.models.evaluation import evaluate
-from embercast.models.supervision import sensor_faults, supervised
 
 
 def test_frozen_readings_go_to_fault_after_the_hold_and_stay_until_reset() -> None:
@@ -88,7 +88,7 @@ def test_supervised_rows_lose_the_scd41_features_of_a_sensor_in_fault() -> None:
     faulted = sensor_faults(rows)
     expected = (rows["device_id"] == "s1-d0") & (rows["t_s"] >= 60.0)
     assert np.array_equal(faulted, expected.to_numpy())
-    masked, same = supervised(rows)
+    masked, same = apply_sensor_supervision(rows)
     assert np.array_equal(same, faulted)
     gas = ["gas_val", "gas_vel", "scd_temp_val", "scd_rh_val"]
     assert masked.loc[faulted, gas].isna().all().all()

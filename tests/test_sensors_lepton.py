@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embercast.sensors.catalogue import LEPTON35, LeptonSpec
+from embercast.sensors.datasheets import LEPTON35, LeptonSpec
 from embercast.sensors.lepton import (
     LeptonCamera,
     LeptonDevice,

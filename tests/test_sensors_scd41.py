@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from embercast.sensors.catalogue import SCD41
+from embercast.sensors.datasheets import SCD41
 from embercast.sensors.scd41 import (
     SCD41Device,
     first_order_lag,

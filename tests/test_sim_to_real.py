@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embercast.models.baselines import CO2Threshold
-from embercast.models.real_fires import (
+from embercast.evaluation.sim_to_real import (
     AMBIENT_C,
     AMBIENT_CO2_PPM,
     QUIET_S,
     faa_streams,
     sim_to_real,
 )
+from embercast.models.baselines import CO2Threshold
 
 FIXED = pd.DataFrame({"gas_val": [400.0, 2000.0], "gas_vel": [0.0, 3.0]})
 """Two rows to fit fixed-threshold detectors with (they learn nothing from them)."""

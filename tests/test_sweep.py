@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from embercast.synth.catalogue import ScenarioSpec, sample_spec
+from embercast.dataset.schema import FramePolicy
+from embercast.dataset.validate import validate_dataset
 from embercast.synth.runner import run_scenario
-from embercast.synth.schema import FramePolicy
-from embercast.synth.validate import validate_dataset
+from embercast.synth.scenarios import ScenarioSpec, sample_spec
 from embercast.synth.writer import generate_dataset
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embercast.models.data import FeatureData
-from embercast.models.tuning import score, tune
+from embercast.evaluation.feature_data import FeatureData
+from embercast.lifecycle.tuning import score, tune
 from test_models_contract import table
 
 

@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from embercast.synth.schema import FRAMES_SCHEMA, FramePolicy
-from embercast.synth.validate import Problem, validate_dataset
-from embercast.synth.writer import content_hash
+from embercast.dataset.manifest import content_hash
+from embercast.dataset.schema import FRAMES_SCHEMA, FramePolicy
+from embercast.dataset.validate import Problem, validate_dataset
 from test_writer import generate_fake
 
 READINGS = "readings/part-00000.parquet"

@@ -24,18 +24,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from embercast.config import get_settings
-from embercast.store.fs import OutputLocationError
-from embercast.synth import writer
-from embercast.synth.schema import (
+from embercast.dataset.schema import (
     FRAME_HEIGHT,
     FRAME_WIDTH,
     FRAMES_SCHEMA,
     READINGS_SCHEMA,
     SCENARIO_KEY_COLUMNS,
     FramePolicy,
-    ScenarioResult,
 )
-from embercast.synth.validate import validate_dataset
+from embercast.dataset.validate import validate_dataset
+from embercast.store.fs import OutputLocationError
+from embercast.synth import writer
+from embercast.synth.result import ScenarioResult
 from embercast.synth.writer import (
     DatasetExistsError,
     GenerateSummary,

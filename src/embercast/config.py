@@ -5,17 +5,22 @@ override values with environment variables (``EMBERCAST_DATA_DIR=...``) or by ca
 ``get_settings.cache_clear()`` after changing them.
 
 The TOML file is ``embercast.toml`` in the working directory, or the path in
-``EMBERCAST_CONFIG``. Environment variables win over the file.
+``EMBERCAST_CONFIG``. Environment variables win over the file. Settings are flat names (the
+same in the file and after ``EMBERCAST_``), grouped by concern into the sections of
+:data:`SECTIONS`; a section's settings share its prefix where they are its own (``alarm_*``,
+``gate_*``; later ``service_*``, ``mqtt_*``, ...). ``embercast config show`` prints them.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+from pydantic.config import JsonDict
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,9 +28,25 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+SECTIONS: dict[str, str] = {
+    "storage": "where data, the lineage catalog and compiled models live",
+    "engine": "where tasks run: this machine or a Dask cluster",
+    "generation": "how datasets are written",
+    "alarm": "training: how a model's alarm operating point is chosen",
+    "registry": "the model registry and its promotion gate",
+    "inference": "batch scoring",
+}
+"""Sections of the settings, in the order ``embercast config show`` lists them; each field
+names its section (``json_schema_extra={"section": ...}``)."""
 
-def _config_file() -> Path:
+
+def config_file() -> Path:
+    """The TOML file settings are read from: ``EMBERCAST_CONFIG`` or ``./embercast.toml``."""
     return Path(os.environ.get("EMBERCAST_CONFIG", "embercast.toml"))
+
+
+def _in(section: str) -> JsonDict:
+    return {"section": section}
 
 
 class Settings(BaseSettings):
@@ -41,37 +62,58 @@ class Settings(BaseSettings):
     )
 
     data_dir: str = Field(
+        json_schema_extra=_in("storage"),
         default="runs",
         description="Default root for datasets and outputs (local path or fsspec URL).",
     )
     engine: Literal["local", "dask"] = Field(
-        default="local", description="Default executor for generation."
+        json_schema_extra=_in("engine"),
+        default="local",
+        description="Default executor for generation.",
     )
-    workers: int = Field(default=1, ge=1, le=256, description="Default worker processes.")
+    workers: int = Field(
+        json_schema_extra=_in("engine"),
+        default=1,
+        ge=1,
+        le=256,
+        description="Default worker processes.",
+    )
     dask_scheduler: str | None = Field(
-        default=None, description="Address of a running Dask scheduler (tcp://host:port)."
+        json_schema_extra=_in("engine"),
+        default=None,
+        description="Address of a running Dask scheduler (tcp://host:port).",
     )
     scenarios_per_task: int = Field(
-        default=8, ge=1, le=10_000, description="Scenarios written per output part."
+        json_schema_extra=_in("generation"),
+        default=8,
+        ge=1,
+        le=10_000,
+        description="Scenarios written per output part.",
     )
     s3_endpoint_url: str | None = Field(
-        default=None, description="Endpoint of an S3-compatible store (Garage, SeaweedFS, ...)."
+        json_schema_extra=_in("storage"),
+        default=None,
+        description="Endpoint of an S3-compatible store (Garage, SeaweedFS, ...).",
     )
     catalog_path: str = Field(
+        json_schema_extra=_in("storage"),
         default="runs/catalog.sqlite",
         description="SQLite file of the catalog of datasets and feature sets (lineage).",
     )
     mlflow_uri: str = Field(
+        json_schema_extra=_in("registry"),
         default="runs/mlflow.db",
         description="MLflow tracking and registry store: a SQLite file path, or a server URI "
         "(http://...) when there is one.",
     )
     compiled_dir: str = Field(
+        json_schema_extra=_in("inference"),
         default="runs/compiled",
         description="Local directory where LightGBM models compiled to native code for batch "
         "scoring are kept and reused (one file per booster and CPU).",
     )
     compile_min_rows: int = Field(
+        json_schema_extra=_in("inference"),
         default=2_000_000,
         ge=0,
         description="Batch inference: a LightGBM model not yet compiled on this machine is "
@@ -80,6 +122,7 @@ class Settings(BaseSettings):
         "input is scored through predict_proba [rows].",
     )
     alarm_false_alarm_budget: float = Field(
+        json_schema_extra=_in("alarm"),
         default=0.02,
         ge=0.0,
         le=1.0,
@@ -88,6 +131,7 @@ class Settings(BaseSettings):
         "``alarm_budget_margin_se`` standard errors [-].",
     )
     alarm_budget_margin_se: float = Field(
+        json_schema_extra=_in("alarm"),
         default=2.0,
         ge=0.0,
         le=5.0,
@@ -97,24 +141,35 @@ class Settings(BaseSettings):
         "conditions (docs/RESULTS.md); two held it for all three.",
     )
     gate_max_detection_drop: float = Field(
+        json_schema_extra=_in("registry"),
         default=0.0,
         ge=0.0,
         le=1.0,
         description="Promotion gate: largest allowed drop of held-out detection rate [-].",
     )
     gate_max_ttd_increase: float = Field(
+        json_schema_extra=_in("registry"),
         default=0.1,
         ge=0.0,
         description="Promotion gate: largest allowed relative increase of the median time to "
         "detect [-].",
     )
     gate_max_false_alarm_increase: float = Field(
+        json_schema_extra=_in("registry"),
         default=0.0,
         ge=0.0,
         le=1.0,
         description="Promotion gate: largest allowed increase of the nuisance false-alarm "
         "rate [-].",
     )
+
+    def file_keys(self) -> set[str]:
+        """Names of the settings the TOML file sets (whether or not a variable overrides them)."""
+        path = config_file()
+        if not path.is_file():
+            return set()
+        with path.open("rb") as handle:
+            return set(tomllib.load(handle)) & set(type(self).model_fields)
 
     @classmethod
     def settings_customise_sources(
@@ -125,7 +180,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return (init_settings, env_settings, toml)
 
 
@@ -133,3 +188,16 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the cached settings (call ``get_settings.cache_clear()`` to re-read)."""
     return Settings()
+
+
+def field_section(name: str) -> str:
+    """The section of setting ``name`` (a key of :data:`SECTIONS`).
+
+    >>> field_section("alarm_false_alarm_budget")
+    'alarm'
+    """
+    extra = Settings.model_fields[name].json_schema_extra
+    section = extra.get("section") if isinstance(extra, dict) else None
+    if not isinstance(section, str) or section not in SECTIONS:
+        raise KeyError(f"setting {name!r} names no section of SECTIONS")
+    return section

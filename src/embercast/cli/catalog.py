@@ -18,7 +18,7 @@ from embercast.cli.common import (
     _settings,
     app,
 )
-from embercast.store.catalog import KINDS, Artifact, Catalog, CatalogError, open_catalog
+from embercast.store.lineage import KINDS, Artifact, Catalog, CatalogError, open_catalog
 
 catalog_app = typer.Typer(
     help="Datasets and feature sets registered in the catalog, with their lineage.",
@@ -193,7 +193,7 @@ def sql_query(
     """Query the registered datasets and feature sets with SQL (DuckDB)."""
     if json_output and csv_output:
         _fail("choose one of --json and --csv")
-    from embercast.store.query import QueryError, run_query
+    from embercast.store.sql import QueryError, run_query
 
     with _open_catalog() as catalog:
         try:

@@ -177,7 +177,7 @@ def _report(summary: GenerateSummary) -> None:
 
 
 def _groups(text: str) -> tuple[str, ...]:
-    from embercast.models.data import SPLITS
+    from embercast.evaluation.feature_data import SPLITS
 
     groups = tuple(g.strip() for g in text.split(",") if g.strip())
     bad = [g for g in groups if g not in SPLITS]

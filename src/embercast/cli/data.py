@@ -21,10 +21,11 @@ from embercast.cli.common import (
     _settings,
     app,
 )
+from embercast.dataset.schema import FramePolicy
+from embercast.dataset.validate import validate_dataset
 from embercast.engine.executor import SchedulerUnreachableError
+from embercast.features.inline import InlineFeatureSet
 from embercast.store.fs import OutputLocationError
-from embercast.synth.schema import FramePolicy
-from embercast.synth.validate import validate_dataset
 from embercast.synth.writer import (
     GENERATOR_VERSION,
     DatasetExistsError,
@@ -97,7 +98,7 @@ def generate(
             ),
             classes=_classes(classes),
             holdout=holdout,
-            features=features,
+            features=InlineFeatureSet(features) if features else None,
             overwrite=overwrite,
             progress=bar,
         )

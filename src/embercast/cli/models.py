@@ -20,7 +20,7 @@ from embercast.cli.common import (
 from embercast.engine.executor import SchedulerUnreachableError
 
 if TYPE_CHECKING:
-    from embercast.models.base import FireDetector
+    pass
 
 
 @app.command()
@@ -87,8 +87,8 @@ def train(
     measure it on the held-out scenarios, log the run to MLflow and
     optionally register it."""
     _settings()
-    from embercast.models.training import train as run_training
-    from embercast.models.zoo import MODELS
+    from embercast.lifecycle.training import train as run_training
+    from embercast.models.factory import MODELS
 
     if model not in MODELS:
         _fail(f"invalid --model {model!r}: choose one of {', '.join(MODELS)}")
@@ -156,15 +156,16 @@ def evaluate(
     the sensors supervised. The goals and the scenarios to look at are stated for the first
     ``--model``."""
     _settings()
-    from embercast.models.data import load_features
-    from embercast.models.evaluation import SUPERVISED, best_baseline_ttd
-    from embercast.models.evaluation import evaluate as run_evaluation
-    from embercast.models.report import write_report
-    from embercast.models.zoo import BASELINES, make_detector
+    from embercast.evaluation.evaluate import SUPERVISED, best_baseline_ttd
+    from embercast.evaluation.evaluate import evaluate as run_evaluation
+    from embercast.evaluation.feature_data import load_features
+    from embercast.evaluation.report import write_report
+    from embercast.lifecycle.detectors import load_detectors
+    from embercast.models.factory import BASELINES, make_detector
 
     groups = _groups(split)
     try:
-        detectors = _detectors(model)
+        detectors = load_detectors(model)
         name = next(iter(detectors))
         for base in BASELINES:
             detectors.setdefault(base, make_detector(base))
@@ -234,12 +235,13 @@ def sim2real(
     tests through the SCD41 sensor model without a camera: which fires each alarms on, how
     soon after ignition, and any alarm in the quiet room before."""
     _settings()
-    from embercast.models.data import load_features
-    from embercast.models.real_fires import sim_to_real
-    from embercast.models.zoo import make_detector
+    from embercast.evaluation.feature_data import load_features
+    from embercast.evaluation.sim_to_real import sim_to_real
+    from embercast.lifecycle.detectors import load_detectors
+    from embercast.models.factory import make_detector
 
     try:
-        detectors = _detectors(model)
+        detectors = load_detectors(model)
         if fit:
             for base in ("rate_of_rise", "co2_threshold"):
                 detectors.setdefault(base, make_detector(base))
@@ -270,33 +272,6 @@ def sim2real(
         typer.echo(
             f"  {probe}: CO2 +{facts['co2_rise_ppm']:.0f} ppm, +{facts['warming_k']:.1f} K; {seen}"
         )
-
-
-def _detectors(refs: list[str]) -> dict[str, FireDetector]:
-    """The detectors ``--model`` names, in order, each under its name in the report: a baseline's
-    or a registry reference as given, a model file's stem (its path when the stem is another
-    file's or a baseline's). ValueError for an unknown reference or a model named twice."""
-    from embercast.models.files import load_model
-    from embercast.models.registry import Registry, is_ref
-    from embercast.models.zoo import BASELINES, make_detector
-
-    stems = [Path(r).stem for r in refs if r not in BASELINES and not is_ref(r)]
-    detectors: dict[str, FireDetector] = {}
-    for ref in refs:
-        if ref in BASELINES or is_ref(ref):
-            name = ref
-        else:
-            stem = Path(ref).stem
-            name = stem if stems.count(stem) == 1 and stem not in BASELINES else ref
-        if name in detectors:
-            raise ValueError(f"--model {ref!r} is given twice")
-        if ref in BASELINES:
-            detectors[name] = make_detector(ref)
-        elif is_ref(ref):
-            detectors[name] = Registry().load(ref)
-        else:
-            detectors[name] = load_model(ref)
-    return detectors
 
 
 def _goal_summary(goals: dict[str, Any]) -> str:
@@ -353,12 +328,11 @@ def predict(
     """Batch inference: p_fire and the risk level of every row."""
     settings = _settings()
     chosen_engine, address = _engine(engine, scheduler, settings)
-    from embercast.models.files import load_model
-    from embercast.models.predict import predict as run_predict
-    from embercast.models.registry import Registry, is_ref
+    from embercast.lifecycle.detectors import load_detector
+    from embercast.lifecycle.predict import predict as run_predict
 
     try:
-        detector = Registry().load(model) if is_ref(model) else load_model(model)
+        detector = load_detector(model)
         summary = run_predict(
             detector, input_location, out, engine=chosen_engine, workers=workers,
             scheduler=address, compiled=compiled,
@@ -390,7 +364,7 @@ def pipeline_run(
     if ctx.invoked_subcommand is not None:
         return
     _settings()
-    from embercast.models.pipeline import build_workflow, load_config
+    from embercast.lifecycle.pipeline import build_workflow, load_config
 
     try:
         workflow = build_workflow(load_config(config))
@@ -410,7 +384,7 @@ def pipeline_status(
 ) -> None:
     """Progress and lineage of the pipeline: each step's status, attempts, time and outputs."""
     _settings()
-    from embercast.models.pipeline import build_workflow, load_config
+    from embercast.lifecycle.pipeline import build_workflow, load_config
 
     try:
         state = build_workflow(load_config(config)).state()
@@ -423,7 +397,7 @@ def pipeline_status(
 
 
 def _pipeline_table(state: dict[str, Any]) -> None:
-    from embercast.models.pipeline import STEPS
+    from embercast.lifecycle.pipeline import STEPS
 
     steps = state.get("steps", {})
     if not steps:
@@ -444,7 +418,7 @@ app.add_typer(models_app, name="models")
 
 
 def _registry() -> Any:
-    from embercast.models.registry import Registry
+    from embercast.lifecycle.registry import Registry
 
     try:
         return Registry()
@@ -482,7 +456,7 @@ def models_show(
 ) -> None:
     """The versions of one model (or the one version a reference names), with aliases,
     held-out metrics and gate decisions."""
-    from embercast.models.registry import is_ref
+    from embercast.lifecycle.registry import is_ref
 
     shown: list[dict[str, Any]] | dict[str, Any]
     try:
@@ -513,7 +487,7 @@ def models_promote(
     """Make a version champion if it passes the gate (not worse than the champion on the same
     held-out scenarios: detection rate, time to detect and false alarms); the decision, its
     reasons and the scenarios compared on are recorded."""
-    from embercast.models.data import load_features
+    from embercast.evaluation.feature_data import load_features
 
     try:
         registry = _registry()

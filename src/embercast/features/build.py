@@ -8,7 +8,6 @@ feature set, never on the engine or worker count, so rebuilding gives the same c
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -19,11 +18,20 @@ from typing import Any
 from fsspec import AbstractFileSystem
 
 from embercast import __version__
+from embercast.dataset.manifest import (
+    FEATURES_DIR,
+    FEATURES_FORMAT,
+    FRAMES_DIR,
+    MANIFEST,
+    READINGS_DIR,
+    SCENARIOS_FILE,
+    content_hash,
+    dumps,
+)
+from embercast.dataset.schema import FRAMES_SCHEMA
 from embercast.engine.executor import map_tasks
 from embercast.features.fold import features_schema, fold
-from embercast.features.schema import FEATURES_FORMAT
 from embercast.features.sets import FEATURE_VERSIONS, feature_names, get_feature_set
-from embercast.store.catalog import record_features
 from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,
@@ -36,11 +44,8 @@ from embercast.store.fs import (
     sha256,
     write_table_atomic,
 )
-from embercast.synth.schema import FRAMES_SCHEMA
-from embercast.synth.writer import content_hash
+from embercast.store.lineage import record_features
 
-MANIFEST = "manifest.json"
-PARTS_DIR = "features"
 _PARQUET = {"compression": "zstd"}
 
 
@@ -78,13 +83,9 @@ class _Task:
     split_groups: Mapping[str, str]
 
 
-def _dumps(obj: object) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
-
-
 def _run_task(task: _Task) -> dict[str, Any]:
-    readings = read_table(task.dataset_fs, join(task.dataset_root, "readings", task.part))
-    frames_path = join(task.dataset_root, "frames", task.part)
+    readings = read_table(task.dataset_fs, join(task.dataset_root, READINGS_DIR, task.part))
+    frames_path = join(task.dataset_root, FRAMES_DIR, task.part)
     frames = (
         read_table(task.dataset_fs, frames_path)
         if task.dataset_fs.exists(frames_path)
@@ -100,7 +101,7 @@ def write_part(
 ) -> dict[str, Any]:
     """Write one feature part atomically under the feature set at ``root``; return its record
     (rows, thermal_missing, rejected counts, sha256, bytes) for the manifest."""
-    path = join(root, PARTS_DIR, part)
+    path = join(root, FEATURES_DIR, part)
     write_table_atomic(fs, path, table, **_PARQUET)
     return {
         "part": part,
@@ -142,7 +143,7 @@ def finish_feature_set(
     feature_set = str(record["feature_set"])
     results = sorted(results, key=lambda r: str(r["part"]))
     files = {
-        f"{PARTS_DIR}/{r['part']}": {"sha256": r["sha256"], "bytes": r["bytes"]} for r in results
+        f"{FEATURES_DIR}/{r['part']}": {"sha256": r["sha256"], "bytes": r["bytes"]} for r in results
     }
     rejected: Counter[str] = Counter()
     for r in results:
@@ -160,7 +161,7 @@ def finish_feature_set(
         "files": files,
         "content_hash": content_hash({k: str(v["sha256"]) for k, v in files.items()}),
     }
-    atomic_write_bytes(fs, join(root, MANIFEST), _dumps(manifest))
+    atomic_write_bytes(fs, join(root, MANIFEST), dumps(manifest))
     if register:
         record_features(location)
     return manifest
@@ -206,14 +207,14 @@ def build_features(
                 f"{existing.get('parent', {}).get('content_hash', '?')[:12]}; pass --overwrite"
             )
         ofs.rm(join(oroot, MANIFEST))
-    if ofs.exists(join(oroot, PARTS_DIR)):
-        ofs.rm(join(oroot, PARTS_DIR), recursive=True)
+    if ofs.exists(join(oroot, FEATURES_DIR)):
+        ofs.rm(join(oroot, FEATURES_DIR), recursive=True)
     remove_temporaries(ofs, [oroot])
-    scenarios = read_table(dfs, join(droot, "scenarios.parquet"), ["scenario_id", "split_group"])
+    scenarios = read_table(dfs, join(droot, SCENARIOS_FILE), ["scenario_id", "split_group"])
     split_groups = dict(
         zip(scenarios["scenario_id"].to_pylist(), scenarios["split_group"].to_pylist(), strict=True)
     )
-    parts = sorted(n for n in list_names(dfs, join(droot, "readings")) if n.endswith(".parquet"))
+    parts = sorted(n for n in list_names(dfs, join(droot, READINGS_DIR)) if n.endswith(".parquet"))
     tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
     results: list[dict[str, Any]] = []
     if progress:

@@ -13,11 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from embercast.dataset.feature_table import FLAG_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS
+from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
 from embercast.features.base import Reading
-from embercast.features.schema import FLAG_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS
 from embercast.features.sets import feature_names
 from embercast.features.stream import DeviceFeatures
-from embercast.synth.schema import FRAME_HEIGHT, FRAME_WIDTH
 
 
 def features_schema(feature_set: str) -> pa.Schema:

@@ -1,1 +1,2 @@
-"""Fire detectors (scikit-learn contract), baselines, evaluation and the model registry."""
+"""Fire detectors with the scikit-learn contract: baselines, tree ensembles, sequence nets, the
+stacked ensemble, calibration, compiled scoring, save/load and the detector factory."""

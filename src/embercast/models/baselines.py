@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from embercast.features.schema import STANDARD18
+from embercast.dataset.feature_table import STANDARD18
 from embercast.models.base import FireDetector
 
 AUTO_QUANTILE = 0.995

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from embercast.synth.schema import FRAME_HEIGHT, FRAME_WIDTH
+from embercast.sensors.datasheets import LEPTON35
 
 SURFACES: tuple[str, ...] = ("floor", "ceiling", "wall_x0", "wall_x1", "wall_y0", "wall_y1")
 """Surface ids of the room box, in the order of :attr:`RoomHits.surface`."""
@@ -62,8 +62,8 @@ class CameraPose:
     yaw: float
     pitch: float
     hfov: float = 57.0
-    width: int = FRAME_WIDTH
-    height: int = FRAME_HEIGHT
+    width: int = LEPTON35.width_px
+    height: int = LEPTON35.height_px
 
     @cached_property
     def focal_px(self) -> float:

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from embercast.sensors.catalogue import LEPTON35, LeptonSpec
+from embercast.sensors.datasheets import LEPTON35, LeptonSpec
 
 Gain = Literal["high", "low"]
 _ZERO_C_CK = 27315.0  # 0 °C in centikelvin

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
-from embercast.sensors.catalogue import SCD41, SCD41Spec
+from embercast.sensors.datasheets import SCD41, SCD41Spec
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -19,14 +19,14 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as pads  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from embercast.sensors.lepton import counts_to_celsius  # noqa: E402
-from embercast.store.fs import join, resolve  # noqa: E402
-from embercast.synth.catalogue import COMMON_PARAMETERS, SCENARIO_CLASSES, ScenarioSpec  # noqa: E402
-from embercast.synth.schema import (  # noqa: E402
+from embercast.dataset.schema import (  # noqa: E402
     FRAME_HEIGHT,
     FRAME_WIDTH,
     FramePolicy,
 )
+from embercast.sensors.lepton import counts_to_celsius  # noqa: E402
+from embercast.store.fs import join, resolve  # noqa: E402
+from embercast.synth.scenarios import COMMON_PARAMETERS, SCENARIO_CLASSES, ScenarioSpec  # noqa: E402
 
 N_FRAMES = 6
 """Thermal frames shown across the top of the figure."""

@@ -9,9 +9,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from embercast.dataset.validate import validate_dataset
 from embercast.store.fs import join, resolve
 from embercast.synth.plot import plot_scenario
-from embercast.synth.validate import validate_dataset
 from embercast.synth.writer import DatasetExistsError, GenerateSummary, generate_dataset
 
 QUICKSTART_SCENARIOS = 32

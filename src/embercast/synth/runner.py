@@ -1,8 +1,9 @@
 """Run one scenario: plan -> physics truth -> sensor models -> readings and frames.
 
-``run_scenario`` only composes: the builders make the plan, :mod:`~embercast.synth.truth` the air
-and surfaces, :mod:`~embercast.synth.film` the thermal frames, :mod:`embercast.sensors` the sensor
-outputs. It is deterministic: the same spec gives identical tables.
+``run_scenario`` only composes: the builders make the plan,
+:mod:`~embercast.synth.ground_truth` the air and surfaces, :mod:`~embercast.synth.thermal_film`
+the thermal frames, :mod:`embercast.sensors` the sensor outputs. It is deterministic: the same
+spec gives identical tables.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from embercast.sensors.lepton import frame_index_at_or_before, sample_lepton_device
-from embercast.sensors.scd41 import SCD41Readings, measure, sample_scd41_device
-from embercast.synth.builders import build_plan
-from embercast.synth.builders.base import furniture_boxes
-from embercast.synth.catalogue import ScenarioSpec
-from embercast.synth.coverage import fire_in_view
-from embercast.synth.film import DeviceFilm
-from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
-from embercast.synth.schema import (
+from embercast.dataset.schema import (
     FRAMES_SCHEMA,
     PHASES,
     READINGS_SCHEMA,
     FramePolicy,
-    ScenarioResult,
 )
-from embercast.synth.truth import SensorTruth, ZoneTruth, sensor_truth, zone_truth
+from embercast.sensors.lepton import frame_index_at_or_before, sample_lepton_device
+from embercast.sensors.scd41 import SCD41Readings, measure, sample_scd41_device
+from embercast.synth.builders import build_plan
+from embercast.synth.builders.base import furniture_boxes
+from embercast.synth.camera_coverage import fire_in_view
+from embercast.synth.ground_truth import SensorTruth, ZoneTruth, sensor_truth, zone_truth
+from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
+from embercast.synth.result import InlineFeatures, ScenarioResult
+from embercast.synth.scenarios import ScenarioSpec
+from embercast.synth.thermal_film import DeviceFilm
 
 SCD41_MAX_OPERATING = 85.0
 """Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]
@@ -156,14 +157,15 @@ def _frames_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def run_scenario(
-    spec: ScenarioSpec, frames: FramePolicy, *, features: str | None = None
+    spec: ScenarioSpec, frames: FramePolicy, *, features: InlineFeatures | None = None
 ) -> ScenarioResult:
     """Run one scenario and return its scenarios row, readings and stored frames.
 
     Frames are rendered only for the readings whose frames are stored (``frames``); under
     ``none`` nothing is rendered and ``thermal_available`` still reports camera dropouts. With
-    ``features`` (a feature-set name) every reading's frames are rendered and folded into the
-    feature table (``ScenarioResult.features``) whatever ``frames`` stores.
+    ``features`` (a feature set to compute while generating) every reading's frames are
+    rendered and folded into the feature table (``ScenarioResult.features``) whatever
+    ``frames`` stores.
     """
     plan = build_plan(spec)
     zone = zone_truth(plan)
@@ -198,10 +200,7 @@ def run_scenario(
     table = pa.concat_tables(readings)
     feature_table = None
     if features is not None:
-        from embercast.features.fold import fold
-
-        split = {spec.scenario_id: spec.split_group}
-        feature_table = fold(table, _frames_table(rendered_rows), features, split)
+        feature_table = features.fold(table, _frames_table(rendered_rows), spec.split_group)
     return ScenarioResult(
         scenario=row,
         readings=table,

@@ -20,7 +20,6 @@ and the manifest holds no wall-clock time.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import time
 from collections import Counter
@@ -32,8 +31,28 @@ import pyarrow as pa
 from fsspec import AbstractFileSystem
 
 import embercast
+from embercast.dataset.manifest import (
+    DATASET_FORMAT,
+    FEATURES_DIR,
+    FRAMES_DIR,
+    MANIFEST,
+    READINGS_DIR,
+    RUN_FILE,
+    SCENARIOS_FILE,
+    SCHEMA_VERSIONS,
+    STAGING_DIR,
+    content_hash,
+    dumps,
+    part_name,
+    schema_fingerprint,
+)
+from embercast.dataset.schema import (
+    FRAMES_SCHEMA,
+    READINGS_SCHEMA,
+    SCENARIO_KEY_COLUMNS,
+    FramePolicy,
+)
 from embercast.engine.executor import TaskExecutor
-from embercast.store.catalog import record_dataset, record_features
 from embercast.store.fs import (
     OutputLocationError,
     atomic_write_bytes,
@@ -47,48 +66,25 @@ from embercast.store.fs import (
     sha256,
     write_table_atomic,
 )
-from embercast.synth.catalogue import SplitPolicy
-from embercast.synth.schema import (
-    FRAMES_SCHEMA,
-    READINGS_SCHEMA,
-    SCENARIO_KEY_COLUMNS,
-    FramePolicy,
-    ScenarioResult,
-)
+from embercast.store.lineage import record_dataset, record_features
+from embercast.synth.result import InlineFeatures, ScenarioResult
+from embercast.synth.scenarios import SplitPolicy
 
 if TYPE_CHECKING:
-    from embercast.synth.catalogue import ScenarioSpec
+    from embercast.synth.scenarios import ScenarioSpec
 
 __all__ = [
     "GENERATOR_VERSION",
-    "MANIFEST_FORMAT",
-    "SCHEMA_VERSIONS",
     "DatasetExistsError",
     "GenerateSummary",
-    "content_hash",
     "generate_dataset",
-    "part_name",
     "scenarios_table",
-    "schema_fingerprint",
 ]
 
 GENERATOR_VERSION = "8"
 """Version of the generated content: bump it when the same arguments give different data."""
-MANIFEST_FORMAT = "embercast-dataset/1"
-"""Name and version of the manifest layout."""
-SCHEMA_VERSIONS: dict[str, int] = {"readings": 1, "frames": 1, "scenarios": 1}
-"""Version of each table's schema; bump one when its contract in ``synth/schema.py`` changes."""
-
-MANIFEST = "manifest.json"
-RUN_FILE = "_run.json"
-SCENARIOS_FILE = "scenarios.parquet"
-READINGS_DIR = "readings"
-FRAMES_DIR = "frames"
-STAGING_DIR = "_parts"
-FEATURES_ENTRY = "features"
-"""Folder of the feature set computed inline (itself a feature-set location)."""
 DATASET_ENTRIES = frozenset(
-    {MANIFEST, RUN_FILE, SCENARIOS_FILE, READINGS_DIR, FRAMES_DIR, STAGING_DIR, FEATURES_ENTRY}
+    {MANIFEST, RUN_FILE, SCENARIOS_FILE, READINGS_DIR, FRAMES_DIR, STAGING_DIR, FEATURES_DIR}
 )
 """Names a dataset location may hold (besides temporary files)."""
 
@@ -119,7 +115,7 @@ _LOCATION_ERRNOS = frozenset(
 
 
 class Sampler(Protocol):
-    """Signature of :func:`embercast.synth.catalogue.sample_scenarios`."""
+    """Signature of :func:`embercast.synth.scenarios.sample_scenarios`."""
 
     def __call__(
         self,
@@ -173,33 +169,8 @@ class GenerateSummary:
         return asdict(self)
 
 
-def part_name(index: int) -> str:
-    """File name of the part written by task ``index``: ``part-NNNNN.parquet``."""
-    return f"part-{index:05d}.parquet"
-
-
-def content_hash(files: Mapping[str, str]) -> str:
-    """One SHA-256 over ``{relative path: sha256}`` (the lines of a ``sha256sum`` listing).
-
-    >>> content_hash({"b": "2" * 64, "a": "1" * 64}) == content_hash({"a": "1" * 64, "b": "2" * 64})
-    True
-    """
-    listing = "".join(f"{files[path]}  {path}\n" for path in sorted(files))
-    return hashlib.sha256(listing.encode()).hexdigest()
-
-
-def schema_fingerprint(schema: pa.Schema) -> str:
-    """Short hash of a schema's field names, types and nullability."""
-    text = ";".join(f"{f.name}:{f.type}:{'null' if f.nullable else 'required'}" for f in schema)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _generator_record() -> dict[str, str]:
     return {"embercast_version": embercast.__version__, "generator_version": GENERATOR_VERSION}
-
-
-def _dumps(obj: object) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
 def _read_json(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
@@ -222,7 +193,7 @@ class _Task:
     fs: AbstractFileSystem
     root: str
     runner: Runner
-    features: str | None = None
+    features: InlineFeatures | None = None
 
 
 def _plain(key: str, value: object) -> object:
@@ -281,14 +252,12 @@ def _run_task(task: _Task) -> int:
         "files": files,
     }
     if task.features is not None:
-        from embercast.features.build import write_part
-
         tables = [r.features for r in results if r.features is not None]
-        staged["features"] = write_part(
-            task.fs, join(task.root, FEATURES_ENTRY), name, pa.concat_tables(tables), {}
+        staged["features"] = task.features.write_part(
+            task.fs, join(task.root, FEATURES_DIR), name, pa.concat_tables(tables)
         )
     staging_path = join(task.root, STAGING_DIR, name.replace(".parquet", ".json"))
-    atomic_write_bytes(task.fs, staging_path, _dumps(staged))
+    atomic_write_bytes(task.fs, staging_path, dumps(staged))
     return task.index
 
 
@@ -356,8 +325,8 @@ def _remove_run_files(fs: AbstractFileSystem, root: str) -> None:
         fs.rm(join(root, RUN_FILE))
     remove_temporaries(
         fs,
-        [root, join(root, READINGS_DIR), join(root, FRAMES_DIR), join(root, FEATURES_ENTRY),
-         join(root, FEATURES_ENTRY, "features")],
+        [root, join(root, READINGS_DIR), join(root, FRAMES_DIR), join(root, FEATURES_DIR),
+         join(root, FEATURES_DIR, "features")],
     )  # fmt: skip
     fs.invalidate_cache()
 
@@ -434,7 +403,7 @@ def _assemble(
         files.update(entry["files"])
     per_class = Counter(str(row["scenario_class"]) for row in rows)
     manifest: dict[str, Any] = {
-        "format": MANIFEST_FORMAT,
+        "format": DATASET_FORMAT,
         **record,
         "counts": {
             "scenarios": len(rows),
@@ -464,7 +433,7 @@ def _assemble(
     }
     if before_manifest is not None:
         before_manifest(manifest, staged)
-    atomic_write_bytes(fs, join(root, MANIFEST), _dumps(manifest))
+    atomic_write_bytes(fs, join(root, MANIFEST), dumps(manifest))
     return manifest
 
 
@@ -507,7 +476,7 @@ def generate_dataset(
     scenarios_per_task: int = 8,
     classes: Sequence[str] | None = None,
     holdout: str | None = None,
-    features: str | None = None,
+    features: InlineFeatures | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
     sampler: Sampler | None = None,
@@ -525,11 +494,12 @@ def generate_dataset(
         (default: the whole catalogue).
     holdout
         Conditions whose scenarios go to the ``holdout`` split group, e.g.
-        ``room_size=large;fuel=heptane`` (see :class:`~embercast.synth.catalogue.SplitPolicy`).
+        ``room_size=large;fuel=heptane`` (see :class:`~embercast.synth.scenarios.SplitPolicy`).
     frames
         Which rendered frames are stored (:class:`FramePolicy` or its text form).
     features
-        A feature set (``standard18``, ``extended``) to compute while generating: every
+        A feature set to compute while generating
+        (:class:`embercast.features.inline.InlineFeatureSet`): every
         reading's frames are rendered and folded, whatever ``frames`` stores, and the feature
         set is written to ``out/features`` (registered with the dataset as its parent).
     engine, workers, scheduler, connect_timeout
@@ -542,7 +512,7 @@ def generate_dataset(
         Called with (scenarios done, scenarios in total).
     sampler, runner
         The scenario sampler and runner; default
-        :func:`embercast.synth.catalogue.sample_scenarios` and
+        :func:`embercast.synth.scenarios.sample_scenarios` and
         :func:`embercast.synth.runner.run_scenario`.
 
     Raises
@@ -566,12 +536,8 @@ def generate_dataset(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     policy = FramePolicy.parse(frames) if isinstance(frames, str) else frames
-    if features is not None:
-        from embercast.features.sets import get_feature_set
-
-        get_feature_set(features)
     if sampler is None:
-        from embercast.synth.catalogue import sample_scenarios
+        from embercast.synth.scenarios import sample_scenarios
 
         sampler = sample_scenarios
     if runner is None:
@@ -588,7 +554,7 @@ def generate_dataset(
             "frames": str(policy),
             "classes": wanted,
             "holdout": holdout or None,
-            "features": features,
+            "features": features.name if features is not None else None,
             "scenarios_per_task": scenarios_per_task,
         },
         "generator": _generator_record(),
@@ -603,9 +569,9 @@ def generate_dataset(
         assert manifest is not None
         record_dataset(out)
         if features:
-            record_features(join(out, FEATURES_ENTRY))
+            record_features(join(out, FEATURES_DIR))
         summary = _summary(manifest, out, started, "complete", 0, 0)
-        return replace(summary, features=join(out, FEATURES_ENTRY) if features else None)
+        return replace(summary, features=join(out, FEATURES_DIR) if features else None)
 
     chunks = [
         tuple(specs[i : i + scenarios_per_task]) for i in range(0, len(specs), scenarios_per_task)
@@ -617,7 +583,7 @@ def generate_dataset(
             if state == "replace":
                 _remove_dataset(fs, root)
             if state in ("fresh", "replace"):
-                atomic_write_bytes(fs, join(root, RUN_FILE), _dumps(record))
+                atomic_write_bytes(fs, join(root, RUN_FILE), dumps(record))
             remove_temporaries(
                 fs,
                 [root, *(join(root, d) for d in (READINGS_DIR, FRAMES_DIR, STAGING_DIR))],
@@ -657,27 +623,23 @@ def generate_dataset(
         raise OutputLocationError(out, exc) from exc
     record_dataset(out)  # in the catalog of the settings (CatalogError if it is unusable)
     if features:
-        record_features(join(out, FEATURES_ENTRY))
+        record_features(join(out, FEATURES_DIR))
     status = "resumed" if state == "resume" else "generated"
     summary = _summary(manifest, out, started, status, len(tasks), len(chunks) - len(tasks))
-    return replace(summary, features=join(out, FEATURES_ENTRY) if features else None)
+    return replace(summary, features=join(out, FEATURES_DIR) if features else None)
 
 
 def _inline_features(
-    fs: AbstractFileSystem, root: str, out: str, feature_set: str | None
+    fs: AbstractFileSystem, root: str, out: str, feature_set: InlineFeatures | None
 ) -> Callable[[Mapping[str, Any], list[dict[str, Any]]], object] | None:
     """The step that finishes the inline feature set before the dataset's manifest."""
     if feature_set is None:
         return None
 
     def finish(manifest: Mapping[str, Any], staged: list[dict[str, Any]]) -> object:
-        from embercast.features.build import feature_record, finish_feature_set
-
-        record = feature_record(feature_set, out, str(manifest["content_hash"]))
         parts = [entry["features"] for entry in staged]
-        location = join(out, FEATURES_ENTRY)
-        return finish_feature_set(
-            fs, join(root, FEATURES_ENTRY), location, record, parts, register=False
-        )
+        parent = (out, str(manifest["content_hash"]))
+        location = join(out, FEATURES_DIR)
+        return feature_set.finish(fs, join(root, FEATURES_DIR), location, parent, parts)
 
     return finish

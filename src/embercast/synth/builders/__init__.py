@@ -13,8 +13,8 @@ import numpy as np
 
 from embercast.synth.builders import fires, nuisances
 from embercast.synth.builders.base import base_plan
-from embercast.synth.catalogue import SCENARIO_CLASSES, ScenarioSpec
 from embercast.synth.plan import ScenarioPlan
+from embercast.synth.scenarios import SCENARIO_CLASSES, ScenarioSpec
 
 Builder = Callable[[ScenarioPlan, dict[str, object], np.random.Generator], None]
 

@@ -23,9 +23,9 @@ from embercast.physics.ventilation import air_change_flow
 from embercast.scene.geometry import CameraPose, Room
 from embercast.scene.objects import Box
 from embercast.scene.render import StaticObject
-from embercast.synth.catalogue import ScenarioSpec
 from embercast.synth.fuels import FUELS
 from embercast.synth.plan import Device, FloatArray, ScenarioPlan
+from embercast.synth.scenarios import ScenarioSpec
 
 CAMERA_INSET = 0.15
 """Distance of a device from the walls of its corner [m]."""

@@ -16,9 +16,9 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from embercast.models.data import FeatureData
-from embercast.models.evaluation import evaluate
-from embercast.models.zoo import make_detector
+from embercast.evaluation.evaluate import evaluate
+from embercast.evaluation.feature_data import FeatureData
+from embercast.models.factory import make_detector
 
 SEARCH_SPACES: dict[str, dict[str, tuple[str, float, float]]] = {
     "gbm": {"n_estimators": ("int", 100, 600), "learning_rate": ("log", 0.01, 0.2),

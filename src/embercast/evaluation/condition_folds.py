@@ -12,7 +12,7 @@ like it in that respect. Pooled over the folds, these scores put that dataset's 
 share at 3.1 % for p >= 0.7 and 1.7 % for 0.8 (held out: 3.3 % and 1.8 %), and above the
 held-out share at the higher thresholds and on three datasets; on two generator-v6 datasets
 below it (1.82 % against 2.26 %), which is why the operating point must meet its budget by a
-margin of standard errors (:mod:`embercast.models.operating`).
+margin of standard errors (:mod:`embercast.evaluation.operating_point`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from embercast.evaluation.feature_data import FeatureData
+from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.models.base import FireDetector
-from embercast.models.data import FeatureData
-from embercast.models.supervision import supervised
 
 ROOM_CONDITIONS: tuple[str, ...] = ("room_size", "ventilation", "ambient")
 """Conditions every scenario has (the fuel is a fire's alone, so leaving a fuel out moves no
@@ -88,7 +88,9 @@ def condition_out_scores(
     if not folds:
         raise ValueError(f"no condition folds over the split groups {list(groups)}")
     pool = features.split(groups)
-    watched, _ = supervised(pool)  # each scenario's supervision once, not once per fold
+    watched, _ = apply_sensor_supervision(
+        pool
+    )  # each scenario's supervision once, not once per fold
     ids = pool["scenario_id"].astype(str)
     rows, ps, facts = [], [], {}
     fires: set[str] = set()

@@ -4,7 +4,7 @@ A Lepton 3.5 in a ceiling corner sees 57 x 44 degrees of its room, so fires near
 side of it, or under it, are outside every camera's view unless a second device covers them.
 Such a fire reaches the device only through the air: a flaming fire's heat and CO2 soon do, but a
 smoulder of a few hundred watts adds about as much CO2 as one person breathing. Evaluation
-reports detection separately for fires in and out of view (:mod:`embercast.models.evaluate`), so
+reports detection separately for fires in and out of view (:mod:`embercast.evaluation.metrics`), so
 what a model misses can be told apart from what no camera could see, and installers know what
 their camera placement leaves to the gas sensor.
 

@@ -1,5 +1,5 @@
 """A model's alarm operating point: the alarm threshold and debounce delay of the shared alarm
-decision (`agents/alarm_decision.py`), and its slow-confirmation path, chosen on validation
+decision (`alarm/decision.py`), and its slow-confirmation path, chosen on validation
 scores under a false-alarm budget.
 
 A calibrated probability says how likely a fire is; how sure the system must be, and for how
@@ -7,7 +7,7 @@ long, before it sounds the alarm is a product decision: too eager and cooking se
 cautious and fires burn longer. The operating point is chosen per model on scenarios not used
 to report results, scored by models not trained on them: by default every scenario of
 ``train`` and ``val`` scored by a clone that did not see its room conditions
-(:mod:`embercast.models.condition_folds`), or else the ``val`` split scored by the model. Among
+(:mod:`embercast.evaluation.condition_folds`), or else the ``val`` split scored by the model. Among
 the grid's candidates whose share of nuisance scenarios with a false alarm is within the
 budget, the fastest (shortest median time to detect) of those whose detection rate is within
 one binomial standard error of the best, ``sqrt(D (1 - D) / n)`` over the ``n`` validation
@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embercast.agents.alarm_decision import AlarmParams
+from embercast.alarm.decision import AlarmParams
 from embercast.config import get_settings
-from embercast.models.evaluate import outcomes, scenario_metrics
+from embercast.evaluation.metrics import outcomes, scenario_metrics
 
 THRESHOLDS: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
 """Candidate alarm thresholds: the "high" risk level and up (DESIGN 4.5)."""

@@ -1,4 +1,4 @@
-"""The alarm decision of one zone: risk level, debounce and hysteresis (DESIGN 4.5).
+"""The alarm decision of one zone: debounce and hysteresis (DESIGN 4.5).
 
 Two paths raise the alarm. The fast path: p at or above ``threshold`` for ``delay_on_s``. The
 slow-confirmation path (optional): the mean of p over the last ``slow_window_s`` at or above
@@ -15,30 +15,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-
-RISK_LEVELS: tuple[tuple[str, float], ...] = (
-    ("none", 0.0),
-    ("low", 0.3),
-    ("medium", 0.5),
-    ("high", 0.7),
-    ("critical", 0.9),
-)
-"""Risk level names and the probability at which each starts (DESIGN 4.5)."""
-
-
-def risk_level(p: float, levels: tuple[tuple[str, float], ...] = RISK_LEVELS) -> str:
-    """The risk level of a calibrated fire probability ``p`` (NaN: ``none``).
-
-    >>> [risk_level(p) for p in (0.1, 0.3, 0.55, 0.7, 0.95)]
-    ['none', 'low', 'medium', 'high', 'critical']
-    """
-    name = levels[0][0]
-    if math.isnan(p):
-        return name
-    for level, start in levels:
-        if p >= start:
-            name = level
-    return name
 
 
 @dataclass(frozen=True, kw_only=True)

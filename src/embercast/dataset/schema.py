@@ -1,4 +1,4 @@
-"""The dataset contract: table schemas and the result of running one scenario.
+"""The dataset contract: table schemas, the frame-storage policy and the label vocabulary.
 
 A dataset directory holds (see ``docs/DATASET.md``)::
 
@@ -13,15 +13,17 @@ plots; they are not sensor outputs and models must not use them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import pyarrow as pa
 
-FRAME_HEIGHT = 120
-"""Lepton 3.5 rows [px]."""
-FRAME_WIDTH = 160
-"""Lepton 3.5 columns [px]."""
+from embercast.sensors.datasheets import LEPTON35
+
+FRAME_HEIGHT = LEPTON35.height_px
+"""Rows of a stored frame: the Lepton 3.5's [px]."""
+FRAME_WIDTH = LEPTON35.width_px
+"""Columns of a stored frame: the Lepton 3.5's [px]."""
 FRAME_BYTES = FRAME_HEIGHT * FRAME_WIDTH * 2
 """One raw frame: uint16 centikelvin, little-endian, row-major [bytes]."""
 
@@ -122,19 +124,3 @@ class FramePolicy:
 
     def __str__(self) -> str:
         return f"sample:{self.every}" if self.mode == "sample" else self.mode
-
-
-@dataclass
-class ScenarioResult:
-    """What running one scenario produces (one task of the generator)."""
-
-    scenario: dict[str, Any]
-    """One row of scenarios.parquet: SCENARIO_KEY_COLUMNS then the sampled parameters."""
-    readings: pa.Table
-    """READINGS_SCHEMA rows of every device of the scenario, sorted by device_id, t_s."""
-    frames: pa.Table = field(default_factory=FRAMES_SCHEMA.empty_table)
-    """FRAMES_SCHEMA rows of the stored frames (empty under FramePolicy ``none``)."""
-    rendered_frames: int = 0
-    """Frames rendered (stored or not), for throughput reports."""
-    features: pa.Table | None = None
-    """The scenario's feature table when features were computed inline (else None)."""

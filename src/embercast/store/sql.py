@@ -30,8 +30,8 @@ import duckdb
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from embercast.store.catalog import Artifact, Catalog, CatalogError, read_manifest
 from embercast.store.fs import is_local, join, resolve
+from embercast.store.lineage import Artifact, Catalog, CatalogError, read_manifest
 
 __all__ = [
     "NAN_UNSAFE_OPTIMIZERS",

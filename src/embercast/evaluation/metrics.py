@@ -2,7 +2,7 @@
 plus row-level ROC-AUC, PR-AUC and Brier score (DESIGN 4.4).
 
 Rows are scored per device in time order; each device's probabilities go through
-:class:`~embercast.agents.alarm_decision.AlarmDecision`. A fire scenario is detected when any of
+:class:`~embercast.alarm.decision.AlarmDecision`. A fire scenario is detected when any of
 its devices is in alarm at or after ignition; its time to detect is that first time minus the
 ignition time. An alarm raised before ignition, or in a non-fire scenario, is a false alarm.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from embercast.agents.alarm_decision import AlarmDecision, AlarmParams
+from embercast.alarm.decision import AlarmDecision, AlarmParams
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def scenario_metrics(
     false alarms per 1,000 device-hours of non-fire time (nuisance, normal and pre-ignition).
 
     With ``in_view`` (scenario_id -> whether the fire starts in a camera's field of view, see
-    :mod:`embercast.synth.coverage`), each fire class, and all fires, also get the detection
+    :mod:`embercast.synth.camera_coverage`), each fire class, and all fires, also get the detection
     of the fires ``in_view`` and ``out_of_view`` (fires it does not list are in neither)."""
     by_class: dict[str, list[Outcome]] = {}
     for o in found:

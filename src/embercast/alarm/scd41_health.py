@@ -21,7 +21,7 @@ The fire model weighs that evidence; supervision only catches what no room can d
 
 A device's SCD41 in FAULT stays so until :meth:`Scd41Health.reset` (the sensor is serviced). The
 fire decision then treats its readings as absent, as in a dropout (see
-:mod:`embercast.models.supervision`): the camera and the other devices still decide.
+:mod:`embercast.evaluation.sensor_supervision`): the camera and the other devices still decide.
 
 .. [1] Sensirion, arduino-i2c-scd4x issues 15 and 47: CO2 reads 0 with self-test code 196
    while temperature and humidity work.

@@ -42,6 +42,3 @@ FLAG_COLUMNS: tuple[str, ...] = ("thermal_missing", "thermal_status")
 """``thermal_missing`` (bool) and why (``ok``, ``no_frame``, ``stale``, ``ffc``, ``bad_frame``)."""
 LABEL_COLUMNS: tuple[str, ...] = ("fire", "phase", "scenario_class", "split_group")
 """Labels carried beside the features (split_group from the scenario, for honest splits)."""
-
-FEATURES_FORMAT = "embercast-features/1"
-"""Value of ``format`` in a feature set's manifest.json."""

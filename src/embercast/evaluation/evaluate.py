@@ -11,12 +11,12 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from embercast.agents.alarm_decision import AlarmParams
-from embercast.agents.sensor_health import HealthParams
+from embercast.alarm.decision import AlarmParams
+from embercast.alarm.scd41_health import HealthParams
+from embercast.evaluation.feature_data import FeatureData
+from embercast.evaluation.metrics import Outcome, outcomes, row_metrics, scenario_metrics
+from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.models.base import FireDetector
-from embercast.models.data import FeatureData
-from embercast.models.evaluate import Outcome, outcomes, row_metrics, scenario_metrics
-from embercast.models.supervision import supervised
 
 
 @dataclass
@@ -90,8 +90,8 @@ def cases(
 
 def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> AlarmParams:
     """The shared alarm decision at the detector's operating point (``alarm_``, chosen on
-    validation scenarios when it was trained, see :mod:`embercast.models.operating`), or else at
-    its own decision threshold."""
+    validation scenarios when it was trained, see :mod:`embercast.evaluation.operating_point`),
+    or else at its own decision threshold."""
     chosen = getattr(detector, "alarm_", None)
     if isinstance(chosen, AlarmParams):
         return chosen
@@ -141,8 +141,8 @@ def evaluate(
 
     Each row's SCD41 is supervised with ``health`` (None: not supervised): every detector scores
     the rows without the features of sensors in FAULT, as the live service does
-    (:func:`~embercast.models.supervision.supervised`), and the metrics count each class's
-    scenarios with a sensor FAULT (``sensor_fault_scenarios``)."""
+    (:func:`~embercast.evaluation.sensor_supervision.apply_sensor_supervision`), and the
+    metrics count each class's scenarios with a sensor FAULT (``sensor_fault_scenarios``)."""
     train = data.split(train_groups)
     rows = data.split(eval_groups)
     if rows.empty:
@@ -152,7 +152,7 @@ def evaluate(
         )
     supervision: dict[str, Any] = {}
     if health is not None:
-        rows, faulted = supervised(rows, health)
+        rows, faulted = apply_sensor_supervision(rows, health)
         supervision = {"sensor_fault_scenarios": _fault_counts(rows, faulted, data.scenarios)}
     results = []
     for name, detector in detectors.items():

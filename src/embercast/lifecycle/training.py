@@ -8,16 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from embercast.config import get_settings
+from embercast.evaluation.condition_folds import condition_folds, condition_out_scores
+from embercast.evaluation.evaluate import evaluate
+from embercast.evaluation.feature_data import FeatureData, load_features
+from embercast.evaluation.operating_point import choose_operating_point
+from embercast.evaluation.report import write_report
+from embercast.evaluation.sensor_supervision import apply_sensor_supervision
+from embercast.lifecycle.registry import Registry
 from embercast.models.base import FireDetector
-from embercast.models.condition_folds import condition_folds, condition_out_scores
-from embercast.models.data import FeatureData, load_features
-from embercast.models.evaluation import evaluate
-from embercast.models.files import save_model
-from embercast.models.operating import choose_operating_point
-from embercast.models.registry import Registry
-from embercast.models.report import write_report
-from embercast.models.supervision import supervised
-from embercast.models.zoo import make_detector
+from embercast.models.factory import make_detector
+from embercast.models.persistence import save_model
 
 LOGGED_METRICS = (
     "roc_auc", "pr_auc", "brier", "detection_rate", "ttd_median_s", "ttd_p90_s",
@@ -27,7 +27,7 @@ LOGGED_METRICS = (
 
 ALARM_CHOICES = ("conditions", "val")
 """How the alarm operating point is chosen: on scores of models that did not see a scenario's
-room conditions (:mod:`embercast.models.condition_folds`), or on ``val`` scored by the model."""
+room conditions (:mod:`embercast.evaluation.condition_folds`), or on ``val`` scored by the model."""
 
 
 def check_alarm_choice(on: str) -> None:
@@ -86,7 +86,7 @@ def train(
     features = load_features(data)
     tuned: dict[str, Any] = {}
     if hpo_trials > 0:
-        from embercast.models.tuning import tune
+        from embercast.lifecycle.tuning import tune
 
         tuned = tune(features, model, hpo_trials, journal)
     if feature_set not in (None, features.feature_set) and not (
@@ -154,9 +154,9 @@ def choose_alarm(
     pool: tuple[str, ...] = ("train", "val"),
 ) -> dict[str, Any] | None:
     """Set ``detector.alarm_`` to the operating point chosen under ``budget`` (see
-    :mod:`embercast.models.operating`): with ``on="conditions"`` on the scenarios of ``pool``,
-    each scored by a clone of ``detector`` fitted without its room-condition bucket (one fit
-    per bucket); with ``on="val"``, or when the pool has no such folds (one bucket of every
+    :mod:`embercast.evaluation.operating_point`): with ``on="conditions"`` on the scenarios of
+    ``pool``, each scored by a clone of ``detector`` fitted without its room-condition bucket
+    (one fit per bucket); with ``on="val"``, or when the pool has no such folds (one bucket of every
     condition), on the rows of ``groups`` scored by ``detector``. The slow-confirmation path
     (``slow_path``; None: on condition-out scores only) may spend the false-alarm budget on
     condition-out scores and add no false alarm on ``val``. A summary, or None when those
@@ -173,7 +173,7 @@ def choose_alarm(
         )  # fmt: skip
         chosen_on = f"room conditions left out of {','.join(pool)}"
     else:
-        rows, _ = supervised(features.split(groups))
+        rows, _ = apply_sensor_supervision(features.split(groups))
         if rows.empty:
             return None
         point = choose_operating_point(

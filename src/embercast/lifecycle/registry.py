@@ -21,7 +21,7 @@ from embercast.config import get_settings  # noqa: E402
 from embercast.models.base import FireDetector  # noqa: E402
 
 if TYPE_CHECKING:
-    from embercast.models.data import FeatureData
+    from embercast.evaluation.feature_data import FeatureData
 
 EXPERIMENT = "embercast"
 GATE_METRICS = ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate")
@@ -213,7 +213,7 @@ class Registry:
     ) -> list[dict[str, Any]]:
         """The gate's metrics of two versions on the same held-out scenarios (``groups`` of
         ``data``), each through its own alarm operating point."""
-        from embercast.models.evaluation import evaluate
+        from embercast.evaluation.evaluate import evaluate
 
         detectors = {f"{name}/{v}": self.load(f"{name}/{v}") for v in versions}
         return [r.metrics for r in evaluate(data, detectors, eval_groups=groups)]
@@ -221,8 +221,8 @@ class Registry:
     def gate(self, name: str, version: int, data: FeatureData | None = None) -> GateDecision:
         """Compare a version's held-out metrics with the champion's (settings: gate_*), on the
         same scenarios: both are measured on ``data`` (a
-        :class:`~embercast.models.data.FeatureData`, its ``test`` and ``holdout`` scenarios)
-        when given; else their recorded metrics are compared when both come from the same
+        :class:`~embercast.evaluation.feature_data.FeatureData`, its ``test`` and ``holdout``
+        scenarios) when given; else their recorded metrics are compared when both come from the same
         feature set and groups, and otherwise both are measured on the candidate's own
         held-out scenarios (its recorded feature set). Numbers from different scenarios are
         never compared: a version whose data cannot be read is refused, saying why."""
@@ -240,7 +240,7 @@ class Registry:
         else:
             groups: tuple[str, ...] = ("test", "holdout")
             if data is None:
-                from embercast.models.data import load_features
+                from embercast.evaluation.feature_data import load_features
 
                 if not mine[1]:
                     return GateDecision(False, [

@@ -1,21 +1,21 @@
-"""Write docs/CATALOGUE.md from the scenario catalogue (tests check it is up to date)."""
+"""Write docs/SCENARIOS.md from the scenario catalogue (tests check it is up to date)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from embercast.synth.catalogue import CONDITIONS, SCENARIO_CLASSES, describe_catalogue
+from embercast.synth.scenarios import CONDITIONS, SCENARIO_CLASSES, describe_catalogue
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "CATALOGUE.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "SCENARIOS.md"
 
 
 def render() -> str:
     lines = [
         "# Scenario catalogue",
         "",
-        "Generated from `src/embercast/synth/catalogue.py` by",
-        "`python scripts/write_catalogue_doc.py`; do not edit by hand. Each scenario draws the",
+        "Generated from `src/embercast/synth/scenarios.py` by",
+        "`python scripts/write_scenarios_doc.py`; do not edit by hand. Each scenario draws the",
         "common parameters, then its class's own, from a generator seeded with the scenario's",
         "seed (derived from the dataset seed and its index).",
         "",

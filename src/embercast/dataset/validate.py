@@ -6,7 +6,7 @@ example) and a ``location`` (the file, or the dataset itself). Checks:
 
 * ``incomplete`` / ``manifest-invalid`` / ``missing-file`` / ``unlisted-file`` / ``hash-mismatch``:
   the manifest exists and is complete, every listed file exists with the listed SHA-256;
-* ``schema`` / ``schema-version``: tables have the contract schemas of ``synth/schema.py``;
+* ``schema`` / ``schema-version``: tables have the contract schemas of ``dataset/schema.py``;
 * ``range``: co2_ppm 0..40000 [ppm], temperature_c -40..125 [°C], humidity_pct 0..100 [%RH]
   (NaN allowed for these: a missing reading), true_* finite, true_hrr_kw >= 0 [kW],
   t_s >= 0 [s], occupancy >= 0;
@@ -35,6 +35,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec import AbstractFileSystem
 
+from embercast.dataset.manifest import (
+    DATASET_FORMAT,
+    FRAMES_DIR,
+    MANIFEST,
+    READINGS_DIR,
+    RUN_FILE,
+    SCENARIOS_FILE,
+    content_hash,
+    schema_fingerprint,
+)
+from embercast.dataset.schema import (
+    FRAME_BYTES,
+    FRAMES_SCHEMA,
+    PHASES,
+    READINGS_SCHEMA,
+    SCENARIO_KEY_COLUMNS,
+)
 from embercast.store.fs import (
     OutputLocationError,
     join,
@@ -43,23 +60,6 @@ from embercast.store.fs import (
     read_table,
     resolve,
     sha256,
-)
-from embercast.synth.schema import (
-    FRAME_BYTES,
-    FRAMES_SCHEMA,
-    PHASES,
-    READINGS_SCHEMA,
-    SCENARIO_KEY_COLUMNS,
-)
-from embercast.synth.writer import (
-    FRAMES_DIR,
-    MANIFEST,
-    MANIFEST_FORMAT,
-    READINGS_DIR,
-    RUN_FILE,
-    SCENARIOS_FILE,
-    content_hash,
-    schema_fingerprint,
 )
 
 __all__ = ["PERIODS_S", "Problem", "validate_dataset"]
@@ -237,10 +237,10 @@ class _Validator:
                 MANIFEST,
             )
             return None
-        if manifest["format"] != MANIFEST_FORMAT:
+        if manifest["format"] != DATASET_FORMAT:
             self.add(
                 "manifest-invalid",
-                f"unknown manifest format {manifest['format']!r}, expected {MANIFEST_FORMAT!r}",
+                f"unknown manifest format {manifest['format']!r}, expected {DATASET_FORMAT!r}",
                 MANIFEST,
             )
         files: Mapping[str, Any] = manifest["files"]

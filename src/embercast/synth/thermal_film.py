@@ -22,8 +22,8 @@ from embercast.sensors.lepton import (
     frame_index_at_or_before,
     frame_time,
 )
+from embercast.synth.ground_truth import ZoneTruth
 from embercast.synth.plan import Device, ScenarioPlan
-from embercast.synth.truth import ZoneTruth
 
 FLAME_TEMP = 900.0
 """Mean temperature of the luminous flame body [°C]."""

@@ -21,7 +21,7 @@ the stream of one SCD41 device without a camera.
 - The features are folded by the extractors every table is made with
   (:func:`embercast.features.fold.fold`, no frames: the camera is absent), and each detector's
   probabilities pass through the live alarm decision at its operating point
-  (:func:`embercast.models.evaluate.outcomes`).
+  (:func:`embercast.evaluation.metrics.outcomes`).
 
 The UL FSRI DelCo room fires in the same folder are not used: their probes read over 1 % CO2
 within 30 s of the start, so there is no early-detection question to ask of them (the generator
@@ -38,15 +38,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from embercast.dataset.schema import FRAMES_SCHEMA, READINGS_SCHEMA
+from embercast.evaluation.evaluate import SUPERVISED, alarm_params, fitted
+from embercast.evaluation.feature_data import FeatureData
+from embercast.evaluation.metrics import outcomes
+from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.features.fold import fold
 from embercast.models.base import FireDetector
-from embercast.models.data import FeatureData
-from embercast.models.evaluate import outcomes
-from embercast.models.evaluation import SUPERVISED, alarm_params, fitted
-from embercast.models.supervision import supervised
 from embercast.physics.species import h2o_ppm_from_rh, relative_humidity
 from embercast.sensors.scd41 import measure, sample_scd41_device
-from embercast.synth.schema import FRAMES_SCHEMA, READINGS_SCHEMA
 
 FAA_FOLDER = "faa_cargo_compartments"
 """Folder of the FAA cargo-compartment tests in the real-fires directory."""
@@ -172,7 +172,7 @@ def sim_to_real(
     alarms raised before ignition)."""
     streams = faa_streams(real_fires)
     table = fold(readings(streams, seed), FRAMES_SCHEMA.empty_table(), feature_set, {})
-    rows, _ = supervised(table.to_pandas(), SUPERVISED)
+    rows, _ = apply_sensor_supervision(table.to_pandas(), SUPERVISED)
     facts = {s.name: ("flaming_fire", True, s.ignition_s) for s in streams}
     per_stream: dict[str, dict[str, Any]] = {}
     for s in streams:

@@ -1,14 +1,15 @@
 """Sensor supervision in scoring: rows whose SCD41 is in FAULT
-(:mod:`embercast.agents.sensor_health`) are scored without that sensor's features, as the live
+(:mod:`embercast.alarm.scd41_health`) are scored without that sensor's features, as the live
 service scores them. Evaluation and the choice of a model's alarm operating point both score
-through :func:`supervised`, so the operating point is chosen on what the alarm will see."""
+through :func:`apply_sensor_supervision`, so the operating point is chosen on what the alarm
+will see."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from embercast.agents.sensor_health import HealthParams, Scd41Health
+from embercast.alarm.scd41_health import HealthParams, Scd41Health
 from embercast.models.augment import sensor_columns
 
 HEALTH_COLUMNS: tuple[str, str, str] = ("gas_val", "scd_temp_val", "scd_rh_val")
@@ -17,7 +18,7 @@ humidity [%] (``extended``; ``standard18`` has CO2 alone)."""
 
 
 def sensor_faults(rows: pd.DataFrame, params: HealthParams | None = None) -> np.ndarray:
-    """Whether each row's SCD41 is in FAULT (:class:`~embercast.agents.sensor_health.Scd41Health`
+    """Whether each row's SCD41 is in FAULT (:class:`~embercast.alarm.scd41_health.Scd41Health`
     run per scenario over its devices' readings in time order), as a boolean array in the order
     of ``rows`` (scenario_id, device_id, t_s and ``gas_val``; ``scd_temp_val`` and
     ``scd_rh_val`` when present)."""
@@ -63,7 +64,7 @@ def without_faulted_sensors(rows: pd.DataFrame, faulted: np.ndarray) -> pd.DataF
     return masked
 
 
-def supervised(
+def apply_sensor_supervision(
     rows: pd.DataFrame, params: HealthParams | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """``rows`` as the fire model sees them under sensor supervision, and which rows have their

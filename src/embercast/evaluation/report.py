@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from embercast.models.evaluation import Evaluated, goals  # noqa: E402
+from embercast.evaluation.evaluate import Evaluated, goals  # noqa: E402
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 3) -> str:
@@ -259,7 +259,7 @@ def write_report(
     """Write report.md, metrics.json and plots into ``out``; return the metrics document.
 
     With ``model`` (one of ``results``, beside the baselines) the report and the document also
-    state the detection goals for it (:func:`~embercast.models.evaluation.goals`)."""
+    state the detection goals for it (:func:`~embercast.evaluation.evaluate.goals`)."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     plots = _plots(results, y, folder)

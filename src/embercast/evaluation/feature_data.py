@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from embercast.features.schema import FEATURES_FORMAT
+from embercast.dataset.manifest import FEATURES_FORMAT, MANIFEST
 from embercast.store.fs import join, list_names, read_json, read_table, resolve
-from embercast.synth.coverage import fire_in_view
+from embercast.synth.camera_coverage import fire_in_view
 
 SPLITS = ("train", "val", "test", "holdout")
 """Split groups a dataset's scenarios are assigned to (by scenario, never by row)."""
@@ -23,8 +23,8 @@ class FeatureData:
     """A feature table and, per scenario, (class, is_fire, ignition_s); ``holdout`` is the
     dataset's held-out conditions, ``seeds`` its scenarios' seeds (to combine feature sets
     safely), ``in_view`` whether each fire scenario's fire starts in a camera's field of view
-    (:mod:`embercast.synth.coverage`) and ``conditions`` each scenario's condition buckets
-    (:data:`embercast.synth.catalogue.CONDITIONS`, e.g. ``{"room_size": "large"}``)."""
+    (:mod:`embercast.synth.camera_coverage`) and ``conditions`` each scenario's condition buckets
+    (:data:`embercast.synth.scenarios.CONDITIONS`, e.g. ``{"room_size": "large"}``)."""
 
     rows: pd.DataFrame
     scenarios: dict[str, tuple[str, bool, float | None]]
@@ -105,7 +105,7 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
 def _load_one(location: str) -> FeatureData:
     """One feature set (see :func:`load_features`)."""
     fs, root = resolve(location)
-    manifest = read_json(fs, join(root, "manifest.json"))
+    manifest = read_json(fs, join(root, MANIFEST))
     if manifest is None:
         raise ValueError(f"{location!r} is not a complete feature set: it has no manifest.json")
     if manifest.get("format") != FEATURES_FORMAT:
@@ -123,7 +123,7 @@ def _load_one(location: str) -> FeatureData:
                 "scenarios.parquet is missing"
             )
     scen = read_table(pfs, join(proot, "scenarios.parquet")).to_pandas()
-    dataset = read_json(pfs, join(proot, "manifest.json")) or {}
+    dataset = read_json(pfs, join(proot, MANIFEST)) or {}
     holdout = (dataset.get("arguments") or {}).get("holdout")
     facts = {
         str(r.scenario_id): (

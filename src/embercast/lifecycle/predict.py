@@ -1,6 +1,6 @@
 """Batch inference: score feature tables, or raw datasets (features computed on the way), on
 this machine or on Dask, one task per Parquet part. LightGBM detectors score through their trees
-compiled to native code (:class:`~embercast.models.fast.CompiledScorer`: the same
+compiled to native code (:class:`~embercast.models.compiled.CompiledScorer`: the same
 probabilities, several times the rows per second) when they are compiled on this machine
 already or the input is large enough for compiling to pay (settings' ``compile_min_rows``),
 unless asked either way."""
@@ -15,13 +15,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from embercast.agents.alarm_decision import risk_level
+from embercast.alarm.risk import risk_level
 from embercast.config import get_settings
+from embercast.dataset.feature_table import KEY_COLUMNS
+from embercast.dataset.manifest import (
+    DATASET_FORMAT,
+    FEATURES_DIR,
+    FEATURES_FORMAT,
+    MANIFEST,
+    READINGS_DIR,
+)
+from embercast.dataset.schema import FRAMES_SCHEMA
 from embercast.engine.executor import map_tasks
 from embercast.features.fold import fold
-from embercast.features.schema import FEATURES_FORMAT, KEY_COLUMNS
 from embercast.models.base import FireDetector
-from embercast.models.fast import CompiledScorer, is_compiled
+from embercast.models.compiled import CompiledScorer, is_compiled
 from embercast.models.trees import GBMDetector
 from embercast.store.fs import (
     join,
@@ -31,8 +39,6 @@ from embercast.store.fs import (
     resolve,
     write_table_atomic,
 )
-from embercast.synth.schema import FRAMES_SCHEMA
-from embercast.synth.writer import MANIFEST_FORMAT
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ def _detect(location: str) -> tuple[str, list[str], int]:
     fs, root = resolve(location)
     if fs.isfile(root):
         return "table", [""], read_row_count(fs, root)
-    manifest_path = join(root, "manifest.json")
+    manifest_path = join(root, MANIFEST)
     if not fs.exists(manifest_path):
         raise ValueError(
             f"{location!r} is neither a Parquet file nor a complete dataset or feature set"
@@ -90,7 +96,7 @@ def _detect(location: str) -> tuple[str, list[str], int]:
     with fs.open(manifest_path, "rb") as fh:
         manifest = json.loads(fh.read())
     fmt = manifest.get("format")
-    folder = {FEATURES_FORMAT: "features", MANIFEST_FORMAT: "readings"}.get(fmt)
+    folder = {FEATURES_FORMAT: FEATURES_DIR, DATASET_FORMAT: READINGS_DIR}.get(fmt)
     if folder is None:
         raise ValueError(f"{location!r} has an unknown manifest format {fmt!r}")
     parts = sorted(n for n in list_names(fs, join(root, folder)) if n.endswith(".parquet"))

@@ -35,11 +35,10 @@ from typing import Any, Literal
 from fsspec import AbstractFileSystem
 
 from embercast.config import get_settings
+from embercast.dataset.manifest import DATASET_FORMAT, FEATURES_FORMAT, MANIFEST
 from embercast.store.fs import OutputLocationError, describe_os_error, is_local, join, resolve
 
 __all__ = [
-    "DATASET_FORMAT",
-    "FEATURES_FORMAT",
     "ID_LENGTH",
     "KINDS",
     "SCHEMA_VERSION",
@@ -60,11 +59,6 @@ ID_LENGTH = 16
 """An artifact id is this many leading hex characters of its content hash."""
 MIN_PREFIX = 4
 """Shortest id prefix accepted as a reference."""
-DATASET_FORMAT = "embercast-dataset/1"
-"""``format`` of a dataset manifest (``embercast.synth.writer.MANIFEST_FORMAT``)."""
-FEATURES_FORMAT = "embercast-features/1"
-"""``format`` of a feature-set manifest (``embercast.features.schema.FEATURES_FORMAT``)."""
-MANIFEST = "manifest.json"
 
 Kind = Literal["dataset", "features"]
 KINDS: tuple[Kind, ...] = ("dataset", "features")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from embercast.dataset.manifest import MANIFEST
 from embercast.engine.workflow import Step, Workflow
 
 if TYPE_CHECKING:
@@ -88,12 +89,13 @@ def _generate(a: Inputs, _: Upstream) -> dict[str, Any]:
     """Generate the pipeline's dataset, resuming an interrupted one made with the same inputs;
     one made with other inputs (another seed, size or generator version) is the pipeline's own
     and stale, so it is replaced."""
+    from embercast.features.inline import InlineFeatureSet
     from embercast.synth.writer import DatasetExistsError, generate_dataset
 
     def run(overwrite: bool) -> GenerateSummary:
         return generate_dataset(
             a["dataset"], scenarios=a["scenarios"], seed=a["seed"], frames=a["frames"],
-            holdout=a["holdout"], features=a["feature_set"], engine=a["engine"],
+            holdout=a["holdout"], features=InlineFeatureSet(a["feature_set"]), engine=a["engine"],
             workers=a["workers"], scheduler=a["scheduler"], overwrite=overwrite,
         )  # fmt: skip
 
@@ -108,7 +110,7 @@ def _generate(a: Inputs, _: Upstream) -> dict[str, Any]:
 
 
 def _validate(_: Inputs, up: Upstream) -> dict[str, Any]:
-    from embercast.synth.validate import validate_dataset
+    from embercast.dataset.validate import validate_dataset
 
     problems = validate_dataset(up["generate"]["dataset"])
     if problems:
@@ -120,13 +122,13 @@ def _features(_: Inputs, up: Upstream) -> dict[str, Any]:
     import json
 
     location = str(up["generate"]["features"])
-    manifest = json.loads((Path(location) / "manifest.json").read_text())
+    manifest = json.loads((Path(location) / MANIFEST).read_text())
     return {"features": location, "content_hash": manifest["content_hash"],
             "feature_set": manifest["feature_set"], "rows": manifest["counts"]["rows"]}  # fmt: skip
 
 
 def _train(a: Inputs, up: Upstream) -> dict[str, Any]:
-    from embercast.models.training import train
+    from embercast.lifecycle.training import train
 
     s = train(up["features"]["features"], a["model"], register=a["register"],
               hpo_trials=a["hpo"], journal=a["journal"], alarm_on=a["alarm_on"])  # fmt: skip
@@ -137,11 +139,11 @@ def _train(a: Inputs, up: Upstream) -> dict[str, Any]:
 
 
 def _evaluate(a: Inputs, up: Upstream) -> dict[str, Any]:
-    from embercast.models.data import load_features
-    from embercast.models.evaluation import best_baseline_ttd, evaluate
-    from embercast.models.registry import Registry
-    from embercast.models.report import write_report
-    from embercast.models.zoo import BASELINES, make_detector
+    from embercast.evaluation.evaluate import best_baseline_ttd, evaluate
+    from embercast.evaluation.feature_data import load_features
+    from embercast.evaluation.report import write_report
+    from embercast.lifecycle.registry import Registry
+    from embercast.models.factory import BASELINES, make_detector
 
     ref = up["train"]["model"]
     data = load_features(up["features"]["features"])
@@ -157,7 +159,7 @@ def _evaluate(a: Inputs, up: Upstream) -> dict[str, Any]:
 
 
 def _register(_: Inputs, up: Upstream) -> dict[str, Any]:
-    from embercast.models.registry import Registry
+    from embercast.lifecycle.registry import Registry
 
     decision = Registry().promote(up["train"]["model"])
     return {"model": up["train"]["model"], "promoted": decision.passed, "reasons": decision.reasons}

@@ -1,1 +1,0 @@
-"""Agents: monitoring, analysis, the alarm state machine, response, learning."""

@@ -1,0 +1,2 @@
+"""Honest evaluation: metrics, scenario scoring through the live alarm decision, the alarm
+operating point, condition folds, the report and sim-to-real on real fire tests."""
