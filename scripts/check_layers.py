@@ -16,7 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("embercast", "embercast.config", "embercast.errors", "embercast.logs"),
+    ("embercast", "embercast.errors"),
+    ("embercast.config",),
     ("embercast.physics", "embercast.sensors", "embercast.store.fs", "embercast.engine"),
     ("embercast.dataset",),
     ("embercast.store",),

@@ -33,6 +33,7 @@ from embercast.dataset.schema import (
     FramePolicy,
 )
 from embercast.dataset.validate import validate_dataset
+from embercast.errors import InputError
 from embercast.store.fs import OutputLocationError
 from embercast.synth import writer
 from embercast.synth.result import ScenarioResult
@@ -90,11 +91,11 @@ def fake_sampler(
 ) -> list[FakeSpec]:
     """Deterministic fake of ``sample_scenarios``; class parameters differ by class."""
     if n < 1:
-        raise ValueError(f"invalid number of scenarios: must be >= 1, got {n}")
+        raise InputError(f"invalid number of scenarios: must be >= 1, got {n}")
     names = list(classes) if classes else list(DEFAULT_FAKE_CLASSES)
     for name in names:
         if name not in FAKE_CLASSES:
-            raise ValueError(f"unknown scenario class {name!r}; valid: {', '.join(FAKE_CLASSES)}")
+            raise InputError(f"unknown scenario class {name!r}; valid: {', '.join(FAKE_CLASSES)}")
     rng = np.random.default_rng(seed)
     specs = []
     for i in range(n):

@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from embercast.errors import InputError
+
 SECTIONS: dict[str, str] = {
     "storage": "where data, the lineage catalog and compiled models live",
     "engine": "where tasks run: this machine or a Dask cluster",
@@ -186,8 +188,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Return the cached settings (call ``get_settings.cache_clear()`` to re-read)."""
-    return Settings()
+    """Return the cached settings (call ``get_settings.cache_clear()`` to re-read); InputError
+    naming the file when it is not valid TOML."""
+    try:
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{config_file()} is not valid TOML: {exc}") from None
 
 
 def field_section(name: str) -> str:

@@ -16,6 +16,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from embercast.errors import InputError
+
 
 @dataclass(frozen=True, kw_only=True)
 class AlarmParams:
@@ -32,18 +34,18 @@ class AlarmParams:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"alarm threshold must be in (0, 1], got {self.threshold}")
+            raise InputError(f"alarm threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 <= self.clear_threshold <= self.threshold:
-            raise ValueError(
+            raise InputError(
                 f"clear_threshold must be in [0, threshold={self.threshold}], "
                 f"got {self.clear_threshold}"
             )
         if self.delay_on_s < 0 or self.delay_off_s < 0:
-            raise ValueError("alarm delays must be >= 0 s")
+            raise InputError("alarm delays must be >= 0 s")
         if self.slow_threshold is not None and not 0.0 < self.slow_threshold <= 1.0:
-            raise ValueError(f"slow_threshold must be in (0, 1] or None, got {self.slow_threshold}")
+            raise InputError(f"slow_threshold must be in (0, 1] or None, got {self.slow_threshold}")
         if self.slow_window_s <= 0:
-            raise ValueError(f"slow_window_s must be > 0 s, got {self.slow_window_s}")
+            raise InputError(f"slow_window_s must be > 0 s, got {self.slow_window_s}")
 
     def describe(self) -> str:
         """The rule in words.

@@ -34,6 +34,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from embercast.errors import InputError
+
 CO2_OUTPUT_MAX_PPM = 40_000.0
 """Top of the SCD41's CO2 output range [ppm]."""
 
@@ -46,7 +48,7 @@ class HealthParams:
 
     def __post_init__(self) -> None:
         if not self.frozen_s > 0:
-            raise ValueError(f"frozen_s must be > 0 s, got {self.frozen_s}")
+            raise InputError(f"frozen_s must be > 0 s, got {self.frozen_s}")
 
 
 class _Device:
@@ -92,7 +94,7 @@ class Scd41Health:
         if dev is None:
             dev = self._devices[device_id] = _Device()
         if t < dev.t:
-            raise ValueError(f"device {device_id!r}: reading at t={t} s is older than t={dev.t} s")
+            raise InputError(f"device {device_id!r}: reading at t={t} s is older than t={dev.t} s")
         dev.t = t
         if dev.fault is None:
             dev.fault = _invalid(co2_ppm) or self._frozen(

@@ -3,6 +3,7 @@ progress bars."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn
@@ -24,6 +25,7 @@ from typer.exceptions import Abort, TyperException
 
 from embercast.config import Settings, get_settings
 from embercast.engine.executor import ENGINES
+from embercast.errors import EmbercastError
 from embercast.synth.writer import (
     GenerateSummary,
 )
@@ -69,6 +71,12 @@ class _OneLineErrors(TyperGroup):
         except Abort:
             typer.echo("aborted", err=True)
             sys.exit(1)
+        except EmbercastError as exc:  # bad input, an unusable location or scheduler, ...
+            typer.echo(f"error: {_one_line(str(exc))}", err=True)
+            sys.exit(EXIT_USAGE)
+        except OSError as exc:  # a file or location named on the command line cannot be read
+            typer.echo(f"error: {_one_line(str(exc))}", err=True)
+            sys.exit(EXIT_USAGE)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -80,6 +88,38 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+"""How the library's log records are printed on stderr."""
+
+
+def configure_logging(verbosity: int) -> None:
+    """Send the ``embercast`` loggers to stderr: warnings only (0), progress (1, ``-v``) or
+    everything (2, ``-vv``). Other libraries' loggers are left as they are."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logger = logging.getLogger("embercast")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_embercast_cli", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler._embercast_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Log progress on stderr (-v), or everything (-vv)."
+        ),
+    ] = 0,
+) -> None:
+    """Fire prediction from a thermal camera, a CO2 sensor and physics-based synthetic data."""
+    configure_logging(verbose)
 
 
 def _fail(message: str) -> NoReturn:

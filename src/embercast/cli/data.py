@@ -23,9 +23,8 @@ from embercast.cli.common import (
 )
 from embercast.dataset.schema import FramePolicy
 from embercast.dataset.validate import validate_dataset
-from embercast.engine.executor import SchedulerUnreachableError
+from embercast.errors import InputError
 from embercast.features.inline import InlineFeatureSet
-from embercast.store.fs import OutputLocationError
 from embercast.synth.writer import (
     GENERATOR_VERSION,
     DatasetExistsError,
@@ -78,7 +77,7 @@ def generate(
     settings = _settings()
     try:
         policy = FramePolicy.parse(frames)
-    except ValueError as exc:
+    except InputError as exc:
         _fail(f"{exc} (--frames)")
     chosen_engine, address = _engine(engine, scheduler, settings)
     bar = _ProgressBar()
@@ -104,8 +103,6 @@ def generate(
         )
     except DatasetExistsError as exc:
         _fail(f"{exc}; pass --overwrite to replace it" if exc.replaceable else str(exc))
-    except (ValueError, OutputLocationError, SchedulerUnreachableError) as exc:
-        _fail(str(exc))
     except KeyboardInterrupt:
         bar.close()
         typer.echo("interrupted: rerun the same command to resume", err=True)
@@ -154,8 +151,6 @@ def plot(
         written = plot_scenario(path, scenario, out)
     except KeyError as exc:
         _fail(f"unknown scenario: {exc.args[0] if exc.args else scenario}")
-    except (ValueError, FileNotFoundError, OutputLocationError) as exc:
-        _fail(str(exc))
     typer.echo(written)
 
 
@@ -168,10 +163,7 @@ def run(
     _settings()
     from embercast.synth.quickstart import run_quickstart
 
-    try:
-        result = run_quickstart(out, workers=workers, log=lambda msg: typer.echo(msg, err=True))
-    except (ValueError, OutputLocationError, DatasetExistsError) as exc:
-        _fail(str(exc))
+    result = run_quickstart(out, workers=workers, log=lambda msg: typer.echo(msg, err=True))
     s = result.summary
     typer.echo(
         f"dataset:   {result.dataset} ({s.scenarios} scenarios, {s.rows:,} rows, "

@@ -12,13 +12,10 @@ from embercast.cli.common import (
     SchedulerOption,
     WorkersOption,
     _engine,
-    _fail,
     _ProgressBar,
     _settings,
     app,
 )
-from embercast.engine.executor import SchedulerUnreachableError
-from embercast.store.fs import OutputLocationError
 
 
 @app.command("features")
@@ -55,8 +52,6 @@ def features_command(
             overwrite=overwrite,
             progress=bar,
         )
-    except (ValueError, OutputLocationError, SchedulerUnreachableError, FileNotFoundError) as exc:
-        _fail(str(exc))
     finally:
         bar.close()
     for warning in summary.warnings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -17,10 +17,6 @@ from embercast.cli.common import (
     _settings,
     app,
 )
-from embercast.engine.executor import SchedulerUnreachableError
-
-if TYPE_CHECKING:
-    pass
 
 
 @app.command()
@@ -92,14 +88,11 @@ def train(
 
     if model not in MODELS:
         _fail(f"invalid --model {model!r}: choose one of {', '.join(MODELS)}")
-    try:
-        summary = run_training(
-            data, model, train_groups=_groups(split), register=register, out=out,
-            hpo_trials=hpo, journal=journal, feature_set=feature_set, alarm_budget=alarm_budget,
-            slow_path=slow_path, alarm_on=alarm_on,
-        )  # fmt: skip
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
+    summary = run_training(
+        data, model, train_groups=_groups(split), register=register, out=out,
+        hpo_trials=hpo, journal=journal, feature_set=feature_set, alarm_budget=alarm_budget,
+        slow_path=slow_path, alarm_on=alarm_on,
+    )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(summary, sort_keys=True, default=float))
         return
@@ -164,27 +157,24 @@ def evaluate(
     from embercast.models.factory import BASELINES, make_detector
 
     groups = _groups(split)
-    try:
-        detectors = load_detectors(model)
-        name = next(iter(detectors))
-        for base in BASELINES:
-            detectors.setdefault(base, make_detector(base))
-        features = load_features(data)
-        results = run_evaluation(
-            features, detectors, eval_groups=groups, health=SUPERVISED if sensor_health else None
-        )
-        rows = features.split(groups)
-        faults = results[0].metrics.get("sensor_fault_scenarios")
-        faulted = None if faults is None else sum(c["with_fault"] for c in faults.values())
-        supervision = "off" if faulted is None else f"on ({faulted} scenarios with a sensor FAULT)"
-        context = {"data": features.location, "feature_set": features.feature_set,
-                   "evaluated on": ", ".join(groups), "rows": len(rows),
-                   "sensor supervision": supervision, "model": ", ".join(model)}  # fmt: skip
-        doc = write_report(
-            results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context, model=name
-        )
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
+    detectors = load_detectors(model)
+    name = next(iter(detectors))
+    for base in BASELINES:
+        detectors.setdefault(base, make_detector(base))
+    features = load_features(data)
+    results = run_evaluation(
+        features, detectors, eval_groups=groups, health=SUPERVISED if sensor_health else None
+    )
+    rows = features.split(groups)
+    faults = results[0].metrics.get("sensor_fault_scenarios")
+    faulted = None if faults is None else sum(c["with_fault"] for c in faults.values())
+    supervision = "off" if faulted is None else f"on ({faulted} scenarios with a sensor FAULT)"
+    context = {"data": features.location, "feature_set": features.feature_set,
+               "evaluated on": ", ".join(groups), "rows": len(rows),
+               "sensor supervision": supervision, "model": ", ".join(model)}  # fmt: skip
+    doc = write_report(
+        results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context, model=name
+    )
     metrics = {
         **results[0].metrics,
         "versus": best_baseline_ttd(results, name),
@@ -240,19 +230,16 @@ def sim2real(
     from embercast.lifecycle.detectors import load_detectors
     from embercast.models.factory import make_detector
 
-    try:
-        detectors = load_detectors(model)
-        if fit:
-            for base in ("rate_of_rise", "co2_threshold"):
-                detectors.setdefault(base, make_detector(base))
-        fit_on = load_features(fit) if fit else None
-        sets = {str(d.get_params().get("feature_set", "extended")) for d in detectors.values()}
-        result = sim_to_real(
-            detectors, real_fires, "standard18" if sets == {"standard18"} else "extended",
-            seed=seed, fit_on=fit_on,
-        )  # fmt: skip
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
+    detectors = load_detectors(model)
+    if fit:
+        for base in ("rate_of_rise", "co2_threshold"):
+            detectors.setdefault(base, make_detector(base))
+    fit_on = load_features(fit) if fit else None
+    sets = {str(d.get_params().get("feature_set", "extended")) for d in detectors.values()}
+    result = sim_to_real(
+        detectors, real_fires, "standard18" if sets == {"standard18"} else "extended",
+        seed=seed, fit_on=fit_on,
+    )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(result))  # detectors in the order given, the baselines last
         return
@@ -331,14 +318,11 @@ def predict(
     from embercast.lifecycle.detectors import load_detector
     from embercast.lifecycle.predict import predict as run_predict
 
-    try:
-        detector = load_detector(model)
-        summary = run_predict(
-            detector, input_location, out, engine=chosen_engine, workers=workers,
-            scheduler=address, compiled=compiled,
-        )  # fmt: skip
-    except (ValueError, OSError, SchedulerUnreachableError) as exc:
-        _fail(str(exc))
+    detector = load_detector(model)
+    summary = run_predict(
+        detector, input_location, out, engine=chosen_engine, workers=workers,
+        scheduler=address, compiled=compiled,
+    )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(summary, sort_keys=True))
     else:
@@ -366,11 +350,8 @@ def pipeline_run(
     _settings()
     from embercast.lifecycle.pipeline import build_workflow, load_config
 
-    try:
-        workflow = build_workflow(load_config(config))
-        state = workflow.run(lambda step, event: typer.echo(f"{step}: {event}", err=True))
-    except (ValueError, OSError, SchedulerUnreachableError) as exc:
-        _fail(str(exc))
+    workflow = build_workflow(load_config(config))
+    state = workflow.run(lambda step, event: typer.echo(f"{step}: {event}", err=True))
     if json_output:
         typer.echo(json.dumps(state, sort_keys=True, default=str))
     else:
@@ -386,10 +367,7 @@ def pipeline_status(
     _settings()
     from embercast.lifecycle.pipeline import build_workflow, load_config
 
-    try:
-        state = build_workflow(load_config(config)).state()
-    except ValueError as exc:
-        _fail(str(exc))
+    state = build_workflow(load_config(config)).state()
     if json_output:
         typer.echo(json.dumps(state, sort_keys=True, default=str))
     else:
@@ -420,10 +398,7 @@ app.add_typer(models_app, name="models")
 def _registry() -> Any:
     from embercast.lifecycle.registry import Registry
 
-    try:
-        return Registry()
-    except ValueError as exc:
-        _fail(str(exc))
+    return Registry()
 
 
 @models_app.command("list")
@@ -431,10 +406,7 @@ def models_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every registered version with its aliases and held-out metrics."""
-    try:
-        rows = _registry().versions()
-    except ValueError as exc:
-        _fail(str(exc))
+    rows = _registry().versions()
     if json_output:
         typer.echo(json.dumps(rows, sort_keys=True))
         return
@@ -459,15 +431,12 @@ def models_show(
     from embercast.lifecycle.registry import is_ref
 
     shown: list[dict[str, Any]] | dict[str, Any]
-    try:
-        registry = _registry()
-        if is_ref(name):
-            model, version = registry.resolve(name)
-            (shown,) = [r for r in registry.versions(model) if r["version"] == version]
-        else:
-            shown = registry.versions(name)
-    except ValueError as exc:
-        _fail(str(exc))
+    registry = _registry()
+    if is_ref(name):
+        model, version = registry.resolve(name)
+        (shown,) = [r for r in registry.versions(model) if r["version"] == version]
+    else:
+        shown = registry.versions(name)
     typer.echo(json.dumps(shown, indent=None if json_output else 2, sort_keys=True))
 
 
@@ -489,11 +458,8 @@ def models_promote(
     reasons and the scenarios compared on are recorded."""
     from embercast.evaluation.feature_data import load_features
 
-    try:
-        registry = _registry()
-        decision = registry.promote(ref, load_features(data) if data else None)
-    except ValueError as exc:
-        _fail(str(exc))
+    registry = _registry()
+    decision = registry.promote(ref, load_features(data) if data else None)
     if json_output:
         typer.echo(json.dumps({"ref": ref, "passed": decision.passed, "reasons": decision.reasons,
                                "compared_on": decision.compared_on}))  # fmt: skip
@@ -509,8 +475,5 @@ def models_promote(
 @models_app.command("rollback")
 def models_rollback(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
     """Give the champion alias back to the previous champion."""
-    try:
-        version = _registry().rollback(name)
-    except ValueError as exc:
-        _fail(str(exc))
+    version = _registry().rollback(name)
     typer.echo(f"{name}@champion is version {version} again")

@@ -18,6 +18,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from embercast.errors import InputError
 from embercast.sensors.datasheets import LEPTON35
 
 FRAME_HEIGHT = LEPTON35.height_px
@@ -106,13 +107,13 @@ class FramePolicy:
             try:
                 every = int(raw)
             except ValueError:
-                raise ValueError(
+                raise InputError(
                     f"invalid frames policy {text!r}: F in 'sample:F' must be an integer >= 1"
                 ) from None
             if every < 1:
-                raise ValueError(f"invalid frames policy {text!r}: F must be >= 1, got {every}")
+                raise InputError(f"invalid frames policy {text!r}: F must be >= 1, got {every}")
             return cls(mode="sample", every=every)
-        raise ValueError(f"invalid frames policy {text!r}: expected 'all', 'none' or 'sample:F'")
+        raise InputError(f"invalid frames policy {text!r}: expected 'all', 'none' or 'sample:F'")
 
     def keeps(self, reading_index: int) -> bool:
         """Whether the frames of the reading with this index (0-based) are stored."""

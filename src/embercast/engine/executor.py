@@ -23,6 +23,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+from embercast.errors import EmbercastError, InputError
+
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_WORKER_TIMEOUT_S",
@@ -45,7 +47,7 @@ DEFAULT_WORKER_TIMEOUT_S = 30.0
 """How long to wait for a reachable Dask scheduler to have at least one worker [s]."""
 
 
-class SchedulerUnreachableError(RuntimeError):
+class SchedulerUnreachableError(EmbercastError, RuntimeError):
     """The Dask scheduler at ``address`` cannot be reached or has no workers."""
 
     def __init__(self, address: str, reason: str) -> None:
@@ -66,11 +68,11 @@ def _distributed() -> Any:
 
 def _check_arguments(engine: str, workers: int, scheduler: str | None) -> None:
     if engine not in ENGINES:
-        raise ValueError(f"invalid engine selection {engine!r}: expected one of {ENGINES}")
+        raise InputError(f"invalid engine selection {engine!r}: expected one of {ENGINES}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
     if scheduler is not None and engine != "dask":
-        raise ValueError(f"a scheduler address ({scheduler}) needs engine 'dask', got {engine!r}")
+        raise InputError(f"a scheduler address ({scheduler}) needs engine 'dask', got {engine!r}")
 
 
 class TaskExecutor:

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from embercast.errors import InputError
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError)
 """Failures worth retrying (I/O, a scheduler or store briefly away)."""
@@ -48,7 +53,7 @@ class Workflow:
         for s in steps:
             unknown = [a for a in s.after if a not in names[: names.index(s.name)]]
             if unknown:
-                raise ValueError(f"step {s.name!r} reads {unknown}, which do not run before it")
+                raise InputError(f"step {s.name!r} reads {unknown}, which do not run before it")
         self.steps = steps
         self.path = Path(state_path)
         self.retries = retries
@@ -78,12 +83,14 @@ class Workflow:
             if record.get("status") == "done" and record.get("key") == key:
                 outputs[step.name] = record["outputs"]
                 record["cached"] = True
+                logger.info("step %s: cached (inputs unchanged)", step.name)
                 on_event(step.name, "cached")
                 continue
             record = {"status": "running", "key": key, "attempts": 0,
                       "started": _now(), "cached": False}  # fmt: skip
             records[step.name] = record
             self._save(state)
+            logger.info("step %s: running", step.name)
             on_event(step.name, "running")
             started = time.perf_counter()
             while True:
@@ -97,6 +104,8 @@ class Workflow:
                         self._fail(state, record, on_event, step.name)
                         raise
                     self._save(state)
+                    logger.info("step %s: attempt %d failed (%s); retrying",
+                                   step.name, record["attempts"], exc)  # fmt: skip
                     on_event(step.name, f"retry {record['attempts']}: {exc}")
                     time.sleep(self.backoff_s * record["attempts"])
                 except BaseException as exc:
@@ -107,6 +116,7 @@ class Workflow:
                           seconds=round(time.perf_counter() - started, 3))  # fmt: skip
             outputs[step.name] = result
             self._save(state)
+            logger.info("step %s: done in %.1f s", step.name, record["seconds"])
             on_event(step.name, "done")
         return state
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from embercast.errors import InputError
 from embercast.evaluation.feature_data import FeatureData
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.models.base import FireDetector
@@ -86,7 +87,7 @@ def condition_out_scores(
     """Fit a clone of ``detector`` (its hyperparameters, unfitted) on the scenarios of
     ``groups`` out of each fold and score those in it; the folds' rows pooled."""
     if not folds:
-        raise ValueError(f"no condition folds over the split groups {list(groups)}")
+        raise InputError(f"no condition folds over the split groups {list(groups)}")
     pool = features.split(groups)
     watched, _ = apply_sensor_supervision(
         pool

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from embercast.alarm.decision import AlarmParams
 from embercast.alarm.scd41_health import HealthParams
+from embercast.errors import InputError
 from embercast.evaluation.feature_data import FeatureData
 from embercast.evaluation.metrics import Outcome, outcomes, row_metrics, scenario_metrics
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
@@ -123,7 +124,7 @@ def fitted(detector: FireDetector, train: pd.DataFrame | None, missing: str) -> 
     if is_fitted(detector):
         return detector
     if train is None or train.empty:
-        raise ValueError(missing)
+        raise InputError(missing)
     fresh: FireDetector = clone(detector)
     return fresh.fit(train, train["fire"].to_numpy(), groups=train["scenario_id"])
 
@@ -146,7 +147,7 @@ def evaluate(
     train = data.split(train_groups)
     rows = data.split(eval_groups)
     if rows.empty:
-        raise ValueError(
+        raise InputError(
             f"{data.location!r} has no rows in the split groups {list(eval_groups)}; "
             "generate more scenarios or choose other groups"
         )

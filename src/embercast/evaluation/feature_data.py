@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from embercast.dataset.manifest import FEATURES_FORMAT, MANIFEST
+from embercast.errors import InputError
 from embercast.store.fs import join, list_names, read_json, read_table, resolve
 from embercast.synth.camera_coverage import fire_in_view
 
@@ -48,7 +49,7 @@ def load_features(location: str | Sequence[str]) -> FeatureData:
     if not isinstance(location, str):
         locations = list(location)
         if not locations:
-            raise ValueError("no feature set location given")
+            raise InputError("no feature set location given")
         parts = [_load_one(loc) for loc in locations]
         return parts[0] if len(parts) == 1 else combine_features(parts)
     return _load_one(location)
@@ -66,18 +67,18 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
     for part in parts:
         where = part.location
         if part.feature_set != first.feature_set or list(part.rows.columns) != columns:
-            raise ValueError(
+            raise InputError(
                 f"cannot combine feature set {where!r} ({part.feature_set}) with "
                 f"{first.location!r} ({first.feature_set}): their feature columns differ"
             )
         if part.holdout != first.holdout:
-            raise ValueError(
+            raise InputError(
                 f"cannot combine {where!r} with {first.location!r}: they hold out different "
                 f"conditions ({part.holdout!r} against {first.holdout!r})"
             )
         shared = part.seeds & seen.keys()
         if shared:
-            raise ValueError(
+            raise InputError(
                 f"cannot combine {where!r} with {seen[min(shared)]!r}: they share {len(shared)} "
                 "scenarios (generate more data with another --seed)"
             )
@@ -107,9 +108,9 @@ def _load_one(location: str) -> FeatureData:
     fs, root = resolve(location)
     manifest = read_json(fs, join(root, MANIFEST))
     if manifest is None:
-        raise ValueError(f"{location!r} is not a complete feature set: it has no manifest.json")
+        raise InputError(f"{location!r} is not a complete feature set: it has no manifest.json")
     if manifest.get("format") != FEATURES_FORMAT:
-        raise ValueError(f"{location!r} is not a feature set (format {manifest.get('format')!r})")
+        raise InputError(f"{location!r} is not a feature set (format {manifest.get('format')!r})")
     parts = sorted(n for n in list_names(fs, join(root, "features")) if n.endswith(".parquet"))
     table = pa.concat_tables([read_table(fs, join(root, "features", p)) for p in parts])
     parent = str(manifest["parent"]["location"])
@@ -118,7 +119,7 @@ def _load_one(location: str) -> FeatureData:
         # a feature set computed while generating sits inside its dataset
         pfs, proot = resolve(posixpath.dirname(root.rstrip("/")))
         if not pfs.exists(join(proot, "scenarios.parquet")):
-            raise ValueError(
+            raise InputError(
                 f"the dataset of feature set {location!r} ({parent!r}) cannot be found: "
                 "scenarios.parquet is missing"
             )

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from embercast.alarm.decision import AlarmDecision, AlarmParams
+from embercast.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float] 
     if n <= 0:
         return None
     if not 0 <= k <= n:
-        raise ValueError(f"a share needs 0 <= k <= n, got k={k}, n={n}")
+        raise InputError(f"a share needs 0 <= k <= n, got k={k}, n={n}")
     share = k / n
     centre = (share + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))

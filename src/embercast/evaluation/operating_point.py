@@ -44,6 +44,7 @@ import pandas as pd
 
 from embercast.alarm.decision import AlarmParams
 from embercast.config import get_settings
+from embercast.errors import InputError
 from embercast.evaluation.metrics import outcomes, scenario_metrics
 
 THRESHOLDS: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
@@ -101,17 +102,17 @@ def choose_operating_point(
     scenario is scored in several folds).
     """
     if not 0.0 <= budget <= 1.0:
-        raise ValueError(f"false-alarm budget must be in [0, 1], got {budget}")
+        raise InputError(f"false-alarm budget must be in [0, 1], got {budget}")
     if slow_budget is not None and not 0.0 <= slow_budget <= budget:
-        raise ValueError(
+        raise InputError(
             f"the slow path's false-alarm budget must be in [0, budget={budget}], got {slow_budget}"
         )
     if rows.empty:
-        raise ValueError("no validation rows to choose an alarm operating point on")
+        raise InputError("no validation rows to choose an alarm operating point on")
     base = base or AlarmParams()
     k = get_settings().alarm_budget_margin_se if margin_se is None else margin_se
     if k < 0:
-        raise ValueError(f"the budget's margin must be >= 0 standard errors, got {k}")
+        raise InputError(f"the budget's margin must be >= 0 standard errors, got {k}")
 
     def candidate(params: AlarmParams) -> dict[str, Any]:
         m = scenario_metrics(outcomes(rows, p, scenarios, params))

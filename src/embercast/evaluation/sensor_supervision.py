@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from embercast.alarm.scd41_health import HealthParams, Scd41Health
+from embercast.errors import InputError
 from embercast.models.augment import sensor_columns
 
 HEALTH_COLUMNS: tuple[str, str, str] = ("gas_val", "scd_temp_val", "scd_rh_val")
@@ -23,7 +24,7 @@ def sensor_faults(rows: pd.DataFrame, params: HealthParams | None = None) -> np.
     of ``rows`` (scenario_id, device_id, t_s and ``gas_val``; ``scd_temp_val`` and
     ``scd_rh_val`` when present)."""
     if HEALTH_COLUMNS[0] not in rows.columns:
-        raise ValueError(
+        raise InputError(
             f"sensor health needs the CO2 reading column {HEALTH_COLUMNS[0]!r}; the rows have none"
         )
     nan = np.full(len(rows), np.nan)

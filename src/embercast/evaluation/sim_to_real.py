@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from embercast.dataset.schema import FRAMES_SCHEMA, READINGS_SCHEMA
+from embercast.errors import InputError
 from embercast.evaluation.evaluate import SUPERVISED, alarm_params, fitted
 from embercast.evaluation.feature_data import FeatureData
 from embercast.evaluation.metrics import outcomes
@@ -90,7 +91,7 @@ def faa_streams(real_fires: str | Path) -> list[RealStream]:
     folder = Path(real_fires) / FAA_FOLDER
     paths = sorted(folder.glob("TestCase*_FAA_EXPDATA.csv"))
     if not paths:
-        raise ValueError(f"{folder} holds no FAA test (TestCase*_FAA_EXPDATA.csv)")
+        raise InputError(f"{folder} holds no FAA test (TestCase*_FAA_EXPDATA.csv)")
     water = float(h2o_ppm_from_rh(AMBIENT_RH_PCT, AMBIENT_C))
     streams = []
     for path in paths:

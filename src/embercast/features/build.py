@@ -8,6 +8,7 @@ feature set, never on the engine or worker count, so rebuilding gives the same c
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from embercast.dataset.manifest import (
 )
 from embercast.dataset.schema import FRAMES_SCHEMA
 from embercast.engine.executor import map_tasks
+from embercast.errors import InputError
 from embercast.features.fold import features_schema, fold
 from embercast.features.sets import FEATURE_VERSIONS, feature_names, get_feature_set
 from embercast.store.fs import (
@@ -46,10 +48,12 @@ from embercast.store.fs import (
 )
 from embercast.store.lineage import record_features
 
+logger = logging.getLogger(__name__)
+
 _PARQUET = {"compression": "zstd"}
 
 
-class FeaturesError(ValueError):
+class FeaturesError(InputError):
     """A feature set cannot be built (incomplete dataset, a different feature set in the way)."""
 
 
@@ -199,6 +203,7 @@ def build_features(
             existing.get("feature_version"),
         ) == (feature_set, FEATURE_VERSIONS[feature_set])
         if same:
+            logger.info("%s already holds %s of this dataset; nothing to build", out, feature_set)
             record_features(out)
             return _summary(existing, out, started, "complete")
         if not overwrite:
@@ -216,6 +221,7 @@ def build_features(
     )
     parts = sorted(n for n in list_names(dfs, join(droot, READINGS_DIR)) if n.endswith(".parquet"))
     tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
+    logger.info("building %s of %s into %s: %d parts", feature_set, dataset, out, len(tasks))
     results: list[dict[str, Any]] = []
     if progress:
         progress(0, len(tasks))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from embercast.errors import InputError
 from embercast.features.background import NewHotObject
 from embercast.features.base import NAN, Extractor, RowContext
 from embercast.features.blobs import HotBlobs, HotFlicker, ThermalOk
@@ -86,7 +87,7 @@ def get_feature_set(name: str) -> Callable[[], list[Extractor]]:
     try:
         return FEATURE_SETS[name]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"invalid feature set {name!r} for FEATURE_SETS; choose one of {sorted(FEATURE_SETS)}"
         ) from None
 

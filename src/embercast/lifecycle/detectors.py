@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from embercast.errors import InputError
 from embercast.lifecycle.registry import Registry, is_ref
 from embercast.models.base import FireDetector
 from embercast.models.factory import BASELINES, make_detector
@@ -43,6 +44,6 @@ def load_detectors(refs: Sequence[str]) -> dict[str, FireDetector]:
             stem = Path(ref).stem
             name = stem if stems.count(stem) == 1 and stem not in BASELINES else ref
         if name in detectors:
-            raise ValueError(f"--model {ref!r} is given twice")
+            raise InputError(f"--model {ref!r} is given twice")
         detectors[name] = load_detector(ref)
     return detectors

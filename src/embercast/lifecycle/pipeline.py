@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from embercast.dataset.manifest import MANIFEST
 from embercast.engine.workflow import Step, Workflow
+from embercast.errors import InputError
 
 if TYPE_CHECKING:
     from embercast.synth.writer import GenerateSummary
@@ -69,15 +70,15 @@ def load_config(path: str | None) -> PipelineConfig:
     try:
         raw = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise ValueError(f"pipeline config {path!r} does not exist") from None
+        raise InputError(f"pipeline config {path!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"pipeline config {path!r} is not valid TOML: {exc}") from None
+        raise InputError(f"pipeline config {path!r} is not valid TOML: {exc}") from None
     try:
         return PipelineConfig(**raw.get("pipeline", {}))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"pipeline config {path!r}: {where}: {first['msg']}") from None
+        raise InputError(f"pipeline config {path!r}: {where}: {first['msg']}") from None
 
 
 Inputs = Mapping[str, Any]
@@ -114,7 +115,7 @@ def _validate(_: Inputs, up: Upstream) -> dict[str, Any]:
 
     problems = validate_dataset(up["generate"]["dataset"])
     if problems:
-        raise ValueError(f"the dataset has {len(problems)} problem(s), first: {problems[0]}")
+        raise InputError(f"the dataset has {len(problems)} problem(s), first: {problems[0]}")
     return {"problems": 0}
 
 

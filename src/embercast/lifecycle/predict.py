@@ -8,6 +8,7 @@ unless asked either way."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from embercast.dataset.manifest import (
 )
 from embercast.dataset.schema import FRAMES_SCHEMA
 from embercast.engine.executor import map_tasks
+from embercast.errors import InputError
 from embercast.features.fold import fold
 from embercast.models.base import FireDetector
 from embercast.models.compiled import CompiledScorer, is_compiled
@@ -39,6 +41,8 @@ from embercast.store.fs import (
     resolve,
     write_table_atomic,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def _detect(location: str) -> tuple[str, list[str], int]:
         return "table", [""], read_row_count(fs, root)
     manifest_path = join(root, MANIFEST)
     if not fs.exists(manifest_path):
-        raise ValueError(
+        raise InputError(
             f"{location!r} is neither a Parquet file nor a complete dataset or feature set"
         )
     with fs.open(manifest_path, "rb") as fh:
@@ -98,7 +102,7 @@ def _detect(location: str) -> tuple[str, list[str], int]:
     fmt = manifest.get("format")
     folder = {FEATURES_FORMAT: FEATURES_DIR, DATASET_FORMAT: READINGS_DIR}.get(fmt)
     if folder is None:
-        raise ValueError(f"{location!r} has an unknown manifest format {fmt!r}")
+        raise InputError(f"{location!r} has an unknown manifest format {fmt!r}")
     parts = sorted(n for n in list_names(fs, join(root, folder)) if n.endswith(".parquet"))
     rows = int(manifest.get("counts", {}).get("rows", 0))
     return ("features" if folder == "features" else "dataset"), parts, rows
@@ -128,6 +132,10 @@ def predict(
     scorer: FireDetector | CompiledScorer = detector
     if compiled and isinstance(detector, GBMDetector):
         scorer = CompiledScorer(detector)
+    logger.info(
+        "scoring %d rows of %s %s through %s", rows, kind, location,
+        "compiled trees" if scorer is not detector else "predict_proba",
+    )  # fmt: skip
     tasks = [_Part(kind, location, p, scorer, feature_set) for p in parts]
     tables = list(map_tasks(_score, tasks, engine=engine, workers=workers, scheduler=scheduler))
     table = pa.concat_tables(tables) if tables else pa.table({"p_fire": pa.array([], pa.float64())})

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from embercast.config import get_settings  # noqa: E402
+from embercast.errors import InputError
 from embercast.models.base import FireDetector  # noqa: E402
 
 if TYPE_CHECKING:
     from embercast.evaluation.feature_data import FeatureData
+
+logger = logging.getLogger(__name__)
 
 EXPERIMENT = "embercast"
 GATE_METRICS = ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate")
@@ -29,7 +32,7 @@ GATE_METRICS = ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate")
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
 
 
-class RegistryError(ValueError):
+class RegistryError(InputError):
     """The registry cannot be reached or used, or a reference is unknown (one-line message)."""
 
 
@@ -138,9 +141,9 @@ class Registry:
         for key, value in metrics.items():
             self.client.set_model_version_tag(register, str(number), f"metric.{key}", str(value))
         has_champion = self._alias_version(register, "champion") is not None
-        self.client.set_registered_model_alias(
-            register, "challenger" if has_champion else "champion", str(number)
-        )
+        alias = "challenger" if has_champion else "champion"
+        self.client.set_registered_model_alias(register, alias, str(number))
+        logger.info("registered %s/%d as %s@%s", register, number, register, alias)
         return run.info.run_id, number
 
     def _alias_version(self, name: str, alias: str) -> int | None:
@@ -295,6 +298,10 @@ class Registry:
         ``gate.reasons``, ``gate.champion_before``, ``gate.compared_on``)."""
         name, version = self.resolve(ref)
         decision = self.gate(name, version, data)
+        logger.info(
+            "gate for %s/%d: %s (%s)", name, version,
+            "passed" if decision.passed else "refused", "; ".join(decision.reasons) or "no reason",
+        )  # fmt: skip
         before = self._alias_version(name, "champion")
         v = str(version)
         self.client.set_model_version_tag(name, v, "gate.passed", str(decision.passed).lower())
@@ -319,6 +326,7 @@ class Registry:
         current = self._alias_version(name, "champion")
         self.client.set_registered_model_alias(name, "champion", previous)
         self.client.set_registered_model_tag(name, "previous_champion", str(current))
+        logger.info("%s@champion: version %s -> %s (rollback)", name, current, previous)
         return int(previous)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from embercast.config import get_settings
+from embercast.errors import InputError
 from embercast.evaluation.condition_folds import condition_folds, condition_out_scores
 from embercast.evaluation.evaluate import evaluate
 from embercast.evaluation.feature_data import FeatureData, load_features
@@ -18,6 +20,8 @@ from embercast.lifecycle.registry import Registry
 from embercast.models.base import FireDetector
 from embercast.models.factory import make_detector
 from embercast.models.persistence import save_model
+
+logger = logging.getLogger(__name__)
 
 LOGGED_METRICS = (
     "roc_auc", "pr_auc", "brier", "detection_rate", "ttd_median_s", "ttd_p90_s",
@@ -33,7 +37,7 @@ room conditions (:mod:`embercast.evaluation.condition_folds`), or on ``val`` sco
 def check_alarm_choice(on: str) -> None:
     """ValueError naming ALARM_CHOICES unless ``on`` is one of them."""
     if on not in ALARM_CHOICES:
-        raise ValueError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
+        raise InputError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
 
 
 def fit_detector(
@@ -46,7 +50,7 @@ def fit_detector(
     """A fresh ``model`` fitted on the rows of ``groups``: (detector, rows, seconds)."""
     rows = features.split(groups)
     if rows.empty:
-        raise ValueError(f"{features.location} has no rows in the split groups {list(groups)}")
+        raise InputError(f"{features.location} has no rows in the split groups {list(groups)}")
     detector = make_detector(model)
     if "feature_set" in detector.get_params():
         detector.set_params(feature_set=feature_set or features.feature_set)
@@ -92,16 +96,18 @@ def train(
     if feature_set not in (None, features.feature_set) and not (
         feature_set == "standard18" and features.feature_set == "extended"
     ):
-        raise ValueError(
+        raise InputError(
             f"feature set {feature_set!r} is not in the table's {features.feature_set!r} features"
         )
     detector, n_rows, seconds = fit_detector(
         features, model, train_groups, tuned.get("best_params"), feature_set
     )
+    logger.info("fitted %s on %d rows of %s in %.1f s", model, n_rows, features.location, seconds)
     operating = choose_alarm(
         features, detector, alarm_groups, alarm_budget, slow_path, alarm_on,
         pool=tuple(dict.fromkeys((*train_groups, *alarm_groups))),
     )  # fmt: skip
+    logger.info("alarm operating point of %s: %s", model, getattr(detector, "alarm_", None))
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
     metrics = {k: result.metrics[k] for k in LOGGED_METRICS if result.metrics.get(k) is not None}
     in_view = (result.metrics.get("in_view") or {}).get("detection_rate")

@@ -16,6 +16,7 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
+from embercast.errors import InputError
 from embercast.evaluation.evaluate import evaluate
 from embercast.evaluation.feature_data import FeatureData
 from embercast.models.factory import make_detector
@@ -47,10 +48,10 @@ def tune(
     """Run ``trials`` more trials of the study ``{model}-{data hash}`` in ``journal``; return the
     best parameters and value (over every trial of the study, also earlier ones)."""
     if model not in SEARCH_SPACES:
-        raise ValueError(f"no search space for {model!r}; choose one of {sorted(SEARCH_SPACES)}")
+        raise InputError(f"no search space for {model!r}; choose one of {sorted(SEARCH_SPACES)}")
     train, val = data.split(("train",)), data.split(("val",))
     if train.empty or val.empty:
-        raise ValueError(f"{data.location} needs train and val scenarios to tune on")
+        raise InputError(f"{data.location} needs train and val scenarios to tune on")
     optuna.logging.set_verbosity(logging.WARNING)
     Path(journal).parent.mkdir(parents=True, exist_ok=True)
     storage = JournalStorage(JournalFileBackend(journal))

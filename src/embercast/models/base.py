@@ -18,6 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from embercast.errors import InputError
+
 __all__ = ["FireDetector", "NotFittedError"]
 
 
@@ -46,22 +48,22 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             wanted = list(self._features()) if fitting else list(self.feature_names_in_)
             missing = [c for c in wanted if c not in X.columns]
             if missing:
-                raise ValueError(f"X lacks the features {missing} that {name} needs")
+                raise InputError(f"X lacks the features {missing} that {name} needs")
             frame = X[wanted]
         else:
             arr = np.asarray(X, dtype=float)
             if arr.ndim != 2:
-                raise ValueError(f"X must be 2-D (rows x features), got shape {arr.shape}")
+                raise InputError(f"X must be 2-D (rows x features), got shape {arr.shape}")
             expected = list(self._features()) if fitting else list(self.feature_names_in_)
             if arr.shape[1] != len(expected):
-                raise ValueError(
+                raise InputError(
                     f"X has {arr.shape[1]} features, but {name} is expecting {len(expected)} "
                     f"features as input ({', '.join(expected)})"
                 )
             frame = pd.DataFrame(arr, columns=expected)
         bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if bad:
-            raise ValueError(f"features {bad} of X are not numeric")
+            raise InputError(f"features {bad} of X are not numeric")
         return frame.astype(float)
 
     def _prepare_fit(self, X: Any, y: Any) -> tuple[pd.DataFrame, NDArray[np.int_]]:
@@ -70,15 +72,15 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         frame = self._frame(X, fitting=True)
         target = np.asarray(y).astype(int).ravel()
         if target.shape[0] != len(frame):
-            raise ValueError(f"X has {len(frame)} rows but y has {target.shape[0]}")
+            raise InputError(f"X has {len(frame)} rows but y has {target.shape[0]}")
         labels = set(np.unique(target).tolist())
         if not labels <= {0, 1}:
-            raise ValueError("y must hold 0 (no fire) and 1 (fire) only")
+            raise InputError("y must hold 0 (no fire) and 1 (fire) only")
         if self.learns_from_fires and labels != {0, 1}:
             held = (
                 "fire rows only" if labels == {1} else "no-fire rows only" if labels else "nothing"
             )
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__} learns from fire and no-fire rows, but its training "
                 f"rows hold {held}: train on more scenarios (or another split) so that both "
                 "kinds are among them"

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embercast.config import get_settings
+from embercast.errors import InputError
 from embercast.models.base import FireDetector
 from embercast.models.trees import GBMDetector
 
@@ -35,7 +36,7 @@ def _members(detector: FireDetector, path: str) -> list[tuple[Any, _Table, _Tabl
     """Each member's LightGBM booster and its calibration table (thresholds in, probabilities
     out; None without a calibrator). ValueError for a detector that is not LightGBM."""
     if not isinstance(detector, GBMDetector):
-        raise ValueError(
+        raise InputError(
             f"{path} supports LightGBM detectors (gbm, gas), not {type(detector).__name__}"
         )
     members: list[tuple[Any, _Table, _Table]] = []
@@ -84,7 +85,7 @@ class RowScorer:
         """Fire probability of one row (NaN allowed for missing features)."""
         x = np.asarray(row, dtype=np.float64).reshape(1, -1)
         if x.shape[1] != len(self.features):
-            raise ValueError(
+            raise InputError(
                 f"row has {x.shape[1]} features, but the scorer is expecting {len(self.features)}"
             )
         total = 0.0

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from embercast.errors import InputError
 from embercast.features.sets import FEATURE_SETS, feature_names
 from embercast.models.base import FireDetector
 from embercast.models.calibration import held_out_rows
@@ -57,7 +58,7 @@ class EnsembleDetector(FireDetector):
     def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
         unknown = [m for m in self.members if m not in MEMBERS]
         if unknown or not self.members:
-            raise ValueError(
+            raise InputError(
                 f"The 'members' parameter of EnsembleDetector must be names from "
                 f"{sorted(MEMBERS)}. Got {list(self.members)!r} instead."
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from embercast.errors import InputError
 from embercast.models.base import FireDetector
 from embercast.models.baselines import CO2Threshold, HotspotThreshold, RateOfRiseHeat, ReferenceRF
 from embercast.models.ensemble import EnsembleDetector
@@ -37,7 +38,7 @@ def make_detector(name: str) -> FireDetector:
     """A fresh detector by name; ValueError naming BASELINES and MODELS if unknown."""
     factory = BASELINES.get(name) or MODELS.get(name)
     if factory is None:
-        raise ValueError(
+        raise InputError(
             f"unknown model {name!r}: a baseline ({', '.join(BASELINES)}), a model "
             f"({', '.join(MODELS)}) or a saved model file"
         )

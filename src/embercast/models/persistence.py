@@ -10,6 +10,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from embercast.errors import InputError
 from embercast.models.base import FireDetector
 
 FORMAT = "embercast-model/1"
@@ -32,17 +33,17 @@ def load_model(path: str) -> FireDetector:
     target = Path(path)
     info_path = target.with_name(target.name + ".json")
     if not target.is_file() or not info_path.is_file():
-        raise ValueError(f"no saved model at {path!r} (expected {target.name} and its .json)")
+        raise InputError(f"no saved model at {path!r} (expected {target.name} and its .json)")
     try:
         info = json.loads(info_path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{info_path} is not a model description: {exc}") from None
+        raise InputError(f"{info_path} is not a model description: {exc}") from None
     if info.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not an embercast model (format {info.get('format')!r})")
+        raise InputError(f"{path!r} is not an embercast model (format {info.get('format')!r})")
     try:
         detector = pickle.loads(target.read_bytes())
     except Exception as exc:  # a truncated or foreign pickle
-        raise ValueError(f"{path!r} cannot be loaded: {exc}") from None
+        raise InputError(f"{path!r} cannot be loaded: {exc}") from None
     if not isinstance(detector, FireDetector):
-        raise ValueError(f"{path!r} holds a {type(detector).__name__}, not a fire detector")
+        raise InputError(f"{path!r} holds a {type(detector).__name__}, not a fire detector")
     return detector

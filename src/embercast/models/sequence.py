@@ -18,6 +18,7 @@ import torch
 from numpy.typing import NDArray
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from embercast.errors import InputError
 from embercast.features.sets import FEATURE_SETS, feature_names
 from embercast.models.base import FireDetector, _two_columns
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
@@ -217,5 +218,5 @@ def _stream_ids(X: Any) -> NDArray[np.int64] | None:
     codes, _ = pd.factorize(keys)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     if len(starts) != len(np.unique(codes)):
-        raise ValueError("rows of each device stream must be together and in time order")
+        raise InputError("rows of each device stream must be together and in time order")
     return np.asarray(codes, dtype=np.int64)

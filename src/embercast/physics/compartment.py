@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from embercast.errors import InputError
+
 RHO_CP = 1.2
 """Volumetric heat capacity of air [kJ/(m^3 K)]."""
 
@@ -30,7 +32,7 @@ def as_series(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a time series (one value per time step), got shape {arr.shape}"
         )
     return arr

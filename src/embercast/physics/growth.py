@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from embercast.errors import InputError
+
 T_SQUARED_ALPHA: dict[str, float] = {
     "slow": 0.002931,
     "medium": 0.01172,
@@ -33,7 +35,7 @@ def growth_alpha(growth_class: str) -> float:
     try:
         return T_SQUARED_ALPHA[growth_class]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"invalid growth class {growth_class!r} for T_SQUARED_ALPHA; "
             f"choose one of {sorted(T_SQUARED_ALPHA)}"
         ) from None

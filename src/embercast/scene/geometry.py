@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from embercast.errors import InputError
 from embercast.sensors.datasheets import LEPTON35
 
 SURFACES: tuple[str, ...] = ("floor", "ceiling", "wall_x0", "wall_x1", "wall_y0", "wall_y1")
@@ -34,7 +35,7 @@ class Room:
         for name in ("length", "width", "height"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.5):
-                raise ValueError(
+                raise InputError(
                     f"invalid room: {name} must be a finite length > 0.5 m, got {value!r}"
                 )
 

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from embercast.errors import InputError
 from embercast.sensors.datasheets import LEPTON35, LeptonSpec
 
 Gain = Literal["high", "low"]
@@ -248,7 +249,7 @@ class LeptonCamera:
 
     def __init__(self, device: LeptonDevice, spec: LeptonSpec = LEPTON35, seed: int = 0) -> None:
         if seed < 0:
-            raise ValueError(f"seed must be non-negative, got {seed}")
+            raise InputError(f"seed must be non-negative, got {seed}")
         self.device = device
         self.spec = spec
         self.seed = seed
@@ -281,16 +282,16 @@ class LeptonCamera:
         LeptonFrame
         """
         if frame_index < 0:
-            raise ValueError(f"frame_index must be non-negative, got {frame_index}")
+            raise InputError(f"frame_index must be non-negative, got {frame_index}")
         if frame_index < self._last_index:
-            raise ValueError(
+            raise InputError(
                 f"frames must be observed in increasing frame_index order: got {frame_index} "
                 f"after {self._last_index}"
             )
         scene = np.asarray(apparent_c, dtype=np.float32)
         shape = (self.spec.height_px, self.spec.width_px)
         if scene.shape != shape:
-            raise ValueError(f"apparent_c must have shape {shape}, got {scene.shape}")
+            raise InputError(f"apparent_c must have shape {shape}, got {scene.shape}")
         self._last_index = frame_index
         x = scene * np.float32(100.0)
         mode = self._modes[self._gain]

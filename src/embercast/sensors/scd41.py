@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
+from embercast.errors import InputError
 from embercast.sensors.datasheets import SCD41, SCD41Spec
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,11 +105,11 @@ def first_order_lag(
     """
     xa = np.asarray(x, dtype=np.float64)
     if xa.ndim != 1:
-        raise ValueError(f"x must be 1-D, got shape {xa.shape}")
+        raise InputError(f"x must be 1-D, got shape {xa.shape}")
     if not dt_s > 0:
-        raise ValueError(f"dt_s must be > 0, got {dt_s}")
+        raise InputError(f"dt_s must be > 0, got {dt_s}")
     if not tau_s >= 0:
-        raise ValueError(f"tau_s must be >= 0, got {tau_s}")
+        raise InputError(f"tau_s must be >= 0, got {tau_s}")
     y = np.empty_like(xa)
     if xa.size == 0:
         return y
@@ -158,7 +159,7 @@ def self_calibration_offset(
     t = np.asarray(t_s, dtype=np.float64)
     c = np.asarray(co2_ppm, dtype=np.float64)
     if not (initial_s > 0 and period_s > 0):
-        raise ValueError(f"initial_s and period_s must be > 0, got {initial_s}, {period_s}")
+        raise InputError(f"initial_s and period_s must be > 0, got {initial_s}, {period_s}")
     out = np.zeros_like(c)
     lo, when = 0, initial_s
     while t.size and when < t[-1]:
@@ -243,19 +244,19 @@ def measure(
     """
     t = np.asarray(truth_t_s, dtype=np.float64)
     if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"truth_t_s must be a non-empty 1-D array, got shape {t.shape}")
+        raise InputError(f"truth_t_s must be a non-empty 1-D array, got shape {t.shape}")
     if not period_s > 0:
-        raise ValueError(f"period_s must be > 0, got {period_s}")
+        raise InputError(f"period_s must be > 0, got {period_s}")
     dt = float(t[1] - t[0]) if t.size > 1 else 1.0
     if t.size > 1 and not np.allclose(np.diff(t), dt):
-        raise ValueError("truth_t_s must be a regular grid")
+        raise InputError("truth_t_s must be a regular grid")
     n_read = math.floor((t[-1] - t[0]) / period_s + 1e-9)
     t_read = t[0] + period_s * np.arange(1, n_read + 1, dtype=np.float64)
 
     def sensed(x: npt.ArrayLike, tau_s: float, name: str) -> FloatArray:
         xa = np.asarray(x, dtype=np.float64)
         if xa.shape != t.shape:
-            raise ValueError(f"{name} must have the shape of truth_t_s {t.shape}, got {xa.shape}")
+            raise InputError(f"{name} must have the shape of truth_t_s {t.shape}, got {xa.shape}")
         out: FloatArray = np.interp(t_read, t, first_order_lag(xa, dt, tau_s))
         return out
 

@@ -29,6 +29,7 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from embercast.config import get_settings
+from embercast.errors import EmbercastError
 
 __all__ = [
     "OutputLocationError",
@@ -55,7 +56,7 @@ MIN_FREE_BYTES = 1024 * 1024
 """A local location with less free space than this is reported as full [bytes]."""
 
 
-class OutputLocationError(OSError):
+class OutputLocationError(EmbercastError, OSError):
     """A dataset location cannot be used (unreachable, not writable, full, ...).
 
     The message names the location and the cause, for example

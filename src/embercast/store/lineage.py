@@ -36,6 +36,7 @@ from fsspec import AbstractFileSystem
 
 from embercast.config import get_settings
 from embercast.dataset.manifest import DATASET_FORMAT, FEATURES_FORMAT, MANIFEST
+from embercast.errors import InputError
 from embercast.store.fs import OutputLocationError, describe_os_error, is_local, join, resolve
 
 __all__ = [
@@ -95,7 +96,7 @@ _HASH = re.compile(r"[0-9a-f]{16,128}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-class CatalogError(ValueError):
+class CatalogError(InputError):
     """The catalog cannot be used, or a registration or reference is invalid.
 
     The message is one line and names the catalog file or the location concerned.

@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
+from embercast.errors import InputError
 from embercast.store.fs import is_local, join, resolve
 from embercast.store.lineage import Artifact, Catalog, CatalogError, read_manifest
 
@@ -72,7 +73,7 @@ and joins are still planned (``join_order``) and ``ORDER BY ... LIMIT`` still us
 _MISSING_TABLE = re.compile(r"Table with name (\S+?) does not exist", re.IGNORECASE)
 
 
-class QueryError(ValueError):
+class QueryError(InputError):
     """A query cannot run: SQL error, unknown view, unknown or unreachable artifact.
 
     The message is one line.

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from embercast.errors import InputError
+
 
 @dataclass(frozen=True, kw_only=True)
 class Fuel:
@@ -131,6 +133,6 @@ def get_fuel(name: str) -> Fuel:
     try:
         return FUELS[name]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"invalid fuel {name!r} for FUELS; choose one of {sorted(FUELS)}"
         ) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from embercast.errors import InputError
 from embercast.scene.geometry import CameraPose, Room
 from embercast.scene.render import StaticObject
 from embercast.synth.fuels import Fuel
@@ -122,7 +123,7 @@ class ScenarioPlan:
         """The faults of ``device``'s own sensors (a device of :attr:`devices`)."""
         k = next((i for i, d in enumerate(self.devices) if d is device), None)
         if k is None:
-            raise ValueError(f"device {device.device_id!r} is not one of this plan's devices")
+            raise InputError(f"device {device.device_id!r} is not one of this plan's devices")
         return [fault for fault in self.faults if fault.device == k]
 
     def add_object(self, obj: StaticObject, temps: FloatArray) -> None:

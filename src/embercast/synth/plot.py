@@ -24,6 +24,7 @@ from embercast.dataset.schema import (  # noqa: E402
     FRAME_WIDTH,
     FramePolicy,
 )
+from embercast.errors import InputError
 from embercast.sensors.lepton import counts_to_celsius  # noqa: E402
 from embercast.store.fs import join, resolve  # noqa: E402
 from embercast.synth.scenarios import COMMON_PARAMETERS, SCENARIO_CLASSES, ScenarioSpec  # noqa: E402
@@ -53,7 +54,7 @@ def load_scenario(
     table = pq.read_table(join(root, "scenarios.parquet"), filesystem=fs)
     rows = table.filter(pa.compute.equal(table["scenario_id"], scenario_id)).to_pylist()
     if not rows:
-        raise ValueError(f"scenario {scenario_id!r} is not in {dataset!r}")
+        raise InputError(f"scenario {scenario_id!r} is not in {dataset!r}")
     expr = pads.field("scenario_id") == scenario_id
     readings = pads.dataset(join(root, "readings"), filesystem=fs, format="parquet").to_table(
         filter=expr

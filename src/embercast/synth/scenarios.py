@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from embercast.errors import InputError
 from embercast.synth.distributions import (
     Bernoulli,
     Choice,
@@ -352,7 +353,7 @@ class SplitPolicy:
             key, _, values = part.partition("=")
             key = key.strip()
             if key not in CONDITIONS or not values.strip():
-                raise ValueError(
+                raise InputError(
                     f"invalid holdout {part!r}: expected CONDITION=BUCKET[,BUCKET] with CONDITION "
                     f"one of {sorted(CONDITIONS)}"
                 )
@@ -408,7 +409,7 @@ def get_class(name: str) -> ScenarioClass:
     try:
         return SCENARIO_CLASSES[name]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"unknown scenario class {name!r} in SCENARIO_CLASSES; "
             f"valid: {', '.join(SCENARIO_CLASSES)}"
         ) from None
@@ -453,7 +454,7 @@ def sample_scenarios(
     holds every class; a scenario's parameters come from :func:`sample_spec`.
     """
     if n < 1:
-        raise ValueError(f"invalid number of scenarios: must be >= 1, got {n}")
+        raise InputError(f"invalid number of scenarios: must be >= 1, got {n}")
     names = list(classes) if classes else list(SCENARIO_CLASSES)
     for name in names:
         get_class(name)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +54,7 @@ from embercast.dataset.schema import (
     FramePolicy,
 )
 from embercast.engine.executor import TaskExecutor
+from embercast.errors import InputError
 from embercast.store.fs import (
     OutputLocationError,
     atomic_write_bytes,
@@ -72,6 +74,8 @@ from embercast.synth.scenarios import SplitPolicy
 
 if TYPE_CHECKING:
     from embercast.synth.scenarios import ScenarioSpec
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -133,7 +137,7 @@ Progress = Callable[[int, int], object]
 """Called with (scenarios done, scenarios in total) at the start and after each task."""
 
 
-class DatasetExistsError(ValueError):
+class DatasetExistsError(InputError):
     """The output location already holds something this run must not mix with.
 
     ``replaceable`` is true when it is a dataset that ``overwrite=True`` may replace.
@@ -211,11 +215,11 @@ def _plain(key: str, value: object) -> object:
 def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
-        raise ValueError(f"the scenario runner's {what} table lacks columns {missing}")
+        raise InputError(f"the scenario runner's {what} table lacks columns {missing}")
     table = table.select(schema.names)
     for field in schema:
         if not field.nullable and table.column(field.name).null_count:
-            raise ValueError(f"the scenario runner's {what} table has nulls in {field.name!r}")
+            raise InputError(f"the scenario runner's {what} table has nulls in {field.name!r}")
     return table.cast(schema).replace_schema_metadata(None)
 
 
@@ -365,7 +369,7 @@ def scenarios_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
     for row in rows:
         missing = [key for key in SCENARIO_KEY_COLUMNS if key not in row]
         if missing:
-            raise ValueError(f"scenario row {row.get('scenario_id')!r} lacks {missing}")
+            raise InputError(f"scenario row {row.get('scenario_id')!r} lacks {missing}")
     ordered = sorted(rows, key=lambda row: str(row["scenario_id"]))
     params = sorted({key for row in ordered for key in row} - set(SCENARIO_KEY_COLUMNS))
     names = [*SCENARIO_KEY_COLUMNS, *params]
@@ -460,7 +464,7 @@ def _summary(
 
 def _check_count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise InputError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
@@ -534,7 +538,7 @@ def generate_dataset(
     _check_count("scenarios_per_task", scenarios_per_task)
     _check_count("workers", workers)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise InputError(f"seed must be an integer, got {seed!r}")
     policy = FramePolicy.parse(frames) if isinstance(frames, str) else frames
     if sampler is None:
         from embercast.synth.scenarios import sample_scenarios
@@ -564,6 +568,7 @@ def generate_dataset(
     check_writable(fs, root, out)
     state = _inspect(fs, root, out, record, overwrite)
     if state == "complete":
+        logger.info("%s already holds this dataset; nothing to generate", out)
         _remove_run_files(fs, root)
         manifest = _read_json(fs, join(root, MANIFEST))
         assert manifest is not None
@@ -606,9 +611,14 @@ def generate_dataset(
                 if i not in finished
             ]
             done = sum(len(chunk) for i, chunk in enumerate(chunks) if i in finished)
+            logger.info(
+                "generating %d scenarios into %s: %d tasks to run, %d done before (%s engine)",
+                len(specs), out, len(tasks), len(finished), engine,
+            )  # fmt: skip
             if progress is not None:
                 progress(done, len(specs))
             for index in executor.map(_run_task, tasks):
+                logger.debug("task %d finished: %s", index, part_name(index))
                 done += len(chunks[index])
                 if progress is not None:
                     progress(done, len(specs))
@@ -617,6 +627,7 @@ def generate_dataset(
             fs, root, len(chunks), record, _inline_features(fs, root, out, features)
         )
         _remove_run_files(fs, root)
+        logger.info("wrote %s/%s: content hash %s", out, MANIFEST, manifest["content_hash"])
     except OSError as exc:
         if isinstance(exc, OutputLocationError) or exc.errno not in _LOCATION_ERRNOS:
             raise

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from embercast.errors import InputError
 from embercast.synth.builders import fires, nuisances
 from embercast.synth.builders.base import base_plan
 from embercast.synth.plan import ScenarioPlan
@@ -46,7 +47,7 @@ def build_plan(spec: ScenarioSpec) -> ScenarioPlan:
     try:
         builder = BUILDERS[spec.scenario_class]
     except KeyError:
-        raise ValueError(f"invalid scenario class {spec.scenario_class!r} for BUILDERS") from None
+        raise InputError(f"invalid scenario class {spec.scenario_class!r} for BUILDERS") from None
     plan, rng = base_plan(spec)
     builder(plan, dict(spec.params), rng)
     return plan

@@ -1,0 +1,70 @@
+"""``embercast config show``: every setting by section, with where its value comes from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import embercast.cli as cli
+from embercast.config import SECTIONS, Settings, field_section, get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    path = tmp_path / "embercast.toml"
+    path.write_text('workers = 2\nalarm_false_alarm_budget = 0.01\nengine = "local"\n')
+    monkeypatch.setenv("EMBERCAST_CONFIG", str(path))
+    monkeypatch.setenv("EMBERCAST_ENGINE", "dask")
+    monkeypatch.delenv("EMBERCAST_WORKERS", raising=False)
+    get_settings.cache_clear()
+    return path
+
+
+def test_every_setting_has_a_section() -> None:
+    assert {field_section(name) for name in Settings.model_fields} <= set(SECTIONS)
+
+
+def test_show_groups_values_and_names_their_source(config: Path) -> None:
+    result = runner.invoke(cli.app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert f"  workers = 2  ({config})" in lines
+    assert "  engine = 'dask'  (EMBERCAST_ENGINE)" in lines  # the variable wins over the file
+    assert "  compile_min_rows = 2000000  (default)" in lines
+    assert lines.index("[alarm]  " + SECTIONS["alarm"]) < lines.index(
+        f"  alarm_false_alarm_budget = 0.01  ({config})"
+    )
+
+
+def test_show_as_json(config: Path) -> None:
+    result = runner.invoke(cli.app, ["config", "show", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["engine"] == {"engine": "dask", "workers": 2, "dask_scheduler": None}
+    assert shown["alarm"]["alarm_false_alarm_budget"] == 0.01
+    assert list(shown) == [s for s in SECTIONS if s in shown]
+
+
+def test_a_bad_setting_is_one_line(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBERCAST_WORKERS", "0")
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, ["config", "show"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: invalid setting 'workers'")
+
+
+def test_a_config_file_that_is_not_toml_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "embercast.toml"
+    path.write_text("workers = = 2\n")
+    monkeypatch.setenv("EMBERCAST_CONFIG", str(path))
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, ["config", "show"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path} is not valid TOML: ")
