@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
 from embercast.alarm.decision import AlarmParams
 from embercast.alarm.scd41_health import HealthParams
@@ -17,7 +16,7 @@ from embercast.errors import InputError
 from embercast.evaluation.feature_data import FeatureData
 from embercast.evaluation.metrics import Outcome, outcomes, row_metrics, scenario_metrics
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
-from embercast.models.base import FireDetector
+from embercast.models.base import FireDetector, is_fitted
 
 
 @dataclass
@@ -108,14 +107,6 @@ def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> Ala
 
 SUPERVISED = HealthParams()
 """The default sensor supervision of an evaluation (the live service's)."""
-
-
-def is_fitted(detector: FireDetector) -> bool:
-    try:
-        check_is_fitted(detector, "feature_names_in_")
-    except ValueError:
-        return False
-    return True
 
 
 def fitted(detector: FireDetector, train: pd.DataFrame | None, missing: str) -> FireDetector:

@@ -30,7 +30,7 @@ from embercast.dataset.schema import FRAMES_SCHEMA
 from embercast.engine.executor import map_tasks
 from embercast.errors import InputError
 from embercast.features.fold import fold
-from embercast.models.base import FireDetector
+from embercast.models.base import FireDetector, is_fitted
 from embercast.models.compiled import CompiledScorer, is_compiled
 from embercast.models.trees import GBMDetector
 from embercast.store.fs import (
@@ -125,6 +125,11 @@ def predict(
     input has at least settings' ``compile_min_rows`` rows. Returns a summary (rows, seconds,
     rows_per_s, out, scoring: ``compiled`` or ``predict_proba``)."""
     started = time.perf_counter()
+    if not is_fitted(detector):
+        raise InputError(
+            f"{type(detector).__name__} is not fitted: predict scores with a trained model "
+            "(a registry reference such as fire@champion, or a model file)"
+        )
     kind, parts, rows = _detect(location)
     feature_set = str(detector.get_params().get("feature_set", "extended"))
     if compiled is None:

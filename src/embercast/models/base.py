@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from embercast.errors import InputError
 
-__all__ = ["FireDetector", "NotFittedError"]
+__all__ = ["FireDetector", "NotFittedError", "is_fitted"]
 
 
 class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -115,6 +115,15 @@ class FireDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
         raise NotImplementedError
+
+
+def is_fitted(detector: FireDetector) -> bool:
+    """Whether ``detector`` has been fitted (it knows its features, ``feature_names_in_``)."""
+    try:
+        check_is_fitted(detector, "feature_names_in_")
+    except NotFittedError:
+        return False
+    return True
 
 
 def _two_columns(p: Any) -> NDArray[np.float64]:
