@@ -119,9 +119,9 @@ class Settings(BaseSettings):
         default=2_000_000,
         ge=0,
         description="Batch inference: a LightGBM model not yet compiled on this machine is "
-        "compiled for an input of at least this many rows (compiling takes about 1 s per "
-        "thousand leaves and saves a few microseconds per row; BENCHMARKS.md); below it the "
-        "input is scored through predict_proba [rows].",
+        "compiled for an input of at least this many rows (compiling costs seconds once and "
+        "saves microseconds per row; BENCHMARKS.md); below it the input is scored through "
+        "predict_proba [rows].",
     )
     alarm_false_alarm_budget: float = Field(
         json_schema_extra=_in("alarm"),
@@ -139,8 +139,7 @@ class Settings(BaseSettings):
         le=5.0,
         description="Training: how many binomial standard errors (over the validation nuisance "
         "scenarios) below the false-alarm budget a chosen operating point's share must lie "
-        "[-]. One left a third of LightGBM's training draws over the budget on held-out "
-        "conditions (docs/RESULTS.md); two held it for all three.",
+        "[-] (docs/MODELS.md, 'Alarm operating point').",
     )
     gate_max_detection_drop: float = Field(
         json_schema_extra=_in("registry"),

@@ -1,18 +1,15 @@
 """Scores of scenarios by models that did not see their room conditions: the ground for choosing
 an alarm operating point that holds on conditions outside the training data.
 
-A detector's false alarms rise where rooms differ from those it learned: on the held-out
-conditions of one dataset (small, well-ventilated, cold rooms) the default LightGBM alarmed in
-3.6 % of nuisance scenarios at the threshold that alarmed in 1.6 % of the ``val`` scenarios,
-which share the training conditions (README, results). A point chosen on ``val`` is chosen where
-the model is at home. Here each bucket of each room condition (e.g. ``room_size=large``) is left
-out in turn: a clone of the detector is fitted on the other scenarios of the pool and scores the
-left-out ones, so every scenario is scored once per condition by a model that never saw a room
-like it in that respect. Pooled over the folds, these scores put that dataset's false-alarm
-share at 3.1 % for p >= 0.7 and 1.7 % for 0.8 (held out: 3.3 % and 1.8 %), and above the
-held-out share at the higher thresholds and on three datasets; on two generator-v6 datasets
-below it (1.82 % against 2.26 %), which is why the operating point must meet its budget by a
-margin of standard errors (:mod:`embercast.evaluation.operating_point`).
+A detector's false alarms rise where rooms differ from those it learned, so a point chosen on
+``val``, whose scenarios share the training conditions, is chosen where the model is at home.
+Here each bucket of each room condition (e.g. ``room_size=large``) is left out in turn: a clone
+of the detector is fitted on the other scenarios of the pool and scores the left-out ones, so
+every scenario is scored once per condition by a model that never saw a room like it in that
+respect. Pooled over the folds, these scores estimate the false-alarm share on unseen rooms;
+the estimate can fall below the share later seen on held-out conditions, which is why the
+operating point must meet its budget by a margin of standard errors
+(:mod:`embercast.evaluation.operating_point`; measurements in docs/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ def best_baseline_ttd(results: list[Evaluated], model: str) -> dict[str, Any]:
 
 
 GOAL_DETECTION_RATE = 1.0
-"""Goal: every fire class detected in every scenario (README, goals) [-]."""
+"""Goal: every fire class detected in every scenario (README, "Numbers") [-]."""
 GOAL_SPEEDUP = 2.0
 """Goal: median time to detect at least this many times shorter than the best baseline with at
 most the model's false-alarm share [-]."""

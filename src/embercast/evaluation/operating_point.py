@@ -16,19 +16,16 @@ median time to detect is taken over every found fire, so a fire's difference in 
 not buy a slower alarm for every fire. The budget is a promise about rooms not yet seen, so a
 candidate is within it when its share is at least ``k`` binomial standard errors below it,
 ``budget - k sqrt(budget (1 - budget) / m)`` over the ``m`` validation nuisance scenarios
-(``k``: settings' ``alarm_budget_margin_se``, 2 by default). A share measured right at the
-budget is over it on unseen rooms about half the time (on two generator-v6 datasets the point
-chosen at 1.82 % on condition-out scores alarmed in 2.26 % of the held-out nuisance
-scenarios), and one standard error still left one of three training draws of LightGBM over it
-(generator v7: 1.70 % chosen, 2.12 % held out), for a model's false alarms also move from one
-training draw to the next; with two, all three held it (docs/RESULTS.md). When asked
+(``k``: settings' ``alarm_budget_margin_se``, 2 by default). A share right at the budget is
+over it on unseen rooms about half the time, and a model's false alarms also move from one
+training draw to the next; the margin covers both (docs/MODELS.md, "Alarm operating point").
+When asked
 (``slow``), the slow path (mean p over minutes) is then chosen with the fast path fixed (most
 detected, then soonest), among the candidates whose false-alarm share stays within
 ``slow_budget``, and kept only when it detects more or sooner. Training gives it the whole
 budget on condition-out scores (thousands of nuisance scenarios in rooms their models did not
 see show what it costs) and none on ``val`` (a hundred nuisance scenarios in familiar rooms do
-not: on held-out conditions every slow path chosen there added false alarms that ``val`` had not
-shown; README, results). The chosen parameters travel with the model (``alarm_``); evaluation
+not show it). The chosen parameters travel with the model (``alarm_``); evaluation
 runs them, and the live alarm decision is to run the same.
 """
 

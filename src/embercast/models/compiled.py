@@ -5,10 +5,9 @@ the members' mean.
 - :class:`RowScorer`, for the live service's one-reading-at-a-time path: each member's booster
   (or its compiled trees) called on a plain array.
 - :class:`CompiledScorer`, for batch inference: each member's trees compiled to native code by
-  lleaves (LLVM), which walks a row through them several times faster than LightGBM's own
-  predictor (BENCHMARKS.md). A compiled booster is kept in ``compiled_dir`` (settings) under the
-  hash of its model text and the host CPU, so each model compiles once per machine (about 4 s
-  for 100 trees of 31 leaves).
+  lleaves (LLVM), which walks a row through them faster than LightGBM's own predictor
+  (BENCHMARKS.md). A compiled booster is kept in ``compiled_dir`` (settings) under the hash of
+  its model text and the host CPU, so each model compiles once per machine.
 """
 
 from __future__ import annotations
@@ -60,9 +59,9 @@ class RowScorer:
     """Fire probability of one feature row (values in ``features`` order).
 
     ``compiled`` scores each member through its trees compiled to native code
-    (:func:`compiled_booster`, kept in ``directory``, default settings' ``compiled_dir``), in
-    about half the time per row of LightGBM's own predictor (BENCHMARKS.md); the first use of a
-    model on a machine compiles it (seconds), later ones load it."""
+    (:func:`compiled_booster`, kept in ``directory``, default settings' ``compiled_dir``), faster
+    per row than LightGBM's own predictor (BENCHMARKS.md); the first use of a model on a
+    machine compiles it (seconds), later ones load it."""
 
     def __init__(
         self, detector: FireDetector, compiled: bool = False, directory: str | None = None

@@ -27,9 +27,9 @@ class _Calibrated(FireDetector):
 
     With ``bags`` > 1 it does so ``bags`` times, member k with seed ``random_state + k`` (its
     own calibration scenarios, dropout copies and model seed), and the probability is the mean
-    of the members' calibrated probabilities. Which few hundred scenarios a single model is
-    calibrated on moves its false alarms on unseen conditions by up to a point or more (README,
-    results); the mean of a few draws is steadier."""
+    of the members' calibrated probabilities: which few hundred scenarios a single model is
+    calibrated on moves its false alarms on unseen conditions, and the mean of a few draws is
+    steadier (docs/MODELS.md)."""
 
     decision_threshold: ClassVar[float] = 0.7
 
@@ -124,7 +124,7 @@ class RandomForestDetector(_Calibrated):
 class GBMDetector(_Calibrated):
     """Gradient-boosted trees (LightGBM, CPU), with isotonic calibration on held-out scenarios:
     by default a bag of three 100-tree models (learning rate 0.15), which costs what one
-    300-tree model at 0.05 costs to score and alarms less on unseen conditions (README)."""
+    300-tree model at 0.05 costs to score (docs/MODELS.md, "Detectors")."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
