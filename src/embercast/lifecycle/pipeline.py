@@ -143,12 +143,12 @@ def _evaluate(a: Inputs, up: Upstream) -> dict[str, Any]:
     from embercast.evaluation.evaluate import best_baseline_ttd, evaluate
     from embercast.evaluation.feature_data import load_features
     from embercast.evaluation.report import write_report
-    from embercast.lifecycle.registry import Registry
-    from embercast.models.factory import BASELINES, make_detector
+    from embercast.lifecycle.detectors import load_detectors
+    from embercast.models.factory import BASELINES
 
     ref = up["train"]["model"]
     data = load_features(up["features"]["features"])
-    detectors = {ref: Registry().load(ref), **{b: make_detector(b) for b in BASELINES}}
+    detectors = load_detectors([ref, *BASELINES])
     results = evaluate(data, detectors)
     y = data.split(("test", "holdout"))["fire"].to_numpy()
     doc = write_report(results, y, a["report"], f"Evaluation of {ref}", {"model": ref}, model=ref)
