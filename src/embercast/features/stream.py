@@ -18,11 +18,12 @@ from collections import Counter, deque
 import numpy as np
 from numpy.typing import NDArray
 
+from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
 from embercast.features.base import Extractor, Frame, Reading, RowContext
 from embercast.features.sets import get_feature_set
 
-FRAME_SHAPE = (120, 160)
-"""Lepton 3.5 frame shape (rows, columns)."""
+FRAME_SHAPE = (FRAME_HEIGHT, FRAME_WIDTH)
+"""Shape of a frame (rows, columns): the Lepton 3.5's, as stored in a dataset."""
 MAX_FRAME_AGE = 0.5
 """A frame older than this at the time it is used is stale [s] (about 4 frames at 8.7 Hz)."""
 PAIR_GAP = 1.0
