@@ -1,15 +1,27 @@
-"""Shared fixtures: paths, a replayable random seed, small scenario specs."""
+"""Shared fixtures: paths, settings, a replayable random seed, and the data the tests share.
+
+Datasets, feature sets and models that several tests read are built once per session (under
+``tmp_path_factory``) by the session fixtures below, in the settings every test starts from
+(:func:`default_settings`), whatever the test that first asks for them has changed. They are
+read-only: a test that changes or breaks one copies it first (``shutil.copytree``); each is
+checked at the end of the session to hold the files it was built with.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from embercast.config import get_settings
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_FIRES = ROOT.parent / "shared" / "data" / "real_fires"
@@ -22,6 +34,24 @@ TEST_COMPILED = str(Path(TEST_CATALOG).parent / "compiled")
 os.environ["EMBERCAST_CATALOG_PATH"] = TEST_CATALOG  # also for module-scoped fixtures
 os.environ["EMBERCAST_MLFLOW_URI"] = TEST_MLFLOW
 os.environ["EMBERCAST_COMPILED_DIR"] = TEST_COMPILED
+
+
+@contextmanager
+def default_settings() -> Iterator[None]:
+    """The settings a test starts from (no other EMBERCAST_* variable), for building shared
+    data outside any test: a variable a test set, or settings it cached, do not leak in."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("EMBERCAST_"):
+                mp.delenv(key)
+        mp.setenv("EMBERCAST_CATALOG_PATH", TEST_CATALOG)
+        mp.setenv("EMBERCAST_MLFLOW_URI", TEST_MLFLOW)
+        mp.setenv("EMBERCAST_COMPILED_DIR", TEST_COMPILED)
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +83,114 @@ def real_fires() -> Path:
     if not REAL_FIRES.is_dir():
         pytest.fail(f"the real fire-test data are missing: expected {REAL_FIRES}")
     return REAL_FIRES
+
+
+@pytest.fixture
+def catalog_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The catalog of the settings is a fresh file in the test's folder."""
+    path = tmp_path / "cat" / "catalog.sqlite"
+    monkeypatch.setenv("EMBERCAST_CATALOG_PATH", str(path))
+    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    get_settings.cache_clear()
+    return path
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto S3 server on loopback with one bucket; settings point s3:// at it."""
+    import boto3  # type: ignore[import-untyped]
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "EMBERCAST_S3_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    get_settings.cache_clear()
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="embercast-test"
+    )
+    try:
+        yield "embercast-test"
+    finally:
+        server.stop()
+        get_settings.cache_clear()
+
+
+# --------------------------------------------------------------------------- shared data
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@contextmanager
+def read_only(root: Path) -> Iterator[None]:
+    """Fail the session if a test changed, added or removed a file below ``root``."""
+    before = _files(root)
+    yield
+    changed = sorted(set(before.items()) ^ set(_files(root).items()))
+    assert not changed, f"a test changed the shared data {root}: {changed[:5]}"
+
+
+def _cli(*args: str) -> str:
+    """Run an ``embercast`` command in the default settings; its output."""
+    from embercast.cli import app
+
+    with default_settings():
+        result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The feature set of 24 generated scenarios (seed 5), ``room_size=large`` held out, its
+    extended features computed while generating (no frames stored)."""
+    out = tmp_path_factory.mktemp("m") / "ds"
+    args = ["generate", "-n", "24", "--seed", "5", "--frames", "none", "--features", "extended"]
+    _cli(*args, "--workers", "2", "--out", str(out), "--holdout", "room_size=large")
+    with read_only(out):
+        yield out / "features"
+
+
+@pytest.fixture(scope="session")
+def inline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A dataset with every frame stored and its features computed while generating."""
+    out = tmp_path_factory.mktemp("inline") / "ds"
+    args = ["generate", "-n", "4", "--seed", "8", "--frames", "all", "--scenarios-per-task", "2"]
+    stdout = _cli(*args, "--features", "extended", "--out", str(out), "--json")
+    assert json.loads(stdout)["features"] == f"{out}/features"
+    with read_only(out):
+        yield out
+
+
+@pytest.fixture(scope="session")
+def frames_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Three generated scenarios (seed 4: a flaming fire, a sensor fault, hot machinery), every
+    frame stored."""
+    from embercast.synth.writer import generate_dataset
+
+    out = tmp_path_factory.mktemp("ds") / "ds"
+    with default_settings():
+        generate_dataset(
+            str(out),
+            scenarios=3,
+            seed=4,
+            frames="all",
+            workers=1,
+            classes=["flaming_fire", "sensor_fault", "hot_machinery"],
+        )
+    with read_only(out):
+        yield out

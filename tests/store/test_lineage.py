@@ -1,12 +1,11 @@
 """Tests of the catalog: registration, ids from content hashes, lineage, references, errors.
 
-Feature sets are written by hand here (a manifest and one Parquet part with the columns of
+Feature sets are written by hand (``helpers``: a manifest and one Parquet part with the columns of
 ``embercast.dataset.feature_table``), so the catalog is tested apart from the feature code.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import stat
@@ -16,21 +15,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner, Result
 
-import embercast.cli as cli
 from embercast.config import get_settings
-from embercast.dataset.feature_table import (
-    FLAG_COLUMNS,
-    KEY_COLUMNS,
-    LABEL_COLUMNS,
-    STANDARD18,
-)
-from embercast.dataset.manifest import DATASET_FORMAT, FEATURES_FORMAT, content_hash
+from embercast.dataset.manifest import DATASET_FORMAT, FEATURES_FORMAT
 from embercast.dataset.schema import FramePolicy
 from embercast.store.lineage import (
     ID_LENGTH,
@@ -40,122 +28,17 @@ from embercast.store.lineage import (
     record_features,
 )
 from embercast.synth.writer import generate_dataset
-from test_store_fs import drop_root_override
-from test_writer import generate_fake
+from helpers import (
+    assert_usage_error,
+    drop_root_override,
+    features_table,
+    generate_fake,
+    invoke,
+    write_dataset_manifest,
+    write_feature_set,
+)
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def catalog_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The catalog of the settings is a fresh file in the test's folder."""
-    path = tmp_path / "cat" / "catalog.sqlite"
-    monkeypatch.setenv("EMBERCAST_CATALOG_PATH", str(path))
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
-    get_settings.cache_clear()
-    return path
-
-
-# --------------------------------------------------------------------------- hand-made artifacts
-
-
-def write_dataset_manifest(root: Path, digest: str | None = None, **extra: Any) -> str:
-    """A dataset manifest (no data files); returns its content hash."""
-    digest = digest or hashlib.sha256(str(root).encode()).hexdigest()
-    manifest = {
-        "format": DATASET_FORMAT,
-        "generator": {"embercast_version": "0.1.0", "generator_version": "1"},
-        "arguments": {"scenarios": 2, "seed": 1},
-        "counts": {"scenarios": 2, "rows": 10},
-        "files": {},
-        "content_hash": digest,
-        **extra,
-    }
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    return digest
-
-
-def features_table(keys: pa.Table | None = None, rows: int = 4) -> pa.Table:
-    """A feature table with KEY, STANDARD18, FLAG and LABEL columns.
-
-    ``keys`` (scenario_id, device_id, t_s, co2_ppm, fire, phase, scenario_class) come from a
-    dataset's readings; without it, ``rows`` made-up rows.
-    """
-    if keys is None:
-        keys = pa.table(
-            {
-                "scenario_id": [f"s{i // 2:06d}" for i in range(rows)],
-                "device_id": [f"s{i // 2:06d}-d0" for i in range(rows)],
-                "t_s": [5.0 * (1 + i % 2) for i in range(rows)],
-                "co2_ppm": [420.0 + i for i in range(rows)],
-                "fire": pa.array([i % 2 for i in range(rows)], pa.int8()),
-                "phase": ["normal"] * rows,
-                "scenario_class": ["normal_day"] * rows,
-            }
-        )
-    n = keys.num_rows
-    rng = np.random.default_rng(0)
-    columns: dict[str, Any] = {name: keys.column(name) for name in KEY_COLUMNS}
-    for name in STANDARD18:
-        columns[name] = rng.normal(size=n)
-    columns["gas_val"] = keys.column("co2_ppm")
-    columns[FLAG_COLUMNS[0]] = pa.array([False] * n)
-    columns[FLAG_COLUMNS[1]] = pa.array(["ok"] * n)
-    for name in LABEL_COLUMNS[:3]:
-        columns[name] = keys.column(name)
-    columns["split_group"] = pa.array(["train"] * n)
-    table = pa.table(columns)
-    assert table.column_names == [*KEY_COLUMNS, *STANDARD18, *FLAG_COLUMNS, *LABEL_COLUMNS]
-    return table
-
-
-def write_feature_set(
-    root: Path,
-    parent_location: str,
-    parent_hash: str,
-    table: pa.Table | None = None,
-    feature_set: str = "standard18",
-) -> str:
-    """A feature set directory (manifest + features/part-00000.parquet); returns its hash."""
-    table = table if table is not None else features_table()
-    part = root / "features" / "part-00000.parquet"
-    part.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, part)
-    files = {
-        "features/part-00000.parquet": {
-            "sha256": hashlib.sha256(part.read_bytes()).hexdigest(),
-            "bytes": part.stat().st_size,
-        }
-    }
-    digest = content_hash({path: str(f["sha256"]) for path, f in files.items()})
-    manifest = {
-        "format": FEATURES_FORMAT,
-        "kind": "features",
-        "feature_set": feature_set,
-        "feature_version": "1",
-        "parent": {"location": parent_location, "content_hash": parent_hash},
-        "arguments": {"set": feature_set},
-        "counts": {"rows": table.num_rows, "columns": table.num_columns},
-        "files": files,
-        "content_hash": digest,
-    }
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    return digest
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(cli.app, list(args))
-
-
-def assert_usage_error(result: Result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0]
-
+pytestmark = pytest.mark.usefixtures("catalog_path")  # a fresh catalog per test (conftest)
 
 # --------------------------------------------------------------------------- the file
 

@@ -1,77 +1,17 @@
-"""The workflow runner (cache, retries, resume, state) and the pipeline end to end."""
+"""The pipeline: its configuration, and generate -> ... -> register end to end, then cached."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from embercast.cli import app
-from embercast.engine.workflow import Step, Workflow
 from embercast.lifecycle.pipeline import PipelineConfig, build_workflow, load_config
 
 runner = CliRunner()
-
-
-def test_steps_are_cached_by_their_inputs_retried_and_resumed(tmp_path: Path) -> None:
-    calls: list[str] = []
-    flaky = {"left": 1}
-
-    def produce(args: Any, _: Any) -> dict[str, Any]:
-        calls.append("produce")
-        return {"value": args["n"] * 2}
-
-    def consume(_: Any, up: Any) -> dict[str, Any]:
-        calls.append("consume")
-        if flaky["left"]:
-            flaky["left"] -= 1
-            raise OSError("the store blinked")  # transient: retried
-        return {"total": up["produce"]["value"] + 1}
-
-    def build(n: int) -> Workflow:
-        steps = [Step("produce", produce, {"n": n}), Step("consume", consume, {}, ("produce",))]
-        return Workflow(steps, str(tmp_path / "state.json"), retries=2, backoff_s=0.0)
-
-    state = build(3).run()
-    assert state["steps"]["consume"]["outputs"] == {"total": 7}
-    assert state["steps"]["consume"]["attempts"] == 2 and calls == ["produce", "consume", "consume"]
-    build(3).run()  # nothing changed: both cached
-    assert calls == ["produce", "consume", "consume"]
-    build(4).run()  # new input: both run again (the consumer reads a new output)
-    assert calls[-2:] == ["produce", "consume"]
-
-
-def test_a_failed_step_is_recorded_and_a_rerun_resumes_there(tmp_path: Path) -> None:
-    ran: list[str] = []
-    broken = {"yes": True}
-
-    def first(_: Any, __: Any) -> dict[str, Any]:
-        ran.append("first")
-        return {"ok": 1}
-
-    def second(_: Any, __: Any) -> dict[str, Any]:
-        ran.append("second")
-        if broken["yes"]:
-            raise ValueError("bad input")  # not transient: no retry
-        return {"ok": 2}
-
-    wf = Workflow(
-        [Step("first", first), Step("second", second, {}, ("first",))], str(tmp_path / "s.json")
-    )
-    with pytest.raises(ValueError, match="bad input"):
-        wf.run()
-    saved = json.loads((tmp_path / "s.json").read_text())
-    assert (
-        saved["steps"]["second"]["status"] == "failed" and saved["steps"]["second"]["attempts"] == 1
-    )
-    broken["yes"] = False
-    wf.run()
-    assert ran == ["first", "second", "second"]  # the first step was not run again
-    with pytest.raises(ValueError, match="reads \\['later'\\]"):
-        Workflow([Step("a", first, {}, ("later",))], str(tmp_path / "x.json"))
 
 
 def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:

@@ -15,24 +15,21 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
-import test_catalog
-import test_writer
 from embercast.config import get_settings
 from embercast.dataset.schema import FramePolicy
 from embercast.store.lineage import ID_LENGTH, Catalog
 from embercast.store.sql import QueryError, run_query
 from embercast.synth.writer import generate_dataset
-from test_catalog import (
+from helpers import (
     assert_usage_error,
     features_table,
+    generate_fake,
     invoke,
     write_dataset_manifest,
     write_feature_set,
 )
-from test_writer import generate_fake
 
-catalog_path = test_catalog.catalog_path  # autouse: a fresh catalog per test
-s3_bucket = test_writer.s3_bucket  # a moto S3 server with one bucket
+pytestmark = pytest.mark.usefixtures("catalog_path")  # a fresh catalog per test (conftest)
 
 CLASSES = ("flaming_fire", "smouldering", "normal_day")
 

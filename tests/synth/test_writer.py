@@ -1,7 +1,7 @@
 """Tests of the dataset writer: layout, determinism, resume, overwrite, engines, S3.
 
-The unit tests inject a fast fake sampler and runner (defined here, importable by worker
-processes); the end-to-end tests at the bottom use the real scenario catalogue and runner.
+The unit tests inject a fast fake sampler and runner (defined in ``helpers``, importable by
+worker processes); the end-to-end tests at the bottom use the real scenario catalogue and runner.
 """
 
 from __future__ import annotations
@@ -9,31 +9,24 @@ from __future__ import annotations
 import errno
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from embercast.config import get_settings
 from embercast.dataset.schema import (
-    FRAME_HEIGHT,
-    FRAME_WIDTH,
     FRAMES_SCHEMA,
     READINGS_SCHEMA,
     SCENARIO_KEY_COLUMNS,
     FramePolicy,
 )
 from embercast.dataset.validate import validate_dataset
-from embercast.errors import InputError
 from embercast.store.fs import OutputLocationError
 from embercast.synth import writer
 from embercast.synth.result import ScenarioResult
@@ -43,158 +36,13 @@ from embercast.synth.writer import (
     content_hash,
     generate_dataset,
 )
+from helpers import FakeSpec, fake_runner, free_port, generate_fake
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
+"""The folder of ``helpers``, which Dask workers import the fakes from."""
 VENV_BIN = Path(sys.executable).parent
 
-# --------------------------------------------------------------------------- fakes
-
-FAKE_CLASSES: dict[str, dict[str, Any]] = {
-    "flaming_fire": {"fire": True, "duration_s": 300.0, "period_s": 5.0},
-    "smouldering_fire": {"fire": True, "duration_s": 600.0, "period_s": 30.0},
-    "normal_day": {"fire": False, "duration_s": 300.0, "period_s": 30.0},
-    "cooking_gas_stove": {"fire": False, "duration_s": 240.0, "period_s": 5.0},
-    "long_quiet": {"fire": False, "duration_s": 7200.0, "period_s": 5.0},
-}
-"""Fake catalogue; ``long_quiet`` is only drawn when asked for (large datasets)."""
-DEFAULT_FAKE_CLASSES = ("cooking_gas_stove", "flaming_fire", "normal_day", "smouldering_fire")
-DEVICES = ("dev-a", "dev-b")
-FRAME_RATE_HZ = 8.7
-
-
-@dataclass(frozen=True, kw_only=True)
-class FakeSpec:
-    """Same fields as the catalogue's ScenarioSpec."""
-
-    scenario_id: str
-    scenario_class: str
-    seed: int
-    params: dict[str, float | int | str | bool] = field(default_factory=dict)
-
-    def to_row(self) -> dict[str, object]:
-        info = FAKE_CLASSES[self.scenario_class]
-        row: dict[str, object] = {
-            "scenario_id": self.scenario_id,
-            "scenario_class": self.scenario_class,
-            "is_fire": info["fire"],
-            "ignition_s": None,
-            "duration_s": float(self.params["duration_s"]),
-            "seed": self.seed,
-            "split_group": "train",
-        }
-        row.update({k: v for k, v in self.params.items() if k != "duration_s"})
-        return row
-
-
-def fake_sampler(
-    n: int, seed: int, *, classes: Sequence[str] | None = None, policy: object = None
-) -> list[FakeSpec]:
-    """Deterministic fake of ``sample_scenarios``; class parameters differ by class."""
-    if n < 1:
-        raise InputError(f"invalid number of scenarios: must be >= 1, got {n}")
-    names = list(classes) if classes else list(DEFAULT_FAKE_CLASSES)
-    for name in names:
-        if name not in FAKE_CLASSES:
-            raise InputError(f"unknown scenario class {name!r}; valid: {', '.join(FAKE_CLASSES)}")
-    rng = np.random.default_rng(seed)
-    specs = []
-    for i in range(n):
-        name = names[i % len(names)]
-        params: dict[str, float | int | str | bool] = {
-            "duration_s": FAKE_CLASSES[name]["duration_s"],
-            "room_volume_m3": round(float(rng.uniform(20, 200)), 3),
-        }
-        if FAKE_CLASSES[name]["fire"]:
-            params["fuel"] = str(rng.choice(["wood", "foam", "paper"]))
-            params["alpha_kw_s2"] = round(float(rng.uniform(0.001, 0.05)), 5)
-        else:
-            params["occupants"] = int(rng.integers(0, 5))
-            params["window_open"] = bool(rng.integers(0, 2))
-        specs.append(
-            FakeSpec(
-                scenario_id=f"s{i:06d}",
-                scenario_class=name,
-                seed=int(rng.integers(2**31)),
-                params=params,
-            )
-        )
-    return specs
-
-
-def _phases(t: np.ndarray, ignition: float | None) -> tuple[np.ndarray, list[str]]:
-    if ignition is None:
-        return np.zeros(t.size, dtype=np.int8), ["normal"] * t.size
-    fire = (t >= ignition).astype(np.int8)
-    phase = [
-        "normal" if f == 0 else ("incipient" if ti < ignition + 60 else "growth")
-        for f, ti in zip(fire, t, strict=True)
-    ]
-    return fire, phase
-
-
-def fake_runner(spec: FakeSpec, frames: FramePolicy) -> ScenarioResult:
-    """Deterministic fake of ``run_scenario`` producing contract-valid tables."""
-    info = FAKE_CLASSES[spec.scenario_class]
-    rng = np.random.default_rng(spec.seed)
-    duration = float(spec.params["duration_s"])
-    period = float(info["period_s"])
-    ignition = round(duration * 0.4, 1) if info["fire"] else None
-    t = np.arange(0.0, duration, period)
-    fire, phase = _phases(t, ignition)
-    readings = []
-    frame_rows: dict[str, list[Any]] = {name: [] for name in FRAMES_SCHEMA.names}
-    for device in DEVICES:
-        heat = np.where(fire == 1, (t - (ignition or 0.0)) * 0.5, 0.0)
-        co2 = 420.0 + 2.0 * heat + rng.normal(0, 5, t.size)
-        co2[rng.integers(0, t.size)] = np.nan  # one missing reading
-        n = t.size
-        readings.append(
-            pa.table(
-                {
-                    "scenario_id": [spec.scenario_id] * n,
-                    "device_id": [device] * n,
-                    "t_s": t,
-                    "co2_ppm": co2,
-                    "temperature_c": 21.0 + 0.05 * heat + rng.normal(0, 0.1, n),
-                    "humidity_pct": np.clip(45.0 + rng.normal(0, 1, n), 0, 100),
-                    "outdoor_temp_c": np.full(n, 12.0),
-                    "outdoor_rh_pct": np.full(n, 70.0),
-                    "hvac_on": np.zeros(n, dtype=bool),
-                    "window_open": np.full(n, bool(spec.params.get("window_open", False))),
-                    "occupancy": np.full(n, int(spec.params.get("occupants", 0)), dtype=np.int16),
-                    "thermal_available": np.ones(n, dtype=bool),
-                    "true_hrr_kw": heat,
-                    "true_co2_ppm": 420.0 + 2.0 * heat,
-                    "true_gas_temp_c": 21.0 + 0.05 * heat,
-                    "true_rh_pct": np.full(n, 45.0),
-                    "fire": fire,
-                    "phase": phase,
-                    "scenario_class": [spec.scenario_class] * n,
-                },
-                schema=READINGS_SCHEMA,
-            )
-        )
-        for k, tk in enumerate(t):
-            if not frames.keeps(k):
-                continue
-            for ft in sorted({max(tk - 1.0, 0.0), tk}):
-                index = int(np.floor(ft * FRAME_RATE_HZ))
-                pixels = rng.integers(29_300, 29_400, FRAME_HEIGHT * FRAME_WIDTH, dtype=np.uint16)
-                frame_rows["scenario_id"].append(spec.scenario_id)
-                frame_rows["device_id"].append(device)
-                frame_rows["t_s"].append(index / FRAME_RATE_HZ)
-                frame_rows["frame_index"].append(index)
-                frame_rows["gain"].append("high")
-                frame_rows["ffc"].append(False)
-                frame_rows["frame"].append(pixels.astype("<u2").tobytes())
-    row = spec.to_row()
-    row["ignition_s"] = ignition
-    return ScenarioResult(
-        scenario=row,
-        readings=pa.concat_tables(readings),
-        frames=pa.table(frame_rows, schema=FRAMES_SCHEMA),
-        rendered_frames=2 * t.size * len(DEVICES),
-    )
+# --------------------------------------------------------------------------- a crash, files
 
 
 class SimulatedCrash(RuntimeError):
@@ -213,20 +61,6 @@ class InterruptingRunner:
         return fake_runner(spec, frames)
 
 
-def generate_fake(out: str | Path, **kwargs: Any) -> GenerateSummary:
-    """generate_dataset with the fakes and small defaults."""
-    options: dict[str, Any] = {
-        "scenarios": 6,
-        "seed": 7,
-        "frames": FramePolicy.parse("sample:12"),
-        "scenarios_per_task": 2,
-        "sampler": fake_sampler,
-        "runner": fake_runner,
-    }
-    options.update(kwargs)
-    return generate_dataset(str(out), **options)
-
-
 def dataset_files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
@@ -241,12 +75,6 @@ def _all_keys(obj: object) -> Iterator[str]:
     elif isinstance(obj, list):
         for value in obj:
             yield from _all_keys(value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- layout
@@ -540,35 +368,6 @@ def test_dask_cluster_gives_the_local_content(tmp_path: Path, dask_scheduler: st
 
 
 # --------------------------------------------------------------------------- S3 (moto server)
-
-
-@pytest.fixture
-def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto S3 server on loopback with one bucket; settings point s3:// at it."""
-    import boto3  # type: ignore[import-untyped]
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "EMBERCAST_S3_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    get_settings.cache_clear()
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-        Bucket="embercast-test"
-    )
-    try:
-        yield "embercast-test"
-    finally:
-        server.stop()
-        get_settings.cache_clear()
 
 
 @pytest.mark.integration

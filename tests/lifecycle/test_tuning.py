@@ -9,7 +9,7 @@ import pytest
 
 from embercast.evaluation.feature_data import FeatureData
 from embercast.lifecycle.tuning import score, tune
-from test_models_contract import table
+from helpers import table
 
 
 def data() -> FeatureData:

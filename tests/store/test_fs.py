@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
 import os
@@ -31,18 +30,11 @@ from embercast.store.fs import (
     storage_options,
     write_table_atomic,
 )
+from helpers import drop_root_override
 
 
 def _names(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
-
-
-def drop_root_override() -> None:
-    """In a child process: give up root's permission to ignore file modes (Linux)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop = 24
-    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        libc.prctl(pr_capbset_drop, capability, 0, 0, 0)
 
 
 def test_resolve_local_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,31 +13,22 @@ import pytest
 
 from embercast.dataset.schema import FramePolicy
 from embercast.features.base import Reading
-from embercast.features.build import FeaturesError, build_features
+from embercast.features.build import build_features
 from embercast.features.sets import feature_names, scd41_features
 from embercast.features.stream import DeviceFeatures
 from embercast.physics.species import relative_humidity
 from embercast.synth.runner import run_scenario
 from embercast.synth.scenarios import sample_spec
-from embercast.synth.writer import generate_dataset
 
 
 def same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ds") / "ds"
-    generate_dataset(
-        str(out),
-        scenarios=3,
-        seed=4,
-        frames="all",
-        workers=1,
-        classes=["flaming_fire", "sensor_fault", "hot_machinery"],
-    )
-    return out
+@pytest.fixture
+def dataset(frames_dataset: Path) -> Path:
+    """Three scenarios with every frame stored (conftest: shared, read-only)."""
+    return frames_dataset
 
 
 @pytest.mark.parametrize("feature_set", ["standard18", "extended"])
@@ -72,35 +63,6 @@ def test_offline_table_equals_the_stream_row_by_row(
             assert (stream.status != "ok") == bool(want.thermal_missing)
             compared += 1
     assert compared == len(table)
-
-
-def test_rebuilding_gives_the_same_hash_and_any_engine_too(dataset: Path, tmp_path: Path) -> None:
-    a = build_features(str(dataset), str(tmp_path / "a"))
-    b = build_features(str(dataset), str(tmp_path / "b"), workers=2)
-    c = build_features(str(dataset), str(tmp_path / "c"), engine="dask", workers=2)
-    assert a.content_hash == b.content_hash == c.content_hash
-    assert a.warnings == []
-    again = build_features(str(dataset), str(tmp_path / "a"))
-    assert again.status == "complete" and again.content_hash == a.content_hash
-    with pytest.raises(FeaturesError, match="pass --overwrite"):
-        build_features(str(dataset), str(tmp_path / "a"), feature_set="extended")
-
-
-def test_incomplete_dataset_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "ds").mkdir()
-    with pytest.raises(FeaturesError, match="not a complete dataset"):
-        build_features(str(tmp_path / "ds"), str(tmp_path / "f"))
-
-
-def test_camera_dropout_and_no_frames_give_nan_thermal_with_a_flag(tmp_path: Path) -> None:
-    out = tmp_path / "ds"
-    generate_dataset(str(out), scenarios=2, seed=1, frames="none", workers=1)
-    summary = build_features(str(out), str(tmp_path / "f"))
-    assert "stores frames 'none'" in summary.warnings[0]
-    t = pq.read_table(tmp_path / "f" / "features").to_pandas()
-    assert t.thermal_missing.all() and (t.thermal_status == "no_frame").all()
-    assert t.t_mean.isna().all() and t.flow_mag_mean.isna().all() and t.tproxy_vel.isna().all()
-    assert t.gas_val.notna().any()
 
 
 def test_ffc_and_stale_frames() -> None:

@@ -1,9 +1,10 @@
-"""Golden traces: readings of a few fixed scenarios, checked against tests/data/golden_readings.csv.
+"""Golden traces: readings of a few fixed scenarios, checked against
+tests/synth/data/golden_readings.csv.
 
 A change to the physics or sensor models that moves these numbers shows up here. When the change
 is intended, rebuild the file and commit it with the change::
 
-    .venv/bin/python tests/test_golden.py --regen
+    .venv/bin/python tests/synth/test_golden.py --regen
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ def assert_frame_close(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 def test_golden_readings() -> None:
     if not GOLDEN.exists():
-        pytest.fail(f"{GOLDEN} is missing; build it with: python tests/test_golden.py --regen")
+        pytest.fail(
+            f"{GOLDEN} is missing; build it with: python tests/synth/test_golden.py --regen"
+        )
     assert_frame_close(build(), pd.read_csv(GOLDEN))
 
 
 if __name__ == "__main__":
     if "--regen" not in sys.argv:
-        raise SystemExit("usage: python tests/test_golden.py --regen")
+        raise SystemExit("usage: python tests/synth/test_golden.py --regen")
     build().to_csv(GOLDEN, index=False, float_format="%.10g")
     print(f"wrote {GOLDEN}")  # noqa: T201

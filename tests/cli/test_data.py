@@ -22,8 +22,7 @@ import embercast.cli.data as cli_data
 import embercast.engine.executor as executor
 from embercast.config import get_settings
 from embercast.synth.writer import GENERATOR_VERSION, generate_dataset
-from test_store_fs import drop_root_override
-from test_writer import fake_runner, fake_sampler, generate_fake
+from helpers import drop_root_override, fake_runner, fake_sampler, generate_fake
 
 EMBERCAST = Path(sys.executable).parent / "embercast"
 runner = CliRunner()

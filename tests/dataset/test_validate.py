@@ -17,7 +17,7 @@ import pytest
 from embercast.dataset.manifest import content_hash
 from embercast.dataset.schema import FRAMES_SCHEMA, FramePolicy
 from embercast.dataset.validate import Problem, validate_dataset
-from test_writer import generate_fake
+from helpers import generate_fake
 
 READINGS = "readings/part-00000.parquet"
 FRAMES = "frames/part-00000.parquet"

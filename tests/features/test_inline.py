@@ -6,24 +6,12 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from embercast.cli import app
 from embercast.features.sets import feature_names
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def inline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dataset with every frame stored and its features computed while generating."""
-    out = tmp_path_factory.mktemp("inline") / "ds"
-    args = ["generate", "-n", "4", "--seed", "8", "--frames", "all", "--scenarios-per-task", "2"]
-    result = runner.invoke(app, [*args, "--features", "extended", "--out", str(out), "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["features"] == f"{out}/features"
-    return out
 
 
 def test_inline_features_equal_the_offline_table(inline: Path, tmp_path: Path) -> None:

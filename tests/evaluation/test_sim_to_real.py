@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from embercast.cli import app
 from embercast.evaluation.sim_to_real import (
     AMBIENT_C,
     AMBIENT_CO2_PPM,
@@ -16,6 +19,9 @@ from embercast.evaluation.sim_to_real import (
     sim_to_real,
 )
 from embercast.models.baselines import CO2Threshold
+from embercast.models.persistence import load_model
+
+runner = CliRunner()
 
 FIXED = pd.DataFrame({"gas_val": [400.0, 2000.0], "gas_vel": [0.0, 3.0]})
 """Two rows to fit fixed-threshold detectors with (they learn nothing from them)."""
@@ -65,3 +71,28 @@ def test_an_unfitted_detector_needs_synthetic_data_to_fit_on(real_fires: Path) -
         sim_to_real({"co2": CO2Threshold()}, real_fires)
     with pytest.raises(ValueError, match="holds no FAA test"):
         sim_to_real({}, real_fires / "nowhere")
+
+
+def test_sim2real_sets_a_trained_model_beside_the_baselines(
+    features: Path, tmp_path: Path, real_fires: Path
+) -> None:
+    model = tmp_path / "gas.pkl"
+    trained = runner.invoke(app, ["train", str(features), "--model", "gas", "--out", str(model)])
+    assert trained.exit_code == 0, trained.output
+    args = ["sim2real", "--model", str(model), "--real-fires", str(real_fires)]
+    result = runner.invoke(app, [*args, "--fit", str(features), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert list(out["detectors"]) == ["gas", "rate_of_rise", "co2_threshold"]
+    assert out["detectors"]["gas"]["streams"] == len(out["streams"]) == 8
+    chosen = load_model(str(model)).alarm_.describe()  # the model's own operating point
+    assert out["detectors"]["gas"]["alarm_rule"] == chosen
+    text = runner.invoke(app, args)  # without --fit: the model alone, in words
+    assert text.exit_code == 0, text.output
+    assert text.output.startswith("gas: ") and "TestCase1/Mid Pan CO2: CO2 +1610 ppm" in text.output
+    missing = runner.invoke(app, ["sim2real", "--model", "co2_threshold", "--real-fires", "."])
+    assert missing.exit_code == 2 and "holds no FAA test" in missing.output
+    unfitted = runner.invoke(
+        app, ["sim2real", "--model", "co2_threshold", "--real-fires", str(real_fires)]
+    )
+    assert unfitted.exit_code == 2 and "co2_threshold is not fitted" in unfitted.output

@@ -7,7 +7,7 @@ import pytest
 
 from embercast.models import sequence
 from embercast.models.sequence import SequenceNet, stream_starts, windows
-from test_models_contract import table
+from helpers import table
 
 
 def test_windows_stay_in_their_stream_for_any_rows() -> None:

@@ -17,7 +17,7 @@ from embercast.synth.scenarios import (
     sample_spec,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_same_seed_same_specs_and_workers_do_not_matter() -> None:

@@ -1,0 +1,100 @@
+"""Training: the alarm operating point chosen with the model, on condition folds or val."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from embercast.cli import app
+from embercast.evaluation.condition_folds import condition_folds, condition_out_scores
+from embercast.evaluation.operating_point import (
+    DELAYS_S,
+    SLOW_THRESHOLDS,
+    SLOW_WINDOWS_S,
+    THRESHOLDS,
+    choose_operating_point,
+)
+from embercast.lifecycle.training import choose_alarm
+from embercast.models.trees import GBMDetector
+from helpers import condition_data
+
+runner = CliRunner()
+
+
+def test_train_considers_the_slow_path_when_asked(features: Path) -> None:
+    args = ["train", str(features), "--model", "gbm", "--alarm-budget", "1", "--json"]
+    result = runner.invoke(app, [*args, "--slow-path"])
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    # every slow candidate was measured on val beside the fast ones
+    slow = [c for c in alarm["candidates"] if c["slow_threshold"] is not None]
+    assert len(slow) == len(SLOW_THRESHOLDS) * len(SLOW_WINDOWS_S)
+    assert alarm["slow_threshold"] in (None, *SLOW_THRESHOLDS)
+
+
+def test_train_chooses_the_alarm_with_room_conditions_left_out(features: Path) -> None:
+    # trained on train and holdout, the pool holds medium and large rooms with fires in both
+    args = ["train", str(features), "--model", "gas", "--split", "train,holdout"]
+    args += ["--alarm-budget", "1", "--json"]  # a budget tiny data can meet
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    assert alarm["chosen_on"] == "room conditions left out of train,holdout,val"
+    assert "room_size=large" in alarm["folds"] and alarm["threshold"] in THRESHOLDS
+    # there the slow path is considered unless declined
+    slow = [c for c in alarm["candidates"] if c["slow_threshold"] is not None]
+    assert len(slow) == len(SLOW_THRESHOLDS) * len(SLOW_WINDOWS_S)
+    result = runner.invoke(app, [*args, "--no-slow-path"])
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    assert alarm["slow_threshold"] is None
+    assert len(alarm["candidates"]) == len(THRESHOLDS) * len(DELAYS_S)
+    # asked for val, the point is chosen there; an unknown choice is named before any fit
+    result = runner.invoke(app, [*args, "--alarm-on", "val"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["alarm"]["chosen_on"] == "val"
+    result = runner.invoke(app, [*args, "--alarm-on", "test"])
+    assert result.exit_code != 0 and "invalid alarm choice 'test'" in result.output
+
+
+def test_train_on_the_standard18_columns_of_an_extended_table(
+    features: Path, tmp_path: Path
+) -> None:
+    from embercast.dataset.feature_table import STANDARD18
+    from embercast.models.persistence import load_model
+
+    out = tmp_path / "s18.pkl"
+    result = runner.invoke(
+        app, ["train", str(features), "--model", "gbm", "--set", "standard18", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert tuple(load_model(str(out)).feature_names_in_) == STANDARD18
+    bad = runner.invoke(app, ["train", str(features), "--model", "gbm", "--set", "bogus"])
+    assert bad.exit_code == 2 and "feature set 'bogus' is not in the table" in bad.output
+
+
+def test_the_alarm_is_chosen_on_condition_folds_by_default() -> None:
+    data = condition_data()
+    model = GBMDetector(n_estimators=20, bags=1)
+    detector = GBMDetector(n_estimators=20, bags=1).fit(
+        data.split(("train",)),
+        data.split(("train",))["fire"],
+        groups=data.split(("train",))["scenario_id"],
+    )
+    summary = choose_alarm(data, detector, ("val",), 0.02, pool=("train",))
+    assert summary is not None
+    assert summary["chosen_on"] == "room conditions left out of train"
+    assert summary["budget_limit"] == 0.0  # 2 % is not told from 0 over 7 nuisance scenarios
+    assert summary["folds"] == [f.label for f in condition_folds(data, ("train",))]
+    scores = condition_out_scores(data, model, ("train",), condition_folds(data, ("train",)))
+    expected = choose_operating_point(
+        scores.rows, scores.p, scores.scenarios, 0.02, fires=7, nuisances=7
+    )
+    assert detector.alarm_ == expected.params and detector.alarm_.threshold in THRESHOLDS
+    # on "val" (here: no val rows) nothing is chosen; an unknown choice is named
+    assert choose_alarm(data, detector, ("val",), 0.02, on="val") is None
+    with pytest.raises(ValueError, match="invalid alarm choice 'rows'"):
+        choose_alarm(data, detector, ("val",), 0.02, on="rows")
