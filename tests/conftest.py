@@ -12,16 +12,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from embercast.config import get_settings
-from helpers import free_port
+from helpers import free_port, generate_three_classes
+
+if TYPE_CHECKING:
+    from embercast.features.build import FeaturesSummary
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_FIRES = ROOT.parent / "shared" / "data" / "real_fires"
@@ -144,11 +148,14 @@ def read_only(root: Path) -> Iterator[None]:
     assert not changed, f"a test changed the shared data {root}: {changed[:5]}"
 
 
-def _cli(*args: str) -> str:
-    """Run an ``embercast`` command in the default settings; its output."""
+def _cli(*args: str, **env: str) -> str:
+    """Run an ``embercast`` command in the default settings (and the EMBERCAST_* ``env``); its
+    output."""
     from embercast.cli import app
 
-    with default_settings():
+    with default_settings(), pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(f"EMBERCAST_{name}", value)
         result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.stdout
@@ -194,3 +201,63 @@ def frames_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
     with read_only(out):
         yield out
+
+
+@pytest.fixture(scope="session")
+def gas_model(features: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The gas model trained on :func:`features` (``train --model gas --out``): a model file
+    and its sidecar, compiled nowhere."""
+    folder = tmp_path_factory.mktemp("gas")
+    model, compiled = folder / "model" / "gas.pkl", folder / "compiled"
+    model.parent.mkdir()
+    _cli("train", str(features), "--model", "gas", "--out", str(model), COMPILED_DIR=str(compiled))
+    assert not list(compiled.glob("*.o"))  # training compiles nothing (only predict may)
+    with read_only(model.parent):
+        yield model
+
+
+@pytest.fixture(scope="session")
+def three_classes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One generated scenario of each of ``helpers.THREE_CLASSES`` (seed 1), no frames stored."""
+    out = tmp_path_factory.mktemp("three") / "ds"
+    with default_settings():
+        generate_three_classes(str(out))
+    with read_only(out):
+        yield out
+
+
+@pytest.fixture(scope="session")
+def relative_standard18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Two generated scenarios (seed 8), no frames stored, their standard18 features computed
+    while generating; generated to a relative location (``--out rel``, from its parent)."""
+    parent = tmp_path_factory.mktemp("relative")
+    args = ["generate", "-n", "2", "--seed", "8", "--frames", "none", "--features", "standard18"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(parent)
+        _cli(*args, "--out", "rel")
+    with read_only(parent / "rel"):
+        yield parent / "rel"
+
+
+@pytest.fixture(scope="session")
+def offline_features(
+    frames_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], tuple[FeaturesSummary, Path]]]:
+    """``build_features`` of :func:`frames_dataset` for a feature set (default engine and
+    workers), built once: its summary and location."""
+    from embercast.features.build import build_features
+
+    built: dict[str, tuple[FeaturesSummary, Path]] = {}
+    guards = ExitStack()
+
+    def build(feature_set: str) -> tuple[FeaturesSummary, Path]:
+        if feature_set not in built:
+            out = tmp_path_factory.mktemp(f"offline-{feature_set}") / "f"
+            with default_settings():
+                summary = build_features(str(frames_dataset), str(out), feature_set=feature_set)
+            built[feature_set] = (summary, out)
+            guards.enter_context(read_only(out))
+        return built[feature_set]
+
+    with guards:
+        yield build

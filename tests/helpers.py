@@ -13,7 +13,7 @@ import ctypes
 import hashlib
 import json
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,9 +40,13 @@ if TYPE_CHECKING:
     from typer.testing import Result
 
     from embercast.evaluation.feature_data import FeatureData
+    from embercast.features.build import FeaturesSummary
 
 # the command line, the evaluation and the feature sets are imported where they are used: worker
 # processes import this module for the fake generator only
+
+OfflineFeatures = Callable[[str], tuple["FeaturesSummary", Path]]
+"""The conftest fixture ``offline_features``: a feature set's build summary and location."""
 
 # --------------------------------------------------------------------------- processes
 
@@ -230,6 +234,17 @@ def generate_fake(out: str | Path, **kwargs: Any) -> GenerateSummary:
     }
     options.update(kwargs)
     return generate_dataset(str(out), **options)
+
+
+THREE_CLASSES = ("flaming_fire", "smouldering", "normal_day")
+
+
+def generate_three_classes(out: str) -> GenerateSummary:
+    """generate_dataset with the real generator: one scenario of each of :data:`THREE_CLASSES`
+    (seed 1), no frames stored."""
+    return generate_dataset(
+        out, scenarios=3, seed=1, frames=FramePolicy.parse("none"), classes=list(THREE_CLASSES)
+    )
 
 
 # --------------------------------------------------------------------------- hand-made artifacts

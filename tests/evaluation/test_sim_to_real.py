@@ -74,11 +74,9 @@ def test_an_unfitted_detector_needs_synthetic_data_to_fit_on(real_fires: Path) -
 
 
 def test_sim2real_sets_a_trained_model_beside_the_baselines(
-    features: Path, tmp_path: Path, real_fires: Path
+    features: Path, gas_model: Path, real_fires: Path
 ) -> None:
-    model = tmp_path / "gas.pkl"
-    trained = runner.invoke(app, ["train", str(features), "--model", "gas", "--out", str(model)])
-    assert trained.exit_code == 0, trained.output
+    model = gas_model  # train --model gas --out, once per session (conftest)
     args = ["sim2real", "--model", str(model), "--real-fires", str(real_fires)]
     result = runner.invoke(app, [*args, "--fit", str(features), "--json"])
     assert result.exit_code == 0, result.output

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from embercast.features.build import FeaturesError, build_features
-from embercast.synth.writer import generate_dataset
+from helpers import OfflineFeatures
 
 
 @pytest.fixture
@@ -17,16 +17,19 @@ def dataset(frames_dataset: Path) -> Path:
     return frames_dataset
 
 
-def test_rebuilding_gives_the_same_hash_and_any_engine_too(dataset: Path, tmp_path: Path) -> None:
-    a = build_features(str(dataset), str(tmp_path / "a"))
+def test_rebuilding_gives_the_same_hash_and_any_engine_too(
+    dataset: Path, offline_features: OfflineFeatures, tmp_path: Path
+) -> None:
+    # build_features(dataset, out_a): standard18 on the default engine, once per session
+    a, out_a = offline_features("standard18")
     b = build_features(str(dataset), str(tmp_path / "b"), workers=2)
     c = build_features(str(dataset), str(tmp_path / "c"), engine="dask", workers=2)
     assert a.content_hash == b.content_hash == c.content_hash
     assert a.warnings == []
-    again = build_features(str(dataset), str(tmp_path / "a"))
+    again = build_features(str(dataset), str(out_a))
     assert again.status == "complete" and again.content_hash == a.content_hash
     with pytest.raises(FeaturesError, match="pass --overwrite"):
-        build_features(str(dataset), str(tmp_path / "a"), feature_set="extended")
+        build_features(str(dataset), str(out_a), feature_set="extended")
 
 
 def test_incomplete_dataset_is_refused(tmp_path: Path) -> None:
@@ -35,9 +38,10 @@ def test_incomplete_dataset_is_refused(tmp_path: Path) -> None:
         build_features(str(tmp_path / "ds"), str(tmp_path / "f"))
 
 
-def test_camera_dropout_and_no_frames_give_nan_thermal_with_a_flag(tmp_path: Path) -> None:
-    out = tmp_path / "ds"
-    generate_dataset(str(out), scenarios=2, seed=1, frames="none", workers=1)
+def test_camera_dropout_and_no_frames_give_nan_thermal_with_a_flag(
+    three_classes: Path, tmp_path: Path
+) -> None:
+    out = three_classes  # generated with no frames stored, once per session (conftest)
     summary = build_features(str(out), str(tmp_path / "f"))
     assert "stores frames 'none'" in summary.warnings[0]
     t = pq.read_table(tmp_path / "f" / "features").to_pandas()

@@ -32,11 +32,9 @@ def test_inline_features_equal_the_offline_table(inline: Path, tmp_path: Path) -
     assert offline.thermal_missing.mean() < 0.05
 
 
-def test_inline_features_with_no_frames_stored(tmp_path: Path) -> None:
-    out = tmp_path / "ds"
-    args = ["generate", "-n", "2", "--seed", "8", "--frames", "none", "--features", "standard18"]
-    result = runner.invoke(app, [*args, "--out", str(out)])
-    assert result.exit_code == 0, result.output
+def test_inline_features_with_no_frames_stored(relative_standard18: Path) -> None:
+    # generate -n 2 --seed 8 --frames none --features standard18, once per session (conftest)
+    out = relative_standard18
     assert (
         not any((out / "frames").glob("*.parquet")) or pq.read_table(out / "frames").num_rows == 0
     )

@@ -13,12 +13,12 @@ import pytest
 
 from embercast.dataset.schema import FramePolicy
 from embercast.features.base import Reading
-from embercast.features.build import build_features
 from embercast.features.sets import feature_names, scd41_features
 from embercast.features.stream import DeviceFeatures
 from embercast.physics.species import relative_humidity
 from embercast.synth.runner import run_scenario
 from embercast.synth.scenarios import sample_spec
+from helpers import OfflineFeatures
 
 
 def same(a: float, b: float) -> bool:
@@ -33,10 +33,11 @@ def dataset(frames_dataset: Path) -> Path:
 
 @pytest.mark.parametrize("feature_set", ["standard18", "extended"])
 def test_offline_table_equals_the_stream_row_by_row(
-    dataset: Path, tmp_path: Path, feature_set: str
+    dataset: Path, offline_features: OfflineFeatures, feature_set: str
 ) -> None:
-    summary = build_features(str(dataset), str(tmp_path / "f"), feature_set=feature_set)
-    table = pq.read_table(tmp_path / "f" / "features").to_pandas()
+    # build_features(dataset, out, feature_set=feature_set), once per session (conftest)
+    summary, out = offline_features(feature_set)
+    table = pq.read_table(out / "features").to_pandas()
     assert summary.rows == len(table) > 0
     names = feature_names(feature_set)
     readings = pq.read_table(dataset / "readings").to_pandas()

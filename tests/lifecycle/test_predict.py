@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def test_batch_predict_over_features_and_raw_datasets(
-    features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    features: Path, gas_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pyarrow.parquet as pq
 
@@ -27,13 +27,7 @@ def test_batch_predict_over_features_and_raw_datasets(
 
     monkeypatch.setenv("EMBERCAST_COMPILED_DIR", str(tmp_path / "compiled"))
     compiled_scoring._LOADED.clear()
-    model = tmp_path / "gas.pkl"
-    assert (
-        runner.invoke(
-            app, ["train", str(features), "--model", "gas", "--out", str(model)]
-        ).exit_code
-        == 0
-    )
+    model = gas_model  # train --model gas --out, once per session (conftest)
     data = load_features(str(features)).rows.sort_values(["scenario_id", "device_id", "t_s"])
     expected = load_model(str(model)).predict_proba(data)[:, 1]
 

@@ -16,14 +16,14 @@ import pytest
 from typer.testing import Result
 
 from embercast.config import get_settings
-from embercast.dataset.schema import FramePolicy
 from embercast.store.lineage import ID_LENGTH, Catalog
 from embercast.store.sql import QueryError, run_query
-from embercast.synth.writer import generate_dataset
 from helpers import (
+    THREE_CLASSES,
     assert_usage_error,
     features_table,
     generate_fake,
+    generate_three_classes,
     invoke,
     write_dataset_manifest,
     write_feature_set,
@@ -31,7 +31,7 @@ from helpers import (
 
 pytestmark = pytest.mark.usefixtures("catalog_path")  # a fresh catalog per test (conftest)
 
-CLASSES = ("flaming_fire", "smouldering", "normal_day")
+CLASSES = THREE_CLASSES
 
 
 def unique() -> str:
@@ -101,15 +101,15 @@ def check_dataset_queries(location: str) -> None:
 
 
 def generate_real(out: str) -> str:
-    summary = generate_dataset(
-        out, scenarios=3, seed=1, frames=FramePolicy.parse("none"), classes=list(CLASSES)
-    )
+    """Generate (or, complete already, register) the three-class dataset; its id."""
+    summary = generate_three_classes(out)
     return summary.content_hash[:ID_LENGTH]
 
 
-def test_end_to_end_with_the_real_generator(tmp_path: Path) -> None:
-    dataset_id = generate_real(str(tmp_path / "ds"))
-    check_dataset_queries(str(tmp_path / "ds"))
+def test_end_to_end_with_the_real_generator(three_classes: Path) -> None:
+    # generated once per session (conftest); generating it again registers it in this catalog
+    dataset_id = generate_real(str(three_classes))
+    check_dataset_queries(str(three_classes))
     ids = sql_json("SELECT DISTINCT dataset_id FROM readings")
     assert ids == [{"dataset_id": dataset_id}]
 
