@@ -215,6 +215,8 @@ def _report(summary: GenerateSummary) -> None:
     typer.echo(f"content_hash: {summary.content_hash}")
     if summary.features:
         typer.echo(f"features: {summary.features}")
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _groups(text: str) -> tuple[str, ...]:

@@ -21,6 +21,8 @@ downloads an extension.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ __all__ = [
     "Source",
     "Sources",
     "connect",
+    "read_only_statement",
     "run_query",
     "sources",
 ]
@@ -288,10 +291,19 @@ def _mentioned(sql: str) -> list[str]:
 def connect(found: Sources, views: Sequence[str] = VIEWS) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with ``views`` over ``found`` (empty views are left out).
 
-    Extension auto-loading is off; non-local file systems are registered from fsspec.
+    Extension auto-loading is off; non-local file systems are registered from fsspec. Once the
+    views exist the connection is sandboxed (:func:`_sandbox`): it reads the views' own files
+    and nothing else, and its configuration is locked.
     """
+    # an empty extension folder of its own: DuckDB looks there before it reads s3:// through
+    # the registered file system, and the sandbox allows it nothing else
+    extensions = tempfile.mkdtemp(prefix="embercast-duckdb-")
     con = duckdb.connect(
-        config={**_NO_DOWNLOADS, "disabled_optimizers": ",".join(NAN_UNSAFE_OPTIMIZERS)}
+        config={
+            **_NO_DOWNLOADS,
+            "disabled_optimizers": ",".join(NAN_UNSAFE_OPTIMIZERS),
+            "extension_directory": extensions,
+        }
     )
     try:
         protocols: set[str] = set()
@@ -310,9 +322,49 @@ def connect(found: Sources, views: Sequence[str] = VIEWS) -> Iterator[duckdb.Duc
                     con.execute(f"CREATE VIEW {view} AS {body}")
                 except duckdb.Error as exc:
                     raise QueryError(f"cannot open the view {view}: {_first_line(exc)}") from exc
+        _sandbox(con, found, extensions)
         yield con
     finally:
         con.close()
+        shutil.rmtree(extensions, ignore_errors=True)
+
+
+def _sandbox(con: duckdb.DuckDBPyConnection, found: Sources, extensions: str) -> None:
+    """Confine ``con`` to the folders of the views' Parquet files: no other file, no network,
+    no extension, and no setting can be changed back (DuckDB's ``allowed_directories``,
+    ``enable_external_access=false`` and ``lock_configuration``)."""
+    folders = sorted(
+        {
+            path.rsplit("/", 1)[0] + "/"
+            for source in [*found.datasets, *found.feature_sets]
+            for paths in source.files.values()
+            for path in paths
+        }
+    )
+    con.execute("SET allowed_directories = ?", [[*folders, extensions.rstrip("/") + "/"]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def read_only_statement(sql: str) -> str:
+    """``sql`` when it is one SELECT statement; QueryError naming what else it is. ``embercast
+    sql`` reads the catalog's data and writes nothing: COPY, ATTACH, INSTALL, SET, CREATE and
+    the rest are refused before anything runs.
+
+    >>> read_only_statement("SELECT 1")
+    'SELECT 1'
+    """
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"SQL error: {_first_line(exc)}") from exc
+    if len(statements) != 1:
+        raise QueryError(f"one SQL statement at a time, got {len(statements)}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        name = str(kind).rsplit(".", 1)[-1]
+        raise QueryError(f"embercast sql only reads: a {name} statement is refused; use SELECT")
+    return sql
 
 
 def _first_line(exc: BaseException) -> str:
@@ -351,6 +403,7 @@ def run_query(
     """
     if not sql.strip():
         raise QueryError("empty SQL query")
+    read_only_statement(sql)
     views = _mentioned(sql)
     found = sources(catalog, dataset=dataset, features=features, views=views)
     with connect(found, views) as con:

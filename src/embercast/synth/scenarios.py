@@ -332,6 +332,25 @@ CONDITIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
 """Condition buckets a split can hold out, computed from a scenario's parameters."""
 
 
+def _fuel_buckets() -> tuple[str, ...]:
+    names = {"none"}  # classes without a fuel parameter (electrical, cooking oil, nuisances)
+    for entry in SCENARIO_CLASSES.values():
+        for key in ("fuel", "flaming_fuel"):
+            dist = entry.parameters.get(key)
+            if isinstance(dist, Choice):
+                names.update(dist.options)
+    return tuple(sorted(names))
+
+
+CONDITION_BUCKETS: dict[str, tuple[str, ...]] = {
+    "room_size": ("small", "medium", "large"),
+    "ventilation": ("low", "medium", "high"),
+    "ambient": ("cold", "normal", "hot"),
+    "fuel": _fuel_buckets(),
+}
+"""Every bucket each of :data:`CONDITIONS` can give: what ``--holdout`` may name."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SplitPolicy:
     """How scenarios are assigned to ``train``/``val``/``test``/``holdout``.
@@ -357,7 +376,15 @@ class SplitPolicy:
                     f"invalid holdout {part!r}: expected CONDITION=BUCKET[,BUCKET] with CONDITION "
                     f"one of {sorted(CONDITIONS)}"
                 )
-            holdout[key] = tuple(v.strip() for v in values.split(","))
+            buckets = tuple(v.strip() for v in values.split(","))
+            unknown = [v for v in buckets if v not in CONDITION_BUCKETS[key]]
+            if unknown:
+                named = ", ".join(map(repr, unknown))
+                raise InputError(
+                    f"invalid holdout {part!r}: {key} has no bucket {named}; "
+                    f"known: {', '.join(CONDITION_BUCKETS[key])}"
+                )
+            holdout[key] = buckets
         return cls(holdout=holdout)
 
     def assign(self, conditions: Mapping[str, str], seed: int) -> str:

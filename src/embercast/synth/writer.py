@@ -167,6 +167,8 @@ class GenerateSummary:
     tasks_skipped: int = 0
     features: str | None = None
     """Location of the feature set computed inline (``generate --features``), else None."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know about the result (e.g. a holdout that matched no scenario)."""
 
     def to_dict(self) -> dict[str, object]:
         """The summary as JSON-ready primitives."""
@@ -551,6 +553,13 @@ def generate_dataset(
     wanted = list(classes) if classes is not None else None
     split = SplitPolicy.parse(holdout)
     specs = list(sampler(scenarios, seed, classes=wanted, policy=split))
+    warnings: tuple[str, ...] = ()
+    if split.holdout and not any(getattr(s, "split_group", "") == "holdout" for s in specs):
+        warnings = (
+            f"no scenario of these {len(specs)} matches --holdout {holdout!r}: the dataset holds "
+            "no condition out (more scenarios, or other buckets)",
+        )
+        logger.warning(warnings[0])
     record: dict[str, Any] = {
         "arguments": {
             "scenarios": scenarios,
@@ -576,7 +585,8 @@ def generate_dataset(
         if features:
             record_features(join(out, FEATURES_DIR))
         summary = _summary(manifest, out, started, "complete", 0, 0)
-        return replace(summary, features=join(out, FEATURES_DIR) if features else None)
+        location = join(out, FEATURES_DIR) if features else None
+        return replace(summary, features=location, warnings=warnings)
 
     chunks = [
         tuple(specs[i : i + scenarios_per_task]) for i in range(0, len(specs), scenarios_per_task)
@@ -637,7 +647,8 @@ def generate_dataset(
         record_features(join(out, FEATURES_DIR))
     status = "resumed" if state == "resume" else "generated"
     summary = _summary(manifest, out, started, status, len(tasks), len(chunks) - len(tasks))
-    return replace(summary, features=join(out, FEATURES_DIR) if features else None)
+    location = join(out, FEATURES_DIR) if features else None
+    return replace(summary, features=location, warnings=warnings)
 
 
 def _inline_features(
