@@ -7,26 +7,29 @@ server's URI. Model references are ``name@alias`` (``fire@champion``) or ``name/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from embercast.config import get_settings  # noqa: E402
-from embercast.errors import InputError
+from embercast.errors import InputError  # noqa: E402
+from embercast.evaluation.evaluate import evaluate  # noqa: E402
+from embercast.evaluation.feature_data import FeatureData, load_features  # noqa: E402
 from embercast.models.base import FireDetector  # noqa: E402
-
-if TYPE_CHECKING:
-    from embercast.evaluation.feature_data import FeatureData
+from embercast.models.persistence import verified_unpickle  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 EXPERIMENT = "embercast"
+MODEL_FILE = "model.pkl"
+"""The pickle inside a logged model (``mlflow.sklearn`` with ``serialization_format="pickle"``)."""
 GATE_METRICS = ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate")
 """Held-out metrics the promotion gate compares (logged with every registered version)."""
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
@@ -134,9 +137,11 @@ class Registry:
                 detector, name="model", serialization_format="pickle",
                 pip_requirements=["embercast"],
             )  # fmt: skip
+        digest = hashlib.sha256(self._model_bytes(info.model_uri)).hexdigest()
+        self.client.set_tag(run.info.run_id, "model_sha256", digest)
         if register is None:
             return run.info.run_id, None
-        version = mlflow.register_model(info.model_uri, register)
+        version = mlflow.register_model(info.model_uri, register, tags={"sha256": digest})
         number = int(version.version)
         for key, value in metrics.items():
             self.client.set_model_version_tag(register, str(number), f"metric.{key}", str(value))
@@ -168,12 +173,27 @@ class Registry:
         return name, version
 
     def load(self, ref: str) -> FireDetector:
-        """The detector a reference points to."""
+        """The detector a reference points to, verified against the SHA-256 recorded when it
+        was registered (tag ``sha256`` of the version) before it is unpickled; RegistryError
+        when the artifact changed since or has no recorded hash."""
         name, version = self.resolve(ref)
-        model = self._mlflow.sklearn.load_model(f"models:/{name}/{version}")
-        if not isinstance(model, FireDetector):
-            raise RegistryError(f"{ref!r} holds a {type(model).__name__}, not a fire detector")
-        return model
+        tags = self.client.get_model_version(name, str(version)).tags or {}
+        data = self._model_bytes(f"models:/{name}/{version}")
+        try:
+            return verified_unpickle(data, tags.get("sha256"), f"{ref!r} ({name}/{version})")
+        except InputError as exc:
+            raise RegistryError(str(exc)) from None
+
+    def _model_bytes(self, uri: str) -> bytes:
+        """The pickle an MLflow model holds (its ``model.pkl``)."""
+        try:
+            local = Path(self._mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        except Exception as exc:
+            raise RegistryError(f"the model at {uri} cannot be read: {_line(exc)}") from None
+        path = local / MODEL_FILE if local.is_dir() else local
+        if not path.is_file():
+            raise RegistryError(f"the model at {uri} holds no {MODEL_FILE}")
+        return path.read_bytes()
 
     def versions(self, name: str | None = None) -> list[dict[str, Any]]:
         """Every version (of ``name``, or of all models) with aliases and held-out metrics."""
@@ -216,7 +236,6 @@ class Registry:
     ) -> list[dict[str, Any]]:
         """The gate's metrics of two versions on the same held-out scenarios (``groups`` of
         ``data``), each through its own alarm operating point."""
-        from embercast.evaluation.evaluate import evaluate
 
         detectors = {f"{name}/{v}": self.load(f"{name}/{v}") for v in versions}
         return [r.metrics for r in evaluate(data, detectors, eval_groups=groups)]
@@ -243,8 +262,6 @@ class Registry:
         else:
             groups: tuple[str, ...] = ("test", "holdout")
             if data is None:
-                from embercast.evaluation.feature_data import load_features
-
                 if not mine[1]:
                     return GateDecision(False, [
                         f"version {version}'s held-out data is not recorded, so it cannot be "

@@ -1,0 +1,84 @@
+"""Nothing unverified is loaded: a model file or a registered version is unpickled only when it
+is the artifact that was saved (its recorded SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embercast.errors import InputError
+from embercast.lifecycle.registry import Registry, RegistryError
+from embercast.models.base import FireDetector
+from embercast.models.baselines import CO2Threshold
+from embercast.models.persistence import load_model, save_model
+
+
+class Planted:
+    """A pickle that runs code when it is loaded: it creates the file ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+def fitted() -> FireDetector:
+    X = pd.DataFrame({"gas_val": np.r_[np.full(20, 450.0), np.full(20, 2500.0)],
+                      "gas_vel": np.r_[np.zeros(20), np.full(20, 5.0)]})  # fmt: skip
+    y = np.r_[np.zeros(20, int), np.ones(20, int)]
+    return CO2Threshold().fit(X, y, groups=np.repeat(["a", "b"], 20))
+
+
+def test_a_saved_model_records_its_hash_and_loads(tmp_path: Path) -> None:
+    path = tmp_path / "m.pkl"
+    save_model(fitted(), str(path), {"model": "co2_threshold"})
+    info = json.loads((tmp_path / "m.pkl.json").read_text())
+    assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert isinstance(load_model(str(path)), CO2Threshold)
+
+
+def test_a_replaced_pickle_is_refused_unopened(tmp_path: Path) -> None:
+    path = tmp_path / "m.pkl"
+    save_model(fitted(), str(path), {"model": "co2_threshold"})
+    marker = tmp_path / "ran"
+    path.write_bytes(pickle.dumps(Planted(marker)))
+    with pytest.raises(InputError, match="does not match its recorded SHA-256"):
+        load_model(str(path))
+    assert not marker.exists()
+
+
+def test_a_description_without_a_hash_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.pkl"
+    save_model(fitted(), str(path), {"model": "co2_threshold"})
+    described = tmp_path / "m.pkl.json"
+    info = json.loads(described.read_text())
+    del info["sha256"]
+    described.write_text(json.dumps(info))
+    with pytest.raises(InputError, match="has no recorded SHA-256"):
+        load_model(str(path))
+
+
+def test_a_changed_artifact_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # MLflow keeps the artifacts beside the working directory
+    registry = Registry(str(tmp_path / "mlflow.db"))
+    _, version = registry.log_training(
+        fitted(), params={"model": "co2_threshold"}, metrics={"detection_rate": 1.0},
+        tags={}, register="fire",
+    )  # fmt: skip
+    assert version == 1
+    assert isinstance(registry.load("fire@champion"), CO2Threshold)
+    stored = [p for p in tmp_path.rglob("model.pkl") if "mlflow.db" not in str(p)]
+    assert stored, "the registered model's artifact was not found under the store"
+    marker = tmp_path / "ran"
+    for path in stored:
+        path.write_bytes(pickle.dumps(Planted(marker)))
+    with pytest.raises(RegistryError, match="does not match its recorded SHA-256"):
+        registry.load("fire@champion")
+    assert not marker.exists()
