@@ -3,6 +3,7 @@ real generator, beside the baselines."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -329,7 +330,10 @@ def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) 
     bad = runner.invoke(app, ["train", str(features), "--model", "svm"])
     assert bad.exit_code == 2 and "invalid --model 'svm'" in bad.output
     (tmp_path / "x.pkl").write_bytes(b"garbage")
-    (tmp_path / "x.pkl.json").write_text('{"format": "embercast-model/1"}')
+    garbage = hashlib.sha256(b"garbage").hexdigest()  # recorded: the file is what was saved
+    (tmp_path / "x.pkl.json").write_text(
+        f'{{"format": "embercast-model/1", "sha256": "{garbage}"}}'
+    )
     bad = runner.invoke(
         app,
         [
