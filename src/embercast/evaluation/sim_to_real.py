@@ -25,7 +25,7 @@ the stream of one SCD41 device without a camera.
 
 The UL FSRI DelCo room fires in the same folder are not used: their probes read over 1 % CO2
 within 30 s of the start, so there is no early-detection question to ask of them (the generator
-is checked against them for the SCD41's clip, tests/test_real_fires.py).
+is checked against them for the SCD41's clip, tests/synth/test_against_real_fires.py).
 """
 
 from __future__ import annotations
