@@ -23,9 +23,9 @@ $(NETS): $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/embercast run --out $(RUN_DIR)
 
-## test: the test suite (slow checks excluded; see test-slow)
+## test: the test suite on both cores (slow checks excluded; see test-slow)
 test: $(NETS)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 ## test-slow: the slow checks that the default suite leaves out
 test-slow: $(NETS)
