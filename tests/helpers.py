@@ -251,7 +251,18 @@ def generate_three_classes(out: str) -> GenerateSummary:
 
 
 def write_dataset_manifest(root: Path, digest: str | None = None, **extra: Any) -> str:
-    """A dataset manifest (no data files); returns its content hash."""
+    """A dataset manifest; returns its content hash. Without ``files``, it lists no data files
+    and the hash is made up; ``files`` names files under ``root`` whose hashes and sizes it
+    records, with the content hash they give."""
+    if "files" in extra:
+        extra["files"] = {
+            rel: {
+                "sha256": hashlib.sha256((root / rel).read_bytes()).hexdigest(),
+                "bytes": (root / rel).stat().st_size,
+            }
+            for rel in extra["files"]
+        }
+        digest = digest or content_hash({rel: e["sha256"] for rel, e in extra["files"].items()})
     digest = digest or hashlib.sha256(str(root).encode()).hexdigest()
     manifest = {
         "format": DATASET_FORMAT,

@@ -179,14 +179,14 @@ class _Validator:
     def read_table(self, rel: str, columns: list[str] | None = None) -> pa.Table | None:
         try:
             return read_table(self.fs, join(self.root, rel), columns)
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, ValueError, pa.ArrowException) as exc:  # UnicodeDecodeError too
             self.add("unreadable", f"cannot read the Parquet file: {exc}", rel)
             return None
 
     def read_schema(self, rel: str) -> pa.Schema | None:
         try:
             return read_schema(self.fs, join(self.root, rel))
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, ValueError, pa.ArrowException) as exc:  # UnicodeDecodeError too
             self.add("unreadable", f"cannot read the Parquet file: {exc}", rel)
             return None
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from embercast.dataset.manifest import FEATURES_FORMAT, MANIFEST
+from embercast.dataset.manifest import FEATURES_DIR, SCENARIOS_FILE
 from embercast.errors import InputError
-from embercast.store.fs import join, list_names, read_json, read_table, resolve
+from embercast.store.fs import join, read_table
+from embercast.store.integrity import IntegrityError, VerifiedArtifact, open_artifact
+from embercast.store.lineage import CatalogError, open_catalog
 from embercast.synth.camera_coverage import fire_in_view
 
 SPLITS = ("train", "val", "test", "holdout")
@@ -105,26 +107,13 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
 
 def _load_one(location: str) -> FeatureData:
     """One feature set (see :func:`load_features`)."""
-    fs, root = resolve(location)
-    manifest = read_json(fs, join(root, MANIFEST))
-    if manifest is None:
-        raise InputError(f"{location!r} is not a complete feature set: it has no manifest.json")
-    if manifest.get("format") != FEATURES_FORMAT:
-        raise InputError(f"{location!r} is not a feature set (format {manifest.get('format')!r})")
-    parts = sorted(n for n in list_names(fs, join(root, "features")) if n.endswith(".parquet"))
-    table = pa.concat_tables([read_table(fs, join(root, "features", p)) for p in parts])
-    parent = str(manifest["parent"]["location"])
-    pfs, proot = resolve(parent)
-    if not pfs.exists(join(proot, "scenarios.parquet")):
-        # a feature set computed while generating sits inside its dataset
-        pfs, proot = resolve(posixpath.dirname(root.rstrip("/")))
-        if not pfs.exists(join(proot, "scenarios.parquet")):
-            raise InputError(
-                f"the dataset of feature set {location!r} ({parent!r}) cannot be found: "
-                "scenarios.parquet is missing"
-            )
-    scen = read_table(pfs, join(proot, "scenarios.parquet")).to_pandas()
-    dataset = read_json(pfs, join(proot, MANIFEST)) or {}
+    features = open_artifact(location, "features")
+    fs, root, manifest = features.fs, features.root, features.manifest
+    parts = features.parts(FEATURES_DIR)
+    table = pa.concat_tables([read_table(fs, join(root, FEATURES_DIR, p)) for p in parts])
+    source = _parent(features)
+    scen = read_table(source.fs, join(source.root, SCENARIOS_FILE)).to_pandas()
+    dataset = source.manifest
     holdout = (dataset.get("arguments") or {}).get("holdout")
     facts = {
         str(r.scenario_id): (
@@ -144,6 +133,36 @@ def _load_one(location: str) -> FeatureData:
         seeds=frozenset(int(x) for x in scen["seed"]),
         in_view=_fires_in_view(scen),
         conditions=_conditions(scen),
+    )
+
+
+def _parent(features: VerifiedArtifact) -> VerifiedArtifact:
+    """The dataset a feature set was built from, verified, with the content hash it records:
+    at the location it records, else the folder around it (a feature set computed while
+    generating sits inside its dataset), else any location the catalog knows for that hash."""
+    parent = features.manifest.get("parent") or {}
+    wanted = str(parent.get("content_hash", ""))
+    recorded = str(parent.get("location", ""))
+    candidates = [recorded, posixpath.dirname(features.canonical.rstrip("/"))]
+    try:
+        with open_catalog() as catalog:
+            candidates += list(catalog.get(wanted).locations) if wanted else []
+    except CatalogError:
+        pass
+    problems = []
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        try:
+            source = open_artifact(candidate, "dataset")
+        except IntegrityError as exc:
+            problems.append(str(exc))
+            continue
+        if source.content_hash == wanted:
+            return source
+        problems.append(f"{candidate} now holds another dataset ({source.content_hash[:16]})")
+    shown = "; ".join(problems[:3]) or "no location recorded"
+    raise IntegrityError(
+        f"the dataset of feature set {features.location!r} ({wanted[:16]}, recorded at "
+        f"{recorded!r}) cannot be found intact: {shown}"
     )
 
 

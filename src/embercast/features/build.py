@@ -38,7 +38,6 @@ from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,
     join,
-    list_names,
     read_json,
     read_table,
     remove_temporaries,
@@ -46,6 +45,7 @@ from embercast.store.fs import (
     sha256,
     write_table_atomic,
 )
+from embercast.store.integrity import IntegrityError, open_artifact
 from embercast.store.lineage import record_features
 
 logger = logging.getLogger(__name__)
@@ -189,11 +189,12 @@ def build_features(
     """
     started = time.perf_counter()
     get_feature_set(feature_set)
-    dfs, droot = resolve(dataset)
-    parent = read_json(dfs, join(droot, MANIFEST))
-    if parent is None:
-        raise FeaturesError(f"{dataset!r} is not a complete dataset: it has no {MANIFEST}")
-    record = feature_record(feature_set, dataset, str(parent["content_hash"]))
+    try:
+        source = open_artifact(dataset, "dataset")  # every file as its manifest lists it
+    except IntegrityError as exc:
+        raise FeaturesError(str(exc)) from exc
+    dfs, droot, parent = source.fs, source.root, source.manifest
+    record = feature_record(feature_set, dataset, source.content_hash)
     ofs, oroot = resolve(out)
     check_writable(ofs, oroot, out)
     existing = read_json(ofs, join(oroot, MANIFEST))
@@ -202,11 +203,11 @@ def build_features(
             existing.get("feature_set"),
             existing.get("feature_version"),
         ) == (feature_set, FEATURE_VERSIONS[feature_set])
-        if same:
+        if same and _intact(out):
             logger.info("%s already holds %s of this dataset; nothing to build", out, feature_set)
             record_features(out)
             return _summary(existing, out, started, "complete")
-        if not overwrite:
+        if not same and not overwrite:
             raise FeaturesError(
                 f"{out!r} holds feature set {existing.get('feature_set')!r} of dataset "
                 f"{existing.get('parent', {}).get('content_hash', '?')[:12]}; pass --overwrite"
@@ -219,7 +220,7 @@ def build_features(
     split_groups = dict(
         zip(scenarios["scenario_id"].to_pylist(), scenarios["split_group"].to_pylist(), strict=True)
     )
-    parts = sorted(n for n in list_names(dfs, join(droot, READINGS_DIR)) if n.endswith(".parquet"))
+    parts = source.parts(READINGS_DIR)
     tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
     logger.info("building %s of %s into %s: %d parts", feature_set, dataset, out, len(tasks))
     results: list[dict[str, Any]] = []
@@ -241,6 +242,16 @@ def build_features(
             ],
         )
     return _summary(manifest, out, started, "built")
+
+
+def _intact(out: str) -> bool:
+    """Whether the feature set at ``out`` still matches its manifest (else it is rebuilt)."""
+    try:
+        open_artifact(out, "features")
+    except IntegrityError as exc:
+        logger.warning("rebuilding the damaged feature set: %s", exc)
+        return False
+    return True
 
 
 def _summary(manifest: Mapping[str, Any], out: str, started: float, status: str) -> FeaturesSummary:

@@ -7,7 +7,6 @@ unless asked either way."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -20,9 +19,7 @@ from embercast.alarm.risk import risk_level
 from embercast.config import get_settings
 from embercast.dataset.feature_table import KEY_COLUMNS
 from embercast.dataset.manifest import (
-    DATASET_FORMAT,
     FEATURES_DIR,
-    FEATURES_FORMAT,
     MANIFEST,
     READINGS_DIR,
 )
@@ -35,12 +32,12 @@ from embercast.models.compiled import CompiledScorer, is_compiled
 from embercast.models.trees import GBMDetector
 from embercast.store.fs import (
     join,
-    list_names,
     read_row_count,
     read_table,
     resolve,
     write_table_atomic,
 )
+from embercast.store.integrity import open_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -92,20 +89,16 @@ def _detect(location: str) -> tuple[str, list[str], int]:
     fs, root = resolve(location)
     if fs.isfile(root):
         return "table", [""], read_row_count(fs, root)
-    manifest_path = join(root, MANIFEST)
-    if not fs.exists(manifest_path):
+    if not fs.exists(join(root, MANIFEST)):
         raise InputError(
             f"{location!r} is neither a Parquet file nor a complete dataset or feature set"
         )
-    with fs.open(manifest_path, "rb") as fh:
-        manifest = json.loads(fh.read())
-    fmt = manifest.get("format")
-    folder = {FEATURES_FORMAT: FEATURES_DIR, DATASET_FORMAT: READINGS_DIR}.get(fmt)
-    if folder is None:
-        raise InputError(f"{location!r} has an unknown manifest format {fmt!r}")
-    parts = sorted(n for n in list_names(fs, join(root, folder)) if n.endswith(".parquet"))
+    artifact = open_artifact(location)
+    manifest = artifact.manifest
+    folder = FEATURES_DIR if artifact.kind == "features" else READINGS_DIR
+    parts = artifact.parts(folder)
     rows = int(manifest.get("counts", {}).get("rows", 0))
-    return ("features" if folder == "features" else "dataset"), parts, rows
+    return artifact.kind, parts, rows
 
 
 def predict(

@@ -12,6 +12,9 @@ Tables (plain SQL with portable types, so the same schema serves Postgres later)
     artifacts      (id, kind, location, content_hash, producer, arguments, counts, registered_at)
     locations      (artifact_id, location, registered_at)     every place the content was seen
     lineage        (child_id, parent_id)                      a feature set -> its dataset
+    verified       (location, content_hash, fingerprint, verified_at)
+                   the files at a location were hashed and matched the manifest while their
+                   names, sizes and modification times gave ``fingerprint``
 
 ``arguments`` and ``counts`` are JSON text; ``registered_at`` is an ISO 8601 UTC time. The
 SQLite file runs in WAL mode with foreign keys on; writes take the write lock at their start
@@ -54,8 +57,9 @@ __all__ = [
     "record_features",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of the catalog's table layout."""
+SCHEMA_VERSION = 2
+"""Version of the catalog's table layout (2 added ``verified``; a version 1 file is upgraded
+when it is opened writable)."""
 ID_LENGTH = 16
 """An artifact id is this many leading hex characters of its content hash."""
 MIN_PREFIX = 4
@@ -65,6 +69,13 @@ Kind = Literal["dataset", "features"]
 KINDS: tuple[Kind, ...] = ("dataset", "features")
 
 _TABLES = ("schema_version", "artifacts", "locations", "lineage")
+_VERIFIED = """CREATE TABLE verified (
+        location TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        verified_at TEXT NOT NULL,
+        PRIMARY KEY (location, content_hash)
+    )"""
 _SCHEMA = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
     """CREATE TABLE artifacts (
@@ -90,6 +101,7 @@ _SCHEMA = (
         PRIMARY KEY (child_id, parent_id)
     )""",
     "CREATE INDEX lineage_by_parent ON lineage (parent_id)",
+    _VERIFIED,
 )
 _COLUMNS = "id, kind, location, content_hash, producer, arguments, counts, registered_at"
 _HASH = re.compile(r"[0-9a-f]{16,128}")
@@ -142,6 +154,14 @@ def canonical_location(location: str) -> tuple[str, AbstractFileSystem, str]:
     except OutputLocationError as exc:
         raise CatalogError(f"cannot open {location!r}: {exc.cause}") from exc
     return (root if is_local(fs) else str(fs.unstrip_protocol(root))), fs, root
+
+
+def _canonical_or_none(location: str) -> str | None:
+    """The canonical form of ``location``, or None when it is not a location (an id)."""
+    try:
+        return canonical_location(location.strip())[0]
+    except Exception:  # not a location fsspec understands
+        return None
 
 
 def read_manifest(location: str) -> tuple[str, dict[str, Any]]:
@@ -218,6 +238,7 @@ class Catalog:
             raise CatalogError(self._cannot(describe_os_error(exc))) from exc
         if os.path.isdir(self.path):
             raise CatalogError(self._cannot("it is a folder, not a file"))
+        self._verified_table = True
         try:
             self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as exc:
@@ -279,6 +300,9 @@ class Catalog:
                 self._cannot(f"not an embercast catalog (it holds the tables {shown})")
             )
         version = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if version == 1 and "verified" not in tables:
+            self._upgrade_from_1()
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise CatalogError(
                 self._cannot(
@@ -286,6 +310,16 @@ class Catalog:
                 )
             )
         return True
+
+    def _upgrade_from_1(self) -> None:
+        """Add the ``verified`` table of layout 2 (a read-only catalog stays at 1 and works
+        without remembering verifications)."""
+        try:
+            with self._write() as conn:
+                conn.execute(_VERIFIED)
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        except CatalogError:
+            self._verified_table = False
 
     def close(self) -> None:
         """Close the database connection."""
@@ -432,6 +466,85 @@ class Catalog:
                 )
         return self._artifact(artifact_id)
 
+    # ----------------------------------------------------------------------- verification
+
+    def verified_fingerprint(self, location: str, content_hash: str) -> str | None:
+        """The file fingerprint under which the content at ``location`` was last hashed and
+        found to match its manifest (None if never)."""
+        if not self._verified_table:
+            return None
+        with self._errors():
+            row = self._conn.execute(
+                "SELECT fingerprint FROM verified WHERE location = ? AND content_hash = ?",
+                (location, content_hash),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def record_verified(self, location: str, content_hash: str, fingerprint: str) -> None:
+        """Remember that the files at ``location`` matched their manifest under
+        ``fingerprint`` (names, sizes and times: :mod:`embercast.store.integrity`)."""
+        if not self._verified_table:
+            return
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO verified (location, content_hash, fingerprint, verified_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (location, content_hash) "
+                "DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "verified_at = excluded.verified_at",
+                (location, content_hash, fingerprint, _now()),
+            )
+
+    def forget_verified(self, location: str) -> None:
+        """Forget every verification of ``location`` (its files failed a check)."""
+        if not self._verified_table:
+            return
+        with self._write() as conn:
+            conn.execute("DELETE FROM verified WHERE location = ?", (location,))
+
+    # ----------------------------------------------------------------------- removal
+
+    def remove(self, ref: str) -> tuple[Artifact, builtins.list[str]]:
+        """Unregister what ``ref`` names; return the artifact and the locations removed.
+
+        A registered location (one of several copies) removes only that location; the artifact
+        goes with its last location. An id, prefix or content hash removes the artifact and all
+        its locations. An artifact that feature sets were made from is refused while they are
+        registered (remove them first). The files themselves are never touched.
+        """
+        artifact = self.get(ref)
+        by_location = None
+        for candidate in (ref.strip().rstrip("/"), _canonical_or_none(ref)):
+            if candidate in artifact.locations:
+                by_location = candidate
+                break
+        removed = [by_location] if by_location is not None else list(artifact.locations)
+        whole = len(removed) == len(artifact.locations)
+        if whole:
+            children = self.children(artifact.id)
+            if children:
+                shown = ", ".join(c.id for c in children[:5])
+                raise CatalogError(
+                    f"cannot remove {artifact.kind} {artifact.id}: feature sets made from it are "
+                    f"registered ({shown}); remove them first"
+                )
+        with self._write() as conn:
+            marks = ", ".join("?" for _ in removed)
+            conn.execute(
+                f"DELETE FROM locations WHERE artifact_id = ? AND location IN ({marks})",
+                (artifact.id, *removed),
+            )
+            if self._verified_table:
+                conn.execute(f"DELETE FROM verified WHERE location IN ({marks})", removed)
+            if whole:
+                conn.execute("DELETE FROM lineage WHERE child_id = ?", (artifact.id,))
+                conn.execute("DELETE FROM artifacts WHERE id = ?", (artifact.id,))
+            elif artifact.location in removed:  # the next copy leads
+                rest = [loc for loc in artifact.locations if loc not in removed]
+                conn.execute(
+                    "UPDATE artifacts SET location = ? WHERE id = ?", (rest[0], artifact.id)
+                )
+        return artifact, removed
+
     # ----------------------------------------------------------------------- look-up
 
     def _row(self, artifact_id: str) -> tuple[Any, ...] | None:
@@ -496,10 +609,9 @@ class Catalog:
         if not ref:
             raise CatalogError("empty artifact reference")
         candidates = [ref.rstrip("/") or ref]
-        try:
-            candidates.append(canonical_location(ref)[0])
-        except Exception:  # not a location fsspec understands
-            pass
+        canonical = _canonical_or_none(ref)
+        if canonical is not None:
+            candidates.append(canonical)
         with self._errors():
             marks = ", ".join("?" for _ in candidates)
             row = self._conn.execute(

@@ -20,6 +20,7 @@ downloads an extension.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -33,8 +34,9 @@ import pyarrow as pa
 from fsspec import AbstractFileSystem
 
 from embercast.errors import InputError
-from embercast.store.fs import is_local, join, resolve
-from embercast.store.lineage import Artifact, Catalog, CatalogError, read_manifest
+from embercast.store.fs import is_local, join
+from embercast.store.integrity import ArtifactNotFoundError, IntegrityError, open_artifact
+from embercast.store.lineage import Artifact, Catalog, CatalogError
 
 __all__ = [
     "NAN_UNSAFE_OPTIMIZERS",
@@ -48,6 +50,8 @@ __all__ = [
     "run_query",
     "sources",
 ]
+
+logger = logging.getLogger(__name__)
 
 VIEWS: tuple[str, ...] = ("scenarios", "readings", "features")
 """Names of the views over the registered data."""
@@ -140,15 +144,20 @@ def _parts(files: Sequence[str], folder: str) -> list[str]:
 
 
 def _locate(artifact: Artifact) -> tuple[str, AbstractFileSystem, dict[str, Any]] | None:
-    """The newest location whose manifest still has the artifact's content hash."""
+    """The newest location that still holds the artifact's content, intact (a damaged or
+    replaced copy is passed over with a warning)."""
     for location in reversed(artifact.locations):
         try:
-            canonical, manifest = read_manifest(location)
-        except CatalogError:
+            found = open_artifact(location, artifact.kind)
+        except ArtifactNotFoundError as exc:
+            logger.info("passing over %s: %s", location, exc)
             continue
-        if manifest.get("content_hash") == artifact.content_hash:
-            fs, _ = resolve(canonical)
-            return canonical, fs, manifest
+        except IntegrityError as exc:
+            logger.warning("passing over %s: %s", location, exc)
+            continue
+        if found.content_hash == artifact.content_hash:
+            return found.canonical, found.fs, found.manifest
+        logger.warning("passing over %s: it now holds %s", location, found.content_hash[:16])
     return None
 
 
@@ -178,7 +187,7 @@ def _source(artifact: Artifact, parent_id: str | None = None) -> Source | None:
 def _unreachable(artifact: Artifact) -> str:
     what = "dataset" if artifact.kind == "dataset" else "feature set"
     where = ", ".join(artifact.locations)
-    return f"{what} {artifact.id}: no registered location holds it ({where})"
+    return f"{what} {artifact.id}: no registered location holds it intact ({where})"
 
 
 def _pick(catalog: Catalog, ref: str, kind: str) -> Artifact:

@@ -19,6 +19,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as pads  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from embercast.dataset.manifest import FRAMES_DIR, READINGS_DIR, SCENARIOS_FILE  # noqa: E402
 from embercast.dataset.schema import (  # noqa: E402
     FRAME_HEIGHT,
     FRAME_WIDTH,
@@ -27,6 +28,7 @@ from embercast.dataset.schema import (  # noqa: E402
 from embercast.errors import InputError
 from embercast.sensors.lepton import counts_to_celsius  # noqa: E402
 from embercast.store.fs import join, resolve  # noqa: E402
+from embercast.store.integrity import open_artifact  # noqa: E402
 from embercast.synth.scenarios import COMMON_PARAMETERS, SCENARIO_CLASSES, ScenarioSpec  # noqa: E402
 
 N_FRAMES = 6
@@ -50,20 +52,22 @@ def load_scenario(
     dataset: str, scenario_id: str
 ) -> tuple[dict[str, Any], pa.Table, pa.Table | None]:
     """The scenarios row, readings and stored frames (None if none stored) of one scenario."""
-    fs, root = resolve(dataset)
-    table = pq.read_table(join(root, "scenarios.parquet"), filesystem=fs)
+    source = open_artifact(dataset, "dataset")
+    fs, root = source.fs, source.root
+    table = pq.read_table(join(root, SCENARIOS_FILE), filesystem=fs)
     rows = table.filter(pa.compute.equal(table["scenario_id"], scenario_id)).to_pylist()
     if not rows:
         raise InputError(f"scenario {scenario_id!r} is not in {dataset!r}")
     expr = pads.field("scenario_id") == scenario_id
-    readings = pads.dataset(join(root, "readings"), filesystem=fs, format="parquet").to_table(
-        filter=expr
-    )
+    readings = pads.dataset(
+        [join(root, READINGS_DIR, p) for p in source.parts(READINGS_DIR)],
+        filesystem=fs,
+        format="parquet",
+    ).to_table(filter=expr)
     frames: pa.Table | None = None
-    if fs.exists(join(root, "frames")) and fs.ls(join(root, "frames")):
-        frames = pads.dataset(join(root, "frames"), filesystem=fs, format="parquet").to_table(
-            filter=expr
-        )
+    stored = [join(root, FRAMES_DIR, p) for p in source.parts(FRAMES_DIR)]
+    if stored:
+        frames = pads.dataset(stored, filesystem=fs, format="parquet").to_table(filter=expr)
         if frames.num_rows == 0:
             frames = None
     return rows[0], readings, frames
