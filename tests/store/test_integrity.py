@@ -120,7 +120,10 @@ def test_a_failed_check_is_forgotten(dataset: Path, catalog_path: Path) -> None:
 def test_kind_and_missing(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(IntegrityError, match="is a dataset, not a feature set"):
         open_artifact(str(dataset), "features")
-    with pytest.raises(IntegrityError, match="not a complete dataset: it does not exist"):
+    with pytest.raises(
+        IntegrityError,
+        match=r"not a complete dataset: it has no manifest.json \(nothing is there\)",
+    ):
         open_artifact(str(tmp_path / "none"), "dataset")
     (tmp_path / "empty").mkdir()
     with pytest.raises(IntegrityError, match="it has no manifest.json"):

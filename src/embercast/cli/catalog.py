@@ -18,6 +18,7 @@ from embercast.cli.common import (
     _settings,
     app,
 )
+from embercast.store.integrity import open_artifact
 from embercast.store.lineage import KINDS, Artifact, Catalog, CatalogError, open_catalog
 
 catalog_app = typer.Typer(
@@ -132,7 +133,9 @@ def catalog_add(
         bool, typer.Option("--json", help="Print the artifact as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Register a complete dataset or feature set (again, or from a new location)."""
+    """Register a complete dataset or feature set (again, or from a new location), once its
+    files match its manifest."""
+    open_artifact(location)
     with _open_catalog() as catalog:
         try:
             artifact = catalog.register(location)
@@ -142,6 +145,34 @@ def catalog_add(
         typer.echo(json.dumps(artifact.to_dict(), sort_keys=True))
     else:
         typer.echo(f"registered {artifact.kind} {artifact.id} ({artifact.producer})")
+
+
+@catalog_app.command("remove")
+def catalog_remove(
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="A registered location (only that copy is forgotten) or an id, id prefix or "
+            "content hash (the artifact and all its locations)."
+        ),
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print what was removed as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Unregister a copy or an artifact; its files are left as they are."""
+    with _open_catalog() as catalog:
+        artifact, removed = catalog.remove(ref)
+        remaining = [loc for loc in artifact.locations if loc not in removed]
+    if json_output:
+        payload = {"id": artifact.id, "kind": artifact.kind, "removed": removed,
+                   "remaining": remaining}  # fmt: skip
+        typer.echo(json.dumps(payload, sort_keys=True))
+        return
+    if remaining:
+        typer.echo(f"removed location {removed[0]} of {artifact.kind} {artifact.id}")
+    else:
+        typer.echo(f"removed {artifact.kind} {artifact.id} ({len(removed)} location(s))")
 
 
 # --------------------------------------------------------------------------- sql

@@ -201,11 +201,10 @@ def _report(summary: GenerateSummary) -> None:
     if summary.status == "complete":
         typer.echo(f"{summary.out} already holds this dataset; nothing to do")
     else:
-        resumed = (
-            f" (resumed: {summary.tasks_skipped} parts were done)"
-            if summary.status == "resumed"
-            else ""
-        )
+        resumed = {
+            "resumed": f" (resumed: {summary.tasks_skipped} parts were done)",
+            "repaired": " (repaired: the damaged copy was generated again)",
+        }.get(summary.status, "")
         typer.echo(
             f"generated {summary.scenarios:,} scenarios, {summary.rows:,} readings, "
             f"{summary.frames:,} frames stored ({summary.frames_rendered:,} rendered) "
@@ -215,8 +214,6 @@ def _report(summary: GenerateSummary) -> None:
     typer.echo(f"content_hash: {summary.content_hash}")
     if summary.features:
         typer.echo(f"features: {summary.features}")
-    for warning in summary.warnings:
-        typer.echo(f"warning: {warning}", err=True)
 
 
 def _groups(text: str) -> tuple[str, ...]:

@@ -113,6 +113,8 @@ def generate(
         typer.echo(json.dumps(summary.to_dict(), sort_keys=True))
     else:
         _report(summary)
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command()

@@ -217,7 +217,9 @@ def open_artifact(location: str, kind: Kind | None = None) -> VerifiedArtifact:
     except OSError as exc:
         raise IntegrityError(f"cannot read {location}: {describe_os_error(exc)}") from exc
     if not exists:
-        raise ArtifactNotFoundError(f"{location} is not a complete {wanted}: it does not exist")
+        raise ArtifactNotFoundError(
+            f"{location} is not a complete {wanted}: it has no {MANIFEST} (nothing is there)"
+        )
     if not fs.exists(join(root, MANIFEST)):
         hint = " (an unfinished run: rerun it to finish)" if fs.exists(join(root, RUN_FILE)) else ""
         raise IntegrityError(f"{location} is not a complete {wanted}: it has no {MANIFEST}{hint}")

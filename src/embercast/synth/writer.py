@@ -68,6 +68,7 @@ from embercast.store.fs import (
     sha256,
     write_table_atomic,
 )
+from embercast.store.integrity import IntegrityError, open_artifact
 from embercast.store.lineage import record_dataset, record_features
 from embercast.synth.result import InlineFeatures, ScenarioResult
 from embercast.synth.scenarios import SplitPolicy
@@ -161,7 +162,7 @@ class GenerateSummary:
     """Wall-clock time of this call [s] (never written to the dataset)."""
     out: str
     content_hash: str
-    status: Literal["generated", "resumed", "complete"] = "generated"
+    status: Literal["generated", "resumed", "complete", "repaired"] = "generated"
     """``complete``: the location already held this dataset and nothing was done."""
     tasks_run: int = 0
     tasks_skipped: int = 0
@@ -312,6 +313,18 @@ def _inspect(
         f"{out} already holds {state} dataset made with different arguments ({detail})",
         replaceable=True,
     )
+
+
+def _damage(out: str, features: bool) -> str | None:
+    """What is wrong with the complete dataset at ``out`` (and its inline feature set when
+    ``features``), or None when its files match the manifests."""
+    try:
+        open_artifact(out, "dataset")
+        if features:
+            open_artifact(join(out, FEATURES_DIR), "features")
+    except IntegrityError as exc:
+        return str(exc)
+    return None
 
 
 def _remove_dataset(fs: AbstractFileSystem, root: str) -> None:
@@ -576,6 +589,13 @@ def generate_dataset(
     fs, root = resolve(out)
     check_writable(fs, root, out)
     state = _inspect(fs, root, out, record, overwrite)
+    damaged = _damage(out, features is not None) if state == "complete" else None
+    damaged_hash: object = None
+    if damaged is not None:
+        logger.info("%s is damaged (%s): generating it again", out, damaged)
+        damaged_hash = (_read_json(fs, join(root, MANIFEST)) or {}).get("content_hash")
+        warnings += (f"{out} was damaged ({damaged}); it was generated again",)
+        state = "replace"
     if state == "complete":
         logger.info("%s already holds this dataset; nothing to generate", out)
         _remove_run_files(fs, root)
@@ -646,6 +666,13 @@ def generate_dataset(
     if features:
         record_features(join(out, FEATURES_DIR))
     status = "resumed" if state == "resume" else "generated"
+    if damaged is not None:
+        status = "repaired"
+        if manifest["content_hash"] != damaged_hash:
+            warnings += (
+                "the repaired dataset's content hash differs from the one the damaged copy's "
+                f"manifest recorded ({str(damaged_hash)[:16]})",
+            )
     summary = _summary(manifest, out, started, status, len(tasks), len(chunks) - len(tasks))
     location = join(out, FEATURES_DIR) if features else None
     return replace(summary, features=location, warnings=warnings)
