@@ -94,7 +94,7 @@ def catalog_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The catalog of the settings is a fresh file in the test's folder."""
     path = tmp_path / "cat" / "catalog.sqlite"
     monkeypatch.setenv("EMBERCAST_CATALOG_PATH", str(path))
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
     get_settings.cache_clear()
     return path
 

@@ -53,7 +53,7 @@ def test_bad_input_keeps_its_builtin_class() -> None:
 
 @pytest.fixture(autouse=True)
 def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
     monkeypatch.setenv("EMBERCAST_CATALOG_PATH", str(tmp_path / "catalog.sqlite"))
     get_settings.cache_clear()
 

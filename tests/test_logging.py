@@ -18,7 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
     monkeypatch.setenv("EMBERCAST_CATALOG_PATH", str(tmp_path / "catalog.sqlite"))
     get_settings.cache_clear()
 

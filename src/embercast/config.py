@@ -13,6 +13,7 @@ same in the file and after ``EMBERCAST_``), grouped by concern into the sections
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from functools import lru_cache
@@ -42,9 +43,40 @@ SECTIONS: dict[str, str] = {
 names its section (``json_schema_extra={"section": ...}``)."""
 
 
-def config_file() -> Path:
-    """The TOML file settings are read from: ``EMBERCAST_CONFIG`` or ``./embercast.toml``."""
-    return Path(os.environ.get("EMBERCAST_CONFIG", "embercast.toml"))
+def config_file() -> Path | None:
+    """The TOML file settings are read from: ``EMBERCAST_CONFIG`` (which must exist; empty
+    means no file) or ``./embercast.toml`` when there is one; None for none."""
+    named = os.environ.get("EMBERCAST_CONFIG")
+    if named is not None:
+        return Path(named) if named.strip() else None
+    default = Path("embercast.toml")
+    return default if default.is_file() else None
+
+
+def _check_file(path: Path) -> None:
+    """InputError naming ``path`` when it is missing, not TOML or sets an unknown setting."""
+    if not path.is_file():
+        raise InputError(
+            f"EMBERCAST_CONFIG names {path}, which is not a file (unset it, or set it empty, "
+            "to read no settings file)"
+        )
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    known = Settings.model_fields
+    for key, value in data.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            what = "a table" if isinstance(value, dict) else "a setting"
+            raise InputError(
+                f"{path}: unknown setting {key!r}{hint}; {what} embercast does not know "
+                "(embercast config show lists every setting)"
+            )
 
 
 def _in(section: str) -> JsonDict:
@@ -167,7 +199,7 @@ class Settings(BaseSettings):
     def file_keys(self) -> set[str]:
         """Names of the settings the TOML file sets (whether or not a variable overrides them)."""
         path = config_file()
-        if not path.is_file():
+        if path is None or not path.is_file():
             return set()
         with path.open("rb") as handle:
             return set(tomllib.load(handle)) & set(type(self).model_fields)
@@ -181,18 +213,20 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
-        return (init_settings, env_settings, toml)
+        path = config_file()
+        if path is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the cached settings (call ``get_settings.cache_clear()`` to re-read); InputError
-    naming the file when it is not valid TOML."""
-    try:
-        return Settings()
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{config_file()} is not valid TOML: {exc}") from None
+    naming the file when it is missing, not valid TOML or sets an unknown setting."""
+    path = config_file()
+    if path is not None:
+        _check_file(path)
+    return Settings()
 
 
 def field_section(name: str) -> str:

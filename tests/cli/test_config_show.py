@@ -68,3 +68,39 @@ def test_a_config_file_that_is_not_toml_is_named(
     result = runner.invoke(cli.app, ["config", "show"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {path} is not valid TOML: ")
+
+
+def test_an_unknown_setting_in_the_file_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "embercast.toml"
+    path.write_text("workers = 2\nworker = 4\n")
+    monkeypatch.setenv("EMBERCAST_CONFIG", str(path))
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, ["generate", "-n", "1", "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: {path}: unknown setting 'worker' (did you mean 'workers'?); a setting "
+        "embercast does not know (embercast config show lists every setting)"
+    )
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_missing_config_file_is_an_error_and_empty_means_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("EMBERCAST_CONFIG", str(tmp_path / "missing.toml"))
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, ["config", "show"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: EMBERCAST_CONFIG names {tmp_path / 'missing.toml'},")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "embercast.toml").write_text("workers = 3\n")  # not read: empty means none
+    get_settings.cache_clear()
+    shown = runner.invoke(cli.app, ["config", "show"])
+    assert shown.exit_code == 0 and "config file: (none)" in shown.stdout
+    assert "  workers = 1  (default)" in shown.stdout.splitlines()
+    monkeypatch.delenv("EMBERCAST_CONFIG")
+    get_settings.cache_clear()
+    assert "  workers = 3  (embercast.toml)" in runner.invoke(cli.app, ["config", "show"]).stdout

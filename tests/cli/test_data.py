@@ -32,7 +32,7 @@ runner = CliRunner()
 def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("WORKERS", "ENGINE", "DASK_SCHEDULER", "SCENARIOS_PER_TASK", "CONFIG"):
         monkeypatch.delenv(f"EMBERCAST_{name}", raising=False)
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
     get_settings.cache_clear()
 
 

@@ -17,7 +17,7 @@ from embercast.models.factory import make_detector
 def test_an_unfitted_baseline_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="RateOfRiseHeat is not fitted"):
         predict(make_detector("rate_of_rise"), str(tmp_path / "in"), str(tmp_path / "p.parquet"))
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
     get_settings.cache_clear()
     out = str(tmp_path / "p.parquet")
     args = ["predict", "--model", "rate_of_rise", "--input", str(tmp_path), "--out", out]

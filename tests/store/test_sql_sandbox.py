@@ -25,7 +25,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     catalog = root / "catalog.sqlite"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EMBERCAST_CATALOG_PATH", str(catalog))
-        mp.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+        mp.setenv("EMBERCAST_CONFIG", "")
         get_settings.cache_clear()
         generate_dataset(str(root / "ds"), scenarios=2, seed=4, frames="none")
     get_settings.cache_clear()
@@ -35,7 +35,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(autouse=True)
 def settings(dataset: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBERCAST_CATALOG_PATH", str(dataset[1]))
-    monkeypatch.setenv("EMBERCAST_CONFIG", "/nonexistent/embercast.toml")
+    monkeypatch.setenv("EMBERCAST_CONFIG", "")
     get_settings.cache_clear()
 
 

@@ -39,7 +39,8 @@ def config_show(
     if json_output:
         typer.echo(json.dumps({s: v for s, v in grouped.items() if v}, sort_keys=False))
         return
-    typer.echo(f"config file: {config_file()}" + ("" if config_file().is_file() else " (none)"))
+    path = config_file()
+    typer.echo(f"config file: {path if path is not None else '(none)'}")
     for section, values in grouped.items():
         if not values:
             continue

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import os
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -56,6 +58,8 @@ __all__ = [
     "record_dataset",
     "record_features",
 ]
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 """Version of the catalog's table layout (2 added ``verified``; a version 1 file is upgraded
@@ -156,6 +160,14 @@ def canonical_location(location: str) -> tuple[str, AbstractFileSystem, str]:
     return (root if is_local(fs) else str(fs.unstrip_protocol(root))), fs, root
 
 
+def _unwritable(exc: BaseException | None) -> bool:
+    """Whether an SQLite error says the file or its folder cannot be written."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "readonly" in text or "unable to open" in text
+    )
+
+
 def _canonical_or_none(location: str) -> str | None:
     """The canonical form of ``location``, or None when it is not a location (an id)."""
     try:
@@ -239,6 +251,9 @@ class Catalog:
         if os.path.isdir(self.path):
             raise CatalogError(self._cannot("it is a folder, not a file"))
         self._verified_table = True
+        self.read_only = False
+        """Whether the catalog was opened read-only (its file or folder cannot be written):
+        look-ups work, registrations fail with a CatalogError saying so."""
         try:
             self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as exc:
@@ -248,9 +263,32 @@ class Catalog:
                 self._conn.execute("PRAGMA foreign_keys = ON")
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._setup()
+        except CatalogError as exc:
+            self._conn.close()
+            if not (os.path.isfile(self.path) and _unwritable(exc.__cause__)):
+                raise
+            self._open_read_only()
         except BaseException:
             self._conn.close()
             raise
+
+    def _open_read_only(self) -> None:
+        """Open an existing catalog that cannot be written, for look-ups only (immutable when
+        even SQLite's shared-memory file cannot be created beside it)."""
+        self.read_only = True
+        uri = f"file:{urllib.parse.quote(os.path.abspath(self.path))}"
+        for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                self._conn = sqlite3.connect(uri + mode, uri=True, isolation_level=None)
+                with self._errors():
+                    if not self._check_tables():
+                        raise CatalogError(self._cannot("it is empty and cannot be written"))
+                logger.info("the catalog %s is read-only: look-ups only", self.path)
+                return
+            except CatalogError as exc:
+                self._conn.close()
+                if mode.endswith("immutable=1") or not _unwritable(exc.__cause__):
+                    raise
 
     def _cannot(self, reason: str) -> str:
         return f"cannot use the catalog {self.path!r}: {reason}"
@@ -261,6 +299,8 @@ class Catalog:
             yield
         except sqlite3.DatabaseError as exc:
             reason = str(exc)
+            if self.read_only and "readonly" in reason:
+                reason = "it is read-only (its file or folder cannot be written)"
             if "not a database" in reason:
                 reason = "the file is not an embercast catalog (not an SQLite database)"
             raise CatalogError(self._cannot(reason)) from exc
