@@ -26,6 +26,7 @@ from typer.exceptions import Abort, TyperException
 from embercast.config import Settings, get_settings
 from embercast.engine.executor import ENGINES
 from embercast.errors import EmbercastError
+from embercast.store.fs import describe_storage_error, storage_errors
 from embercast.synth.writer import (
     GenerateSummary,
 )
@@ -76,6 +77,9 @@ class _OneLineErrors(TyperGroup):
             sys.exit(EXIT_USAGE)
         except OSError as exc:  # a file or location named on the command line cannot be read
             typer.echo(f"error: {_one_line(str(exc))}", err=True)
+            sys.exit(EXIT_USAGE)
+        except storage_errors() as exc:  # an object store refused or cannot be reached
+            typer.echo(f"error: {_one_line(describe_storage_error(exc))}", err=True)
             sys.exit(EXIT_USAGE)
         sys.exit(code if isinstance(code, int) else 0)
 

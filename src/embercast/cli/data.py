@@ -29,6 +29,7 @@ from embercast.synth.writer import (
     GENERATOR_VERSION,
     DatasetExistsError,
     generate_dataset,
+    run_started,
 )
 
 
@@ -38,7 +39,7 @@ def generate(
         int, typer.Option("--scenarios", "-n", min=1, help="Number of scenarios (>= 1).")
     ],
     out: Annotated[str, typer.Option("--out", "-o", help="Output location: path or s3:// URL.")],
-    seed: Annotated[int, typer.Option(help="Seed of the whole dataset.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the whole dataset (>= 0).")] = 0,
     frames: Annotated[
         str, typer.Option(help="Stored frames: all, none or sample:F (every F-th reading).")
     ] = "sample:12",
@@ -105,7 +106,13 @@ def generate(
         _fail(f"{exc}; pass --overwrite to replace it" if exc.replaceable else str(exc))
     except KeyboardInterrupt:
         bar.close()
-        typer.echo("interrupted: rerun the same command to resume", err=True)
+        started = run_started(out)
+        typer.echo(
+            "interrupted: rerun the same command to resume"
+            if started
+            else "interrupted before anything was written",
+            err=True,
+        )
         raise typer.Exit(130) from None
     finally:
         bar.close()

@@ -35,6 +35,8 @@ __all__ = [
     "map_tasks",
 ]
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -94,10 +96,14 @@ class TaskExecutor:
         scheduler: str | None = None,
         connect_timeout: float | None = None,
         worker_timeout: float | None = None,
+        tasks: int | None = None,
     ) -> None:
         _check_arguments(engine, workers, scheduler)
         self.engine = engine
-        self.workers = workers
+        self.workers = workers if tasks is None else max(1, min(workers, tasks))
+        """Worker processes to start: ``workers``, but no more than ``tasks`` when known."""
+        if self.workers < workers:
+            logger.info("%d tasks: starting %d workers, not %d", tasks, self.workers, workers)
         self.scheduler = scheduler
         self.connect_timeout = (
             DEFAULT_CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout
@@ -248,7 +254,11 @@ def map_tasks(
 
     def run() -> Iterator[R]:
         with TaskExecutor(
-            engine=engine, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout
+            engine=engine,
+            workers=workers,
+            scheduler=scheduler,
+            connect_timeout=connect_timeout,
+            tasks=len(todo),
         ) as executor:
             yield from executor.map(fn, todo, on_done=on_done)
 

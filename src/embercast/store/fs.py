@@ -19,7 +19,8 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -36,12 +37,16 @@ __all__ = [
     "atomic_write_bytes",
     "check_writable",
     "describe_os_error",
+    "describe_storage_error",
+    "storage_errors",
     "is_local",
     "is_temporary_name",
     "join",
     "list_names",
     "read_schema",
     "read_table",
+    "remove_empty_folder",
+    "removed_if_left_empty",
     "remove_temporaries",
     "resolve",
     "sha256",
@@ -64,7 +69,12 @@ class OutputLocationError(EmbercastError, OSError):
     """
 
     def __init__(self, location: str, cause: BaseException | str) -> None:
-        reason = cause if isinstance(cause, str) else describe_os_error(cause)
+        if isinstance(cause, str):
+            reason = cause
+        elif isinstance(cause, storage_errors()):
+            reason = describe_storage_error(cause).removeprefix("storage error: ")
+        else:
+            reason = describe_os_error(cause)
         code = cause.errno if isinstance(cause, OSError) else None
         super().__init__(code, f"cannot write to {location!r}: {reason}")
         self.location = location
@@ -86,6 +96,35 @@ def describe_os_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
+
+
+_STORAGE_HINTS = {
+    "NoCredentialsError": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+    "PartialCredentialsError": "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "EndpointConnectionError": "check the s3_endpoint_url setting and that the store is up",
+    "ConnectTimeoutError": "check the s3_endpoint_url setting and that the store is up",
+    "InvalidEndpointURL": "the s3_endpoint_url setting is not a URL",
+}
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """The exception classes of the object-store client (credentials, endpoint, request
+    failures), for ``except storage_errors()``; empty when no S3 client is installed."""
+    try:
+        from botocore.exceptions import (  # type: ignore[import-untyped]
+            BotoCoreError,
+            ClientError,
+        )
+    except ImportError:
+        return ()
+    return (BotoCoreError, ClientError)
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    """One line for an object-store error, with what to check: ``storage error:
+    NoCredentialsError: Unable to locate credentials (set AWS_ACCESS_KEY_ID ...)``."""
+    hint = _STORAGE_HINTS.get(type(exc).__name__, "")
+    return f"storage error: {describe_os_error(exc)}" + (f" ({hint})" if hint else "")
 
 
 def storage_options(location: str) -> dict[str, Any]:
@@ -157,12 +196,14 @@ def _fsync_file(path: str) -> None:
 
 
 def _discard(fs: AbstractFileSystem, path: str) -> None:
+    """Remove a temporary file, best effort: a failure here (the store is unreachable) must not
+    hide the error that made the write fail."""
     try:
         if is_local(fs):
             os.unlink(path)
         else:
             fs.rm_file(path)
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - the first error is the one to report
         pass
 
 
@@ -287,6 +328,34 @@ def remove_temporaries(fs: AbstractFileSystem, directories: Iterable[str]) -> li
                 _discard(fs, path)
                 removed.append(path)
     return removed
+
+
+@contextmanager
+def removed_if_left_empty(fs: AbstractFileSystem, root: str) -> Iterator[None]:
+    """Run the block; if it fails and ``root`` was created during it and is still empty, remove
+    it, so a failed command leaves no empty output folder behind."""
+    created = is_local(fs) and not os.path.exists(root)
+    try:
+        yield
+    except BaseException:
+        if created:
+            remove_empty_folder(fs, root)
+        raise
+
+
+def remove_empty_folder(fs: AbstractFileSystem, root: str) -> None:
+    """Remove the local folder ``root`` if nothing but temporary files is in it (an output
+    folder created by a command that then failed); anything else is left as it is."""
+    if not is_local(fs) or not os.path.isdir(root):
+        return
+    names = os.listdir(root)
+    if all(is_temporary_name(name) for name in names):
+        for name in names:
+            _discard(fs, join(root, name))
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
 
 
 def check_writable(fs: AbstractFileSystem, root: str, location: str | None = None) -> None:

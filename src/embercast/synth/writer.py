@@ -64,6 +64,7 @@ from embercast.store.fs import (
     join,
     list_names,
     remove_temporaries,
+    removed_if_left_empty,
     resolve,
     sha256,
     write_table_atomic,
@@ -81,6 +82,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "GENERATOR_VERSION",
     "DatasetExistsError",
+    "run_started",
     "GenerateSummary",
     "generate_dataset",
     "scenarios_table",
@@ -477,6 +479,19 @@ def _summary(
 # --------------------------------------------------------------------------- entry point
 
 
+MAX_SCENARIOS = 1_000_000
+"""Most scenarios in one dataset: their plan is held in memory (about 3 kB each)."""
+
+
+def run_started(out: str) -> bool:
+    """Whether a run into ``out`` has written its run record, so a rerun resumes it."""
+    try:
+        fs, root = resolve(out)
+        return bool(fs.exists(join(root, RUN_FILE)))
+    except Exception:  # noqa: BLE001 - an unreachable location has no run under way
+        return False
+
+
 def _check_count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name} must be an integer >= 1, got {value!r}")
@@ -552,8 +567,8 @@ def generate_dataset(
     _check_count("scenarios", scenarios)
     _check_count("scenarios_per_task", scenarios_per_task)
     _check_count("workers", workers)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(f"seed must be an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
     policy = FramePolicy.parse(frames) if isinstance(frames, str) else frames
     if sampler is None:
         from embercast.synth.scenarios import sample_scenarios
@@ -563,16 +578,13 @@ def generate_dataset(
         from embercast.synth.runner import run_scenario
 
         runner = run_scenario
+    if scenarios > MAX_SCENARIOS:
+        raise InputError(
+            f"scenarios must be at most {MAX_SCENARIOS:,} per dataset, got {scenarios:,}: "
+            "generate several datasets with different seeds and train on them together"
+        )
     wanted = list(classes) if classes is not None else None
     split = SplitPolicy.parse(holdout)
-    specs = list(sampler(scenarios, seed, classes=wanted, policy=split))
-    warnings: tuple[str, ...] = ()
-    if split.holdout and not any(getattr(s, "split_group", "") == "holdout" for s in specs):
-        warnings = (
-            f"no scenario of these {len(specs)} matches --holdout {holdout!r}: the dataset holds "
-            "no condition out (more scenarios, or other buckets)",
-        )
-        logger.warning(warnings[0])
     record: dict[str, Any] = {
         "arguments": {
             "scenarios": scenarios,
@@ -586,15 +598,60 @@ def generate_dataset(
         "generator": _generator_record(),
     }
 
-    fs, root = resolve(out)
+    fs, root = resolve(out)  # the location is checked before any planning
+    with removed_if_left_empty(fs, root):
+        return _generate_into(
+            fs, root, out, record, started=started, overwrite=overwrite, features=features,
+            plan=lambda: list(sampler(scenarios, seed, classes=wanted, policy=split)),
+            split=split, policy=policy, runner=runner, scenarios_per_task=scenarios_per_task,
+            engine=engine, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout,
+            progress=progress,
+        )  # fmt: skip
+
+
+def _generate_into(
+    fs: AbstractFileSystem,
+    root: str,
+    out: str,
+    record: dict[str, Any],
+    *,
+    started: float,
+    overwrite: bool,
+    features: InlineFeatures | None,
+    plan: Callable[[], list[Any]],
+    split: SplitPolicy,
+    policy: FramePolicy,
+    runner: Any,
+    scenarios_per_task: int,
+    engine: str,
+    workers: int,
+    scheduler: str | None,
+    connect_timeout: float | None,
+    progress: Callable[[int, int], object] | None,
+) -> GenerateSummary:
+    """The run of :func:`generate_dataset` once its arguments are checked."""
+    holdout = record["arguments"]["holdout"]
     check_writable(fs, root, out)
     state = _inspect(fs, root, out, record, overwrite)
+    specs = [] if state == "complete" else plan()
+    warnings: tuple[str, ...] = ()
+    if (
+        split.holdout
+        and specs
+        and not any(getattr(s, "split_group", "") == "holdout" for s in specs)
+    ):
+        warnings = (
+            f"no scenario of these {len(specs)} matches --holdout {holdout!r}: the dataset holds "
+            "no condition out (more scenarios, or other buckets)",
+        )
+        logger.warning(warnings[0])
     damaged = _damage(out, features is not None) if state == "complete" else None
     damaged_hash: object = None
     if damaged is not None:
         logger.info("%s is damaged (%s): generating it again", out, damaged)
         damaged_hash = (_read_json(fs, join(root, MANIFEST)) or {}).get("content_hash")
         warnings += (f"{out} was damaged ({damaged}); it was generated again",)
+        specs = plan()
         state = "replace"
     if state == "complete":
         logger.info("%s already holds this dataset; nothing to generate", out)
@@ -613,7 +670,11 @@ def generate_dataset(
     ]
     try:
         with TaskExecutor(
-            engine=engine, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout
+            engine=engine,
+            workers=workers,
+            scheduler=scheduler,
+            connect_timeout=connect_timeout,
+            tasks=len(chunks),
         ) as executor:
             if state == "replace":
                 _remove_dataset(fs, root)
