@@ -208,7 +208,7 @@ def test_validate_ok_and_broken(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert ok.stdout.strip().endswith(": ok")
     as_json = json.loads(invoke("validate", str(out), "--json").stdout)
-    assert as_json == {"ok": True, "path": str(out), "problems": []}
+    assert as_json == {"ok": True, "path": str(out), "kind": "dataset", "problems": []}
 
     (out / "manifest.json").unlink()
     broken = invoke("validate", str(out))

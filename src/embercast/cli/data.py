@@ -25,6 +25,7 @@ from embercast.dataset.schema import FramePolicy
 from embercast.dataset.validate import validate_dataset
 from embercast.errors import InputError
 from embercast.features.inline import InlineFeatureSet
+from embercast.store.lineage import artifact_kind
 from embercast.synth.writer import (
     GENERATOR_VERSION,
     DatasetExistsError,
@@ -126,16 +127,26 @@ def generate(
 
 @app.command()
 def validate(
-    path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
+    path: Annotated[
+        str, typer.Argument(help="Dataset or feature set location: path or s3:// URL.")
+    ],
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print {ok, problems} as JSON on stdout.")
+        bool, typer.Option("--json", help="Print {ok, kind, problems} as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Check a dataset: manifest and hashes, schemas, physical ranges, invariants and labels."""
+    """Check a dataset (manifest and hashes, schemas, physical ranges, invariants, labels) or a
+    feature set (manifest and hashes, columns, keys, counts, lineage to its dataset)."""
     _settings()
-    problems = validate_dataset(path)
+    kind = artifact_kind(path)
+    if kind == "features":
+        from embercast.features.validate import validate_feature_set
+
+        problems = validate_feature_set(path)
+    else:
+        problems = validate_dataset(path)
     if json_output:
-        payload = {"ok": not problems, "path": path, "problems": [p.to_dict() for p in problems]}
+        payload = {"ok": not problems, "path": path, "kind": kind,
+                   "problems": [p.to_dict() for p in problems]}  # fmt: skip
         typer.echo(json.dumps(payload, sort_keys=True))
     else:
         for problem in problems:

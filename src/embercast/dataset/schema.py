@@ -82,6 +82,8 @@ SCENARIO_KEY_COLUMNS: tuple[str, ...] = (
     "split_group",
 )
 """Columns every row of scenarios.parquet has, before the sampled parameters."""
+SPLIT_GROUPS: tuple[str, ...] = ("train", "val", "test", "holdout")
+"""Split groups a dataset's scenarios are assigned to (by scenario, never by row)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,6 +37,7 @@ from fsspec import AbstractFileSystem
 
 from embercast.dataset.manifest import (
     DATASET_FORMAT,
+    FEATURES_FORMAT,
     FRAMES_DIR,
     MANIFEST,
     READINGS_DIR,
@@ -167,6 +168,7 @@ class _Validator:
         self.path = path.rstrip("/") or path
         self.check_hashes = check_hashes
         self.problems: list[Problem] = []
+        self.feature_set = False
 
     # ------------------------------------------------------------------ helpers
 
@@ -227,6 +229,15 @@ class _Validator:
                 manifest = json.loads(handle.read())
         except (OSError, ValueError) as exc:
             self.add("manifest-invalid", f"manifest.json cannot be read: {exc}", MANIFEST)
+            return None
+        if isinstance(manifest, dict) and manifest.get("format") == FEATURES_FORMAT:
+            self.add(
+                "manifest-invalid",
+                "this is a feature set, not a dataset (embercast validate checks it as a "
+                "feature set)",
+                MANIFEST,
+            )
+            self.feature_set = True
             return None
         required = ("format", "arguments", "generator", "counts", "schemas", "files")
         missing = [key for key in (*required, "content_hash") if key not in manifest]
@@ -575,6 +586,8 @@ class _Validator:
             self.add("incomplete", "no dataset here: the location is missing or empty")
             return self.problems
         manifest = self.check_manifest(names)
+        if self.feature_set:
+            return self.problems
         scenarios = self.check_scenarios()
         readings = self.data_files(READINGS_DIR)
         frames = self.data_files(FRAMES_DIR)

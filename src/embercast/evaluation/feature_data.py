@@ -11,14 +11,15 @@ import pandas as pd
 import pyarrow as pa
 
 from embercast.dataset.manifest import FEATURES_DIR, SCENARIOS_FILE
+from embercast.dataset.schema import SPLIT_GROUPS
 from embercast.errors import InputError
 from embercast.store.fs import join, read_table
 from embercast.store.integrity import IntegrityError, VerifiedArtifact, open_artifact
 from embercast.store.lineage import CatalogError, open_catalog
 from embercast.synth.camera_coverage import fire_in_view
 
-SPLITS = ("train", "val", "test", "holdout")
-"""Split groups a dataset's scenarios are assigned to (by scenario, never by row)."""
+SPLITS = SPLIT_GROUPS
+"""Split groups of scenarios (:data:`~embercast.dataset.schema.SPLIT_GROUPS`)."""
 
 
 @dataclass(frozen=True)

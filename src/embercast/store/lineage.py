@@ -52,6 +52,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "Kind",
+    "artifact_kind",
     "canonical_location",
     "open_catalog",
     "read_manifest",
@@ -198,6 +199,16 @@ def read_manifest(location: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(data, dict):
         raise CatalogError(f"{location}/{MANIFEST} is not a JSON object")
     return canonical, data
+
+
+def artifact_kind(location: str) -> Kind:
+    """``features`` when ``location``'s manifest is a feature set's, else ``dataset`` (also
+    when there is no readable manifest: the dataset checks report what is missing)."""
+    try:
+        _, manifest = read_manifest(location)
+    except CatalogError:
+        return "dataset"
+    return "features" if manifest.get("format") == FEATURES_FORMAT else "dataset"
 
 
 def _field(manifest: dict[str, Any], key: str, kind: type, where: str) -> Any:
