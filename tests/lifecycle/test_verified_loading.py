@@ -74,7 +74,7 @@ def test_a_changed_artifact_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     )  # fmt: skip
     assert version == 1
     assert isinstance(registry.load("fire@champion"), CO2Threshold)
-    stored = [p for p in tmp_path.rglob("model.pkl") if "mlflow.db" not in str(p)]
+    stored = [p for p in tmp_path.rglob("model.*") if p.suffix in (".pkl", ".skops")]
     assert stored, "the registered model's artifact was not found under the store"
     marker = tmp_path / "ran"
     for path in stored:
@@ -82,3 +82,66 @@ def test_a_changed_artifact_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(RegistryError, match="does not match its recorded SHA-256"):
         registry.load("fire@champion")
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- skops
+
+
+class Foreign(CO2Threshold):
+    """A detector of a type outside the trusted modules (it lives in the tests)."""
+
+
+def test_skops_model_file_round_trip(tmp_path: Path) -> None:
+    from embercast.models.factory import make_detector
+    from helpers import table
+
+    X, y, groups = table()
+    detector = make_detector("gbm").fit(X, y, groups=groups)
+    path = tmp_path / "m.skops"
+    save_model(detector, str(path), {"model": "gbm"})
+    info = json.loads((tmp_path / "m.skops.json").read_text())
+    assert info["serialization"] == "skops"
+    assert not path.read_bytes().startswith(b"\x80")  # not a pickle: a zip of JSON and arrays
+    loaded = load_model(str(path))
+    np.testing.assert_array_equal(loaded.predict_proba(X), detector.predict_proba(X))
+
+
+def test_a_skops_file_with_an_untrusted_type_is_refused_even_with_its_hash(
+    tmp_path: Path,
+) -> None:
+    """Someone who can rewrite both the file and its recorded hash still gets no foreign type
+    built: only the trusted modules are."""
+    import skops.io as sio
+
+    path = tmp_path / "m.skops"
+    save_model(fitted(), str(path), {"model": "co2_threshold"})
+    planted = Foreign().fit(*_xy())
+    data = sio.dumps(planted)
+    path.write_bytes(data)
+    described = tmp_path / "m.skops.json"
+    info = json.loads(described.read_text())
+    info["sha256"] = hashlib.sha256(data).hexdigest()
+    described.write_text(json.dumps(info))
+    with pytest.raises(InputError, match="not trusted.*Foreign"):
+        load_model(str(path))
+
+
+def _xy() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    X = pd.DataFrame({"gas_val": np.r_[np.full(20, 450.0), np.full(20, 2500.0)],
+                      "gas_vel": np.r_[np.zeros(20), np.full(20, 5.0)]})  # fmt: skip
+    return X, np.r_[np.zeros(20, int), np.ones(20, int)], np.repeat(["a", "b"], 20)
+
+
+def test_the_registry_stores_skops_where_it_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    registry = Registry(str(tmp_path / "mlflow.db"))
+    registry.log_training(
+        fitted(), params={"model": "co2_threshold"}, metrics={"detection_rate": 1.0},
+        tags={}, register="fire",
+    )  # fmt: skip
+    tags = registry.client.get_model_version("fire", "1").tags
+    assert tags["serialization"] == "skops"
+    assert list(tmp_path.rglob("model.skops")) and not list(tmp_path.rglob("model.pkl"))
+    assert isinstance(registry.load("fire@champion"), CO2Threshold)

@@ -23,16 +23,32 @@ from embercast.errors import InputError  # noqa: E402
 from embercast.evaluation.evaluate import evaluate  # noqa: E402
 from embercast.evaluation.feature_data import FeatureData, load_features  # noqa: E402
 from embercast.models.base import FireDetector  # noqa: E402
-from embercast.models.persistence import verified_unpickle  # noqa: E402
+from embercast.models.persistence import (  # noqa: E402
+    Serialization,
+    dumps_detector,
+    trusted_types,
+    verified_load,
+)
 
 logger = logging.getLogger(__name__)
 
 EXPERIMENT = "embercast"
-MODEL_FILE = "model.pkl"
-"""The pickle inside a logged model (``mlflow.sklearn`` with ``serialization_format="pickle"``)."""
+MODEL_FILES: dict[Serialization, str] = {"skops": "model.skops", "pickle": "model.pkl"}
+"""The file inside a logged model (``mlflow.sklearn``) for each serialization: skops for every
+detector it can hold (nothing runs when it is loaded), pickle for the others."""
 GATE_METRICS = ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate")
 """Held-out metrics the promotion gate compares (logged with every registered version)."""
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
+
+
+def _serialization(detector: FireDetector) -> tuple[Serialization, list[str] | None]:
+    """skops, with the types to trust, when it can hold the detector (every tree model and
+    baseline); else pickle."""
+    try:
+        data = dumps_detector(detector, "skops")
+        return "skops", trusted_types(data, type(detector).__name__)
+    except InputError:  # a PyTorch network
+        return "pickle", None
 
 
 class RegistryError(InputError):
@@ -133,15 +149,19 @@ class Registry:
             mlflow.set_tags(tags)
             for path in artifacts:
                 mlflow.log_artifact(path)
+            serialization, trusted = _serialization(detector)
             info = mlflow.sklearn.log_model(
-                detector, name="model", serialization_format="pickle",
-                pip_requirements=["embercast"],
+                detector, name="model", serialization_format=serialization,
+                skops_trusted_types=trusted, pip_requirements=["embercast"],
             )  # fmt: skip
-        digest = hashlib.sha256(self._model_bytes(info.model_uri)).hexdigest()
+        digest = hashlib.sha256(self._model_bytes(info.model_uri, serialization)).hexdigest()
         self.client.set_tag(run.info.run_id, "model_sha256", digest)
+        self.client.set_tag(run.info.run_id, "model_serialization", serialization)
         if register is None:
             return run.info.run_id, None
-        version = mlflow.register_model(info.model_uri, register, tags={"sha256": digest})
+        version = mlflow.register_model(
+            info.model_uri, register, tags={"sha256": digest, "serialization": serialization}
+        )
         number = int(version.version)
         for key, value in metrics.items():
             self.client.set_model_version_tag(register, str(number), f"metric.{key}", str(value))
@@ -178,21 +198,26 @@ class Registry:
         when the artifact changed since or has no recorded hash."""
         name, version = self.resolve(ref)
         tags = self.client.get_model_version(name, str(version)).tags or {}
-        data = self._model_bytes(f"models:/{name}/{version}")
+        serialization = tags.get("serialization", "pickle")
+        if serialization not in MODEL_FILES:
+            raise RegistryError(f"{ref!r}: unknown serialization {serialization!r}")
+        data = self._model_bytes(f"models:/{name}/{version}", serialization)
+        what = f"{ref!r} ({name}/{version})"
         try:
-            return verified_unpickle(data, tags.get("sha256"), f"{ref!r} ({name}/{version})")
+            return verified_load(data, tags.get("sha256"), what, serialization)
         except InputError as exc:
             raise RegistryError(str(exc)) from None
 
-    def _model_bytes(self, uri: str) -> bytes:
-        """The pickle an MLflow model holds (its ``model.pkl``)."""
+    def _model_bytes(self, uri: str, serialization: Serialization) -> bytes:
+        """The file an MLflow model holds (``model.skops`` or ``model.pkl``)."""
         try:
             local = Path(self._mlflow.artifacts.download_artifacts(artifact_uri=uri))
         except Exception as exc:
             raise RegistryError(f"the model at {uri} cannot be read: {_line(exc)}") from None
-        path = local / MODEL_FILE if local.is_dir() else local
+        name = MODEL_FILES[serialization]
+        path = local / name if local.is_dir() else local
         if not path.is_file():
-            raise RegistryError(f"the model at {uri} holds no {MODEL_FILE}")
+            raise RegistryError(f"the model at {uri} holds no {name}")
         return path.read_bytes()
 
     def versions(self, name: str | None = None) -> list[dict[str, Any]]:

@@ -1,11 +1,19 @@
-"""A trained detector as a file: the pickled estimator beside a JSON description that records
-its SHA-256.
+"""A trained detector as a file: the serialized estimator beside a JSON description that
+records its format and SHA-256.
 
-Loading checks the file against the recorded SHA-256 before unpickling it, so a model file
+Two formats, chosen by the file's extension:
+
+* ``.skops`` (skops.io): no code runs when it is loaded; only the types of
+  :data:`TRUSTED_MODULES` (scikit-learn, LightGBM, whose boosters keep their own text model, and
+  embercast's detectors) are rebuilt, and a file that names any other type is refused.
+  Every tree model and baseline fits; the temporal networks (PyTorch) do not.
+* anything else (``.pkl``): pickle, which runs code when loaded.
+
+Loading checks the file against the recorded SHA-256 before reading it, so a model file
 replaced or changed after it was saved (by mistake, or by someone who can write the file but
 not its description) is refused instead of run. It does not protect against someone who can
-rewrite both: a pickle runs code when loaded, so load models only from a store you trust
-(docs/MODELS.md, "Model files and the registry").
+rewrite both; with pickle that means running their code, with skops only rebuilding trusted
+types (docs/MODELS.md, "Model files and the registry").
 """
 
 from __future__ import annotations
@@ -14,25 +22,56 @@ import hashlib
 import json
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from embercast.errors import InputError
 from embercast.models.base import FireDetector
 
 FORMAT = "embercast-model/1"
+Serialization = Literal["skops", "pickle"]
+TRUSTED_MODULES: tuple[str, ...] = (
+    "collections.OrderedDict",
+    "sklearn.",
+    "lightgbm.",
+    "embercast.models.",
+)
+"""Types (by prefix) a ``.skops`` model file may hold beyond those skops trusts itself (numpy
+arrays, plain containers); a file naming any other type is refused."""
+
+
+def serialization_for(path: str) -> Serialization:
+    """``skops`` for a ``.skops`` file, else ``pickle``."""
+    return "skops" if path.endswith(".skops") else "pickle"
+
+
+def dumps_detector(detector: FireDetector, serialization: Serialization) -> bytes:
+    """``detector`` as bytes; InputError when skops cannot hold it (a PyTorch network)."""
+    if serialization == "pickle":
+        return pickle.dumps(detector)
+    import skops.io as sio
+
+    try:
+        data = bytes(sio.dumps(detector))
+    except Exception as exc:  # skops names the type it cannot hold
+        raise InputError(
+            f"a {type(detector).__name__} cannot be saved as .skops ({exc}); save it as .pkl"
+        ) from None
+    trusted_types(data, f"a {type(detector).__name__} saved as .skops")  # loadable again
+    return data
 
 
 def save_model(detector: FireDetector, path: str, meta: dict[str, Any]) -> None:
-    """Write ``path`` (pickle) and ``path.json`` (what it is, what it was trained on, and the
-    SHA-256 of the pickle); the description is written last."""
+    """Write ``path`` (skops for ``.skops``, else pickle) and ``path.json`` (what it is, what it
+    was trained on, its serialization and SHA-256); the description is written last."""
     target = Path(path)
+    serialization = serialization_for(path)
+    data = dumps_detector(detector, serialization)
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = pickle.dumps(detector)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(target)
     info = {"format": FORMAT, "class": type(detector).__name__,
-            "params": detector.get_params(), **meta,
+            "params": detector.get_params(), **meta, "serialization": serialization,
             "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
     described = target.with_name(target.name + ".json")
     tmp = described.with_name(f".{described.name}.tmp")
@@ -40,10 +79,42 @@ def save_model(detector: FireDetector, path: str, meta: dict[str, Any]) -> None:
     tmp.replace(described)
 
 
-def verified_unpickle(data: bytes, expected: str | None, what: str) -> FireDetector:
-    """The detector pickled in ``data`` once its SHA-256 equals ``expected``; InputError when
-    there is no recorded hash, the hash differs (nothing is unpickled then), or ``data`` holds
-    something else."""
+def verified_load(
+    data: bytes, expected: str | None, what: str, serialization: Serialization
+) -> FireDetector:
+    """The detector in ``data`` once its SHA-256 equals ``expected``: read with skops (trusted
+    types only) or unpickled; InputError when there is no recorded hash, the hash differs
+    (nothing is read then), a skops file names an untrusted type, or ``data`` holds something
+    else."""
+    _check_digest(data, expected, what)
+    if serialization == "pickle":
+        return _unpickle(data, what)
+    import skops.io as sio
+
+    types = trusted_types(data, what)
+    try:
+        detector = sio.loads(data, trusted=types)
+    except Exception as exc:
+        raise InputError(f"{what} cannot be loaded: {exc}") from None
+    return _detector(detector, what)
+
+
+def trusted_types(data: bytes, what: str) -> list[str]:
+    """The types a skops file names beyond skops' own trusted ones, all in
+    :data:`TRUSTED_MODULES`; InputError naming the others, or for data that is not skops."""
+    import skops.io as sio
+
+    try:
+        types = [str(t) for t in sio.get_untrusted_types(data=data)]
+    except Exception as exc:  # not a skops file
+        raise InputError(f"{what} cannot be loaded: {exc}") from None
+    foreign = [t for t in types if not t.startswith(TRUSTED_MODULES)]
+    if foreign:
+        raise InputError(f"{what} holds types that are not trusted, so it is not loaded: {foreign}")
+    return types
+
+
+def _check_digest(data: bytes, expected: str | None, what: str) -> None:
     if not expected:
         raise InputError(f"{what} has no recorded SHA-256, so it is not loaded; save it again")
     actual = hashlib.sha256(data).hexdigest()
@@ -52,13 +123,20 @@ def verified_unpickle(data: bytes, expected: str | None, what: str) -> FireDetec
             f"{what} does not match its recorded SHA-256 (recorded {expected[:12]}..., "
             f"found {actual[:12]}...): it changed after it was saved, so it is not loaded"
         )
+
+
+def _detector(obj: object, what: str) -> FireDetector:
+    if not isinstance(obj, FireDetector):
+        raise InputError(f"{what} holds a {type(obj).__name__}, not a fire detector")
+    return obj
+
+
+def _unpickle(data: bytes, what: str) -> FireDetector:
     try:
         detector = pickle.loads(data)
     except Exception as exc:  # a truncated or foreign pickle
         raise InputError(f"{what} cannot be loaded: {exc}") from None
-    if not isinstance(detector, FireDetector):
-        raise InputError(f"{what} holds a {type(detector).__name__}, not a fire detector")
-    return detector
+    return _detector(detector, what)
 
 
 def load_model(path: str) -> FireDetector:
@@ -75,4 +153,7 @@ def load_model(path: str) -> FireDetector:
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         found = info.get("format") if isinstance(info, dict) else None
         raise InputError(f"{path!r} is not an embercast model (format {found!r})")
-    return verified_unpickle(target.read_bytes(), info.get("sha256"), repr(path))
+    serialization = info.get("serialization", "pickle")
+    if serialization not in ("skops", "pickle"):
+        raise InputError(f"{info_path}: unknown serialization {serialization!r}")
+    return verified_load(target.read_bytes(), info.get("sha256"), repr(path), serialization)

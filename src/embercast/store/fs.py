@@ -111,7 +111,7 @@ def storage_errors() -> tuple[type[Exception], ...]:
     """The exception classes of the object-store client (credentials, endpoint, request
     failures), for ``except storage_errors()``; empty when no S3 client is installed."""
     try:
-        from botocore.exceptions import (  # type: ignore[import-untyped]
+        from botocore.exceptions import (
             BotoCoreError,
             ClientError,
         )
