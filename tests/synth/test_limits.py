@@ -72,3 +72,13 @@ def test_an_interruption_says_whether_a_rerun_resumes(
     (tmp_path / "ds" / "_run.json").write_text("{}")
     result = invoke("generate", "-n", "1", "--out", str(tmp_path / "ds"))
     assert "rerun the same command to resume" in result.stderr
+
+
+def test_features_with_an_unreachable_scheduler_leave_no_folder(
+    three_classes: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "f"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    args = ["features", str(three_classes), "--engine", "dask", "--scheduler", address]
+    assert_usage_error(invoke(*args, "--out", str(out)), f"Dask scheduler at {address}")
+    assert not out.exists()

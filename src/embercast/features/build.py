@@ -41,6 +41,7 @@ from embercast.store.fs import (
     read_json,
     read_table,
     remove_temporaries,
+    removed_if_left_empty,
     resolve,
     sha256,
     write_table_atomic,
@@ -196,52 +197,61 @@ def build_features(
     dfs, droot, parent = source.fs, source.root, source.manifest
     record = feature_record(feature_set, dataset, source.content_hash)
     ofs, oroot = resolve(out)
-    check_writable(ofs, oroot, out)
-    existing = read_json(ofs, join(oroot, MANIFEST))
-    if existing is not None:
-        same = existing.get("parent", {}).get("content_hash") == parent["content_hash"] and (
-            existing.get("feature_set"),
-            existing.get("feature_version"),
-        ) == (feature_set, FEATURE_VERSIONS[feature_set])
-        if same and _intact(out):
-            logger.info("%s already holds %s of this dataset; nothing to build", out, feature_set)
-            record_features(out)
-            return _summary(existing, out, started, "complete")
-        if not same and not overwrite:
-            raise FeaturesError(
-                f"{out!r} holds feature set {existing.get('feature_set')!r} of dataset "
-                f"{existing.get('parent', {}).get('content_hash', '?')[:12]}; pass --overwrite"
+    with removed_if_left_empty(ofs, oroot):  # a failed start leaves no empty folder
+        check_writable(ofs, oroot, out)
+        existing = read_json(ofs, join(oroot, MANIFEST))
+        if existing is not None:
+            same = existing.get("parent", {}).get("content_hash") == parent["content_hash"] and (
+                existing.get("feature_set"),
+                existing.get("feature_version"),
+            ) == (feature_set, FEATURE_VERSIONS[feature_set])
+            if same and _intact(out):
+                logger.info(
+                    "%s already holds %s of this dataset; nothing to build", out, feature_set
+                )
+                record_features(out)
+                return _summary(existing, out, started, "complete")
+            if not same and not overwrite:
+                raise FeaturesError(
+                    f"{out!r} holds feature set {existing.get('feature_set')!r} of dataset "
+                    f"{existing.get('parent', {}).get('content_hash', '?')[:12]}; pass --overwrite"
+                )
+            ofs.rm(join(oroot, MANIFEST))
+        if ofs.exists(join(oroot, FEATURES_DIR)):
+            ofs.rm(join(oroot, FEATURES_DIR), recursive=True)
+        remove_temporaries(ofs, [oroot])
+        scenarios = read_table(dfs, join(droot, SCENARIOS_FILE), ["scenario_id", "split_group"])
+        split_groups = dict(
+            zip(
+                scenarios["scenario_id"].to_pylist(),
+                scenarios["split_group"].to_pylist(),
+                strict=True,
             )
-        ofs.rm(join(oroot, MANIFEST))
-    if ofs.exists(join(oroot, FEATURES_DIR)):
-        ofs.rm(join(oroot, FEATURES_DIR), recursive=True)
-    remove_temporaries(ofs, [oroot])
-    scenarios = read_table(dfs, join(droot, SCENARIOS_FILE), ["scenario_id", "split_group"])
-    split_groups = dict(
-        zip(scenarios["scenario_id"].to_pylist(), scenarios["split_group"].to_pylist(), strict=True)
-    )
-    parts = source.parts(READINGS_DIR)
-    tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
-    logger.info("building %s of %s into %s: %d parts", feature_set, dataset, out, len(tasks))
-    results: list[dict[str, Any]] = []
-    if progress:
-        progress(0, len(tasks))
-    for result in map_tasks(_run_task, tasks, engine=engine, workers=workers, scheduler=scheduler):
-        results.append(result)
-        if progress:
-            progress(len(results), len(tasks))
-    manifest = finish_feature_set(ofs, oroot, out, record, results)
-    stored = str(parent.get("arguments", {}).get("frames", "all"))
-    if stored != "all":
-        return replace(
-            _summary(manifest, out, started, "built"),
-            warnings=[
-                f"the dataset stores frames '{stored}', so rows without stored frames have no "
-                "thermal features; generate with --frames all, or with --features to compute "
-                "them while generating"
-            ],
         )
-    return _summary(manifest, out, started, "built")
+        parts = source.parts(READINGS_DIR)
+        tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
+        logger.info("building %s of %s into %s: %d parts", feature_set, dataset, out, len(tasks))
+        results: list[dict[str, Any]] = []
+        if progress:
+            progress(0, len(tasks))
+        for result in map_tasks(
+            _run_task, tasks, engine=engine, workers=workers, scheduler=scheduler
+        ):
+            results.append(result)
+            if progress:
+                progress(len(results), len(tasks))
+        manifest = finish_feature_set(ofs, oroot, out, record, results)
+        stored = str(parent.get("arguments", {}).get("frames", "all"))
+        if stored != "all":
+            return replace(
+                _summary(manifest, out, started, "built"),
+                warnings=[
+                    f"the dataset stores frames '{stored}', so rows without stored frames have no "
+                    "thermal features; generate with --frames all, or with --features to compute "
+                    "them while generating"
+                ],
+            )
+        return _summary(manifest, out, started, "built")
 
 
 def _intact(out: str) -> bool:
