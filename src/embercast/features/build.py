@@ -231,9 +231,9 @@ def build_features(
         parts = source.parts(READINGS_DIR)
         tasks = [_Task(dfs, droot, ofs, oroot, p, feature_set, split_groups) for p in parts]
         logger.info("building %s of %s into %s: %d parts", feature_set, dataset, out, len(tasks))
+        # progress shows from the first finished part, so an unusable scheduler prints only
+        # its error line
         results: list[dict[str, Any]] = []
-        if progress:
-            progress(0, len(tasks))
         for result in map_tasks(
             _run_task, tasks, engine=engine, workers=workers, scheduler=scheduler
         ):
