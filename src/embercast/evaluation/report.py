@@ -45,7 +45,8 @@ def _plots(results: list[Evaluated], y: np.ndarray, out: Path) -> list[str]:
     ax_cal.set(xlabel="predicted probability", ylabel="observed fire share", title="calibration")
     for ax in (ax_roc, ax_pr, ax_cal):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # no curve when the rows hold one class only
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=80)
     plt.close(fig)
