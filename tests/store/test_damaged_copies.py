@@ -100,3 +100,20 @@ def test_catalog_remove(tmp_path: Path, catalog_path: Path) -> None:
     assert json.loads(invoke("catalog", "list", "--json").stdout) == []
     assert (tmp_path / "a" / "manifest.json").exists()  # files are never touched
     assert_usage_error(invoke("catalog", "remove", ident), "unknown artifact")
+
+
+def test_rerunning_features_rebuilds_a_damaged_feature_set(
+    tmp_path: Path, catalog_path: Path
+) -> None:
+    generate_fake(tmp_path / "ds")
+    out = tmp_path / "f"
+    args = ["features", str(tmp_path / "ds"), "-o", str(out), "--json"]
+    first = json.loads(invoke(*args).stdout)
+    assert json.loads(invoke(*args).stdout)["status"] == "complete"
+    _corrupt(sorted((out / "features").glob("part-*.parquet"))[0])
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output
+    rebuilt = json.loads(again.stdout)
+    assert rebuilt["status"] == "built" and rebuilt["content_hash"] == first["content_hash"]
+    assert "rebuilding the damaged feature set" in again.stderr
+    assert invoke("validate", str(out)).exit_code == 0
