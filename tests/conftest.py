@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -161,13 +162,42 @@ def _cli(*args: str, **env: str) -> str:
     return result.stdout
 
 
+def shared_build(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """``build(folder)`` once for every pytest-xdist worker of this run (the first to ask builds
+    under a file lock, the others wait and reuse it); the folder, registered in this worker's
+    catalog."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with FileLock(str(root / f"shared-{name}.lock")):
+        if not done.exists():
+            if folder.exists():
+                shutil.rmtree(folder)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _register(*locations: Path) -> None:
+    for location in locations:
+        _cli("catalog", "add", str(location))
+
+
 @pytest.fixture(scope="session")
 def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The feature set of 24 generated scenarios (seed 5), ``room_size=large`` held out, its
     extended features computed while generating (no frames stored)."""
-    out = tmp_path_factory.mktemp("m") / "ds"
-    args = ["generate", "-n", "24", "--seed", "5", "--frames", "none", "--features", "extended"]
-    _cli(*args, "--workers", "2", "--out", str(out), "--holdout", "room_size=large")
+
+    def build(out: Path) -> None:
+        args = ["generate", "-n", "24", "--seed", "5", "--frames", "none", "--features", "extended"]
+        _cli(*args, "--workers", "2", "--out", str(out), "--holdout", "room_size=large")
+
+    out = shared_build(tmp_path_factory, "features", build)
+    _register(out, out / "features")
     with read_only(out):
         yield out / "features"
 
@@ -175,10 +205,15 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def inline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A dataset with every frame stored and its features computed while generating."""
-    out = tmp_path_factory.mktemp("inline") / "ds"
-    args = ["generate", "-n", "4", "--seed", "8", "--frames", "all", "--scenarios-per-task", "2"]
-    stdout = _cli(*args, "--features", "extended", "--out", str(out), "--json")
-    assert json.loads(stdout)["features"] == f"{out}/features"
+
+    def build(out: Path) -> None:
+        args = ["generate", "-n", "4", "--seed", "8", "--frames", "all"]
+        args += ["--scenarios-per-task", "2", "--features", "extended"]
+        stdout = _cli(*args, "--out", str(out), "--json")
+        assert json.loads(stdout)["features"] == f"{out}/features"
+
+    out = shared_build(tmp_path_factory, "inline", build)
+    _register(out, out / "features")
     with read_only(out):
         yield out
 
