@@ -34,7 +34,7 @@ def test_train_and_evaluate_on_several_feature_sets(features: Path, tmp_path: Pa
     from embercast.evaluation.feature_data import combine_features, load_features
 
     more = tmp_path / "more"
-    args = ["generate", "-n", "8", "--seed", "6", "--frames", "none", "--features", "extended"]
+    args = ["generate", "-n", "4", "--seed", "6", "--frames", "none", "--features", "extended"]
     result = runner.invoke(app, [*args, "--out", str(more), "--holdout", "room_size=large"])
     assert result.exit_code == 0, result.output
     one, two = load_features(str(features)), load_features(str(more / "features"))
