@@ -89,6 +89,12 @@ def _args(
         "catalog-remove": (lambda p: ["catalog", "remove", p], BAD),
         "sql": (lambda p: ["sql", "SELECT count(*) FROM readings", "--dataset", p], BAD),
         "models-show": (lambda p: ["models", "show", p], BAD),
+        "models-promote": (lambda p: ["models", "promote", p], BAD),
+        "models-rollback": (lambda p: ["models", "rollback", p], BAD),
+        "pipeline-status": (
+            lambda p: ["pipeline", "status", "--config", p],
+            ["missing", "empty", "garbage"],
+        ),
         "sim2real": (
             lambda p: ["sim2real", "--model", "co2_threshold", "--real-fires", p],
             ["missing", "empty", "foreign", "garbage"],

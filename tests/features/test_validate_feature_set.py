@@ -102,5 +102,5 @@ def test_lineage(fset: Path, tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     scenarios.write_bytes(bytes(data))
     (problem,) = validate_feature_set(str(fset))
-    assert problem.code == "lineage" and "is not found intact" in problem.message
+    assert problem.code == "lineage" and "cannot be found intact" in problem.message
     assert "scenarios.parquet" in problem.message

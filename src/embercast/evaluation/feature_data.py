@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -14,8 +13,7 @@ from embercast.dataset.manifest import FEATURES_DIR, SCENARIOS_FILE
 from embercast.dataset.schema import SPLIT_GROUPS
 from embercast.errors import InputError
 from embercast.store.fs import join, read_table
-from embercast.store.integrity import IntegrityError, VerifiedArtifact, open_artifact
-from embercast.store.lineage import CatalogError, open_catalog
+from embercast.store.integrity import open_artifact, open_parent
 from embercast.synth.camera_coverage import fire_in_view
 
 SPLITS = SPLIT_GROUPS
@@ -112,7 +110,7 @@ def _load_one(location: str) -> FeatureData:
     fs, root, manifest = features.fs, features.root, features.manifest
     parts = features.parts(FEATURES_DIR)
     table = pa.concat_tables([read_table(fs, join(root, FEATURES_DIR, p)) for p in parts])
-    source = _parent(features)
+    source = open_parent(features.manifest, features.location, features.canonical)
     scen = read_table(source.fs, join(source.root, SCENARIOS_FILE)).to_pandas()
     dataset = source.manifest
     holdout = (dataset.get("arguments") or {}).get("holdout")
@@ -134,36 +132,6 @@ def _load_one(location: str) -> FeatureData:
         seeds=frozenset(int(x) for x in scen["seed"]),
         in_view=_fires_in_view(scen),
         conditions=_conditions(scen),
-    )
-
-
-def _parent(features: VerifiedArtifact) -> VerifiedArtifact:
-    """The dataset a feature set was built from, verified, with the content hash it records:
-    at the location it records, else the folder around it (a feature set computed while
-    generating sits inside its dataset), else any location the catalog knows for that hash."""
-    parent = features.manifest.get("parent") or {}
-    wanted = str(parent.get("content_hash", ""))
-    recorded = str(parent.get("location", ""))
-    candidates = [recorded, posixpath.dirname(features.canonical.rstrip("/"))]
-    try:
-        with open_catalog() as catalog:
-            candidates += list(catalog.get(wanted).locations) if wanted else []
-    except CatalogError:
-        pass
-    problems = []
-    for candidate in dict.fromkeys(c for c in candidates if c):
-        try:
-            source = open_artifact(candidate, "dataset")
-        except IntegrityError as exc:
-            problems.append(str(exc))
-            continue
-        if source.content_hash == wanted:
-            return source
-        problems.append(f"{candidate} now holds another dataset ({source.content_hash[:16]})")
-    shown = "; ".join(problems[:3]) or "no location recorded"
-    raise IntegrityError(
-        f"the dataset of feature set {features.location!r} ({wanted[:16]}, recorded at "
-        f"{recorded!r}) cannot be found intact: {shown}"
     )
 
 

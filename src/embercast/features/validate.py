@@ -19,7 +19,6 @@ same thing. Checks:
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,8 +38,8 @@ from embercast.dataset.schema import SPLIT_GROUPS
 from embercast.dataset.validate import Problem
 from embercast.features.sets import FEATURE_VERSIONS, feature_names
 from embercast.store.fs import join, list_names, read_table, sha256
-from embercast.store.integrity import IntegrityError, open_artifact
-from embercast.store.lineage import CatalogError, canonical_location, open_catalog, read_manifest
+from embercast.store.integrity import IntegrityError, open_parent
+from embercast.store.lineage import CatalogError, canonical_location, read_manifest
 
 __all__ = ["validate_feature_set"]
 
@@ -173,42 +172,18 @@ class _Checker:
         return n, ids
 
     def lineage(self, manifest: Mapping[str, Any], scenarios: set[str]) -> None:
-        parent = manifest["parent"] if isinstance(manifest["parent"], dict) else {}
-        wanted = str(parent.get("content_hash", ""))
-        recorded = str(parent.get("location", ""))
-        candidates = [recorded, posixpath.dirname(self.canonical.rstrip("/"))]
         try:
-            with open_catalog() as catalog:
-                candidates += list(catalog.get(wanted).locations) if wanted else []
-        except CatalogError:
-            pass
-        reasons = []
-        for candidate in dict.fromkeys(c for c in candidates if c):
-            try:
-                source = open_artifact(candidate, "dataset")
-            except IntegrityError as exc:
-                reasons.append(str(exc))
-                continue
-            if source.content_hash != wanted:
-                reasons.append(f"{candidate} holds another dataset ({source.content_hash[:16]})")
-                continue
-            table = read_table(source.fs, join(source.root, SCENARIOS_FILE), ["scenario_id"])
-            known = set(table["scenario_id"].to_pylist())
-            strangers = sorted(scenarios - known)
-            if strangers:
-                self.add(
-                    "lineage",
-                    f"{len(strangers)} scenarios are not in the parent dataset "
-                    f"(first: {strangers[0]})",
-                )
+            source = open_parent(manifest, self.path, self.canonical)
+        except IntegrityError as exc:
+            self.add("lineage", str(exc), MANIFEST)
             return
-        shown = "; ".join(reasons[:2]) or "no location recorded"
-        self.add(
-            "lineage",
-            f"the parent dataset ({wanted[:16]}, recorded at {recorded!r}) is not found intact: "
-            f"{shown}",
-            MANIFEST,
-        )
+        table = read_table(source.fs, join(source.root, SCENARIOS_FILE), ["scenario_id"])
+        strangers = sorted(scenarios - set(table["scenario_id"].to_pylist()))
+        if strangers:
+            self.add(
+                "lineage",
+                f"{len(strangers)} scenarios are not in the parent dataset (first: {strangers[0]})",
+            )
 
     def run(self) -> list[Problem]:
         manifest = self.manifest()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -268,3 +269,38 @@ def _quietly(action: Any, *args: str) -> None:
         action(*args)
     except CatalogError as exc:
         logger.info("verification not remembered: %s", exc)
+
+
+def open_parent(manifest: Mapping[str, Any], child: str, child_canonical: str) -> VerifiedArtifact:
+    """The dataset the feature set ``child`` (its manifest, its canonical location) was built
+    from, verified, with the content hash the manifest records: at the location it records, else
+    the folder around the feature set (one computed while generating sits inside its dataset),
+    else any location the catalog knows for that hash. IntegrityError saying why each failed."""
+    parent = manifest.get("parent")
+    parent = parent if isinstance(parent, dict) else {}
+    wanted = str(parent.get("content_hash", ""))
+    recorded = str(parent.get("location", ""))
+    candidates = [recorded, posixpath.dirname(child_canonical.rstrip("/"))]
+    catalog = _catalog()
+    if catalog is not None and wanted:
+        try:
+            candidates += list(catalog.get(wanted).locations)
+        except CatalogError:  # not registered
+            pass
+        finally:
+            catalog.close()
+    reasons = []
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        try:
+            source = open_artifact(candidate, "dataset")
+        except IntegrityError as exc:
+            reasons.append(str(exc))
+            continue
+        if source.content_hash == wanted:
+            return source
+        reasons.append(f"{candidate} now holds another dataset ({source.content_hash[:16]})")
+    shown = "; ".join(reasons[:3]) or "no location recorded"
+    raise IntegrityError(
+        f"the dataset of feature set {child!r} ({wanted[:16]}, recorded at {recorded!r}) "
+        f"cannot be found intact: {shown}"
+    )
