@@ -1,8 +1,9 @@
 """Sim-to-real: detectors trained on synthetic data, fed real fire-test measurements (DESIGN 6).
 
 The FAA cargo-compartment tests (``faa_cargo_compartments`` in ``shared/data/real_fires``, from
-NIST's firemodels/exp) are small flaming fires, the kind a detector is certified on, in a
-compartment of about 99 m^3 under a low ceiling. Ceiling gas probes measured the CO2 rise
+NIST's firemodels/exp) are one small flaming fire (peak about 4.9 kW), the kind a detector is
+certified on, in the B707 lower cargo compartment (tests 1-3, about 25 m^3, 1.37 m high) and the
+DC-10 compartment (test 4, about 98 m^3). Ceiling gas probes measured the CO2 rise
 [mol/mol] and 40 ceiling thermocouples the warming [K], from ignition at t = 0 for 90-300 s.
 No test used a thermal camera, so they test the gas-and-environment path: each CO2 probe becomes
 the stream of one SCD41 device without a camera.
