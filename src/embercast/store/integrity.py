@@ -127,6 +127,7 @@ def _listing(fs: AbstractFileSystem, root: str, folders: Iterable[str]) -> dict[
     found: dict[str, Any] = {}
     for folder in ("", *folders):
         path = join(root, folder) if folder else root
+        fs.invalidate_cache(path)  # an object store's listing may predate the last write
         try:
             entries = fs.ls(path, detail=True)
         except FileNotFoundError:
