@@ -63,7 +63,7 @@ from embercast.store.fs import (
     sha256,
 )
 
-__all__ = ["PERIODS_S", "Problem", "validate_dataset"]
+__all__ = ["PERIODS_S", "Problem", "listed_file_problems", "validate_dataset"]
 
 PERIODS_S: tuple[float, ...] = (5.0, 30.0)
 """SCD41 reading periods: periodic and low-power mode [s]."""
@@ -254,24 +254,10 @@ class _Validator:
                 f"unknown manifest format {manifest['format']!r}, expected {DATASET_FORMAT!r}",
                 MANIFEST,
             )
-        files: Mapping[str, Any] = manifest["files"]
-        listed = {rel: str(entry.get("sha256", "")) for rel, entry in files.items()}
-        if content_hash(listed) != manifest["content_hash"]:
-            self.add(
-                "manifest-invalid",
-                "content_hash does not match the file hashes listed in the manifest",
-                MANIFEST,
-            )
-        for rel, digest in sorted(listed.items()):
-            path = join(self.root, rel)
-            if not self.fs.exists(path):
-                self.add("missing-file", "a file listed in the manifest is missing", rel)
-            elif self.check_hashes and sha256(self.fs, path) != digest:
-                self.add(
-                    "hash-mismatch",
-                    "SHA-256 differs from the manifest: the file was changed or corrupted",
-                    rel,
-                )
+        for problem in listed_file_problems(
+            self.fs, self.root, manifest, check_hashes=self.check_hashes
+        ):
+            self.add(*problem)
         for kind, schema in (("readings", READINGS_SCHEMA), ("frames", FRAMES_SCHEMA)):
             recorded = manifest["schemas"].get(kind, {}).get("fingerprint")
             if recorded != schema_fingerprint(schema):
@@ -627,6 +613,27 @@ class _Validator:
                         MANIFEST,
                     )
         return self.problems
+
+
+def listed_file_problems(
+    fs: AbstractFileSystem, root: str, manifest: Mapping[str, Any], *, check_hashes: bool = True
+) -> list[tuple[str, str, str]]:
+    """``(code, message, relative path)`` for the files a dataset's or feature set's manifest
+    lists: its content hash against their hashes, each file present and (``check_hashes``) with
+    its SHA-256."""
+    listed = {rel: str(entry.get("sha256", "")) for rel, entry in manifest["files"].items()}
+    problems = []
+    if content_hash(listed) != manifest["content_hash"]:
+        message = "content_hash does not match the file hashes listed in the manifest"
+        problems.append(("manifest-invalid", message, MANIFEST))
+    for rel, digest in sorted(listed.items()):
+        path = join(root, rel)
+        if not fs.exists(path):
+            problems.append(("missing-file", "a file listed in the manifest is missing", rel))
+        elif check_hashes and sha256(fs, path) != digest:
+            message = "SHA-256 differs from the manifest: the file was changed or corrupted"
+            problems.append(("hash-mismatch", message, rel))
+    return problems
 
 
 def validate_dataset(path: str, *, check_hashes: bool = True) -> list[Problem]:

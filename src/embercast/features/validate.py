@@ -32,12 +32,11 @@ from embercast.dataset.manifest import (
     FEATURES_FORMAT,
     MANIFEST,
     SCENARIOS_FILE,
-    content_hash,
 )
 from embercast.dataset.schema import SPLIT_GROUPS
-from embercast.dataset.validate import Problem
+from embercast.dataset.validate import Problem, listed_file_problems
 from embercast.features.sets import FEATURE_VERSIONS, feature_names
-from embercast.store.fs import join, list_names, read_table, sha256
+from embercast.store.fs import join, list_names, read_table
 from embercast.store.integrity import IntegrityError, open_parent
 from embercast.store.lineage import CatalogError, canonical_location, read_manifest
 
@@ -78,35 +77,14 @@ class _Checker:
         return manifest
 
     def files(self, manifest: Mapping[str, Any]) -> list[str]:
-        """Listed parts that exist with their size and hash (problems for the others)."""
+        """Listed files that exist with their hash (problems for the others)."""
         fs, root = self.fs, self.root
         files: Mapping[str, Any] = manifest["files"]
-        listed = {rel: str(entry.get("sha256", "")) for rel, entry in files.items()}
-        if content_hash(listed) != manifest["content_hash"]:
-            self.add(
-                "manifest-invalid",
-                "content_hash does not match the file hashes listed in the manifest",
-                MANIFEST,
-            )
-        intact = []
-        for rel, entry in sorted(files.items()):
-            path = join(root, rel)
-            if not fs.exists(path):
-                self.add("missing-file", "a file listed in the manifest is missing", rel)
-            elif entry.get("bytes") is not None and fs.size(path) != entry["bytes"]:
-                self.add(
-                    "hash-mismatch",
-                    f"{fs.size(path)} bytes, the manifest says {entry['bytes']}",
-                    rel,
-                )
-            elif sha256(fs, path) != entry.get("sha256"):
-                self.add(
-                    "hash-mismatch",
-                    "SHA-256 differs from the manifest: the file was changed or corrupted",
-                    rel,
-                )
-            else:
-                intact.append(rel)
+        damaged = set()
+        for code, message, rel in listed_file_problems(fs, root, manifest):
+            self.add(code, message, rel)
+            damaged.add(rel)
+        intact = [rel for rel in sorted(files) if rel not in damaged]
         for name in list_names(fs, join(root, FEATURES_DIR)):
             rel = f"{FEATURES_DIR}/{name}"
             if name.startswith("part-") and rel not in files:
