@@ -24,12 +24,21 @@ from embercast.synth.runner import run_scenario
 from embercast.synth.scenarios import ScenarioSpec, sample_spec
 
 FAA_COMPARTMENTS: dict[str, tuple[dict[str, float], tuple[str, ...]]] = {
-    # a box of the B707 compartment's length, height and volume (its lower sides slope)
-    "B707": ({"room_length": 6.73, "room_width": 2.71, "room_height": 1.37}, ("1", "2", "3")),
-    # a box of the DC-10 compartment's volume (97.7 m^3) under a low ceiling
-    "DC-10": ({"room_length": 12.0, "room_width": 3.7, "room_height": 2.2}, ("4",)),
+    # a box of the B707 compartment's length, height and volume (its lower sides slope), leaking
+    # through two small floor-level openings
+    "B707": (
+        {"room_length": 6.73, "room_width": 2.71, "room_height": 1.37, "ach": 0.5},
+        ("1", "2", "3"),
+    ),
+    # a box of the DC-10 compartment's volume (97.7 m^3) under a low ceiling, with the test's
+    # ventilation: two ceiling vents of 0.094 m^3/s each (6.9 air changes per hour)
+    "DC-10": (
+        {"room_length": 12.0, "room_width": 3.7, "room_height": 2.2, "ach": 6.9},
+        ("4",),
+    ),
 }
-"""Compartment (room parameters) and the FAA test cases run in it."""
+"""Compartment (room parameters) and the FAA test cases run in it; geometry and ventilation from
+the tests' FDS validation inputs (firemodels/fds, Validation/FAA_Cargo_Compartments)."""
 FAA_FIRE_KW = 4.9
 """Peak heat release rate of the FAA tests' pan fire [kW]."""
 
@@ -74,7 +83,6 @@ def small_fire(room: dict[str, float], q_peak: float, fuel: str, seed: int) -> p
             "q_peak": q_peak,
             "fuel": fuel,
             "growth": "slow",
-            "ach": 0.5,
             "ignition_frac": 0.1,
             "steady_s": 40.0,
             "decay_s": 200.0,

@@ -15,10 +15,15 @@ References
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from embercast.errors import InputError
+from embercast.physics.plume import RHO_AIR, plume_mass_flow
+from embercast.physics.ventilation import door_flow
 
 RHO_CP = 1.2
 """Volumetric heat capacity of air [kJ/(m^3 K)]."""
@@ -114,6 +119,114 @@ def layer_temperature(
     target = (q_conv + wall * amb + vent * supply) / loss
     rate = loss / (RHO_CP * mix_volume)
     return relax(dt, target, rate, float(amb[0]))
+
+
+@dataclass(frozen=True)
+class SmokeLayer:
+    """A fire's smoke layer under the ceiling: its volume [m^3], its excess temperature over
+    the room [K], the excess of each species it carries [ppm], and the flow through an open
+    door [m^3/s] (zero without one)."""
+
+    volume: NDArray[np.float64]
+    excess_temp: NDArray[np.float64]
+    excess: tuple[NDArray[np.float64], ...]
+    door_flow: NDArray[np.float64]
+
+
+def smoke_layer(
+    dt: float,
+    q_conv: ArrayLike,
+    species: tuple[ArrayLike, ...],
+    floor_area: float,
+    height: float,
+    max_volume: float,
+    flow: ArrayLike,
+    temp_amb: ArrayLike,
+    *,
+    fuel_z: float = 0.0,
+    min_depth: float = 0.12,
+    perimeter: float | None = None,
+    h_wall: float = 0.015,
+    door: tuple[float, float] | None = None,
+) -> SmokeLayer:
+    """The smoke layer a fire fills under the ceiling (a two-zone filling model).
+
+    Parameters
+    ----------
+    dt : time step [s]
+    q_conv : convective heat release of the fire at each step [kW]
+    species : volumetric source of each product carried (CO2, H2O, ...) [m^3/s]
+    floor_area : of the room [m^2]
+    height : of the ceiling above the floor [m]
+    max_volume : the most the layer fills (the room's volume, or the share above a door
+        soffit or that mixing leaves) [m^3]
+    flow : ventilation that carries layer gas out, without the door [m^3/s]
+    temp_amb : temperature of the room's air below the layer and beyond the door [°C]
+    fuel_z : height of the fire above the floor [m]
+    min_depth : depth of the layer at the start: down to the sensors under the ceiling [m]
+    perimeter : of the room [m] (default: a square room's)
+    h_wall : heat-loss coefficient to the ceiling and walls in the layer [kW/(m^2 K)]
+    door : width and height of a door open to the building [m], or None
+
+    Notes
+    -----
+    The layer grows by the air the plume entrains below it (:func:`plume_mass_flow` at the
+    interface's height above the fire [1]_), so a small fire's early products are held in a
+    thin, concentrated layer that deepens as they keep coming, up to ``max_volume``. Its
+    energy and species, with zero excess in the entrained air, follow
+    :math:`dE/dt = \\dot Q_c - (hA + \\rho c_p \\dot V) E / (\\rho c_p V)` and
+    :math:`dM_i/dt = 10^6 \\dot S_i - \\dot V M_i / V`, each step integrated exactly for the
+    step's coefficients; the excess is :math:`E/(\\rho c_p V)` and :math:`M_i/V`. ``A`` is
+    the ceiling and the walls the layer touches; :math:`\\dot V` the ventilation plus the
+    buoyant door exchange of the layer's excess temperature
+    (:func:`~embercast.physics.ventilation.door_flow`). Once the layer fills ``max_volume``
+    this is the well-mixed zone of :func:`layer_temperature` and :func:`zone_concentration`.
+
+    >>> layer = smoke_layer(1.0, np.full(600, 3.0), (np.full(600, 1e-4),), 20.0, 2.5, 50.0,
+    ...                     np.full(600, 0.005), 20.0)
+    >>> [round(float(layer.volume[k]), 1) for k in (0, 60, 599)]
+    [2.4, 18.3, 45.2]
+    >>> [round(float(layer.excess[0][k])) for k in (60, 599)]
+    [324, 1275]
+    """
+    q = as_series(q_conv, "q_conv")
+    shape = q.shape
+    sources = [np.broadcast_to(np.asarray(x, dtype=np.float64), shape).tolist() for x in species]
+    base = np.broadcast_to(np.asarray(flow, dtype=np.float64), shape).tolist()
+    amb = np.broadcast_to(np.asarray(temp_amb, dtype=np.float64), shape).tolist()
+    qs = q.tolist()
+    side = perimeter if perimeter is not None else 4.0 * math.sqrt(floor_area)
+    v = min(floor_area * min(min_depth, height), max_volume)
+    energy = 0.0
+    masses = [0.0] * len(sources)
+    volume = np.empty(shape)
+    excess_temp = np.empty(shape)
+    excess = [np.empty(shape) for _ in sources]
+    through = np.zeros(shape)
+    for k in range(len(qs)):
+        dtemp = energy / (RHO_CP * v)
+        if k:
+            z_i = height - v / floor_area - fuel_z
+            v = min(v + float(plume_mass_flow(qs[k], z_i)) / RHO_AIR * dt, max_volume)
+            d = 0.0 if door is None else float(door_flow(door[0], door[1], dtemp, amb[k]))
+            through[k] = d
+            out = base[k] + d
+            area = floor_area + side * v / floor_area
+            rate = (h_wall * area + RHO_CP * out) / (RHO_CP * v)
+            decay = math.exp(-rate * dt)
+            energy = energy * decay + qs[k] / rate * (1.0 - decay)
+            vent = out / v
+            keep = math.exp(-vent * dt)
+            for i, src in enumerate(sources):
+                masses[i] = masses[i] * keep + 1e6 * src[k] / vent * (1.0 - keep)
+            dtemp = energy / (RHO_CP * v)
+        volume[k] = v
+        excess_temp[k] = dtemp
+        for i in range(len(sources)):
+            excess[i][k] = masses[i] / v
+    return SmokeLayer(
+        volume=volume, excess_temp=excess_temp, excess=tuple(excess), door_flow=through
+    )
 
 
 def zone_concentration(

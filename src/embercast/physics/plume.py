@@ -113,3 +113,18 @@ def puffing_frequency(d: ArrayLike) -> NDArray[np.float64]:
     3.0
     """
     return 1.5 / np.sqrt(np.maximum(np.asarray(d, dtype=np.float64), 0.01))
+
+
+def plume_mass_flow(q_conv: ArrayLike, z: ArrayLike) -> NDArray[np.float64]:
+    """Mass flow of a fire plume at height ``z`` above its virtual origin [kg/s]: the fire gases
+    and the air entrained below z.
+
+    :math:`\\dot m = 0.071 Q_c^{1/3} z^{5/3} (1 + 0.026 Q_c^{2/3} z^{-5/3})` [1]_ above the
+    flame, ``q_conv`` the convective heat release rate [kW], ``z`` [m] (floored at 0.05 m).
+
+    >>> round(float(plume_mass_flow(70.0, 2.5)), 3)
+    1.477
+    """
+    q = np.maximum(np.asarray(q_conv, dtype=np.float64), 0.0)
+    z = np.maximum(np.asarray(z, dtype=np.float64), 0.05)
+    return np.asarray(0.071 * q ** (1.0 / 3.0) * z ** (5.0 / 3.0) + 0.001846 * q, dtype=np.float64)

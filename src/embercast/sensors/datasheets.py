@@ -45,6 +45,10 @@ class LeptonSpec:
     """Radiometric accuracy in high gain, larger of ±5 °C or ±5 % [K]."""
     accuracy_low_k: float = 10.0
     """Radiometric accuracy in low gain, larger of ±10 °C or ±10 % [K]."""
+    accuracy_rel_high: float = 0.05
+    """Relative radiometric accuracy in high gain [fraction of the scene temperature in °C]."""
+    accuracy_rel_low: float = 0.10
+    """Relative radiometric accuracy in low gain [fraction of the scene temperature in °C]."""
     high_gain_min_c: float = -10.0
     """Lower end of the high-gain scene range [°C]."""
     high_gain_max_c: float = 140.0
@@ -125,6 +129,10 @@ class SCD41Spec:
     """Temperature repeatability, used as the standard deviation of reading noise [°C]."""
     temperature_resolution_c: float = 0.01
     """Temperature output resolution [°C]."""
+    operating_min_c: float = -10.0
+    """Lowest temperature of the specified operating range [°C]."""
+    operating_max_c: float = 60.0
+    """Highest temperature of the specified operating range [°C]."""
     temperature_output_min_c: float = -45.0
     """Lowest temperature the output format represents (-45 + 175 x raw / 65535) [°C]."""
     temperature_output_max_c: float = 130.0

@@ -194,6 +194,8 @@ class _GainMode:
     """Precomputed constants of one gain mode, in centikelvin."""
 
     offset_ck: npt.NDArray[np.float32]  # 27315 + 100 x (bias + fixed pattern)
+    bias_k: np.float32  # the device's error at and below the crossover
+    crossover_c: np.float32  # scene temperature above which the error grows with it [°C]
     sigma_ck: np.float32
     step_ck: float
     lo_ck: float
@@ -204,14 +206,24 @@ def _gain_mode(device: LeptonDevice, spec: LeptonSpec, gain: Gain) -> _GainMode:
     if gain == "high":
         bias, sigma, res = device.bias_high_k, spec.noise_sigma_high_k, spec.resolution_high_k
         lo_c, hi_c = spec.high_gain_min_c, spec.high_gain_max_c
+        crossover = spec.accuracy_high_k / spec.accuracy_rel_high
     else:
         bias, sigma, res = device.bias_low_k, spec.noise_sigma_low_k, spec.resolution_low_k
         lo_c, hi_c = spec.low_gain_min_c, spec.low_gain_max_c
+        crossover = spec.accuracy_low_k / spec.accuracy_rel_low
     step = round(res * 100.0)
     lo = math.ceil((lo_c * 100.0 + _ZERO_C_CK) / step) * step
     hi = math.floor(min(hi_c * 100.0 + _ZERO_C_CK, 65535.0) / step) * step
     offset = (device.fpn_k + np.float32(bias)) * np.float32(100.0) + np.float32(_ZERO_C_CK)
-    return _GainMode(offset.astype(np.float32), np.float32(sigma * 100.0), step, lo, hi)
+    return _GainMode(
+        offset.astype(np.float32),
+        np.float32(bias),
+        np.float32(crossover),
+        np.float32(sigma * 100.0),
+        step,
+        lo,
+        hi,
+    )
 
 
 class LeptonCamera:
@@ -262,6 +274,20 @@ class LeptonCamera:
         self._gain: Gain = "high"
         self._last_index = -1
 
+    @staticmethod
+    def _signal(scene: npt.NDArray[np.float32], mode: _GainMode) -> npt.NDArray[np.float32]:
+        """Noiseless output of ``scene`` [°C] in a gain mode [cK]: the device's error is its bias
+        up to the accuracy's crossover (100 °C: ±5 °C or ±5 %, whichever is larger) and grows in
+        proportion to the scene temperature above it."""
+        x = scene * np.float32(100.0)
+        x += mode.offset_ck
+        if mode.bias_k != 0.0:
+            hot = scene > mode.crossover_c
+            if hot.any():
+                excess = (scene[hot] - mode.crossover_c) / mode.crossover_c
+                x[hot] += np.float32(100.0) * mode.bias_k * excess
+        return x
+
     @property
     def gain(self) -> Gain:
         """Current gain mode (the mode of the last frame; ``"high"`` at power-on)."""
@@ -293,9 +319,8 @@ class LeptonCamera:
         if scene.shape != shape:
             raise InputError(f"apparent_c must have shape {shape}, got {scene.shape}")
         self._last_index = frame_index
-        x = scene * np.float32(100.0)
         mode = self._modes[self._gain]
-        x += mode.offset_ck
+        x = self._signal(scene, mode)
         n_min = self.spec.gain_min_pixels
         if self._gain == "high" and np.count_nonzero(x > self._to_low_ck) >= n_min:
             self._gain = "low"
@@ -303,7 +328,7 @@ class LeptonCamera:
             self._gain = "high"
         if self._modes[self._gain] is not mode:
             mode = self._modes[self._gain]
-            x = scene * np.float32(100.0) + mode.offset_ck
+            x = self._signal(scene, mode)
         noise = np.random.default_rng([self.seed, frame_index]).standard_normal(
             shape, dtype=np.float32
         )

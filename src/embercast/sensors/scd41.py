@@ -135,9 +135,10 @@ def self_calibration_offset(
     Corrections happen at ``initial_s + j * period_s`` (j = 0, 1, ...) from power-on. Each one
     assumes that the lowest reading since the previous correction was fresh air at
     ``target_ppm``, and sets the offset to ``target_ppm - min(readings)`` for the readings after
-    it. The device does this after 44 h, then every 156 h; shorter periods let scenarios of hours
-    show the effect: a fire that keeps CO2 high over a whole period is partly calibrated away.
-    Simplification: the device's internal filtering and correction limits are not modelled [2]_.
+    it. The device does this after 44 h, then every 156 h (:func:`next_self_calibration_s` finds
+    where a scenario falls in that schedule); the lowest reading of the period is taken over the
+    readings given. Simplification: the device's internal filtering and correction limits are
+    not modelled [2]_.
 
     Parameters
     ----------
@@ -169,6 +170,27 @@ def self_calibration_offset(
             out[hi:] = target_ppm - lowest
         lo, when = hi, when + period_s
     return out
+
+
+def next_self_calibration_s(uptime_s: float, spec: SCD41Spec = SCD41) -> float:
+    """Time from now to the device's next self-calibration correction [s], for a device that
+    has been powered for ``uptime_s`` [s]: corrections come ``asc_initial_period_s`` (44 h)
+    after power-on, then every ``asc_standard_period_s`` (156 h).
+
+    Examples
+    --------
+    >>> next_self_calibration_s(40 * 3600.0) / 3600, next_self_calibration_s(50 * 3600.0) / 3600
+    (4.0, 150.0)
+    >>> next_self_calibration_s(44 * 3600.0) / 3600
+    156.0
+    """
+    if uptime_s < 0:
+        raise InputError(f"uptime_s must be >= 0, got {uptime_s}")
+    first, period = spec.asc_initial_period_s, spec.asc_standard_period_s
+    if uptime_s < first:
+        return first - uptime_s
+    done = math.floor((uptime_s - first) / period) + 1
+    return first + done * period - uptime_s
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

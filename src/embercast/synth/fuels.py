@@ -55,7 +55,7 @@ FUELS: dict[str, Fuel] = {
     "paper_cardboard": Fuel(
         heat_of_combustion=13_000,
         co2_yield=1.20,
-        h2o_yield=0.60,
+        h2o_yield=0.46,  # cellulose C6H10O5: 5 H2O per 6 CO2 (0.41 kg/kg), and its moisture
         hrrpua=250,
         chi_rad=0.25,
         kappa=0.8,
@@ -93,9 +93,9 @@ FUELS: dict[str, Fuel] = {
         kappa=2.5,
     ),
     "pvc_cable": Fuel(
-        heat_of_combustion=10_000,
+        heat_of_combustion=5_700,  # PVC's chemical heat of combustion [1]_
         co2_yield=0.46,
-        h2o_yield=0.20,
+        h2o_yield=0.094,  # (C2H3Cl)n: one H in three leaves as HCl, 1 H2O per 2 CO2
         hrrpua=250,
         chi_rad=0.35,
         kappa=3.0,

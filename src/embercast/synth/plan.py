@@ -95,6 +95,8 @@ class ScenarioPlan:
     initial_co2: float  # [ppm]
     flow: FloatArray  # air exchanged with outside or supply [m^3/s]
     mix_fraction: float  # share of the room volume the sensor zone mixes into [-]
+    door: tuple[float, float] | None = None  # width, height of a door open to the building [m]
+    ceiling: str = "gypsum_board"  # ceiling material, a key of ground_truth.CEILINGS
     layer_depth: float  # depth of the hot layer under the ceiling [m]
     heat: FloatArray  # convective heat from non-fire sources [kW]
     co2_source: FloatArray  # CO2 from non-fire sources [m^3/s]

@@ -19,8 +19,14 @@ from embercast.dataset.schema import (
     READINGS_SCHEMA,
     FramePolicy,
 )
+from embercast.sensors.datasheets import SCD41
 from embercast.sensors.lepton import frame_index_at_or_before, sample_lepton_device
-from embercast.sensors.scd41 import SCD41Readings, measure, sample_scd41_device
+from embercast.sensors.scd41 import (
+    SCD41Readings,
+    measure,
+    next_self_calibration_s,
+    sample_scd41_device,
+)
 from embercast.synth.builders import build_plan
 from embercast.synth.builders.base import furniture_boxes
 from embercast.synth.camera_coverage import fire_in_view
@@ -30,9 +36,9 @@ from embercast.synth.result import InlineFeatures, ScenarioResult
 from embercast.synth.scenarios import ScenarioSpec
 from embercast.synth.thermal_film import DeviceFilm
 
-SCD41_MAX_OPERATING = 85.0
-"""Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]
-(its electronics' rating; the datasheet specifies operation up to 60 °C)."""
+SCD41_MAX_OPERATING = SCD41.operating_max_c
+"""Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]:
+the top of the datasheet's operating range; the device reports nothing it cannot vouch for."""
 
 
 def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, FloatArray]:
@@ -176,7 +182,6 @@ def run_scenario(
     for k, device in enumerate(plan.devices):
         rng = np.random.default_rng([spec.seed, 10 + k])
         air = sensor_truth(plan, zone, device)
-        half = float(plan.t[-1]) / 2
         r = measure(
             plan.t,
             air.co2,
@@ -186,8 +191,7 @@ def run_scenario(
             rng=rng,
             period_s=30.0 if p["scd41_low_power"] else 5.0,
             asc=bool(p["asc"]),
-            asc_initial_s=half,
-            asc_period_s=half,
+            asc_initial_s=next_self_calibration_s(float(p["scd41_uptime_h"]) * 3600.0),
         )
         film = DeviceFilm(plan, zone, device, sample_lepton_device(rng), seed=spec.seed * 4 + k)
         available, stored, rendered = _film(spec, device, film, r.t_s, frames, features is not None)

@@ -44,11 +44,16 @@ COMMON_PARAMETERS: dict[str, Distribution] = {
     "second_device": Bernoulli(0.15),  # a second device in the opposite corner
     "scd41_low_power": Bernoulli(0.15),  # 30-s low-power mode instead of 5-s periodic
     "asc": Bernoulli(0.1),  # SCD41 automatic self-calibration switched on
+    "scd41_uptime_h": Uniform(0.0, 500.0),  # device powered this long at the start [h]
+    "ceiling": Choice(("gypsum_board", "concrete", "timber"), (0.5, 0.35, 0.15)),
     "people": IntUniform(0, 2),  # occupants present in the background
     "hvac": Bernoulli(0.5),  # mechanical ventilation cycling on and off
     "furniture": IntUniform(1, 5),  # static boxes at room temperature, clear of the source
 }
 """Parameters drawn for every scenario, with their units in the comments."""
+DRAWN_LAST = ("scd41_uptime_h", "ceiling")
+"""Common parameters added in generator v9: drawn after the class's own parameters, so every
+parameter drawn before keeps its value for the same seed and index."""
 
 GROWTH = Choice(("slow", "medium", "fast", "ultra_fast"), (0.2, 0.35, 0.3, 0.15))
 
@@ -456,9 +461,12 @@ def sample_spec(
     rng = np.random.default_rng(s)
     params: dict[str, Value] = {"duration_s": round(float(cls.duration.sample(rng)))}
     for name, dist in COMMON_PARAMETERS.items():
-        params[name] = dist.sample(rng)
+        if name not in DRAWN_LAST:
+            params[name] = dist.sample(rng)
     for name, dist in cls.parameters.items():
         params[name] = dist.sample(rng)
+    for name in DRAWN_LAST:
+        params[name] = COMMON_PARAMETERS[name].sample(rng)
     params = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in params.items()}
     conditions = {key: fn(params) for key, fn in CONDITIONS.items()}
     group = (policy or SplitPolicy()).assign(conditions, s)
@@ -514,6 +522,7 @@ PARAMETER_UNITS: dict[str, str] = {
     "power_kw": "kW", "cycle_s": "s", "sun_excess": "K", "patch_half": "m", "speed": "m/min",
     "met": "met", "machine_temp": "°C", "window_area": "m^2", "supply_offset": "K",
     "hvac_ach": "1/h", "steam_s": "s", "plume_temp": "°C", "drift_rate": "ppm/s",
+    "scd41_uptime_h": "h",
 }  # fmt: skip
 """Unit of each dimensional parameter; ``*_frac`` parameters are shares of the room's length or
 width, or of the scenario's duration [-]; the others are counts, choices or flags."""

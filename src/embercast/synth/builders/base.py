@@ -215,6 +215,7 @@ def base_plan(spec: ScenarioSpec) -> tuple[ScenarioPlan, np.random.Generator]:
         flow=flow,
         mix_fraction=f(p, "mix_fraction"),
         layer_depth=f(p, "layer_depth_frac") * room.height,
+        ceiling=str(p["ceiling"]),
         heat=np.zeros(n),
         co2_source=np.zeros(n),
         h2o_source=np.zeros(n),

@@ -30,6 +30,8 @@ from embercast.synth.builders.base import (
 from embercast.synth.fuels import FUELS, get_fuel
 from embercast.synth.plan import FirePlan, FloatArray, ScenarioPlan, SmallFlame
 
+DOOR = (0.9, 2.0)
+"""Width and height of the door a fire's room may have open to the building [m]."""
 O2_ENERGY = 13_100.0
 """Heat released per kg of oxygen consumed [kJ/kg] (Huggett's constant)."""
 
@@ -39,13 +41,6 @@ def oxygen_limited_energy(plan: ScenarioPlan) -> float:
     brought in by ventilation over the scenario."""
     air_mass = 1.2 * (plan.room.volume + float(plan.flow.sum()))
     return O2_ENERGY * 0.23 * air_mass * (0.21 - 0.15) / 0.21
-
-
-def fire_exchange_flow(hrr: FloatArray, excess_air: float = 2.0) -> FloatArray:
-    """Air drawn through an open door by a fire [m^3/s]: ``excess_air`` times the stoichiometric
-    air of ``hrr`` [kW] (13.1 MJ per kg of O2, 23 % O2 by mass); at the Kawagoe limit this is the
-    door's full exchange of 0.5 A sqrt(H) kg/s."""
-    return excess_air * np.asarray(hrr) / (O2_ENERGY * 0.23) / 1.2
 
 
 def set_fire_phases(
@@ -109,7 +104,7 @@ def flaming_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator
     alpha = growth_alpha(str(p["growth"]))
     q_peak = f(p, "q_peak")
     if p["door_open"]:
-        q_peak = min(q_peak, 1500.0 * 0.9 * 2.0 * math.sqrt(2.0))  # Kawagoe, 0.9 x 2.0 m door
+        q_peak = min(q_peak, 1500.0 * DOOR[0] * DOOR[1] * math.sqrt(DOOR[1]))  # Kawagoe
         energy = (
             q_peak * f(p, "steady_s")
             + q_peak**1.5 / (3 * math.sqrt(alpha))
@@ -126,7 +121,7 @@ def flaming_fire(plan: ScenarioPlan, p: dict[str, Any], rng: np.random.Generator
         )
     hrr = hrr_curve(plan.t, alpha, q_peak, t_ign, energy, f(p, "decay_s"))
     if p["door_open"]:
-        plan.flow = plan.flow + fire_exchange_flow(hrr)
+        plan.door = DOOR
     xy, z = fire_position(plan.room, p)
     plan.fires.append(FirePlan(xy=xy, z=z, hrr=hrr, fuel=fuel, flaming=hrr > 0))
     fuel_package(plan, xy, z, float(fire_diameter(hrr.max(), fuel.hrrpua)), hrr, 550.0)
