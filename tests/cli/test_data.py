@@ -228,7 +228,9 @@ def test_validate_ok_and_broken(tmp_path: Path) -> None:
 def test_plot_calls_plot_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, str, str]] = []
 
-    def plot_scenario(dataset: str, scenario_id: str, out: str) -> str:
+    def plot_scenario(
+        dataset: str, scenario_id: str, out: str, *, real_fires: str | None = None
+    ) -> str:
         if scenario_id == "s404":
             raise KeyError(scenario_id)
         calls.append((dataset, scenario_id, out))

@@ -162,16 +162,53 @@ def plot(
     path: Annotated[str, typer.Argument(help="Dataset location: path or s3:// URL.")],
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario id, e.g. s000042.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Image file to write (.png).")],
+    real_fires: Annotated[
+        str | None,
+        typer.Option(
+            "--real-fires",
+            help="Folder of the real fire tests: a replica scenario is drawn beside the "
+            "measurements at its probe.",
+        ),
+    ] = None,
 ) -> None:
     """Plot one scenario of a dataset: sensor readings, ground truth and labels."""
     _settings()
     from embercast.synth.plot import plot_scenario
 
     try:
-        written = plot_scenario(path, scenario, out)
+        written = plot_scenario(path, scenario, out, real_fires=real_fires)
     except KeyError as exc:
         _fail(f"unknown scenario: {exc.args[0] if exc.args else scenario}")
     typer.echo(written)
+
+
+@app.command()
+def replicas(
+    real_fires: Annotated[
+        str,
+        typer.Option(
+            "--real-fires", help="Folder of the real fire tests (holding faa_cargo_compartments)."
+        ),
+    ],
+    seed: Annotated[int, typer.Option(help="Seed of the replicas' unfixed conditions.")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """The FAA cargo-compartment tests replicated by the generator, beside their measurements:
+    CO2 rise at each gas probe and warming at the thermocouple nearest to it, 60, 120 and 180 s
+    after ignition (Markdown table, or --json)."""
+    _settings()
+    from pathlib import Path
+
+    from embercast.synth.replica_check import compare_replicas, comparison_table
+
+    rows = compare_replicas(Path(real_fires), seed=seed)
+    if json_output:
+        payload = [
+            vars(r) | {"co2_factor": r.co2_factor, "warming_factor": r.warming_factor} for r in rows
+        ]
+        typer.echo(json.dumps(payload).replace("NaN", "null"))
+        return
+    typer.echo(comparison_table(rows))
 
 
 @app.command()

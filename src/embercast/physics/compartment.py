@@ -217,8 +217,9 @@ def smoke_layer(
             energy = energy * decay + qs[k] / rate * (1.0 - decay)
             vent = out / v
             keep = math.exp(-vent * dt)
+            gain = dt if vent == 0.0 else (1.0 - keep) / vent
             for i, src in enumerate(sources):
-                masses[i] = masses[i] * keep + 1e6 * src[k] / vent * (1.0 - keep)
+                masses[i] = masses[i] * keep + 1e6 * src[k] * gain
             dtemp = energy / (RHO_CP * v)
         volume[k] = v
         excess_temp[k] = dtemp

@@ -25,17 +25,20 @@ from typing import Any
 
 import numpy as np
 
-from embercast.scene.geometry import Room
+from embercast.scene.geometry import CameraPose, Room
 from embercast.scene.objects import Box, hit_range
 from embercast.synth.builders.base import device_poses, hob_position, scenario_room
 from embercast.synth.builders.fires import fire_position
+from embercast.synth.replicas import FAA_PAN_Z, FAA_TESTS, probe_device
 
 
 def fire_origin(room: Room, params: Mapping[str, Any]) -> tuple[float, float, float]:
     """Where a fire scenario's fire starts in ``room`` [m]: the pan on the hob for a cooking-oil
-    fire, else the sampled fire position."""
+    fire, the test's pan for a replica, else the sampled fire position."""
     if params["scenario_class"] == "cooking_oil_fire":
         return hob_position(room, params)
+    if params.get("faa_test") is not None:
+        return (*FAA_TESTS[str(params["faa_test"])].fire_xy, FAA_PAN_Z)
     (x, y), z = fire_position(room, params)
     return x, y, z
 
@@ -61,8 +64,17 @@ def fire_in_view(params: Mapping[str, Any], obstacles: Sequence[Box] = ()) -> bo
     origin = np.array(fire_origin(room, params), dtype=np.float64)
     return any(
         bool(pose.sees(origin[None, :])[0]) and not _hidden(origin, pose.position, obstacles)
-        for pose in device_poses(room, params)
+        for pose in camera_poses(room, params)
     )
+
+
+def camera_poses(room: Room, params: Mapping[str, Any]) -> list[CameraPose]:
+    """The device cameras of a scenario: one at each gas probe of a replica, else those of
+    :func:`~embercast.synth.builders.base.device_poses`."""
+    if params.get("faa_test") is not None:
+        test = FAA_TESTS[str(params["faa_test"])]
+        return [probe_device("", p.xyz, test.fire_xy).pose for p in test.probes]
+    return device_poses(room, params)
 
 
 SIGHT_TOLERANCE = 1e-3

@@ -86,4 +86,17 @@ class Bernoulli:
         return f"true with p={self.p:g}"
 
 
-Distribution = Uniform | LogUniform | IntUniform | Choice | Bernoulli
+@dataclass(frozen=True)
+class Fixed:
+    """Always ``value`` (a replica's known geometry or conditions); draws nothing."""
+
+    value: float | int | bool
+
+    def sample(self, rng: np.random.Generator) -> float | int | bool:
+        return self.value
+
+    def describe(self) -> str:
+        return f"always {self.value}"
+
+
+Distribution = Uniform | LogUniform | IntUniform | Choice | Bernoulli | Fixed

@@ -124,6 +124,18 @@ FUELS: dict[str, Fuel] = {
         chi_rad=0.25,
         kappa=1.5,
     ),
+    # the FAA cargo-compartment tests' resin fire as their FDS validation inputs give it
+    # (firemodels/fds, Validation/FAA_Cargo_Compartments): 21 MJ/kg, 55 % radiated, soot 0.125
+    # and CO 0.065 kg/kg of a CH12.2 surrogate, whose CO2 yield this is; the surrogate's
+    # hydrogen only balances its heat, so water is a polymer's, one H2O per CO2
+    "faa_resin": Fuel(
+        heat_of_combustion=21_000,
+        co2_yield=1.25,
+        h2o_yield=0.51,
+        hrrpua=336,
+        chi_rad=0.55,
+        kappa=3.0,
+    ),
 }
 """Fuel table; keys are the ``fuel`` parameter values of the scenario catalogue."""
 

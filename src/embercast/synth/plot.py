@@ -96,9 +96,30 @@ def _frames_for_plot(row: dict[str, Any], frames: pa.Table | None) -> tuple[np.n
     return t[pick], imgs
 
 
-def plot_scenario(dataset: str, scenario_id: str, out: str) -> str:
-    """Write a PNG of scenario ``scenario_id`` of ``dataset`` to ``out`` and return its path."""
+def _measured_beside(row: dict[str, Any], real_fires: str | None) -> tuple[Any, str, str] | None:
+    """The measurements of the FAA test a replica scenario copies, and the CO2 and thermocouple
+    columns of its first device's probe; None for other scenarios or without ``real_fires``."""
+    if real_fires is None or "faa_test" not in row or row["faa_test"] is None:
+        return None
+    from pathlib import Path
+
+    from embercast.synth.replica_check import read_faa_test
+    from embercast.synth.replicas import FAA_TESTS
+
+    probe = FAA_TESTS[str(row["faa_test"])].probes[0]
+    return read_faa_test(Path(real_fires), str(row["faa_test"])), probe.column, probe.thermocouple
+
+
+def plot_scenario(
+    dataset: str, scenario_id: str, out: str, *, real_fires: str | None = None
+) -> str:
+    """Write a PNG of scenario ``scenario_id`` of ``dataset`` to ``out`` and return its path.
+
+    With ``real_fires`` (the folder of the real fire tests), a replica of an FAA test is drawn
+    beside that test's measured CO2 rise and warming at the first device's probe.
+    """
     row, readings, frames = load_scenario(dataset, scenario_id)
+    measured = _measured_beside(row, real_fires)
     times, imgs = _frames_for_plot(row, frames)
     device = sorted(set(readings["device_id"].to_pylist()))[0]
     r = readings.filter(pa.compute.equal(readings["device_id"], device))
@@ -124,6 +145,14 @@ def plot_scenario(dataset: str, scenario_id: str, out: str) -> str:
     ax_t.plot(t, r["temperature_c"].to_numpy(), label="SCD41 T")
     ax_t.plot(t, r["true_gas_temp_c"].to_numpy(), "--", alpha=0.6, label="true gas T")
     ax_t.set_ylabel("temperature [°C]")
+    if measured is not None and ign is not None:
+        data, co2_col, tc_col = measured
+        t_m = (data["Time"].to_numpy() + ign) / 60.0
+        base_co2 = float(r["true_co2_ppm"].to_numpy()[np.searchsorted(r["t_s"].to_numpy(), ign)])
+        base_t = float(r["true_gas_temp_c"].to_numpy()[np.searchsorted(r["t_s"].to_numpy(), ign)])
+        ax_gas.plot(t_m, base_co2 + data[co2_col].to_numpy() * 1e6, "k.", ms=2,
+                    label=f"measured ({co2_col})")  # fmt: skip
+        ax_t.plot(t_m, base_t + data[tc_col].to_numpy(), "k.", ms=2, label=f"measured ({tc_col})")
     ax_rh = fig.add_subplot(grid[2, : N_FRAMES // 2])
     ax_rh.plot(t, r["humidity_pct"].to_numpy(), label="SCD41 RH")
     ax_rh.set_ylabel("RH [%]")

@@ -20,11 +20,13 @@ from embercast.synth.distributions import (
     Bernoulli,
     Choice,
     Distribution,
+    Fixed,
     IntUniform,
     LogUniform,
     Uniform,
     Value,
 )
+from embercast.synth.replicas import B707, DC10, FAA_FUEL, FAA_IGNITION_S
 
 COMMON_PARAMETERS: dict[str, Distribution] = {
     "room_length": Uniform(3.0, 14.0),  # [m]
@@ -317,8 +319,42 @@ SCENARIO_CLASSES: dict[str, ScenarioClass] = {
             "sun_excess": Uniform(4.0, 15.0),
         },
     ),
+    **{
+        name: ScenarioClass(
+            is_fire=True,
+            weight=0.0,
+            duration=Fixed(FAA_IGNITION_S + 360.0),
+            description=(
+                f"Replica of FAA cargo-compartment test {cases} ({comp.name}): the tests' "
+                "compartment, ventilation, resin fire and probes; drawn only when named."
+            ),
+            parameters={
+                "faa_test": Choice(cases),
+                "fuel": Choice((FAA_FUEL,)),
+                "ignition_s": Fixed(FAA_IGNITION_S),
+                "room_length": Fixed(comp.length),
+                "room_width": Fixed(comp.width),
+                "room_height": Fixed(comp.height),
+                "mix_fraction": Fixed(round(comp.volume / comp.box_volume, 6)),
+                "ach": Fixed(round(comp.ach, 6)),
+                "people": Fixed(0),
+                "hvac": Fixed(False),
+                "furniture": Fixed(0),
+                "second_device": Fixed(False),
+                "initial_co2_excess": Fixed(0.0),
+                "asc": Fixed(False),
+                "scd41_low_power": Fixed(False),
+            },
+        )
+        for name, comp, cases in (
+            ("faa_b707_replica", B707, ("1", "2", "3")),
+            ("faa_dc10_replica", DC10, ("4",)),
+        )
+    },
 }
-"""The scenario catalogue; keys are the values of the ``scenario_class`` column."""
+"""The scenario catalogue; keys are the values of the ``scenario_class`` column. A class of
+weight 0 (the replicas) is drawn only when named (``--classes``); a class's parameter of the
+name of a common one replaces it."""
 
 CONDITIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "room_size": lambda p: (
@@ -490,11 +526,11 @@ def sample_scenarios(
     """
     if n < 1:
         raise InputError(f"invalid number of scenarios: must be >= 1, got {n}")
-    names = list(classes) if classes else list(SCENARIO_CLASSES)
+    names = list(classes) if classes else [c for c, k in SCENARIO_CLASSES.items() if k.weight > 0]
     for name in names:
         get_class(name)
     weights = np.array([SCENARIO_CLASSES[c].weight for c in names])
-    weights = weights / weights.sum()
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(names), 1 / len(names))
     credit = np.zeros(len(names))
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2**31 - 1]))
     order = rng.permutation(len(names))
@@ -522,7 +558,7 @@ PARAMETER_UNITS: dict[str, str] = {
     "power_kw": "kW", "cycle_s": "s", "sun_excess": "K", "patch_half": "m", "speed": "m/min",
     "met": "met", "machine_temp": "°C", "window_area": "m^2", "supply_offset": "K",
     "hvac_ach": "1/h", "steam_s": "s", "plume_temp": "°C", "drift_rate": "ppm/s",
-    "scd41_uptime_h": "h",
+    "scd41_uptime_h": "h", "ignition_s": "s",
 }  # fmt: skip
 """Unit of each dimensional parameter; ``*_frac`` parameters are shares of the room's length or
 width, or of the scenario's duration [-]; the others are counts, choices or flags."""

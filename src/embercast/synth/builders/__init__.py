@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from embercast.errors import InputError
-from embercast.synth.builders import fires, nuisances
+from embercast.synth.builders import fires, nuisances, replicas
 from embercast.synth.builders.base import base_plan
 from embercast.synth.plan import ScenarioPlan
 from embercast.synth.scenarios import SCENARIO_CLASSES, ScenarioSpec
@@ -36,6 +36,8 @@ BUILDERS: dict[str, Builder] = {
     "steam": nuisances.steam,
     "sensor_fault": nuisances.sensor_fault,
     "normal_day": nuisances.normal_day,
+    "faa_b707_replica": replicas.faa_replica,
+    "faa_dc10_replica": replicas.faa_replica,
 }
 """Builder of each scenario class; the keys equal those of SCENARIO_CLASSES."""
 
