@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embercast.models.trees import GBMDetector, RandomForestDetector
+from embercast.models.trees import GasModel, GBMDetector, RandomForestDetector
 from helpers import table
 
 
@@ -43,3 +43,28 @@ def test_a_model_file_saved_before_bags_still_scores() -> None:
     revived.__setstate__(loaded)
     assert revived.bags == 1 and revived.get_params()["bags"] == 1
     np.testing.assert_array_equal(revived.predict_proba(X), det.predict_proba(X))
+
+
+def test_monotone_rises_never_give_a_stronger_rise_a_lower_p() -> None:
+    # training data where the largest CO2 rises are a crowd's, not a fire's: unconstrained trees
+    # learn that an extreme rise means no fire
+    X, y, groups = table(n_scenarios=40, rows=30, seed=3)
+    rng = np.random.default_rng(3)
+    n = len(y)
+    for name in ("gas_val", "gas_vel", "scd_temp_val", "scd_temp_vel", "t_max"):
+        X[name] = rng.normal(size=n)
+    crowd = (y == 0) & (rng.random(n) < 0.3)
+    X["gas_rise_600"] = np.where(
+        y == 1, rng.uniform(500, 2000, n), np.where(crowd, rng.uniform(5000, 20000, n), 100.0)
+    )
+    probe = X.iloc[[0] * 50].copy()
+    probe["gas_rise_600"] = np.linspace(0, 20000, 50)
+    for monotone in (False, True):
+        det = GasModel(n_estimators=40, bags=1, monotone_rises=monotone).fit(X, y, groups=groups)
+        p = det.predict_proba(probe)[:, 1]
+        steps = np.diff(p)
+        if monotone:
+            assert np.all(steps >= -1e-12), "a stronger rise lowered p"
+            assert p[-1] > 0.5
+        else:
+            assert steps.min() < -0.2  # the trap the constraint closes

@@ -37,7 +37,7 @@ from embercast.synth.builders import build_plan
 from embercast.synth.builders.base import add_people, walkers
 from embercast.synth.fuels import FUELS
 from embercast.synth.ground_truth import CEILINGS, zone_truth
-from embercast.synth.runner import SCD41_MAX_OPERATING, apply_scd41_faults, run_scenario
+from embercast.synth.runner import apply_scd41_faults, run_scenario
 from embercast.synth.scenarios import sample_spec
 
 
@@ -221,7 +221,7 @@ def test_lepton_error_grows_with_a_hot_scene() -> None:
 
 
 def test_scd41_reports_nothing_above_its_operating_range() -> None:
-    assert SCD41_MAX_OPERATING == SCD41.operating_max_c == 60.0
+    assert SCD41.operating_max_c == 60.0
     t = np.arange(5.0, 301.0, 5.0)
     temp = np.linspace(25.0, 80.0, t.size)
     r = SCD41Readings(

@@ -1,8 +1,10 @@
 """The alarm decision of one zone: debounce and hysteresis (DESIGN 4.5).
 
-Two paths raise the alarm. The fast path: p at or above ``threshold`` for ``delay_on_s``. The
+Three paths raise the alarm. The fast path: p at or above ``threshold`` for ``delay_on_s``. The
 slow-confirmation path (optional): the mean of p over the last ``slow_window_s`` at or above
-``slow_threshold``. A smouldering fire seen by a few glowing pixels can give a probability that
+``slow_threshold``. The heat path: the device's own temperature past a heat detector's fixed
+point, or its readings lost in a steep rise (:mod:`embercast.alarm.heat`). A smouldering fire
+seen by a few glowing pixels can give a probability that
 wavers around the threshold for many minutes and never holds it for the debounce delay; a
 sustained high mean confirms it, while a short nuisance burst does not move a 5- or 10-min mean.
 
@@ -105,9 +107,17 @@ class AlarmDecision:
         watched = t - self._watch_since >= window
         return watched and self._recent_sum / len(self._recent) >= level
 
-    def update(self, t: float, p: float) -> bool:
-        """Take the probability ``p`` at time ``t`` [s]; return whether the alarm is on."""
+    def update(self, t: float, p: float, heat: bool = False) -> bool:
+        """Take the probability ``p`` at time ``t`` [s] and whether the device gives heat
+        evidence (:class:`~embercast.alarm.heat.HeatWatch`: hot, or lost in heat); return
+        whether the alarm is on. Heat evidence raises the alarm at once and holds it; once it
+        is gone the alarm clears as it would from p."""
         self.onset = False
+        if heat:
+            if not self.active:
+                self.active, self.onset, self.slow_onset = True, True, False
+            self._below_since = None
+            return True
         if math.isnan(p):
             return self.active
         prm = self.params

@@ -19,7 +19,11 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from embercast.alarm.decision import AlarmDecision, AlarmParams
+from embercast.alarm.heat import HeatWatch
 from embercast.errors import InputError
+
+HEAT_COLUMN = "scd_temp_val"
+"""Feature column holding a device's SCD41 temperature [°C] (extended feature set)."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,15 @@ def outcomes(
 ) -> list[Outcome]:
     """Run the alarm decision over scored rows.
 
-    ``rows`` has scenario_id, device_id, t_s; ``p`` the fire probability of each row;
-    ``scenarios`` maps scenario_id -> (scenario_class, is_fire, ignition_s).
+    ``rows`` has scenario_id, device_id, t_s, and when the feature set has it the device's SCD41
+    temperature (``scd_temp_val``), whose heat evidence the decision takes too
+    (:mod:`embercast.alarm.heat`); ``p`` the fire probability of each row; ``scenarios`` maps
+    scenario_id -> (scenario_class, is_fire, ignition_s).
     """
-    frame = rows[["scenario_id", "device_id", "t_s"]].assign(p=np.asarray(p, dtype=float))
+    heat = rows[HEAT_COLUMN].to_numpy(float) if HEAT_COLUMN in rows else np.full(len(rows), np.nan)
+    frame = rows[["scenario_id", "device_id", "t_s"]].assign(
+        p=np.asarray(p, dtype=float), temperature=heat
+    )
     result: list[Outcome] = []
     for sid, group in frame.groupby("scenario_id", sort=True):
         cls, is_fire, ign = scenarios[str(sid)]
@@ -69,8 +78,10 @@ def outcomes(
             fire_time = t >= ign if (is_fire and ign is not None) else np.zeros(len(t), bool)
             hours += float((~fire_time).sum()) * period / 3600.0
             decision = AlarmDecision(params)
-            for ti, pi, burning in zip(t, dev["p"].to_numpy(), fire_time, strict=True):
-                active = decision.update(float(ti), float(pi))
+            watch = HeatWatch()
+            temps = dev["temperature"].to_numpy(float)
+            for ti, pi, ci, burning in zip(t, dev["p"].to_numpy(), temps, fire_time, strict=True):
+                active = decision.update(float(ti), float(pi), watch.update(float(ti), float(ci)))
                 if decision.onset and not burning:
                     false_alarms += 1
                 if active and burning and (detect is None or ti < detect):

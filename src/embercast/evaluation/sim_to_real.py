@@ -48,7 +48,7 @@ from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.features.fold import fold
 from embercast.models.base import FireDetector
 from embercast.physics.species import h2o_ppm_from_rh, relative_humidity
-from embercast.sensors.scd41 import measure, sample_scd41_device
+from embercast.sensors.scd41 import lost_when_overheated, measure, sample_scd41_device
 
 FAA_FOLDER = "faa_cargo_compartments"
 """Folder of the FAA cargo-compartment tests in the real-fires directory."""
@@ -134,8 +134,10 @@ def readings(streams: list[RealStream], seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     parts = []
     for stream in streams:
-        out = measure(stream.t_s, stream.co2_ppm, stream.temperature_c, stream.rh_pct,
-                      sample_scd41_device(rng), rng=rng)  # fmt: skip
+        out = lost_when_overheated(
+            measure(stream.t_s, stream.co2_ppm, stream.temperature_c, stream.rh_pct,
+                    sample_scd41_device(rng), rng=rng)
+        )  # fmt: skip
         burning = out.t_s >= stream.ignition_s
         parts.append(
             pd.DataFrame(

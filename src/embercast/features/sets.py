@@ -119,3 +119,9 @@ def scd41_features(name: str) -> tuple[str, ...]:
 
 SCD41_FEATURES: frozenset[str] = frozenset(n for s in FEATURE_SETS for n in scd41_features(s))
 """Every SCD41-only feature column of any feature set."""
+RISE_FEATURES: frozenset[str] = frozenset(
+    {"gas_vel", "gas_vel_300", "gas_rise_600", "gas_rise_1800", "scd_temp_vel", "scd_temp_rise_600"}
+)
+"""The SCD41's rises over a minute or more (CO2 [ppm/s or ppm], temperature [K/s or K]): a fire
+grows them, and a model constrained to be monotone in them never gives a stronger rise a lower
+probability."""

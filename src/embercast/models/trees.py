@@ -14,7 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from embercast.features.sets import FEATURE_SETS, feature_names, scd41_features
+from embercast.features.sets import FEATURE_SETS, RISE_FEATURES, feature_names, scd41_features
 from embercast.models.augment import sensor_dropout
 from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
@@ -124,13 +124,16 @@ class RandomForestDetector(_Calibrated):
 class GBMDetector(_Calibrated):
     """Gradient-boosted trees (LightGBM, CPU), with isotonic calibration on held-out scenarios:
     by default a bag of three 100-tree models (learning rate 0.15), which costs what one
-    300-tree model at 0.05 costs to score (docs/MODELS.md, "Detectors")."""
+    300-tree model at 0.05 costs to score (docs/MODELS.md, "Detectors"). With
+    ``monotone_rises`` the trees may only raise p as the SCD41's rises grow
+    (:data:`~embercast.features.sets.RISE_FEATURES`)."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, 1, closed="right")],
         "num_leaves": [Interval(Integral, 2, None, closed="left")],
+        "monotone_rises": ["boolean"],
     }
 
     def __init__(
@@ -143,18 +146,26 @@ class GBMDetector(_Calibrated):
         dropout_fraction: float = 0.25,
         random_state: int | None = 0,
         bags: int = 3,
+        monotone_rises: bool = False,
     ) -> None:
         self.feature_set = feature_set
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.monotone_rises = monotone_rises
         self.calibration_fraction = calibration_fraction
         self.dropout_fraction = dropout_fraction
         self.random_state = random_state
         self.bags = bags
 
     def _base(self, seed: int | None) -> Any:
+        constraints = (
+            [1 if name in RISE_FEATURES else 0 for name in self._features()]
+            if self.monotone_rises
+            else None
+        )
         return lgb.LGBMClassifier(
+            monotone_constraints=constraints,
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,

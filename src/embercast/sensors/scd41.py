@@ -314,3 +314,33 @@ def _quantise(x: FloatArray, step: float, lo: float, hi: float) -> FloatArray:
     """Round to the output resolution ``step`` and clip to ``[lo, hi]`` (same unit as x)."""
     out: FloatArray = np.clip(np.round(x / step) * step, lo, hi)
     return out
+
+
+def lost_when_overheated(r: SCD41Readings, spec: SCD41Spec = SCD41) -> SCD41Readings:
+    """The readings a device gives when it stops reporting once its sensor passes the top of
+    the operating range (``operating_max_c``, 60 °C): every channel NaN from the first reading
+    above it on (the device reports nothing it cannot vouch for, and a sensor cooked past its
+    range is not trusted again within the scenario).
+
+    >>> r = SCD41Readings(t_s=np.array([5.0, 10.0, 15.0]), co2_ppm=np.array([500.0, 900.0, 800.0]),
+    ...                   temperature_c=np.array([40.0, 61.0, 55.0]),
+    ...                   humidity_pct=np.array([30.0, 20.0, 25.0]))
+    >>> lost_when_overheated(r).co2_ppm.tolist()
+    [500.0, nan, nan]
+    """
+    hot = np.flatnonzero(r.temperature_c > spec.operating_max_c)
+    if not hot.size:
+        return r
+    cut = int(hot[0])
+
+    def keep(x: FloatArray) -> FloatArray:
+        out = x.copy()
+        out[cut:] = np.nan
+        return out
+
+    return SCD41Readings(
+        t_s=r.t_s,
+        co2_ppm=keep(r.co2_ppm),
+        temperature_c=keep(r.temperature_c),
+        humidity_pct=keep(r.humidity_pct),
+    )

@@ -19,10 +19,10 @@ from embercast.dataset.schema import (
     READINGS_SCHEMA,
     FramePolicy,
 )
-from embercast.sensors.datasheets import SCD41
 from embercast.sensors.lepton import frame_index_at_or_before, sample_lepton_device
 from embercast.sensors.scd41 import (
     SCD41Readings,
+    lost_when_overheated,
     measure,
     next_self_calibration_s,
     sample_scd41_device,
@@ -35,10 +35,6 @@ from embercast.synth.plan import Device, Fault, FloatArray, ScenarioPlan
 from embercast.synth.result import InlineFeatures, ScenarioResult
 from embercast.synth.scenarios import ScenarioSpec
 from embercast.synth.thermal_film import DeviceFilm
-
-SCD41_MAX_OPERATING = SCD41.operating_max_c
-"""Sensor temperature above which an SCD41 is taken as lost for the rest of the scenario [°C]:
-the top of the datasheet's operating range; the device reports nothing it cannot vouch for."""
 
 
 def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, FloatArray]:
@@ -64,10 +60,10 @@ def apply_scd41_faults(r: SCD41Readings, faults: list[Fault]) -> dict[str, Float
         elif fault.kind == "scd41_drift":
             offset = fault.magnitude * (np.clip(t, fault.start, fault.end) - fault.start)
             out["co2_ppm"] = np.clip(out["co2_ppm"] + offset, 0.0, 40_000.0)
-    hot = np.flatnonzero(r.temperature_c > SCD41_MAX_OPERATING)
-    if hot.size:
+    lost = np.isnan(lost_when_overheated(r).temperature_c) & ~np.isnan(r.temperature_c)
+    if lost.any():
         for col in out.values():
-            col[hot[0] :] = np.nan
+            col[int(np.argmax(lost)) :] = np.nan
     return out
 
 
