@@ -36,7 +36,8 @@ def test_row_scorer_through_compiled_trees_gives_the_same_probabilities(tmp_path
     det = GBMDetector(n_estimators=30, bags=2).fit(X, y, groups=groups)
     compiled._LOADED.clear()
     scorer = compiled.RowScorer(det, compiled=True, directory=str(tmp_path))
-    assert len(list(tmp_path.glob("lightgbm-*.o"))) == 2  # each member's trees, compiled
+    # each member's trees compiled, the camera-less bag's too
+    assert len(list(tmp_path.glob("lightgbm-*.o"))) == 4
     arr = X[list(scorer.features)].to_numpy()
     rows = np.array([scorer.score(r) for r in arr[:200]])
     np.testing.assert_allclose(rows, det.predict_proba(X.iloc[:200])[:, 1], rtol=0, atol=1e-12)
@@ -55,7 +56,8 @@ def test_compiled_scorer_gives_the_same_probabilities(tmp_path: Path) -> None:
     scorer = compiled.CompiledScorer(det, str(tmp_path))
     np.testing.assert_allclose(scorer.score(X), det.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
     kept = sorted(tmp_path.glob("lightgbm-*.o"))
-    assert len(kept) == 2 and not list(tmp_path.glob(".compiling-*"))  # one per member, whole
+    # one per member of both bags, whole
+    assert len(kept) == 4 and not list(tmp_path.glob(".compiling-*"))
     stamps = [f.stat().st_mtime_ns for f in kept]
     compiled._LOADED.clear()  # a new process: loads the kept files, compiles nothing
     again = pickle.loads(pickle.dumps(scorer))
@@ -65,3 +67,23 @@ def test_compiled_scorer_gives_the_same_probabilities(tmp_path: Path) -> None:
         scorer.score(X.drop(columns=[X.columns[0]]))
     with pytest.raises(ValueError, match="compiled batch scoring supports LightGBM"):
         compiled.CompiledScorer(RandomForestDetector(n_estimators=5).fit(X, y))
+
+
+def test_camera_less_rows_are_scored_alike_everywhere(tmp_path: Path) -> None:
+    from embercast.models import compiled
+    from embercast.models.augment import sensor_columns
+
+    X, y, groups = table(n_scenarios=16)
+    X = X.copy()
+    _, thermal = sensor_columns(list(X.columns))
+    X.loc[X.index[::3], thermal] = np.nan  # a third of the rows without a camera
+    det = GBMDetector(n_estimators=30, bags=2, camera_less=True).fit(X, y, groups=groups)
+    p = det.predict_proba(X)[:, 1]
+    compiled._LOADED.clear()
+    batch = compiled.CompiledScorer(det, str(tmp_path)).score(X)
+    np.testing.assert_allclose(batch, p, rtol=0, atol=1e-12)
+    for use_compiled in (False, True):
+        scorer = compiled.RowScorer(det, compiled=use_compiled, directory=str(tmp_path))
+        arr = X[list(scorer.features)].to_numpy()
+        rows = np.array([scorer.score(r) for r in arr[:60]])
+        np.testing.assert_allclose(rows, p[:60], rtol=0, atol=1e-12)

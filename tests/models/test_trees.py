@@ -68,3 +68,32 @@ def test_monotone_rises_never_give_a_stronger_rise_a_lower_p() -> None:
             assert p[-1] > 0.5
         else:
             assert steps.min() < -0.2  # the trap the constraint closes
+
+
+def test_rows_without_a_camera_are_scored_by_the_gas_alone() -> None:
+    from embercast.models.augment import sensor_columns
+
+    X, y, groups = table(n_scenarios=16)
+    gas, thermal = sensor_columns(list(X.columns))
+    plain = GBMDetector(n_estimators=20, bags=2, camera_less=False).fit(X, y, groups=groups)
+    det = GBMDetector(n_estimators=20, bags=2).fit(X, y, groups=groups)  # camera_less by default
+    assert len(det.camera_less_members_) == 2 and not plain.camera_less_members_
+    # rows with a camera: the same trees as without the option
+    np.testing.assert_array_equal(det.predict_proba(X), plain.predict_proba(X))
+    blind = X.copy()
+    blind[thermal] = np.nan
+    p = det.predict_proba(blind)[:, 1]
+    # rows without one: the camera-less bag on the SCD41 features, not the camera trees
+    from embercast.models.calibration import calibrated
+
+    expected = np.mean(
+        [calibrated(m.predict_proba(blind[gas].to_numpy())[:, 1], c)
+         for m, c in det.camera_less_members_],
+        axis=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(p, expected, rtol=0, atol=1e-12)
+    assert not np.allclose(p, plain.predict_proba(blind)[:, 1])
+    # a gas model has no camera to miss
+    assert not GasModel(n_estimators=10, bags=1, camera_less=True).fit(
+        X, y, groups=groups
+    ).camera_less_members_

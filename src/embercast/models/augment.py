@@ -1,7 +1,7 @@
 """Sensor-dropout augmentation: teach a model that a missing sensor is no evidence of fire.
 
-In the training data a device stops reporting mostly when a fire has destroyed it (above its
-85 °C limit), so a model learns "SCD41 readings missing -> fire" and then alarms on every plain
+In the training data a device stops reporting mostly when a fire has heated it past its 60 °C
+operating range, so a model learns "SCD41 readings missing -> fire" and then alarms on every plain
 SCD41 or camera dropout. Adding copies of some rows (of both classes) with one sensor's features
 set missing removes that shortcut: the model has to judge from the sensor that is left.
 """

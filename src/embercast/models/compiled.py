@@ -31,15 +31,20 @@ from embercast.models.trees import GBMDetector
 _Table = NDArray[np.float64] | None
 
 
-def _members(detector: FireDetector, path: str) -> list[tuple[Any, _Table, _Table]]:
+def _members(
+    detector: FireDetector, path: str, camera_less: bool = False
+) -> list[tuple[Any, _Table, _Table]]:
     """Each member's LightGBM booster and its calibration table (thresholds in, probabilities
-    out; None without a calibrator). ValueError for a detector that is not LightGBM."""
+    out; None without a calibrator); with ``camera_less``, those of the members that score rows
+    without a camera (none for a detector without them). ValueError for a detector that is not
+    LightGBM."""
     if not isinstance(detector, GBMDetector):
         raise InputError(
             f"{path} supports LightGBM detectors (gbm, gas), not {type(detector).__name__}"
         )
     members: list[tuple[Any, _Table, _Table]] = []
-    for model, calibrator in detector.members_:
+    chosen = getattr(detector, "camera_less_members_", []) if camera_less else detector.members_
+    for model, calibrator in chosen:
         if calibrator is None:
             members.append((model.booster_, None, None))
         else:
@@ -47,6 +52,14 @@ def _members(detector: FireDetector, path: str) -> list[tuple[Any, _Table, _Tabl
             y = np.asarray(calibrator.y_thresholds_, dtype=float)
             members.append((model.booster_, x, y))
     return members
+
+
+def _camera_columns(detector: FireDetector) -> tuple[list[int], list[int]]:
+    """Positions, in the detector's feature order, of its SCD41 and its camera features (what
+    the camera-less members read, and what is all missing when they score a row)."""
+    names = list(detector.feature_names_in_)
+    gas, thermal = getattr(detector, "camera_less_columns_", ((), ()))
+    return [names.index(c) for c in gas], [names.index(c) for c in thermal]
 
 
 def _calibrated(raw: Any, cx: _Table, cy: _Table) -> Any:
@@ -66,19 +79,26 @@ class RowScorer:
     def __init__(
         self, detector: FireDetector, compiled: bool = False, directory: str | None = None
     ) -> None:
-        members = _members(detector, "fast single-row scoring")
         self.features: tuple[str, ...] = tuple(detector.feature_names_in_)
         self.compiled = compiled
-        self._members: list[tuple[Callable[[NDArray[np.float64]], Any], _Table, _Table]] = [
-            (
-                partial(compiled_booster(booster, directory).predict, n_jobs=1)
-                if compiled
-                else partial(booster.predict, num_threads=1),
-                cx,
-                cy,
-            )
-            for booster, cx, cy in members
-        ]
+
+        def predictors(
+            camera_less: bool,
+        ) -> list[tuple[Callable[[NDArray[np.float64]], Any], _Table, _Table]]:
+            return [
+                (
+                    partial(compiled_booster(booster, directory).predict, n_jobs=1)
+                    if compiled
+                    else partial(booster.predict, num_threads=1),
+                    cx,
+                    cy,
+                )
+                for booster, cx, cy in _members(detector, "fast single-row scoring", camera_less)
+            ]
+
+        self._members = predictors(False)
+        self._camera_less = predictors(True)
+        self._gas, self._thermal = _camera_columns(detector)
 
     def score(self, row: NDArray[np.float64]) -> float:
         """Fire probability of one row (NaN allowed for missing features)."""
@@ -87,10 +107,13 @@ class RowScorer:
             raise InputError(
                 f"row has {x.shape[1]} features, but the scorer is expecting {len(self.features)}"
             )
+        members = self._members
+        if self._camera_less and np.isnan(x[0, self._thermal]).all():
+            members, x = self._camera_less, x[:, self._gas]
         total = 0.0
-        for predict, cx, cy in self._members:
+        for predict, cx, cy in members:
             total += float(_calibrated(float(predict(x)[0]), cx, cy))
-        return total / len(self._members)
+        return total / len(members)
 
 
 _LOADED: dict[str, Any] = {}
@@ -168,13 +191,17 @@ class CompiledScorer:
 
     def _compile(self) -> None:
         """Compile (or load) each member's booster; ValueError for a detector not LightGBM."""
-        self._members = [
-            (compiled_booster(booster, self.directory), cx, cy)
-            for booster, cx, cy in _members(self.detector, "compiled batch scoring")
-        ]
+        self._members, self._camera_less = (
+            [
+                (compiled_booster(booster, self.directory), cx, cy)
+                for booster, cx, cy in _members(self.detector, "compiled batch scoring", less)
+            ]
+            for less in (False, True)
+        )
+        self._gas, self._thermal = _camera_columns(self.detector)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_members"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_members", "_camera_less")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -185,7 +212,20 @@ class CompiledScorer:
         an array of them in its order) [-]."""
         frame = self.detector._prepare_predict(X)
         values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-        total = np.zeros(len(values), dtype=np.float64)
-        for model, cx, cy in self._members:
-            total += _calibrated(model.predict(values, n_jobs=self.threads), cx, cy)
-        return np.clip(total / len(self._members), 0.0, 1.0)
+        missing = (
+            np.isnan(values[:, self._thermal]).all(axis=1)
+            if self._camera_less
+            else np.zeros(len(values), dtype=bool)
+        )
+        p = np.zeros(len(values), dtype=np.float64)
+        for members, rows in ((self._members, ~missing), (self._camera_less, missing)):
+            if not rows.any():
+                continue
+            part = values[rows]
+            if members is self._camera_less:
+                part = np.ascontiguousarray(part[:, self._gas])
+            total = np.zeros(len(part), dtype=np.float64)
+            for model, cx, cy in members:
+                total += _calibrated(model.predict(part, n_jobs=self.threads), cx, cy)
+            p[rows] = total / len(members)
+        return np.clip(p, 0.0, 1.0)

@@ -15,7 +15,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from embercast.features.sets import FEATURE_SETS, RISE_FEATURES, feature_names, scd41_features
-from embercast.models.augment import sensor_dropout
+from embercast.models.augment import sensor_columns, sensor_dropout
 from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 
@@ -126,7 +126,10 @@ class GBMDetector(_Calibrated):
     by default a bag of three 100-tree models (learning rate 0.15), which costs what one
     300-tree model at 0.05 costs to score (docs/MODELS.md, "Detectors"). With
     ``monotone_rises`` the trees may only raise p as the SCD41's rises grow
-    (:data:`~embercast.features.sets.RISE_FEATURES`)."""
+    (:data:`~embercast.features.sets.RISE_FEATURES`). With ``camera_less`` it also fits a bag
+    on the SCD41 features alone (its own calibration) and scores with it the rows whose camera
+    features are all missing: a device without a camera, or with it down, is judged by a model
+    that learned from the gas alone, not by trees that mostly saw a camera."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
@@ -134,6 +137,7 @@ class GBMDetector(_Calibrated):
         "learning_rate": [Interval(Real, 0, 1, closed="right")],
         "num_leaves": [Interval(Integral, 2, None, closed="left")],
         "monotone_rises": ["boolean"],
+        "camera_less": ["boolean"],
     }
 
     def __init__(
@@ -147,20 +151,22 @@ class GBMDetector(_Calibrated):
         random_state: int | None = 0,
         bags: int = 3,
         monotone_rises: bool = False,
+        camera_less: bool = True,
     ) -> None:
         self.feature_set = feature_set
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.monotone_rises = monotone_rises
+        self.camera_less = camera_less
         self.calibration_fraction = calibration_fraction
         self.dropout_fraction = dropout_fraction
         self.random_state = random_state
         self.bags = bags
 
-    def _base(self, seed: int | None) -> Any:
+    def _base(self, seed: int | None, columns: tuple[str, ...] | None = None) -> Any:
         constraints = (
-            [1 if name in RISE_FEATURES else 0 for name in self._features()]
+            [1 if name in RISE_FEATURES else 0 for name in columns or self._features()]
             if self.monotone_rises
             else None
         )
@@ -175,6 +181,52 @@ class GBMDetector(_Calibrated):
             force_row_wise=True,
             verbose=-1,
         )
+
+    def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
+        super()._fit(X, y, groups)
+        self.camera_less_members_: list[tuple[Any, IsotonicRegression | None]] = []
+        gas, thermal = sensor_columns(list(X.columns))
+        self.camera_less_columns_ = (tuple(gas), tuple(thermal))
+        if not (self.camera_less and gas and thermal):
+            return
+        for k in range(self.bags):
+            seed = None if self.random_state is None else self.random_state + k
+            hold = held_out_rows(y, groups, self.calibration_fraction, seed)
+            model = self._base(seed, tuple(gas)).fit(X.loc[~hold, gas].to_numpy(), y[~hold])
+            calibrator = (
+                fit_isotonic(model.predict_proba(X.loc[hold, gas].to_numpy())[:, 1], y[hold])
+                if hold.any()
+                else None
+            )
+            self.camera_less_members_.append((model, calibrator))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Read model files saved before the camera-less members: they have none."""
+        state.setdefault("camera_less", False)
+        state.setdefault("camera_less_members_", [])
+        super().__setstate__(state)
+
+    def camera_missing(self, X: pd.DataFrame) -> NDArray[np.bool_]:
+        """Rows whose camera features are all missing (no camera, or it is down)."""
+        _, thermal = self.camera_less_columns_
+        return np.asarray(X[list(thermal)].isna().all(axis=1).to_numpy(), dtype=bool)
+
+    def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        p = super()._proba(X)
+        if not getattr(self, "camera_less_members_", None):
+            return p
+        missing = self.camera_missing(X)
+        if missing.any():
+            gas = list(self.camera_less_columns_[0])
+            values = X.loc[missing, gas].to_numpy()
+            p[missing] = np.mean(
+                [
+                    calibrated(np.asarray(m.predict_proba(values)[:, 1], dtype=float), c)
+                    for m, c in self.camera_less_members_
+                ],
+                axis=0,
+            )
+        return p
 
 
 class GasModel(GBMDetector):
