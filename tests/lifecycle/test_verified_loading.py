@@ -95,8 +95,12 @@ def test_skops_model_file_round_trip(tmp_path: Path) -> None:
     from embercast.models.factory import make_detector
     from helpers import table
 
+    from embercast.alarm.decision import AlarmParams
+
     X, y, groups = table()
     detector = make_detector("gbm").fit(X, y, groups=groups)
+    # a trained detector carries its operating point, chosen by train
+    detector.alarm_ = AlarmParams(threshold=0.9, delay_on_s=20.0, slow_threshold=0.6)
     path = tmp_path / "m.skops"
     save_model(detector, str(path), {"model": "gbm"})
     info = json.loads((tmp_path / "m.skops.json").read_text())
@@ -104,6 +108,7 @@ def test_skops_model_file_round_trip(tmp_path: Path) -> None:
     assert not path.read_bytes().startswith(b"\x80")  # not a pickle: a zip of JSON and arrays
     loaded = load_model(str(path))
     np.testing.assert_array_equal(loaded.predict_proba(X), detector.predict_proba(X))
+    assert loaded.alarm_ == detector.alarm_
 
 
 def test_a_skops_file_with_an_untrusted_type_is_refused_even_with_its_hash(

@@ -34,9 +34,11 @@ TRUSTED_MODULES: tuple[str, ...] = (
     "sklearn.",
     "lightgbm.",
     "embercast.models.",
+    "embercast.alarm.decision.AlarmParams",
 )
 """Types (by prefix) a ``.skops`` model file may hold beyond those skops trusts itself (numpy
-arrays, plain containers); a file naming any other type is refused."""
+arrays, plain containers); a file naming any other type is refused. A trained detector carries
+its alarm operating point (``AlarmParams``, a frozen record of numbers)."""
 
 
 def serialization_for(path: str) -> Serialization:
