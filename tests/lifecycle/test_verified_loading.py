@@ -92,10 +92,9 @@ class Foreign(CO2Threshold):
 
 
 def test_skops_model_file_round_trip(tmp_path: Path) -> None:
+    from embercast.alarm.decision import AlarmParams
     from embercast.models.factory import make_detector
     from helpers import table
-
-    from embercast.alarm.decision import AlarmParams
 
     X, y, groups = table()
     detector = make_detector("gbm").fit(X, y, groups=groups)
