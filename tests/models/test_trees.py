@@ -94,6 +94,8 @@ def test_rows_without_a_camera_are_scored_by_the_gas_alone() -> None:
     np.testing.assert_allclose(p, expected, rtol=0, atol=1e-12)
     assert not np.allclose(p, plain.predict_proba(blind)[:, 1])
     # a gas model has no camera to miss
-    assert not GasModel(n_estimators=10, bags=1, camera_less=True).fit(
-        X, y, groups=groups
-    ).camera_less_members_
+    assert (
+        not GasModel(n_estimators=10, bags=1, camera_less=True)
+        .fit(X, y, groups=groups)
+        .camera_less_members_
+    )
