@@ -91,7 +91,7 @@ def stream_rate(
 
 def frame_rates(n_pairs: int, workdir: str) -> list[Rate]:
     ds = f"{workdir}/pairs"
-    generate_dataset(ds, scenarios=12, seed=9, frames="all", workers=2)
+    generate_dataset(ds, scenarios=12, seed=9, frames="all", workers=2, overwrite=True)
     pairs = load_pairs(ds, n_pairs)
     rates = [
         stream_rate("standard18 with flow (streaming, 1 core)", pairs, flow=True),
@@ -116,7 +116,13 @@ def frame_rates(n_pairs: int, workdir: str) -> list[Rate]:
 def table_rates(workdir: str, scenarios: int) -> list[Rate]:
     ds = f"{workdir}/table"
     generate_dataset(
-        ds, scenarios=scenarios, seed=10, frames="all", workers=2, scenarios_per_task=2
+        ds,
+        scenarios=scenarios,
+        seed=10,
+        frames="all",
+        workers=2,
+        scenarios_per_task=2,
+        overwrite=True,
     )
     out = []
     for name, engine, workers in (

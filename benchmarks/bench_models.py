@@ -35,9 +35,11 @@ class ModelRate:
 
 
 def dataset(path: str, scenarios: int) -> str:
-    """A dataset with extended features computed while generating (reused when complete)."""
+    """A dataset with extended features computed while generating (reused when complete and
+    made by this generator; one of an older generator is replaced)."""
     generate_dataset(path, scenarios=scenarios, seed=2, frames="none", workers=2,
-                     features=InlineFeatureSet("extended"), holdout="room_size=large")  # fmt: skip
+                     features=InlineFeatureSet("extended"), holdout="room_size=large",
+                     overwrite=True)  # fmt: skip
     return f"{path}/features"
 
 

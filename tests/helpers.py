@@ -34,6 +34,7 @@ from embercast.dataset.schema import (
 )
 from embercast.errors import InputError
 from embercast.synth.result import ScenarioResult
+from embercast.synth.scenarios import ScenarioSpec
 from embercast.synth.writer import GenerateSummary, generate_dataset
 
 if TYPE_CHECKING:
@@ -445,3 +446,21 @@ def condition_data(n: int = 16) -> FeatureData:
         for i, s in enumerate(sids)
     }
     return FeatureData(rows, facts, "extended", "memory", "0", conditions=conditions)
+
+
+def developed_fire_spec(duration_s: int) -> ScenarioSpec:
+    """A developed 1.5-MW polyurethane fire near a 5 x 4 x 2.5 m room's corner, door open,
+    ignition at a tenth of ``duration_s`` [s]: hot enough to take a ceiling device past its
+    SCD41's operating range."""
+    from dataclasses import replace
+
+    from embercast.synth.scenarios import sample_spec
+
+    base = sample_spec(5, 11, "flaming_fire")
+    params = dict(base.params) | {
+        "room_length": 5.0, "room_width": 4.0, "room_height": 2.5, "q_peak": 1500.0,
+        "fuel": "polyurethane_foam", "growth": "fast", "door_open": True, "steady_s": 600.0,
+        "ignition_frac": 0.1, "duration_s": duration_s, "second_device": False,
+        "scd41_low_power": False, "fire_x_frac": 0.8, "fire_y_frac": 0.8, "fire_z": 0.3,
+    }  # fmt: skip
+    return replace(base, params=params)

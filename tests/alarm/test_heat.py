@@ -6,7 +6,6 @@ device is detected."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from embercast.dataset.schema import FRAMES_SCHEMA, FramePolicy
 from embercast.evaluation.metrics import HEAT_COLUMN, outcomes
 from embercast.features.fold import fold
 from embercast.synth.runner import run_scenario
-from embercast.synth.scenarios import sample_spec
+from helpers import developed_fire_spec
 
 NAN = math.nan
 
@@ -96,19 +95,13 @@ def test_outcomes_take_the_heat_evidence_when_the_features_have_it() -> None:
 
 
 def test_a_generated_fire_that_silences_its_device_is_detected() -> None:
-    base = sample_spec(5, 11, "flaming_fire")
-    params = dict(base.params) | {
-        "room_length": 5.0, "room_width": 4.0, "room_height": 2.5, "q_peak": 1500.0,
-        "fuel": "polyurethane_foam", "growth": "fast", "door_open": True, "steady_s": 600.0,
-        "ignition_frac": 0.1, "duration_s": 900, "second_device": False,
-        "scd41_low_power": False, "fire_x_frac": 0.8, "fire_y_frac": 0.8, "fire_z": 0.3,
-    }  # fmt: skip
-    result = run_scenario(replace(base, params=params), FramePolicy.parse("none"))
+    spec = developed_fire_spec(900)
+    result = run_scenario(spec, FramePolicy.parse("none"))
     readings = result.readings
     lost = readings.column("co2_ppm").to_numpy()
     assert np.isnan(lost).any(), "the device is lost to heat"
     table = fold(readings, FRAMES_SCHEMA.empty_table(), "extended", {}).to_pandas()
     ign = float(result.scenario["ignition_s"])
-    found = outcomes(table, np.zeros(len(table)), {base.scenario_id: ("flaming_fire", True, ign)})
+    found = outcomes(table, np.zeros(len(table)), {spec.scenario_id: ("flaming_fire", True, ign)})
     t_lost = float(readings.column("t_s").to_numpy()[np.argmax(np.isnan(lost))])
     assert found[0].ttd_s is not None and found[0].ttd_s <= t_lost

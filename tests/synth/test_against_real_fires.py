@@ -22,6 +22,7 @@ from embercast.dataset.schema import FramePolicy
 from embercast.sensors.scd41 import first_order_lag, measure, sample_scd41_device
 from embercast.synth.runner import run_scenario
 from embercast.synth.scenarios import ScenarioSpec, sample_spec
+from helpers import developed_fire_spec
 
 FAA_COMPARTMENTS: dict[str, tuple[dict[str, float], tuple[str, ...]]] = {
     # a box of the B707 compartment's length, height and volume (its lower sides slope), leaking
@@ -155,25 +156,7 @@ def test_developed_room_fire_saturates_scd41_like_ul_fsri(real_fires: Path) -> N
     assert min(peaks) > 50_000
     # a developed fire of the generator brings the same CO2 to a ceiling device: the SCD41 model
     # clips it; the device's own temperature then passes its rating and its readings stop
-    base = sample_spec(5, 11, "flaming_fire")
-    params = dict(base.params) | {
-        "room_length": 5.0,
-        "room_width": 4.0,
-        "room_height": 2.5,
-        "q_peak": 1500.0,
-        "fuel": "polyurethane_foam",
-        "growth": "fast",
-        "door_open": True,
-        "steady_s": 600.0,
-        "ignition_frac": 0.1,
-        "duration_s": 1200,
-        "second_device": False,
-        "scd41_low_power": False,
-        "fire_x_frac": 0.8,
-        "fire_y_frac": 0.8,
-        "fire_z": 0.3,
-    }
-    r = run_scenario(replace(base, params=params), FramePolicy.parse("none")).readings.to_pandas()
+    r = run_scenario(developed_fire_spec(1200), FramePolicy.parse("none")).readings.to_pandas()
     true_peak = r.true_co2_ppm.max()
     assert 0.3 * min(peaks) < true_peak < 3 * max(peaks), f"{true_peak:.0f} vs UL FSRI {peaks}"
     t1 = np.arange(0.0, r.t_s.max() + 1)
