@@ -4,8 +4,9 @@ and no chain of imports (function-level ones included) comes back to where it st
     python scripts/check_layers.py [SRC]    # exit 1 and one line per violation
 
 The floors follow the data (README, "Layout"): generator -> dataset -> features -> model ->
-evaluation -> lifecycle -> command line. ``store.fs`` (files) sits below the dataset contract;
-the lineage catalog and SQL (the rest of ``store``) sit above it, since they read manifests.
+evaluation -> lifecycle -> service -> command line. ``store.fs`` (files) sits below the dataset
+contract; the lineage catalog and SQL (the rest of ``store``) sit above it, since they read
+manifests.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("embercast.alarm",),
     ("embercast.evaluation",),
     ("embercast.lifecycle",),
+    ("embercast.service",),
     ("embercast.cli",),
 )
 """Components from the ground floor up; a component may import lower floors and itself."""

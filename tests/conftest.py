@@ -296,3 +296,16 @@ def offline_features(
 
     with guards:
         yield build
+
+
+@pytest.fixture(scope="session")
+def fire_registry(features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow store whose ``fire`` version 1 (``fire@champion``) is LightGBM trained on the
+    shared feature set (``features``)."""
+
+    def build(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        store = str(folder / "mlflow.db")
+        _cli("train", str(features), "--model", "gbm", "--register", "fire", MLFLOW_URI=store)
+
+    return shared_build(tmp_path_factory, "fire-registry", build) / "mlflow.db"

@@ -38,6 +38,7 @@ SECTIONS: dict[str, str] = {
     "alarm": "training: how a model's alarm operating point is chosen",
     "registry": "the model registry and its promotion gate",
     "inference": "batch scoring",
+    "service": "the live service: address, its state, the model it serves, request limits",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -194,6 +195,61 @@ class Settings(BaseSettings):
         le=1.0,
         description="Promotion gate: largest allowed increase of the nuisance false-alarm "
         "rate [-].",
+    )
+
+    service_home: str = Field(
+        json_schema_extra=_in("service"),
+        default="runs/service",
+        description="Local directory of the live service's state: API keys, devices and "
+        "alarms (SQLite) and the readings and frames it stores.",
+    )
+    service_host: str = Field(
+        json_schema_extra=_in("service"),
+        default="127.0.0.1",
+        description="Address the service listens on.",
+    )
+    service_port: int = Field(
+        json_schema_extra=_in("service"),
+        default=8000,
+        ge=0,
+        le=65535,
+        description="TCP port the service listens on (0: any free port).",
+    )
+    model_ref: str = Field(
+        json_schema_extra=_in("service"),
+        default="fire@champion",
+        description="The model the service scores with: a registry reference (followed when "
+        "its alias moves) or a model file.",
+    )
+    service_model_poll_s: float = Field(
+        json_schema_extra=_in("service"),
+        default=10.0,
+        gt=0.0,
+        description="How often the service asks the registry where ``model_ref`` points [s].",
+    )
+    service_max_body_bytes: int = Field(
+        json_schema_extra=_in("service"),
+        default=4_194_304,
+        ge=1024,
+        description="Largest request body the service reads; larger ones get 413 [bytes].",
+    )
+    service_rate_per_s: float = Field(
+        json_schema_extra=_in("service"),
+        default=5000.0,
+        gt=0.0,
+        description="Requests each API key may make per second, sustained (a token bucket "
+        "holding one second's worth); more get 429 [1/s].",
+    )
+    service_tls_cert: str | None = Field(
+        json_schema_extra=_in("service"),
+        default=None,
+        description="PEM certificate file: when set (with ``service_tls_key``) the service "
+        "speaks HTTPS only.",
+    )
+    service_tls_key: str | None = Field(
+        json_schema_extra=_in("service"),
+        default=None,
+        description="PEM private key file of ``service_tls_cert``.",
     )
 
     def file_keys(self) -> set[str]:

@@ -153,3 +153,23 @@ def test_a_corrupt_registry_store_is_a_clear_error(
     result = runner.invoke(app, ["train", str(features), "--model", "gbm", "--register", "fire"])
     assert result.exit_code == 2 and "is not a SQLite database" in result.output
     assert store.read_text() == "this is not a database"
+
+
+def test_model_artifacts_are_kept_beside_the_store(
+    own_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.lifecycle.registry import Registry
+    from embercast.models.baselines import CO2Threshold
+
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    X = pd.DataFrame({"gas_val": [400.0, 9000.0], "gas_vel": [0.0, 9.0]})
+    registry = Registry()
+    _, version = registry.log_training(
+        CO2Threshold().fit(X, [0, 1]), params={}, metrics={}, tags={}, register="fire"
+    )
+    assert version == 1
+    assert not (elsewhere / "mlruns").exists()
+    assert list((own_registry.parent / "mlartifacts").rglob("model.*"))
+    assert isinstance(registry.load("fire@champion"), CO2Threshold)

@@ -120,12 +120,23 @@ class Registry:
             self.client = MlflowClient(self.uri, self.uri)
             exp = self.client.get_experiment_by_name(EXPERIMENT)
             self.experiment_id = (
-                exp.experiment_id if exp is not None else self.client.create_experiment(EXPERIMENT)
+                exp.experiment_id
+                if exp is not None
+                else self.client.create_experiment(EXPERIMENT, self._artifact_location())
             )
         except Exception as exc:  # an unreachable server, a corrupt or foreign database
             raise RegistryError(
                 f"the MLflow store {self.uri} cannot be used: {_line(exc)}"
             ) from None
+
+    def _artifact_location(self) -> str | None:
+        """Where a new experiment keeps its artifacts: ``mlartifacts`` beside a SQLite store
+        (not the working directory's ``mlruns``), so the store and its models move together;
+        the server's default for a server."""
+        if not self.uri.startswith("sqlite:///"):
+            return None
+        db = Path(self.uri.removeprefix("sqlite:///")).resolve()
+        return (db.parent / "mlartifacts").as_uri()
 
     def log_training(
         self,

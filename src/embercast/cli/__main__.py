@@ -1,0 +1,5 @@
+"""``python -m embercast.cli``: the same command line as ``embercast``."""
+
+from embercast.cli import app
+
+app()

@@ -1,0 +1,106 @@
+"""The live service: ``serve`` runs it, ``keys`` manages its API keys."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from embercast.cli.common import _fail, _settings, app
+from embercast.errors import InputError
+
+if TYPE_CHECKING:
+    from embercast.service.keys import KeyStore
+
+keys_app = typer.Typer(
+    help="API keys of the service: create (shown once), list, revoke.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (settings service_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (settings service_port).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model reference (settings model_ref).")
+    ] = None,
+) -> None:
+    """Run the service: REST API under /v1 (OpenAPI at /docs), /healthz, /readyz, /metrics."""
+    import uvicorn
+
+    from embercast.service.app import create_app
+
+    settings = _settings()
+    changes = {"service_host": host, "service_port": port, "model_ref": model}
+    settings = settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
+    tls = (settings.service_tls_cert, settings.service_tls_key)
+    if (tls[0] is None) != (tls[1] is None):
+        _fail("TLS needs both service_tls_cert and service_tls_key")
+    uvicorn.run(
+        create_app(settings), host=settings.service_host, port=settings.service_port,
+        ssl_certfile=tls[0], ssl_keyfile=tls[1], log_level="info",
+    )  # fmt: skip
+
+
+def _store() -> KeyStore:
+    from embercast.service.db import DB_FILE, ServiceDB
+    from embercast.service.keys import KeyStore
+
+    return KeyStore(ServiceDB(os.path.join(_settings().service_home, DB_FILE)))
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
+    scope: Annotated[str, typer.Option(help="read, operate (alarm actions) or admin.")] = "read",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a key; it is printed once and stored only as its hash."""
+    try:
+        record, key = _store().create(name, scope)
+    except InputError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"key_id": record.key_id, "name": record.name,
+                               "scope": record.scope, "key": key}))  # fmt: skip
+    else:
+        typer.echo(key)
+        typer.echo(f"key {record.key_id} ({record.scope}) for {record.name}: keep it, it is not "
+                   "shown again", err=True)  # fmt: skip
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every key: id, name, scope, created, revoked (never the key)."""
+    keys = _store().list()
+    if as_json:
+        rows = [{"key_id": k.key_id, "name": k.name, "scope": k.scope, "created_s": k.created_s,
+                 "revoked_s": k.revoked_s} for k in keys]  # fmt: skip
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("id", "name", "scope", "created", "revoked")
+    for k in keys:
+        table.add_row(k.key_id, k.name, k.scope, _when(k.created_s), _when(k.revoked_s))
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys list).")]) -> None:
+    """Revoke a key: it answers 401 from the next request on."""
+    try:
+        record = _store().revoke(key_id)
+    except InputError as exc:
+        _fail(str(exc))
+    typer.echo(f"revoked key {record.key_id} ({record.name})")

@@ -1,0 +1,76 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; ``embercast serve`` runs it
+under uvicorn.
+
+At start-up the app opens its state file (settings' ``service_home``) and loads ``model_ref``;
+a background task asks the registry every ``service_model_poll_s`` where the reference points
+and swaps the model between requests when it has moved. Every route but ``/healthz`` and
+``/readyz`` needs an API key (``embercast keys create``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from embercast import __version__
+from embercast.config import Settings, get_settings
+from embercast.service.limits import BodyLimit
+from embercast.service.routes import health, models, predict
+from embercast.service.state import ServiceState
+
+logger = logging.getLogger(__name__)
+
+
+async def _follow_model(state: ServiceState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.service_model_poll_s)
+        await run_in_threadpool(state.refresh_model)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service's app on ``settings`` (default: :func:`get_settings`)."""
+    settings = settings or get_settings()
+    state = ServiceState.open(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(state.refresh_model)
+        follower = asyncio.create_task(_follow_model(state))
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            state.db.close()
+
+    app = FastAPI(
+        title="embercast",
+        version=__version__,
+        summary="Fire prediction from a thermal camera and a CO2 sensor",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        state.metrics.requests.labels(name, str(response.status_code)).inc()
+        state.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
+    for module in (health, predict, models):
+        app.include_router(module.router)
+    return app

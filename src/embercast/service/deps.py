@@ -1,0 +1,79 @@
+"""Route dependencies: the service's state, the caller's API key with its scope (401 without a
+valid key, 403 for a scope too low, 429 over the key's rate), and the served model (503 while
+none is loaded)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from embercast.service.keys import ApiKey, Scope
+from embercast.service.live_model import LiveModel
+from embercast.service.state import ServiceState
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: Authorization: Bearer emb_...")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def require(scope: Scope) -> Callable[..., ApiKey]:
+    """A dependency admitting callers whose key allows ``scope``."""
+
+    def check(
+        state: State,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+        header: Annotated[str | None, Security(_header)],
+    ) -> ApiKey:
+        given = bearer.credentials if bearer is not None else header
+        if not given:
+            state.metrics.rejected.labels("no_key").inc()
+            raise HTTPException(
+                401, "an API key is required (Authorization: Bearer <key> or X-API-Key)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        key = state.keys.verify(given)
+        if key is None:
+            state.metrics.rejected.labels("bad_key").inc()
+            raise HTTPException(
+                401, "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not key.allows(scope):
+            state.metrics.rejected.labels("scope").inc()
+            raise HTTPException(403, f"this needs the {scope!r} scope; the key has {key.scope!r}")
+        wait = state.limiter.take(key.key_id)
+        if wait > 0:
+            state.metrics.rejected.labels("rate").inc()
+            raise HTTPException(
+                429, f"too many requests for this key (settings service_rate_per_s = "
+                f"{state.limiter.rate:g}); retry after {wait:.3f} s",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )  # fmt: skip
+        return key
+
+    return check
+
+
+def served_model(state: State) -> LiveModel:
+    model = state.models.current
+    if model is None:
+        raise HTTPException(
+            503, f"no model is loaded ({state.models.ref}): {state.models.error or 'loading'}"
+        )
+    return model
+
+
+Reader = Annotated[ApiKey, Depends(require("read"))]
+Operator = Annotated[ApiKey, Depends(require("operate"))]
+Admin = Annotated[ApiKey, Depends(require("admin"))]
+Served = Annotated[LiveModel, Depends(served_model)]

@@ -1,0 +1,137 @@
+"""One device's live path, reading by reading: features -> SCD41 supervision -> fire
+probability -> heat evidence -> alarm decision.
+
+The objects are those of training and evaluation: :class:`~embercast.features.stream.DeviceFeatures`
+(the offline table is folded through it), :class:`~embercast.alarm.scd41_health.Scd41Health`
+(a sensor in FAULT gives no evidence: its features are scored as missing, as
+:func:`~embercast.evaluation.sensor_supervision.apply_sensor_supervision` does offline),
+:class:`~embercast.alarm.heat.HeatWatch` and :class:`~embercast.alarm.decision.AlarmDecision`
+at the model's operating point (as :func:`~embercast.evaluation.metrics.outcomes` runs them).
+So a stream scored here gives the probabilities and alarm times the evaluation reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from embercast.alarm.decision import AlarmDecision
+from embercast.alarm.heat import HeatWatch
+from embercast.alarm.risk import risk_level
+from embercast.alarm.scd41_health import Scd41Health
+from embercast.errors import InputError
+from embercast.evaluation.metrics import HEAT_COLUMN
+from embercast.evaluation.sensor_supervision import HEALTH_COLUMNS
+from embercast.features.base import Reading
+from embercast.features.stream import DeviceFeatures
+from embercast.models.augment import sensor_columns
+from embercast.service.live_model import LiveModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The outcome of one reading: time [s], fire probability, risk level, whether the device's
+    alarm decision is on and whether this reading raised it, the heat evidence, whether its
+    SCD41 is in FAULT, and the camera's status for the row."""
+
+    t_s: float
+    p_fire: float
+    risk: str
+    alarm: bool
+    onset: bool
+    heat: str | None
+    sensor_fault: bool
+    thermal_status: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "t_s": self.t_s,
+            "p_fire": None if math.isnan(self.p_fire) else self.p_fire,
+            "risk": self.risk,
+            "alarm": self.alarm,
+            "onset": self.onset,
+            "heat": self.heat,
+            "sensor_fault": self.sensor_fault,
+            "thermal_status": self.thermal_status,
+        }
+
+
+class DeviceStream:
+    """The live path of device ``device_id`` scored by ``model``.
+
+    ``update_frame(t, frame, ffc)`` takes a frame (raw uint16 centikelvin or °C),
+    ``update(reading)`` a reading and gives its :class:`Prediction` (None when the reading is
+    rejected: its reason is counted in ``features.rejected``); ``get()`` the last prediction.
+    """
+
+    def __init__(self, model: LiveModel, device_id: str) -> None:
+        self.model = model
+        self.device_id = device_id
+        self.features = DeviceFeatures(model.feature_set)
+        missing = [n for n in model.features if n not in self.features.names]
+        if missing:
+            raise InputError(
+                f"the model {model.describe()} needs features its feature set "
+                f"{model.feature_set!r} does not make: {', '.join(missing)}"
+            )
+        self._take = np.array([self.features.names.index(n) for n in model.features])
+        gas, _ = sensor_columns(list(model.features))
+        self._gas = np.array([model.features.index(n) for n in gas], dtype=int)
+        self._health_at = [
+            self.features.names.index(c) if c in self.features.names else None
+            for c in HEALTH_COLUMNS
+        ]
+        heat = HEAT_COLUMN in self.features.names
+        self._heat_at = self.features.names.index(HEAT_COLUMN) if heat else None
+        self.health = Scd41Health()
+        self.heat = HeatWatch()
+        self.decision = AlarmDecision(model.params)
+        self._last: Prediction | None = None
+        self._temperature = math.nan
+
+    def update_frame(self, t_s: float, frame: NDArray[np.generic], ffc: bool = False) -> bool:
+        """Take a frame at ``t_s`` [s]; whether it was accepted."""
+        return self.features.update_frame(t_s, frame, ffc)
+
+    def row(self, reading: Reading) -> NDArray[np.float64] | None:
+        """The model's input row for ``reading`` (the stream advances), SCD41 features missing
+        when the sensor is in FAULT; None when the reading is rejected."""
+        values = self.features.update_reading(reading)
+        if values is None:
+            return None
+        full = np.asarray(values, dtype=np.float64)
+        co2, temp, rh = (math.nan if i is None else float(full[i]) for i in self._health_at)
+        self.health.update(reading.t_s, self.device_id, co2, temp, rh)
+        x: NDArray[np.float64] = full[self._take]
+        faulted = self.health.faulted(self.device_id)
+        if faulted and len(self._gas):
+            x[self._gas] = np.nan
+        # the heat watch reads the temperature the model sees: none from a sensor in FAULT
+        heat_at = self._heat_at
+        self._temperature = math.nan if heat_at is None or faulted else float(full[heat_at])
+        return x
+
+    def decide(self, t_s: float, p_fire: float) -> Prediction:
+        """Run the heat watch and the alarm decision on the probability of the row just made."""
+        heat = self.heat.update(t_s, self._temperature)
+        active = self.decision.update(t_s, p_fire, heat)
+        self._last = Prediction(
+            t_s, p_fire, risk_level(p_fire), active, self.decision.onset, self.heat.get(),
+            self.health.faulted(self.device_id), self.features.status,
+        )  # fmt: skip
+        return self._last
+
+    def update(self, reading: Reading) -> Prediction | None:
+        """The prediction of one reading (None when it is rejected)."""
+        x = self.row(reading)
+        if x is None:
+            return None
+        p = float(self.model.score(x.reshape(1, -1))[0])
+        return self.decide(reading.t_s, p)
+
+    def get(self) -> Prediction | None:
+        """The last prediction (None before the first accepted reading)."""
+        return self._last

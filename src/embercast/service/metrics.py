@@ -1,0 +1,37 @@
+"""Prometheus metrics of one service (its own registry, so several apps in one process do not
+collide), exposed at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class ServiceMetrics:
+    """Requests by route and status, their latency [s], scored rows, rejected inputs by reason,
+    and the model being served."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "embercast_requests", "HTTP requests answered", ["route", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "embercast_request_seconds", "Time to answer a request [s]", ["route"],
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )  # fmt: skip
+        self.scored = Counter(
+            "embercast_scored_rows", "Rows scored by the fire model", registry=self.registry
+        )
+        self.rejected = Counter(
+            "embercast_rejected_inputs", "Readings, frames or requests rejected, by reason",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
+        self.model_version = Gauge(
+            "embercast_model_version", "Registry version of the model being served (0: a file)",
+            ["name"], registry=self.registry,
+        )  # fmt: skip
+        self.model_swaps = Counter(
+            "embercast_model_swaps", "Times the served model was replaced", registry=self.registry
+        )
