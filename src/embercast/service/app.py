@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from embercast import __version__
 from embercast.config import Settings, get_settings
 from embercast.service.limits import BodyLimit
-from embercast.service.routes import health, models, predict
+from embercast.service.routes import devices, health, models, predict
 from embercast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
-    for module in (health, predict, models):
+    for module in (health, predict, models, devices):
         app.include_router(module.router)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from embercast.config import Settings
 from embercast.service.db import DB_FILE, ServiceDB
+from embercast.service.devices import DeviceStore
 from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
@@ -21,6 +22,7 @@ class ServiceState:
     keys: KeyStore
     models: ModelHolder
     limiter: RateLimiter
+    devices: DeviceStore
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     _others: dict[str, LiveModel] = field(default_factory=dict)
 
@@ -29,7 +31,7 @@ class ServiceState:
         db = ServiceDB(os.path.join(settings.service_home, DB_FILE))
         return cls(
             settings, db, KeyStore(db), ModelHolder(settings.model_ref),
-            RateLimiter(settings.service_rate_per_s),
+            RateLimiter(settings.service_rate_per_s), DeviceStore(db),
         )  # fmt: skip
 
     def other_model(self, ref: str) -> LiveModel:
