@@ -240,6 +240,36 @@ class Settings(BaseSettings):
         description="Requests each API key may make per second, sustained (a token bucket "
         "holding one second's worth); more get 429 [1/s].",
     )
+    service_flush_s: float = Field(
+        json_schema_extra=_in("service"),
+        default=0.05,
+        gt=0.0,
+        le=5.0,
+        description="Ingest: the longest a message waits to be written, with the others that "
+        "arrived meanwhile, before it is acknowledged [s].",
+    )
+    service_reading_wait_s: float = Field(
+        json_schema_extra=_in("service"),
+        default=2.0,
+        ge=0.0,
+        le=60.0,
+        description="Ingest: how long a reading waits for the frames at or before its time "
+        "(and for readings that arrive out of order) before it is scored without them [s].",
+    )
+    service_replay_s: float = Field(
+        json_schema_extra=_in("service"),
+        default=7200.0,
+        ge=0.0,
+        description="At start-up, each device's stream is rebuilt from its stored readings and "
+        "frames of this long before its last one [s] (the longest feature window is 1,800 s).",
+    )
+    service_retention_days: float = Field(
+        json_schema_extra=_in("service"),
+        default=30.0,
+        gt=0.0,
+        description="Stored readings and frames older than this are deleted by "
+        "``embercast store prune`` [days].",
+    )
     service_tls_cert: str | None = Field(
         json_schema_extra=_in("service"),
         default=None,

@@ -33,6 +33,32 @@ VALID_C = (-60.0, 700.0)
 _EPS = 1e-6
 
 
+def frame_problem(frame: NDArray[np.generic]) -> str | None:
+    """Why a frame cannot be used, whatever its time (``frame_shape``, ``frame_dtype``,
+    ``frame_nan``, ``frame_range``), or None: the checks the stream applies to every frame,
+    also run where frames arrive (the service's ingest).
+
+    >>> frame_problem(np.zeros((120, 160), np.uint16))
+    'frame_range'
+    >>> frame_problem(np.full((120, 160), 29_315, np.uint16)) is None
+    True
+    """
+    if not isinstance(frame, np.ndarray) or frame.shape != FRAME_SHAPE:
+        return "frame_shape"
+    if frame.dtype != np.uint16 and not np.issubdtype(frame.dtype, np.floating):
+        return "frame_dtype"
+    if frame.dtype != np.uint16:
+        if not np.isfinite(frame).all():
+            return "frame_nan"
+        lo, hi = float(frame.min()), float(frame.max())
+    else:
+        lo = float(frame.min()) / 100.0 - 273.15
+        hi = float(frame.max()) / 100.0 - 273.15
+    if lo < VALID_C[0] or hi > VALID_C[1]:
+        return "frame_range"
+    return None
+
+
 class DeviceFeatures:
     """Streaming feature rows of one device for feature set ``feature_set`` (or for a custom list
     of ``extractors``).
@@ -77,22 +103,10 @@ class DeviceFeatures:
         return True
 
     def _check_frame(self, t_s: float, frame: NDArray[np.generic]) -> str | None:
-        if not isinstance(frame, np.ndarray) or frame.shape != FRAME_SHAPE:
-            return "frame_shape"
-        if frame.dtype != np.uint16 and not np.issubdtype(frame.dtype, np.floating):
-            return "frame_dtype"
         if not math.isfinite(t_s) or t_s <= self._last_frame_t:
-            return "frame_order"
-        if frame.dtype != np.uint16:
-            if not np.isfinite(frame).all():
-                return "frame_nan"
-            lo, hi = float(frame.min()), float(frame.max())
-        else:
-            lo = float(frame.min()) / 100.0 - 273.15
-            hi = float(frame.max()) / 100.0 - 273.15
-        if lo < VALID_C[0] or hi > VALID_C[1]:
-            return "frame_range"
-        return None
+            problem = frame_problem(frame)
+            return problem if problem in ("frame_shape", "frame_dtype") else "frame_order"
+        return frame_problem(frame)
 
     def _latest(self, t: float) -> Frame | None:
         for frame in reversed(self._frames):

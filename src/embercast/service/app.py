@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from embercast import __version__
 from embercast.config import Settings, get_settings
 from embercast.service.limits import BodyLimit
-from embercast.service.routes import devices, health, models, predict
+from embercast.service.routes import devices, health, ingest, models, predict
 from embercast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(state.refresh_model)
+        await run_in_threadpool(state.ingest.start)
         follower = asyncio.create_task(_follow_model(state))
         try:
             yield
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            await run_in_threadpool(state.ingest.stop)
             state.db.close()
 
     app = FastAPI(
@@ -71,6 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
-    for module in (health, predict, models, devices):
+    for module in (health, predict, models, devices, ingest):
         app.include_router(module.router)
     return app

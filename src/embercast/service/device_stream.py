@@ -68,15 +68,27 @@ class DeviceStream:
     """
 
     def __init__(self, model: LiveModel, device_id: str) -> None:
-        self.model = model
         self.device_id = device_id
+        self._start(model)
+
+    def _start(self, model: LiveModel) -> None:
+        """A fresh stream for ``model``: no window, no health history, no alarm."""
         self.features = DeviceFeatures(model.feature_set)
+        self.health = Scd41Health()
+        self.heat = HeatWatch()
+        self.decision = AlarmDecision(model.params)
+        self._last: Prediction | None = None
+        self._temperature = math.nan
+        self._bind(model)
+
+    def _bind(self, model: LiveModel) -> None:
         missing = [n for n in model.features if n not in self.features.names]
         if missing:
             raise InputError(
                 f"the model {model.describe()} needs features its feature set "
                 f"{model.feature_set!r} does not make: {', '.join(missing)}"
             )
+        self.model = model
         self._take = np.array([self.features.names.index(n) for n in model.features])
         gas, _ = sensor_columns(list(model.features))
         self._gas = np.array([model.features.index(n) for n in gas], dtype=int)
@@ -86,11 +98,16 @@ class DeviceStream:
         ]
         heat = HEAT_COLUMN in self.features.names
         self._heat_at = self.features.names.index(HEAT_COLUMN) if heat else None
-        self.health = Scd41Health()
-        self.heat = HeatWatch()
-        self.decision = AlarmDecision(model.params)
-        self._last: Prediction | None = None
-        self._temperature = math.nan
+
+    def use(self, model: LiveModel) -> None:
+        """Score with ``model`` from the next reading on. With the same feature set the stream
+        keeps its windows and the alarm decision its state (at the new operating point); with
+        another the stream starts afresh."""
+        if model.feature_set != self.features.feature_set:
+            self._start(model)
+            return
+        self._bind(model)
+        self.decision.params = model.params
 
     def update_frame(self, t_s: float, frame: NDArray[np.generic], ffc: bool = False) -> bool:
         """Take a frame at ``t_s`` [s]; whether it was accepted."""

@@ -32,6 +32,13 @@ class ServiceMetrics:
             "embercast_model_version", "Registry version of the model being served (0: a file)",
             ["name"], registry=self.registry,
         )  # fmt: skip
+        self.ingested = Counter(
+            "embercast_ingest_messages", "Device messages by source and outcome (stored, "
+            "duplicate, dead_letter)", ["source", "outcome"], registry=self.registry,
+        )  # fmt: skip
         self.model_swaps = Counter(
             "embercast_model_swaps", "Times the served model was replaced", registry=self.registry
         )
+
+    def count_ingest(self, source: str, outcome: str, n: int) -> None:
+        self.ingested.labels(source, outcome).inc(n)

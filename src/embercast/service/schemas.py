@@ -27,6 +27,7 @@ class ReadingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ts: float = Field(allow_inf_nan=False, description="Time of the reading [s].")
+    device_id: str | None = Field(default=None, description="When given, the topic's device.")
     co2_ppm: float | None = Field(default=None, allow_inf_nan=False)
     temperature_c: float | None = Field(default=None, allow_inf_nan=False)
     humidity_pct: float | None = Field(default=None, allow_inf_nan=False)
@@ -39,6 +40,7 @@ class FrameIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ts: float = Field(allow_inf_nan=False, description="Time the frame was taken [s].")
+    device_id: str | None = Field(default=None, description="When given, the topic's device.")
     ffc: bool = Field(default=False, description="A flat-field correction repeat frame.")
     gain: Literal["high", "low"] = "high"
     data: str = Field(description="base64 of 38,400 bytes: 120 x 160 uint16 LE centikelvin.")

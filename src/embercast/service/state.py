@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 
 from embercast.config import Settings
 from embercast.service.db import DB_FILE, ServiceDB
-from embercast.service.devices import DeviceStore
+from embercast.service.devices import DeviceStore, NotFound
+from embercast.service.hub import StreamHub
+from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
+
+
+def _refusal(devices: DeviceStore, device_id: str) -> str | None:
+    """Why ``device_id`` may not send: ``unknown_device`` (never registered) or
+    ``revoked_device``; None for a registered device."""
+    try:
+        device = devices.get(device_id)
+    except NotFound:
+        return "unknown_device"
+    return "revoked_device" if device.revoked_s is not None else None
 
 
 @dataclass
@@ -23,15 +36,27 @@ class ServiceState:
     models: ModelHolder
     limiter: RateLimiter
     devices: DeviceStore
+    hub: StreamHub
+    ingest: Ingest
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     _others: dict[str, LiveModel] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
         db = ServiceDB(os.path.join(settings.service_home, DB_FILE))
+        models = ModelHolder(settings.model_ref)
+        devices = DeviceStore(db)
+        metrics = ServiceMetrics()
+        hub = StreamHub(lambda: models.current, settings.service_reading_wait_s)
+        ingest = Ingest(
+            os.path.join(settings.service_home, INGEST_DIR), db, hub,
+            flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
+            known=partial(_refusal, devices), counted=metrics.count_ingest,
+        )  # fmt: skip
         return cls(
-            settings, db, KeyStore(db), ModelHolder(settings.model_ref),
-            RateLimiter(settings.service_rate_per_s), DeviceStore(db),
+            settings=settings, db=db, keys=KeyStore(db), models=models,
+            limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
+            ingest=ingest, metrics=metrics,
         )  # fmt: skip
 
     def other_model(self, ref: str) -> LiveModel:
@@ -50,6 +75,7 @@ class ServiceState:
         if changed and model is not None:
             if before is not None:
                 self.metrics.model_swaps.inc()
+                self.hub.use(model)
             self.metrics.model_version.clear()
             self.metrics.model_version.labels(model.name).set(model.version or 0)
         return changed

@@ -1,0 +1,209 @@
+"""Every device's live stream: stored messages in, predictions out.
+
+Readings and frames come on separate topics, a little out of order. The hub holds each
+device's readings and frames in time order and folds a reading at t into the device's
+:class:`~embercast.service.device_stream.DeviceStream` once a frame at or after t has arrived
+(so the frames at or before t are there) or it has waited ``wait_s``; the frames up to t go in
+first, as in the offline fold. So the same stream gives the same rows whatever the order its
+messages arrive in.
+
+:meth:`StreamHub.admit` decides, before a message is stored, whether it is new (a message with
+the same device, kind and time is a ``duplicate``: dropped, not stored twice) or too late to be
+used (``reading_order`` / ``frame_order``: older than what the stream has folded).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from embercast.service.device_stream import DeviceStream, Prediction
+from embercast.service.live_model import LiveModel
+from embercast.service.messages import Message
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-6
+HISTORY = 720
+"""Predictions kept per device for the dashboard's charts (an hour at one per 5 s)."""
+
+Sink = Callable[[str, Prediction], None]
+
+
+@dataclass
+class _Device:
+    stream: DeviceStream
+    readings: list[tuple[float, float, Message]] = field(default_factory=list)
+    """Waiting readings: (ts, arrival on the monotonic clock, message), by ts."""
+    frames: list[tuple[float, Message]] = field(default_factory=list)
+    """Frames not yet folded, by ts."""
+    folded_t: float = float("-inf")
+    """Time of the last reading folded."""
+    frame_t: float = float("-inf")
+    """Time of the last frame folded."""
+    newest_frame: float = float("-inf")
+    seen: set[tuple[str, float]] = field(default_factory=set)
+    recent: deque[tuple[str, float]] = field(default_factory=deque)
+    history: deque[Prediction] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    last_reading: Message | None = None
+    last_frame: Message | None = None
+
+
+class StreamHub:
+    """The streams of all devices, scored by ``model()`` (the served model at each call)."""
+
+    def __init__(
+        self, model: Callable[[], LiveModel | None], wait_s: float = 2.0, sink: Sink | None = None
+    ) -> None:
+        self._model = model
+        self.wait_s = wait_s
+        self.sink = sink
+        self._devices: dict[str, _Device] = {}
+        self._lock = threading.RLock()
+        self.rejected: Counter[str] = Counter()
+        """Messages rejected after they were stored (the stream refused them), by reason."""
+        self.folded = 0
+
+    # ------------------------------------------------------------------ before storing
+    def admit(self, message: Message) -> str | None:
+        """Reserve ``message`` if it is new and can still be used; else why not
+        (``duplicate``, ``reading_order``, ``frame_order``)."""
+        with self._lock:
+            dev = self._device(message.device_id)
+            if dev is None:  # no model yet: stored, and folded once there is one
+                return None
+            key = (message.kind, message.ts)
+            if key in dev.seen:
+                return "duplicate"
+            late = dev.folded_t if message.kind == "scd41" else dev.frame_t
+            if message.ts <= late:
+                return "reading_order" if message.kind == "scd41" else "frame_order"
+            dev.seen.add(key)
+            dev.recent.append(key)
+            while len(dev.recent) > 10_000:
+                dev.seen.discard(dev.recent.popleft())
+            return None
+
+    def _device(self, device_id: str) -> _Device | None:
+        dev = self._devices.get(device_id)
+        if dev is None:
+            model = self._model()
+            if model is None:
+                return None
+            dev = self._devices[device_id] = _Device(DeviceStream(model, device_id))
+        return dev
+
+    # ------------------------------------------------------------------ after storing
+    def add(
+        self, messages: Iterable[Message], now: float | None = None, force: bool = False
+    ) -> list[Prediction]:
+        """Take stored messages; fold what is ready (with ``force``, every waiting reading of
+        the devices they touch: for a replay in time order); the predictions made."""
+        clock = time.monotonic() if now is None else now
+        touched = set()
+        with self._lock:
+            for m in messages:
+                dev = self._device(m.device_id)
+                if dev is None:
+                    self.rejected["no_model"] += 1
+                    continue
+                touched.add(m.device_id)
+                if m.kind == "scd41":
+                    bisect.insort(dev.readings, (m.ts, clock, m), key=lambda x: x[0])
+                    dev.last_reading = m
+                else:
+                    bisect.insort(dev.frames, (m.ts, m), key=lambda x: x[0])
+                    dev.newest_frame = max(dev.newest_frame, m.ts)
+                    dev.last_frame = m
+            out: list[Prediction] = []
+            for device_id in sorted(touched):
+                out += self._release(device_id, clock, force=force)
+            return out
+
+    def tick(self, now: float | None = None) -> list[Prediction]:
+        """Fold the readings that have waited ``wait_s``; the predictions made."""
+        clock = time.monotonic() if now is None else now
+        with self._lock:
+            out: list[Prediction] = []
+            for device_id in sorted(self._devices):
+                out += self._release(device_id, clock, force=False)
+            return out
+
+    def flush(self) -> list[Prediction]:
+        """Fold every waiting reading now (at shutdown, and after a replay)."""
+        with self._lock:
+            out: list[Prediction] = []
+            for device_id in sorted(self._devices):
+                out += self._release(device_id, float("inf"), force=True)
+            return out
+
+    def _release(self, device_id: str, clock: float, force: bool) -> list[Prediction]:
+        dev = self._devices[device_id]
+        out = []
+        while dev.readings:
+            ts, arrived, m = dev.readings[0]
+            ready = force or dev.newest_frame >= ts - _EPS or clock - arrived >= self.wait_s
+            if not ready:
+                break
+            dev.readings.pop(0)
+            while dev.frames and dev.frames[0][0] <= ts + _EPS:
+                fts, frame = dev.frames.pop(0)
+                assert frame.frame is not None
+                if dev.stream.update_frame(fts, frame.frame, frame.ffc):
+                    dev.frame_t = fts
+                else:
+                    self.rejected["frame_order"] += 1
+            assert m.reading is not None
+            found = dev.stream.update(m.reading)
+            dev.folded_t = max(dev.folded_t, ts)
+            if found is None:
+                self.rejected["reading_order"] += 1
+                continue
+            self.folded += 1
+            dev.history.append(found)
+            out.append(found)
+            if self.sink is not None:
+                self.sink(device_id, found)
+        return out
+
+    # ------------------------------------------------------------------ state
+    def use(self, model: LiveModel) -> None:
+        """Score with ``model`` from now on: each stream keeps its state when the feature set is
+        the same (the alarm decision takes the new operating point)."""
+        with self._lock:
+            for dev in self._devices.values():
+                dev.stream.use(model)
+
+    def devices(self) -> list[str]:
+        with self._lock:
+            return sorted(self._devices)
+
+    def latest(self, device_id: str) -> Prediction | None:
+        with self._lock:
+            dev = self._devices.get(device_id)
+            return None if dev is None else dev.stream.get()
+
+    def history(self, device_id: str) -> list[Prediction]:
+        with self._lock:
+            dev = self._devices.get(device_id)
+            return [] if dev is None else list(dev.history)
+
+    def last_frame(self, device_id: str) -> Message | None:
+        with self._lock:
+            dev = self._devices.get(device_id)
+            return None if dev is None else dev.last_frame
+
+    def last_reading(self, device_id: str) -> Message | None:
+        with self._lock:
+            dev = self._devices.get(device_id)
+            return None if dev is None else dev.last_reading
+
+    def waiting(self) -> int:
+        """Readings waiting for their frames, over all devices."""
+        with self._lock:
+            return sum(len(d.readings) for d in self._devices.values())

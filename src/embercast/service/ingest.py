@@ -1,0 +1,209 @@
+"""Ingest: device messages in, durably stored, then folded into the devices' streams.
+
+:meth:`Ingest.submit` is the one entry for MQTT and HTTP alike: it parses and checks a payload
+(a bad one goes to the dead-letter table with its reason, is counted, and stops nothing),
+drops duplicates and messages too late to use, and appends the rest to the
+:class:`~embercast.service.ingest_log.IngestLog`. The caller acknowledges once the returned
+future is done; then a processor thread folds the messages into the
+:class:`~embercast.service.hub.StreamHub`. Every message sent is counted once, as stored,
+duplicate or dead-lettered.
+
+At start-up :meth:`Ingest.start` rebuilds each device's stream from the log (the last
+``replay_s`` of it), so a restart neither forgets a fire that was burning nor learns it as
+background.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from embercast.service.db import ServiceDB
+from embercast.service.hub import StreamHub
+from embercast.service.ingest_log import IngestLog
+from embercast.service.messages import Message, Rejected, parse
+
+logger = logging.getLogger(__name__)
+
+INGEST_DIR = "ingest"
+"""Folder of the ingest log in the service's home."""
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received_s REAL NOT NULL,
+        source TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        message TEXT NOT NULL,
+        payload BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason)",
+)
+
+Known = Callable[[str], str | None]
+"""Why a device may not send (``unknown_device``, ``revoked_device``), or None."""
+
+
+@dataclass
+class Submitted:
+    """What became of one payload: messages stored (once ``stored`` is done), duplicates
+    dropped, or the reason and message it was dead-lettered with."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    reason: str | None = None
+    message: str | None = None
+    stored: Future[None] = field(default_factory=Future)
+
+
+class Ingest:
+    """Ingest of one service: log under ``root``, dead letters in ``db``, streams in ``hub``."""
+
+    def __init__(
+        self,
+        root: str,
+        db: ServiceDB,
+        hub: StreamHub,
+        *,
+        flush_s: float = 0.05,
+        replay_s: float = 7200.0,
+        known: Known | None = None,
+        counted: Callable[[str, str, int], None] | None = None,
+    ) -> None:
+        self.db = db
+        db.ensure(SCHEMA)
+        self.hub = hub
+        self.log = IngestLog(root, flush_s)
+        self.replay_s = replay_s
+        self.known = known
+        self.counts: Counter[str] = Counter()
+        """Messages by outcome: ``stored``, ``duplicate``, ``dead_letter``."""
+        self._counted = counted
+        self._queue: queue.Queue[list[Message] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> int:
+        """Rebuild the streams from the log, then start folding; the messages replayed."""
+        sink, self.hub.sink = self.hub.sink, None  # history, not news
+        replayed = 0
+        try:
+            for message in self.log.replay(self.replay_s):
+                self.hub.admit(message)
+                self.hub.add([message], force=True)
+                replayed += 1
+        finally:
+            self.hub.sink = sink
+        logger.info("rebuilt %d device streams from %d stored messages", len(self.hub.devices()),
+                    replayed)  # fmt: skip
+        self._thread = threading.Thread(target=self._process, name="ingest-fold", daemon=True)
+        self._thread.start()
+        return replayed
+
+    def stop(self) -> None:
+        """Store what is queued, fold what is stored, and stop."""
+        self.log.close()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self.hub.flush()
+
+    def _process(self) -> None:
+        while True:
+            try:
+                batch = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                batch = []
+            if batch is None:
+                return
+            try:
+                if batch:
+                    self.hub.add(batch)
+                self.hub.tick()
+            except Exception:  # a defect must not stop ingest: the messages are stored
+                logger.exception("folding %d messages failed", len(batch))
+
+    # ------------------------------------------------------------------ messages
+    def _count(self, source: str, outcome: str, n: int) -> None:
+        if n <= 0:
+            return
+        with self._lock:
+            self.counts[outcome] += n
+        if self._counted is not None:
+            self._counted(source, outcome, n)
+
+    def dead_letter(
+        self, source: str, device_id: str, kind: str, reason: str, message: str, payload: bytes,
+        count: int = 1,
+    ) -> None:  # fmt: skip
+        """Keep a payload that cannot be used, with its reason."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO dead_letters (received_s, source, device_id, kind, reason, message, "
+                "payload) VALUES (?,?,?,?,?,?,?)",
+                (time.time(), source, device_id, kind, reason, message, payload),
+            )
+        self._count(source, "dead_letter", count)
+        logger.info("dead letter from %s (%s): %s", device_id, reason, message)
+
+    def submit(self, source: str, device_id: str, kind: str, payload: bytes) -> Submitted:
+        """Take one payload of ``device_id``; see :class:`Submitted`."""
+        result = Submitted()
+        try:
+            messages = parse(device_id, kind, payload, time.time())
+            refused = self.known(device_id) if self.known is not None else None
+            if refused is not None:
+                raise Rejected(refused, f"device {device_id!r}: {refused.replace('_', ' ')}")
+        except Rejected as exc:
+            self.dead_letter(source, device_id, kind, exc.reason, str(exc), payload)
+            result.reason, result.message = exc.reason, str(exc)
+            result.stored.set_result(None)
+            return result
+        fresh: list[Message] = []
+        for m in messages:
+            why = self.hub.admit(m)
+            if why is None:
+                fresh.append(m)
+            elif why == "duplicate":
+                result.duplicates += 1
+            else:
+                text = f"{kind} message at ts={m.ts} is older than what the stream has used"
+                self.dead_letter(source, device_id, kind, why, text, payload)
+                result.reason, result.message = why, text
+        self._count(source, "duplicate", result.duplicates)
+        result.accepted = len(fresh)
+        stored = self.log.append(fresh)
+
+        def done(future: Future[None]) -> None:
+            if future.exception() is None:
+                self._count(source, "stored", len(fresh))
+                if fresh:
+                    self._queue.put(fresh)
+            else:
+                result.stored.set_exception(future.exception())
+                return
+            result.stored.set_result(None)
+
+        stored.add_done_callback(done)
+        return result
+
+    def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict[str, object]]:
+        """The latest dead letters (without their payloads), newest first."""
+        where, args = ("WHERE reason = ?", (reason,)) if reason else ("", ())
+        rows = self.db.query(
+            f"SELECT id, received_s, source, device_id, kind, reason, message, length(payload) "
+            f"FROM dead_letters {where} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        )
+        keys = ("id", "received_s", "source", "device_id", "kind", "reason", "message", "bytes")
+        return [dict(zip(keys, row, strict=True)) for row in rows]

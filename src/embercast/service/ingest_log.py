@@ -1,0 +1,228 @@
+"""The durable log of ingested readings and frames: group commit to Parquet.
+
+:meth:`IngestLog.append` queues checked messages and returns a future that completes once they
+are on disk: a writer thread gathers what arrives within ``flush_s`` and writes each kind as
+one Parquet part, atomically (a temporary file, fsync, rename, fsync of the folder), so a crash
+leaves whole parts only. Callers acknowledge a message (HTTP 202, MQTT PUBACK) only when its
+future is done: nothing acknowledged is lost.
+
+Layout under the log's root: ``readings/day=YYYY-MM-DD/part-<ns>-<seq>.parquet`` and the same
+for ``frames`` (day of receipt, UTC), so retention deletes whole days.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
+from embercast.features.base import Reading
+from embercast.service.messages import Message
+from embercast.store.fs import resolve, write_table_atomic
+
+logger = logging.getLogger(__name__)
+
+READINGS = pa.schema(
+    [
+        pa.field("device_id", pa.string(), nullable=False),
+        pa.field("ts", pa.float64(), nullable=False),
+        pa.field("co2_ppm", pa.float64()),
+        pa.field("temperature_c", pa.float64()),
+        pa.field("humidity_pct", pa.float64()),
+        pa.field("received_s", pa.float64(), nullable=False),
+    ]
+)
+FRAMES = pa.schema(
+    [
+        pa.field("device_id", pa.string(), nullable=False),
+        pa.field("ts", pa.float64(), nullable=False),
+        pa.field("ffc", pa.bool_(), nullable=False),
+        pa.field("gain", pa.string(), nullable=False),
+        pa.field("frame", pa.binary(FRAME_HEIGHT * FRAME_WIDTH * 2), nullable=False),
+        pa.field("received_s", pa.float64(), nullable=False),
+    ]
+)
+FOLDERS = {"scd41": "readings", "thermal": "frames"}
+
+
+def _day(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d")
+
+
+def _table(kind: str, messages: list[Message]) -> pa.Table:
+    if kind == "scd41":
+        readings = [m.reading for m in messages]
+        assert all(r is not None for r in readings)
+        return pa.table(
+            {
+                "device_id": [m.device_id for m in messages],
+                "ts": [m.ts for m in messages],
+                "co2_ppm": [r.co2_ppm for r in readings],  # type: ignore[union-attr]
+                "temperature_c": [r.temperature_c for r in readings],  # type: ignore[union-attr]
+                "humidity_pct": [r.humidity_pct for r in readings],  # type: ignore[union-attr]
+                "received_s": [m.received_s for m in messages],
+            },
+            schema=READINGS,
+        )
+    frames = [m.frame for m in messages]
+    assert all(f is not None for f in frames)
+    return pa.table(
+        {
+            "device_id": [m.device_id for m in messages],
+            "ts": [m.ts for m in messages],
+            "ffc": [m.ffc for m in messages],
+            "gain": [m.gain for m in messages],
+            "frame": [f.astype("<u2").tobytes() for f in frames],  # type: ignore[union-attr]
+            "received_s": [m.received_s for m in messages],
+        },
+        schema=FRAMES,
+    )
+
+
+class IngestLog:
+    """Group-committed Parquet log under ``root`` (a local folder)."""
+
+    def __init__(self, root: str, flush_s: float = 0.05) -> None:
+        self.root = root
+        self.flush_s = flush_s
+        self._fs, _ = resolve(root)
+        self._pending: list[tuple[list[Message], Future[None]]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._seq = 0
+        self.written = 0
+        """Messages written since the log was opened."""
+        self._thread = threading.Thread(target=self._run, name="ingest-log", daemon=True)
+        self._thread.start()
+
+    def append(self, messages: list[Message]) -> Future[None]:
+        """Queue ``messages``; the future completes when they are on disk (or fails with the
+        error that kept them off it: they were not stored, so they must not be acknowledged)."""
+        done: Future[None] = Future()
+        if not messages:
+            done.set_result(None)
+            return done
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the ingest log is closed")
+            self._pending.append((messages, done))
+            self._cond.notify()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending and self._closed:
+                    return
+            time.sleep(self.flush_s)  # let a group gather
+            with self._cond:
+                batch, self._pending = self._pending, []
+            try:
+                self._write([m for msgs, _ in batch for m in msgs])
+            except BaseException as exc:  # nothing of the batch is acknowledged
+                logger.error("cannot write %d ingested message groups: %s", len(batch), exc)
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, done in batch:
+                done.set_result(None)
+
+    def _write(self, messages: list[Message]) -> None:
+        now = time.time()
+        for kind, folder in FOLDERS.items():
+            mine = [m for m in messages if m.kind == kind]
+            if not mine:
+                continue
+            self._seq += 1
+            name = f"part-{time.time_ns():020d}-{self._seq:06d}.parquet"
+            path = os.path.join(self.root, folder, f"day={_day(now)}", name)
+            write_table_atomic(self._fs, path, _table(kind, mine), compression="zstd")
+        self.written += len(messages)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+    def parts(self, kind: str) -> list[str]:
+        """The stored parts of ``kind`` in the order they were written."""
+        base = os.path.join(self.root, FOLDERS[kind])
+        if not os.path.isdir(base):
+            return []
+        found = []
+        for day in sorted(os.listdir(base)):
+            folder = os.path.join(base, day)
+            found += [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".parquet")]
+        return sorted(found, key=os.path.basename)
+
+    def read(self, kind: str) -> pa.Table:
+        """Every stored message of ``kind`` in the order written (empty when none)."""
+        schema = READINGS if kind == "scd41" else FRAMES
+        tables = [pq.read_table(p, schema=schema) for p in self.parts(kind)]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def replay(self, window_s: float) -> Iterator[Message]:
+        """Each device's stored messages from ``window_s`` before its last one, frames and
+        readings merged in time order (frames first at equal times), duplicates dropped."""
+        readings, frames = self.read("scd41"), self.read("thermal")
+        last: dict[str, float] = {}
+        for table in (readings, frames):
+            for dev, ts in zip(
+                table["device_id"].to_pylist(), table["ts"].to_pylist(), strict=True
+            ):
+                last[dev] = max(last.get(dev, -np.inf), ts)
+        merged: list[tuple[str, float, int, int]] = []
+        for order, table in ((0, frames), (1, readings)):
+            for i, (dev, ts) in enumerate(
+                zip(table["device_id"].to_pylist(), table["ts"].to_pylist(), strict=True)
+            ):
+                if ts >= last[dev] - window_s:
+                    merged.append((dev, ts, order, i))
+        merged.sort()
+        r = {c: readings[c].to_pylist() for c in READINGS.names}
+        f = {c: frames[c].to_pylist() for c in ("ffc", "gain", "received_s")}
+        seen: set[tuple[str, float, int]] = set()
+        for dev, ts, order, i in merged:
+            if (dev, ts, order) in seen:
+                continue
+            seen.add((dev, ts, order))
+            if order == 1:
+                values = (r[c][i] for c in ("co2_ppm", "temperature_c", "humidity_pct"))
+                reading = Reading(ts, *(np.nan if v is None else float(v) for v in values))
+                yield Message(dev, "scd41", ts, r["received_s"][i], reading=reading)
+            else:
+                raw = frames["frame"][i].as_py()
+                pixels = np.frombuffer(raw, "<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH)
+                yield Message(
+                    dev, "thermal", ts, f["received_s"][i], frame=pixels.astype(np.uint16),
+                    ffc=bool(f["ffc"][i]), gain=str(f["gain"][i]),
+                )  # fmt: skip
+
+    def prune(self, older_than_s: float, now: float | None = None) -> list[str]:
+        """Delete the days of readings and frames received before ``now - older_than_s``; the
+        folders deleted."""
+        cutoff = _day((time.time() if now is None else now) - older_than_s)
+        gone = []
+        for folder in FOLDERS.values():
+            base = os.path.join(self.root, folder)
+            if not os.path.isdir(base):
+                continue
+            for day in sorted(os.listdir(base)):
+                if day.startswith("day=") and day[4:] < cutoff:
+                    shutil.rmtree(os.path.join(base, day))
+                    gone.append(os.path.join(folder, day))
+        return gone

@@ -1,0 +1,221 @@
+"""Ingest: durable before acknowledged, the same rows as the offline fold whatever the order
+messages arrive in, duplicates dropped, bad messages dead-lettered and counted, streams rebuilt
+after a restart."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import OfflineFeatures
+
+
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def device_stream(dataset: Path, scenario: int = 0) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+    """(scenario_id, device_id, readings, frames) of the first device of a scenario, frames
+    limited to those the stream uses (the latest at or before t and t - 1 s)."""
+    readings = pq.read_table(dataset / "readings").to_pandas()
+    frames = pq.read_table(dataset / "frames").to_pandas()
+    sid = sorted(readings["scenario_id"].unique())[scenario]
+    dev = sorted(readings.loc[readings["scenario_id"] == sid, "device_id"].unique())[0]
+    mine = readings[(readings["scenario_id"] == sid) & (readings["device_id"] == dev)]
+    shots = frames[(frames["scenario_id"] == sid) & (frames["device_id"] == dev)].sort_values("t_s")
+    t_frames = shots["t_s"].to_numpy()
+    used: set[int] = set()
+    for t in mine["t_s"]:
+        for at in (t, t - 1.0):
+            k = int(np.searchsorted(t_frames, at + 1e-6, side="right")) - 1
+            if k >= 0:
+                used.add(k)
+    return sid, dev, mine.sort_values("t_s"), shots.iloc[sorted(used)]
+
+
+def reading_payload(r: Any) -> bytes:
+    return json.dumps(
+        {
+            "ts": float(r.t_s),
+            "co2_ppm": _num(r.co2_ppm),
+            "temperature_c": _num(r.temperature_c),
+            "humidity_pct": _num(r.humidity_pct),
+        }  # fmt: skip
+    ).encode()
+
+
+def frame_payload(f: Any) -> bytes:
+    return json.dumps(
+        {
+            "ts": float(f.t_s),
+            "ffc": bool(f.ffc),
+            "gain": str(f.gain),
+            "data": base64.b64encode(f.frame).decode(),
+        }  # fmt: skip
+    ).encode()
+
+
+@pytest.fixture
+def service_state(service_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A started service state (no HTTP): model loaded, ingest running, readings wait up to a
+    minute for their frames."""
+    from embercast.config import get_settings
+    from embercast.service.state import ServiceState
+
+    monkeypatch.setenv("EMBERCAST_SERVICE_READING_WAIT_S", "60")
+    get_settings.cache_clear()
+    state = ServiceState.open(get_settings())
+    assert state.refresh_model()
+    state.ingest.start()
+    yield state
+    state.ingest.stop()
+    state.db.close()
+
+
+def _rows_seen(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, ...]]:
+    """Every feature row the device streams make, in order."""
+    from embercast.features.stream import DeviceFeatures
+
+    seen: list[tuple[float, ...]] = []
+    original = DeviceFeatures.update_reading
+
+    def spy(self: DeviceFeatures, reading: Any) -> tuple[float, ...] | None:
+        row = original(self, reading)
+        if row is not None:
+            seen.append(row)
+        return row
+
+    monkeypatch.setattr(DeviceFeatures, "update_reading", spy)
+    return seen
+
+
+@pytest.mark.parametrize("order", ["frames_first", "readings_first"])
+def test_ingested_streams_give_the_offline_rows_in_either_order(
+    service_state: Any,
+    frames_dataset: Path,
+    offline_features: OfflineFeatures,
+    monkeypatch: pytest.MonkeyPatch,
+    order: str,
+) -> None:
+    from embercast.features.sets import feature_names
+
+    _, location = offline_features("extended")
+    offline = pq.read_table(location / "features").to_pandas()
+    sid, dev, readings, frames = device_stream(frames_dataset)
+    readings, frames = readings.head(40), frames[frames["t_s"] <= readings["t_s"].iloc[39]]
+    service_state.devices.register(dev, name="kitchen sensor", zone="kitchen")
+    seen = _rows_seen(monkeypatch)
+    ingest = service_state.ingest
+    events = [("thermal", f.t_s, frame_payload(f)) for f in frames.itertuples()]
+    events += [("scd41", r.t_s, reading_payload(r)) for r in readings.itertuples()]
+    if order == "frames_first":  # each reading after its frames (a frame at t before it)
+        events.sort(key=lambda e: (e[1], e[0] != "thermal"))
+    else:  # every reading before any frame
+        events.sort(key=lambda e: (e[0] != "scd41", e[1]))
+    results = [ingest.submit("mqtt", dev, kind, payload) for kind, _, payload in events]
+    for result in results:
+        result.stored.result(timeout=30)
+        assert result.reason is None and result.accepted == 1
+    ingest.stop()
+    names = list(feature_names("extended"))
+    want = offline[(offline["scenario_id"] == sid) & (offline["device_id"] == dev)]
+    want = want.sort_values("t_s").head(len(readings))[names].to_numpy()
+    got = np.array(seen)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)  # bit for bit, NaN where NaN
+    history = service_state.hub.history(dev)
+    assert [p.t_s for p in history] == readings["t_s"].tolist()
+    assert ingest.counts == {"stored": len(events)}
+
+
+def test_duplicates_bad_messages_and_unknown_devices_are_counted(
+    service_state: Any, frames_dataset: Path
+) -> None:
+    _, dev, readings, frames = device_stream(frames_dataset)
+    service_state.devices.register(dev, name="hall", zone="hall")
+    ingest = service_state.ingest
+    first = readings.iloc[0]
+    good = reading_payload(first)
+    sent = [
+        (dev, "scd41", good),
+        (dev, "scd41", good),  # a duplicate (same device, same time)
+        (dev, "scd41", b"{not json"),
+        (dev, "scd41", json.dumps({"ts": 1.0, "co2_ppm": "high"}).encode()),
+        (
+            dev,
+            "thermal",
+            json.dumps({"ts": 2.0, "data": base64.b64encode(b"12").decode()}).encode(),
+        ),
+        (dev, "scd41", json.dumps({"ts": 3.0, "device_id": "other"}).encode()),
+        ("stranger", "scd41", good),
+        (dev, "thermal", frame_payload(frames.iloc[0]).replace(b'"ffc"', b'"ffc_"')),
+    ]
+    results = [ingest.submit("http", d, k, p) for d, k, p in sent]
+    for r in results:
+        r.stored.result(timeout=30)
+    reasons = [r.reason for r in results]
+    assert reasons == [None, None, "json", "schema", "frame_size", "device_mismatch",
+                       "unknown_device", "schema"]  # fmt: skip
+    assert results[1].duplicates == 1 and results[1].accepted == 0
+    # a reading older than what the stream has folded is too late to use
+    ingest.hub.flush()
+    late = json.dumps({"ts": float(first.t_s) - 5.0, "co2_ppm": 500.0}).encode()
+    assert ingest.submit("http", dev, "scd41", late).reason == "reading_order"
+    counts = ingest.counts
+    assert counts == {"stored": 1, "duplicate": 1, "dead_letter": 7}
+    assert sum(counts.values()) == len(sent) + 1  # every message sent is counted once
+    letters = ingest.dead_letters()
+    assert [d["reason"] for d in letters][:2] == ["reading_order", "schema"]
+    assert {d["reason"] for d in letters} == {"json", "schema", "frame_size", "device_mismatch",
+                                              "unknown_device", "reading_order"}  # fmt: skip
+    assert all(d["bytes"] > 0 for d in letters)
+    assert ingest.log.read("scd41").num_rows == 1  # stored once
+
+
+def test_a_restart_rebuilds_each_stream_from_what_was_stored(
+    service_env: Path, frames_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.config import get_settings
+    from embercast.service.state import ServiceState
+
+    monkeypatch.setenv("EMBERCAST_SERVICE_READING_WAIT_S", "60")
+    get_settings.cache_clear()
+    _, dev, readings, frames = device_stream(frames_dataset)
+    readings = readings.head(60)
+    events = [("thermal", f.t_s, frame_payload(f)) for f in frames.itertuples()
+              if f.t_s <= readings["t_s"].iloc[-1]]  # fmt: skip
+    events += [("scd41", r.t_s, reading_payload(r)) for r in readings.itertuples()]
+    events.sort(key=lambda e: (e[1], e[0] != "thermal"))
+    half = next(
+        i for i, e in enumerate(events) if e[0] == "scd41" and e[1] >= readings["t_s"].iloc[30]
+    )
+
+    def run(parts: list[list[tuple[str, float, bytes]]], home: str) -> list[float]:
+        monkeypatch.setenv("EMBERCAST_SERVICE_HOME", home)
+        get_settings.cache_clear()
+        out: list[float] = []
+        for part in parts:
+            state = ServiceState.open(get_settings())
+            state.refresh_model()
+            state.ingest.start()
+            if not state.devices.list():
+                state.devices.register(dev, name="lab", zone="lab")
+            for kind, _, payload in part:
+                state.ingest.submit("mqtt", dev, kind, payload).stored.result(timeout=30)
+            state.ingest.stop()
+            out = [p.p_fire for p in state.hub.history(dev)]
+            state.db.close()
+        return out
+
+    whole = run([events], str(service_env / "once"))
+    restarted = run([events[:half], events[half:]], str(service_env / "twice"))
+    assert len(whole) == len(readings) and restarted == whole
