@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from embercast import __version__
 from embercast.config import Settings, get_settings
 from embercast.service.limits import BodyLimit
-from embercast.service.routes import devices, health, ingest, models, predict
+from embercast.service.routes import alarms, devices, health, ingest, models, predict
 from embercast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(state.refresh_model)
         await run_in_threadpool(state.ingest.start)
+        await run_in_threadpool(state.alarm_recorder.reconcile, state.hub)
         follower = asyncio.create_task(_follow_model(state))
         try:
             yield
@@ -73,6 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
-    for module in (health, predict, models, devices, ingest):
+    for module in (health, predict, models, devices, ingest, alarms):
         app.include_router(module.router)
     return app

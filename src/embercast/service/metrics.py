@@ -39,6 +39,10 @@ class ServiceMetrics:
         self.model_swaps = Counter(
             "embercast_model_swaps", "Times the served model was replaced", registry=self.registry
         )
+        self.alarms_raised = Counter(
+            "embercast_alarms_raised", "Alarms raised, by zone ('' for an unregistered device)",
+            ["zone"], registry=self.registry,
+        )  # fmt: skip
 
     def count_ingest(self, source: str, outcome: str, n: int) -> None:
         self.ingested.labels(source, outcome).inc(n)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from embercast.config import Settings
+from embercast.service.alarms import AlarmRecorder, AlarmStore, chained, service_recorder
 from embercast.service.db import DB_FILE, ServiceDB
 from embercast.service.devices import DeviceStore, NotFound
 from embercast.service.hub import StreamHub
@@ -38,6 +39,9 @@ class ServiceState:
     devices: DeviceStore
     hub: StreamHub
     ingest: Ingest
+    alarms: AlarmStore
+    alarm_recorder: AlarmRecorder
+    """The hub's sink: keeps ``alarms`` in step with the devices' decisions."""
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     _others: dict[str, LiveModel] = field(default_factory=dict)
 
@@ -53,10 +57,14 @@ class ServiceState:
             flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
             known=partial(_refusal, devices), counted=metrics.count_ingest,
         )  # fmt: skip
+        alarms = AlarmStore(db)
+        recorder = service_recorder(alarms, devices, models, metrics)
+        hub.sink = chained(hub.sink, recorder.update)
         return cls(
             settings=settings, db=db, keys=KeyStore(db), models=models,
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
             ingest=ingest, metrics=metrics,
+            alarms=alarms, alarm_recorder=recorder,
         )  # fmt: skip
 
     def other_model(self, ref: str) -> LiveModel:
