@@ -39,6 +39,7 @@ SECTIONS: dict[str, str] = {
     "registry": "the model registry and its promotion gate",
     "inference": "batch scoring",
     "service": "the live service: address, its state, the model it serves, request limits",
+    "mqtt": "the MQTT broker the service takes device messages from (none: HTTP only)",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -280,6 +281,31 @@ class Settings(BaseSettings):
         json_schema_extra=_in("service"),
         default=None,
         description="PEM private key file of ``service_tls_cert``.",
+    )
+
+    mqtt_url: str | None = Field(
+        json_schema_extra=_in("mqtt"),
+        default=None,
+        description="Broker the service subscribes to: mqtt://user:password@host:port (mqtts:// "
+        "for TLS); none: devices post over HTTP only.",
+    )
+    mqtt_client_id: str = Field(
+        json_schema_extra=_in("mqtt"),
+        default="embercast-service",
+        description="The service's MQTT client id: its persistent session on the broker keeps "
+        "the messages that arrive while the service is down.",
+    )
+    mqtt_tls_ca: str | None = Field(
+        json_schema_extra=_in("mqtt"),
+        default=None,
+        description="CA certificate file to check the broker's certificate with (mqtts://).",
+    )
+    mqtt_keepalive_s: int = Field(
+        json_schema_extra=_in("mqtt"),
+        default=30,
+        ge=5,
+        le=3600,
+        description="MQTT keepalive: how soon a lost connection is noticed [s].",
     )
 
     def file_keys(self) -> set[str]:

@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(state.refresh_model)
         await run_in_threadpool(state.ingest.start)
         await run_in_threadpool(state.alarm_recorder.reconcile, state.hub)
+        if state.mqtt is not None:
+            state.mqtt.start()
         follower = asyncio.create_task(_follow_model(state))
         try:
             yield
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            if state.mqtt is not None:
+                await run_in_threadpool(state.mqtt.stop)
             await run_in_threadpool(state.ingest.stop)
             state.db.close()
 

@@ -17,6 +17,7 @@ from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
+from embercast.service.mqtt import MqttIngest
 
 
 def _refusal(devices: DeviceStore, device_id: str) -> str | None:
@@ -43,6 +44,8 @@ class ServiceState:
     alarm_recorder: AlarmRecorder
     """The hub's sink: keeps ``alarms`` in step with the devices' decisions."""
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    mqtt: MqttIngest | None = None
+    """The broker subscription, when settings name a broker (``mqtt_url``)."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
 
     @classmethod
@@ -60,10 +63,16 @@ class ServiceState:
         alarms = AlarmStore(db)
         recorder = service_recorder(alarms, devices, models, metrics)
         hub.sink = chained(hub.sink, recorder.update)
+        mqtt = None
+        if settings.mqtt_url:
+            mqtt = MqttIngest(
+                ingest, settings.mqtt_url, settings.mqtt_client_id,
+                tls_ca=settings.mqtt_tls_ca, keepalive_s=settings.mqtt_keepalive_s,
+            )  # fmt: skip
         return cls(
             settings=settings, db=db, keys=KeyStore(db), models=models,
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
-            ingest=ingest, metrics=metrics,
+            ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder,
         )  # fmt: skip
 

@@ -23,6 +23,9 @@ def readyz(state: State) -> JSONResponse:
         "model": "ok" if model is not None else f"not loaded: {state.models.error or 'loading'}",
         "store": "ok" if state.db.writable() else f"{state.db.path} cannot be written",
     }
+    if state.mqtt is not None:
+        broker = f"{state.mqtt.address.host}:{state.mqtt.address.port}"
+        checks["broker"] = "ok" if state.mqtt.connected.is_set() else f"not connected to {broker}"
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)

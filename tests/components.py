@@ -1,0 +1,93 @@
+"""Real components the tests start and stop themselves: Debian packages installed when missing
+(as root), and a Mosquitto broker on a free loopback port with embercast's configuration.
+
+A test that needs a component that cannot be had is skipped with the reason, and fails under
+``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from embercast.service.broker import SERVICE_USER, set_password, write_broker_config
+from helpers import free_port
+
+
+def need(binary: str, package: str) -> str:
+    """The path of ``binary``, installing Debian's ``package`` when it is missing and the tests
+    run as root; else skip (fail under CI=true)."""
+    found = shutil.which(binary) or (
+        f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None
+    )
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env,
+                       capture_output=True, check=False)  # fmt: skip
+        found = shutil.which(binary) or (
+            f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None
+        )
+    if found is None:
+        reason = (
+            f"{binary} (Debian package {package}) is not installed and cannot be installed here"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+class Mosquitto:
+    """A Mosquitto broker in ``folder`` on a free loopback port, with a password for the service
+    and for each device of ``devices``; ``start``, ``stop`` (SIGTERM: it saves its persistence),
+    ``kill`` (SIGKILL)."""
+
+    def __init__(self, folder: Path, devices: list[str]) -> None:
+        self.binary = need("mosquitto", "mosquitto")
+        need("mosquitto_passwd", "mosquitto")
+        self.folder = folder
+        self.port = free_port()
+        self.config = write_broker_config(folder, port=self.port, user="root")
+        self.service_password = set_password(folder, SERVICE_USER)
+        self.passwords = {d: set_password(folder, d) for d in devices}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, user: str = SERVICE_USER) -> str:
+        password = self.service_password if user == SERVICE_USER else self.passwords[user]
+        return f"mqtt://{user}:{password}@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = (self.folder / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=log,
+                                        stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(
+            f"mosquitto did not start: {(self.folder / 'mosquitto.log').read_text()}"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+        self.process = None
