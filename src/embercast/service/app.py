@@ -21,7 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from embercast import __version__
 from embercast.config import Settings, get_settings
 from embercast.service.limits import BodyLimit
+from embercast.service.live_feed import LiveFeed
 from embercast.service.routes import alarms, devices, health, ingest, models, predict
+from embercast.service.routes.dashboard import router as dashboard_router
+from embercast.service.routes.live import router as live_router
 from embercast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
@@ -37,9 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The service's app on ``settings`` (default: :func:`get_settings`)."""
     settings = settings or get_settings()
     state = ServiceState.open(settings)
+    feed = LiveFeed(state)  # the dashboard's events, fed by the hub
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        feed.start(asyncio.get_running_loop())
         await run_in_threadpool(state.refresh_model)
         await run_in_threadpool(state.ingest.start)
         await run_in_threadpool(state.alarm_recorder.reconcile, state.hub)
@@ -49,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            feed.stop()
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = state
+    app.state.live = feed
 
     @app.middleware("http")
     async def measure(
@@ -80,4 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
     for module in (health, predict, models, devices, ingest, alarms):
         app.include_router(module.router)
+    app.include_router(live_router)
+    app.include_router(dashboard_router)
     return app

@@ -1,6 +1,6 @@
 """Route dependencies: the service's state, the caller's API key with its scope (401 without a
 valid key, 403 for a scope too low, 429 over the key's rate), and the served model (503 while
-none is loaded)."""
+none is loaded). A dashboard session cookie (``POST /v1/session``) stands for its key."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from embercast.service.keys import ApiKey, Scope
 from embercast.service.live_model import LiveModel
+from embercast.service.sessions import SESSION_COOKIE
 from embercast.service.state import ServiceState
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: Authorization: Bearer emb_...")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+_session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="A dashboard session.")
 
 
 def get_state(request: Request) -> ServiceState:
@@ -27,22 +29,31 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def require(scope: Scope) -> Callable[..., ApiKey]:
-    """A dependency admitting callers whose key allows ``scope``."""
+def require(scope: Scope, sessions: bool = True) -> Callable[..., ApiKey]:
+    """A dependency admitting callers whose key (or, with ``sessions``, session) allows
+    ``scope``."""
 
     def check(
         state: State,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         header: Annotated[str | None, Security(_header)],
+        session: Annotated[str | None, Security(_session)],
     ) -> ApiKey:
         given = bearer.credentials if bearer is not None else header
-        if not given:
+        key: ApiKey | None
+        if not given and sessions and session:
+            key = state.sessions.verify(session)
+            if key is None:
+                state.metrics.rejected.labels("bad_session").inc()
+                raise HTTPException(401, "the session has ended: sign in again with an API key")
+        elif not given:
             state.metrics.rejected.labels("no_key").inc()
             raise HTTPException(
                 401, "an API key is required (Authorization: Bearer <key> or X-API-Key)",
                 headers={"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
-        key = state.keys.verify(given)
+        else:
+            key = state.keys.verify(given)
         if key is None:
             state.metrics.rejected.labels("bad_key").inc()
             raise HTTPException(
@@ -76,4 +87,6 @@ def served_model(state: State) -> LiveModel:
 Reader = Annotated[ApiKey, Depends(require("read"))]
 Operator = Annotated[ApiKey, Depends(require("operate"))]
 Admin = Annotated[ApiKey, Depends(require("admin"))]
+KeyOnly = Annotated[ApiKey, Depends(require("read", sessions=False))]
+"""A read key given as a header, never a session (to open one)."""
 Served = Annotated[LiveModel, Depends(served_model)]

@@ -18,6 +18,7 @@ from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
 from embercast.service.mqtt import MqttIngest
+from embercast.service.sessions import SessionStore
 
 
 def _refusal(devices: DeviceStore, device_id: str) -> str | None:
@@ -47,6 +48,11 @@ class ServiceState:
     mqtt: MqttIngest | None = None
     """The broker subscription, when settings name a broker (``mqtt_url``)."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
+    sessions: SessionStore = field(init=False)
+    """The dashboard's browser sessions."""
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionStore(self.db)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
