@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from embercast.cli import app
@@ -39,11 +40,28 @@ def test_generate_rejects_a_bad_holdout(tmp_path: Path) -> None:
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_run_generates_validates_and_plots(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--out", str(tmp_path / "qs"), "--workers", "1"])
-    assert result.exit_code == 0, result.output
-    assert "validated: ok" in result.stdout
-    plots = sorted((tmp_path / "qs" / "plots").glob("*.png"))
+@pytest.mark.timeout(900)
+def test_run_is_the_whole_system_and_reuses_what_it_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(tmp_path / "mlflow.db"))
+    out = tmp_path / "qs"
+    args = ["run", "--out", str(out), "--port", "0", "--speed", "30", "--json"]
+    first = runner.invoke(app, [*args, "--for", "40"])
+    assert first.exit_code == 0, first.output
+    lines = first.stdout.splitlines()
+    assert any(line.startswith("dashboard: http://127.0.0.1:") for line in lines)
+    assert any(line.startswith("API key:   emb_") for line in lines)
+    got = json.loads(lines[-1])
+    plots = sorted((out / "plots").glob("*.png"))
     assert {p.name.split("_", 1)[1] for p in plots} == {"cooking_gas_stove.png", "flaming_fire.png"}
-    assert all(p.stat().st_size > 20_000 for p in plots)
-    assert (tmp_path / "qs" / "dataset" / "manifest.json").exists()
+    assert (got["model"], got["version"], got["reused"]) == ("quickstart@champion", 1, False)
+    assert set(got["devices"].values()) == {"living-room", "kitchen", "bedroom", "office"}
+    sim = got["simulation"]
+    assert sim["acknowledged"] > 100 and sim["failed"] == 0 and sim["rejected"] == {}
+    # the living room catches fire, and the service raised its alarm
+    assert [a["zone"] for a in got["alarms"]] == ["living-room"]
+    again = runner.invoke(app, [*args, "--for", "2"])
+    assert again.exit_code == 0, again.output
+    later = json.loads(again.stdout.splitlines()[-1])
+    assert (later["version"], later["reused"]) == (1, True)

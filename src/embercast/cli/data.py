@@ -212,28 +212,6 @@ def replicas(
 
 
 @app.command()
-def run(
-    out: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "runs/quickstart",
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
-) -> None:
-    """The main job: generate a small dataset, validate it, plot a fire and a nuisance."""
-    _settings()
-    from embercast.synth.quickstart import run_quickstart
-
-    result = run_quickstart(out, workers=workers, log=lambda msg: typer.echo(msg, err=True))
-    s = result.summary
-    typer.echo(
-        f"dataset:   {result.dataset} ({s.scenarios} scenarios, {s.rows:,} rows, "
-        f"{s.frames:,} frames, {s.status} in {s.seconds:.1f} s)"
-    )
-    typer.echo(f"validated: {'ok' if result.problems == 0 else f'{result.problems} problem(s)'}")
-    for cls, path in result.plots.items():
-        typer.echo(f"plot:      {path} ({cls})")
-    if result.problems:
-        raise typer.Exit(EXIT_PROBLEMS)
-
-
-@app.command()
 def version() -> None:
     """Print the package and generator versions."""
     typer.echo(f"embercast {embercast.__version__} (generator {GENERATOR_VERSION})")

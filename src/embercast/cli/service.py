@@ -48,6 +48,59 @@ def serve(
     )  # fmt: skip
 
 
+@app.command()
+def run(
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "runs/quickstart",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    port: Annotated[
+        int | None, typer.Option(help="Service port (settings service_port; 0: any free).")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.1, max=1000.0, help="Simulated seconds per wall second.")
+    ] = 10.0,
+    for_s: Annotated[
+        float | None, typer.Option("--for", min=0.0, help="Stop after this many seconds.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """The main job: the whole system on this machine. A small dataset (validated, a fire and a
+    nuisance plotted), a model trained on it and registered as champion (both reused by later
+    runs), the service with its dashboard, and devices in four rooms (one catches fire, one
+    burns toast) streaming to it; until Ctrl-C or --for seconds."""
+    from embercast.service.system import SystemRun, run_system
+
+    settings = _settings()
+
+    def ready(run: SystemRun) -> None:
+        q = run.quickstart
+        typer.echo(f"dataset:   {q.dataset} ({q.summary.scenarios} scenarios, "
+                   f"{q.summary.rows:,} rows, validated ok)")  # fmt: skip
+        for cls, path in q.plots.items():
+            typer.echo(f"plot:      {path} ({cls})")
+        typer.echo(f"model:     {run.model_ref} (version {run.model_version}"
+                   f"{', reused' if run.model_reused else ''})")  # fmt: skip
+        typer.echo(f"dashboard: {run.url}/")
+        typer.echo(f"API key:   {run.key}")
+        rooms = ", ".join(f"{d} ({z})" for d, z in run.devices.items())
+        typer.echo(f"devices:   {rooms}, at {speed:g}x real time; Ctrl-C stops")
+
+    result = run_system(
+        out, port=settings.service_port if port is None else port, speed=speed, for_s=for_s,
+        workers=workers, log=lambda msg: typer.echo(msg, err=True), ready=ready,
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps({"url": result.url, "model": result.model_ref,
+                               "version": result.model_version, "reused": result.model_reused,
+                               "devices": result.devices, "simulation": result.simulation,
+                               "alarms": result.alarms}, default=str))  # fmt: skip
+        return
+    sent = result.simulation.get("sent", 0)
+    typer.echo(f"sent:      {sent:,} messages; alarms: {len(result.alarms)}")
+    for alarm in result.alarms:
+        typer.echo(f"alarm:     {alarm['zone']} ({alarm['device_id']}) {alarm['state']}, "
+                   f"peak p {alarm['peak_p']:.2f}")  # fmt: skip
+
+
 def _store() -> KeyStore:
     from embercast.service.db import DB_FILE, ServiceDB
     from embercast.service.keys import KeyStore

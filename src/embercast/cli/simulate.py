@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -126,8 +125,6 @@ def simulate(
 
     if (http is None) == (mqtt is None):
         _fail("give exactly one of --http URL or --mqtt URL")
-    if mqtt is not None and importlib.util.find_spec("embercast.service.mqtt") is None:
-        _fail("--mqtt is not available yet (no MQTT client in this install): use --http")
     if http is not None and not key:
         _fail("an API key is needed: --key or EMBERCAST_API_KEY (embercast keys create)")
     found = simulator.parse_faults(faults)

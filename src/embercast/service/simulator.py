@@ -343,15 +343,20 @@ def _device_row(p: Plan, transport: Transport, unsent: int, lag_s: float) -> dic
 
 
 def run(
-    plans: list[Plan], transport: Transport, speed: float, start: float | None = None
+    plans: list[Plan],
+    transport: Transport,
+    speed: float,
+    start: float | None = None,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """Send every plan's messages through ``transport``, ``speed`` simulated seconds per wall
-    second, a thread per device; ``start`` the simulation's start [Unix s] (default: now).
+    second, a thread per device; ``start`` the simulation's start [Unix s] (default: now);
+    setting ``stop`` ends the run early.
     Ctrl-C stops it early; :class:`ServiceRefused` from any device stops all and is raised."""
     if not speed > 0 or math.isinf(speed):
         raise InputError(f"speed must be a finite number > 0, got {speed}")
     start = time.time() if start is None else start
-    stop = threading.Event()
+    stop = threading.Event() if stop is None else stop
     unsent: Counter[str] = Counter()
     lag: dict[str, float] = {p.device.device_id: 0.0 for p in plans}
     errors: list[BaseException] = []

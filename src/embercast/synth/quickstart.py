@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from embercast.dataset.validate import validate_dataset
 from embercast.store.fs import join, resolve
 from embercast.synth.plot import plot_scenario
+from embercast.synth.result import InlineFeatures
 from embercast.synth.writer import DatasetExistsError, GenerateSummary, generate_dataset
 
 QUICKSTART_SCENARIOS = 32
@@ -34,17 +35,20 @@ def run_quickstart(
     scenarios: int = QUICKSTART_SCENARIOS,
     seed: int = 0,
     workers: int = 2,
+    features: InlineFeatures | None = None,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> QuickstartResult:
-    """Generate ``scenarios`` scenarios into ``out/dataset``, validate them, and plot the first
-    flaming fire and the first gas-stove cooking scenario into ``out/plots``.
+    """Generate ``scenarios`` scenarios into ``out/dataset`` (with ``features`` computed on the
+    way when given, into ``out/dataset/features``), validate them, and plot the first flaming
+    fire and the first gas-stove cooking scenario into ``out/plots``.
 
     ``out/dataset`` belongs to the quickstart: a complete dataset there with the same arguments
     is reused, and an embercast dataset made with other arguments or by another generator
     version (an upgrade) is replaced, with a log line saying so."""
     dataset = join(out, "dataset")
     log(f"generating {scenarios} scenarios into {dataset}")
-    args: dict[str, Any] = {"scenarios": scenarios, "seed": seed, "frames": "sample:6"}
+    args: dict[str, Any] = {"scenarios": scenarios, "seed": seed, "frames": "sample:6",
+                            "features": features}  # fmt: skip
     try:
         summary = generate_dataset(dataset, workers=workers, **args)
     except DatasetExistsError as exc:
