@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,29 @@ def test_a_restart_rebuilds_each_stream_from_what_was_stored(
     whole = run([events], str(service_env / "once"))
     restarted = run([events[:half], events[half:]], str(service_env / "twice"))
     assert len(whole) == len(readings) and restarted == whole
+
+
+def test_store_prune_deletes_whole_days_past_the_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    from embercast.features.base import Reading
+    from embercast.service.ingest_log import IngestLog
+    from embercast.service.messages import Message
+    from helpers import invoke
+
+    home = tmp_path / "svc"
+    monkeypatch.setenv("EMBERCAST_SERVICE_HOME", str(home))
+    log = IngestLog(str(home / "ingest"), flush_s=0.0)
+    log.append(
+        [Message("d1", "scd41", 5.0, clock.time(), reading=Reading(5.0, 500, 21, 40))]
+    ).result(10)
+    log.close()
+    old = home / "ingest" / "readings" / "day=2020-01-01"
+    shutil.copytree(next((home / "ingest" / "readings").iterdir()), old)
+    assert IngestLog(str(home / "ingest")).read("scd41").num_rows == 2
+    result = invoke("store", "prune", "--older-than-days", "30", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == ["readings/day=2020-01-01"]
+    assert not old.exists() and IngestLog(str(home / "ingest")).read("scd41").num_rows == 1

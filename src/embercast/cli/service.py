@@ -21,6 +21,8 @@ keys_app = typer.Typer(
     help="API keys of the service: create (shown once), list, revoke.", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
+store_app = typer.Typer(help="The service's stored readings and frames.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
 
 
 @app.command()
@@ -157,3 +159,31 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
     except InputError as exc:
         _fail(str(exc))
     typer.echo(f"revoked key {record.key_id} ({record.name})")
+
+
+@store_app.command("prune")
+def store_prune(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Keep this many days (settings service_retention_days)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete the days of stored readings and frames older than the retention (whole days,
+    by the day they were received, UTC)."""
+    from embercast.service.ingest import INGEST_DIR
+    from embercast.service.ingest_log import IngestLog
+
+    settings = _settings()
+    days = settings.service_retention_days if older_than_days is None else older_than_days
+    log = IngestLog(os.path.join(settings.service_home, INGEST_DIR))
+    try:
+        gone = log.prune(days * 86_400.0)
+    finally:
+        log.close()
+    if as_json:
+        typer.echo(json.dumps({"deleted": gone, "kept_days": days}))
+    else:
+        for folder in gone:
+            typer.echo(f"deleted {folder}")
+        typer.echo(f"{len(gone)} day folder(s) deleted; the last {days:g} days are kept")
