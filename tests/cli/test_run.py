@@ -45,9 +45,10 @@ def test_run_is_the_whole_system_and_reuses_what_it_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(tmp_path / "mlflow.db"))
+    monkeypatch.setenv("EMBERCAST_SERVICE_FLUSH_S", "0.01")  # devices keep up at 40x
     out = tmp_path / "qs"
-    args = ["run", "--out", str(out), "--port", "0", "--speed", "30", "--json"]
-    first = runner.invoke(app, [*args, "--for", "40"])
+    args = ["run", "--out", str(out), "--port", "0", "--speed", "40", "--json"]
+    first = runner.invoke(app, [*args, "--for", "30"])
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
     assert any(line.startswith("dashboard: http://127.0.0.1:") for line in lines)
