@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if state.mqtt is not None:
                 await run_in_threadpool(state.mqtt.stop)
             await run_in_threadpool(state.ingest.stop)
+            await run_in_threadpool(state.jobs.close)
             state.db.close()
 
     app = FastAPI(
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
     for module in (health, predict, models, devices, ingest, alarms):
         app.include_router(module.router)
+    app.include_router(models.jobs_router)
     app.include_router(live_router)
     app.include_router(dashboard_router)
     return app

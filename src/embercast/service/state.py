@@ -13,6 +13,7 @@ from embercast.service.db import DB_FILE, ServiceDB
 from embercast.service.devices import DeviceStore, NotFound
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
+from embercast.service.jobs import Jobs
 from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
@@ -43,6 +44,8 @@ class ServiceState:
     ingest: Ingest
     alarms: AlarmStore
     alarm_recorder: AlarmRecorder
+    jobs: Jobs
+    """Background jobs (promotion, rollback)."""
     """The hub's sink: keeps ``alarms`` in step with the devices' decisions."""
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     mqtt: MqttIngest | None = None
@@ -79,7 +82,7 @@ class ServiceState:
             settings=settings, db=db, keys=KeyStore(db), models=models,
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
             ingest=ingest, metrics=metrics, mqtt=mqtt,
-            alarms=alarms, alarm_recorder=recorder,
+            alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
         )  # fmt: skip
 
     def other_model(self, ref: str) -> LiveModel:

@@ -1,14 +1,19 @@
-"""``/v1/models``: the registry's versions and the model being served."""
+"""``/v1/models``: the registry's versions and the model being served; promotion and rollback
+(admin) run as background jobs (``202`` and ``/v1/jobs/{id}`` to poll), since the gate may
+measure both versions again."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
 
 from embercast.errors import InputError
 from embercast.lifecycle.registry import Registry
-from embercast.service.deps import Reader, Served
+from embercast.service.deps import Admin, Reader, Served, State
+from embercast.service.jobs import JobNotFound
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -36,3 +41,49 @@ def version(name: str, version: int, _: Reader) -> dict[str, Any]:
     if not found:
         raise HTTPException(404, f"no model version {name}/{version}")
     return found[0]
+
+
+def _accepted(job: Any) -> JSONResponse:
+    body = {"job_id": job.job_id, "status": job.status, "location": f"/v1/jobs/{job.job_id}"}
+    return JSONResponse(body, status_code=202, headers={"Location": body["location"]})
+
+
+@router.post(
+    "/{name}/{version}/promote",
+    status_code=202,
+    summary="Make a version champion if it passes the promotion gate (a job to poll)",
+)
+def promote(name: str, version: int, state: State, key: Admin) -> JSONResponse:
+    def work() -> dict[str, Any]:
+        decision = Registry().promote(f"{name}/{version}")
+        state.refresh_model()
+        return {"promoted": decision.passed, "reasons": decision.reasons,
+                "compared_on": decision.compared_on}  # fmt: skip
+
+    job = state.jobs.submit("promote", {"name": name, "version": version}, key.key_id, work)
+    return _accepted(job)
+
+
+@router.post(
+    "/{name}/rollback",
+    status_code=202,
+    summary="Give the champion alias back to the previous champion (a job to poll)",
+)
+def rollback(name: str, state: State, key: Admin) -> JSONResponse:
+    def work() -> dict[str, Any]:
+        champion = Registry().rollback(name)
+        state.refresh_model()
+        return {"champion": champion}
+
+    return _accepted(state.jobs.submit("rollback", {"name": name}, key.key_id, work))
+
+
+jobs_router = APIRouter(prefix="/v1/jobs", tags=["models"])
+
+
+@jobs_router.get("/{job_id}", summary="A background job: status, result or error")
+def job(job_id: str, state: State, _: Reader) -> dict[str, Any]:
+    try:
+        return asdict(state.jobs.get(job_id))
+    except JobNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
