@@ -91,3 +91,28 @@ class Mosquitto:
             self.process.kill()
             self.process.wait(timeout=20)
         self.process = None
+
+
+def serve(env: dict[str, str], port: int, needs: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """``embercast serve`` on ``port`` with ``env``, once ``/readyz`` answers 200 (and its
+    checks ``needs``, e.g. ``broker``, are ok); killed if it never does."""
+    import sys
+
+    import httpx
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "embercast.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            checks = ready.json()["checks"] if ready.status_code == 200 else {}
+            if ready.status_code == 200 and all(checks.get(n) == "ok" for n in needs):
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"the service never became ready ({', '.join(needs) or 'model, store'})")

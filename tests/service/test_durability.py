@@ -7,34 +7,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from components import serve
 from helpers import free_port
 
 DEVICES = 4
 PER_DEVICE = 150
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "embercast.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("the service never became ready")
 
 
 def _reading(i: int) -> dict[str, float]:
@@ -55,7 +38,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(service_env: Path) -> Non
     db.close()
     env = dict(os.environ)
     port = free_port()
-    process = _serve(env, port)
+    process = serve(env, port)
     acked: dict[str, set[float]] = {f"dev-{d}": set() for d in range(DEVICES)}
     failed: dict[str, set[float]] = {f"dev-{d}": set() for d in range(DEVICES)}
     lock = threading.Lock()
@@ -93,7 +76,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(service_env: Path) -> Non
         assert times <= have.get(name, set()), f"{name}: acknowledged readings were lost"
 
     # the restarted service takes the rest; what it had stored already is a duplicate
-    process = _serve(env, port)
+    process = serve(env, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}",
                           headers={"X-API-Key": key}, timeout=10) as client:  # fmt: skip

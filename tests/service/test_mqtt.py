@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from components import Mosquitto
+from components import Mosquitto, serve
 from helpers import free_port
 
 DEVICES = ["lab-1", "lab-2"]
@@ -55,24 +53,6 @@ def _register(home: Path) -> str:
     return key
 
 
-def _serve(env: dict[str, str], port: int, key: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "embercast.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            if ready.status_code == 200 and ready.json()["checks"].get("broker") == "ok":
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError("the service never became ready with its broker")
-
-
 def _stored(home: Path) -> list[tuple[str, float]]:
     from embercast.service.ingest_log import IngestLog
 
@@ -95,7 +75,7 @@ def test_nothing_acknowledged_is_lost_when_service_and_broker_die(
     watcher = _client(broker, "embercast-service", "status-watcher")
     watcher.on_message = lambda c, u, m: statuses.append(m.payload.decode())
     watcher.subscribe("embercast/v1/service/status", qos=1)
-    service = _serve(env, port, key)
+    service = serve(env, port, ("broker",))
     device = _client(broker, "lab-1")
     total = 400
     sent = 0
@@ -115,7 +95,7 @@ def test_nothing_acknowledged_is_lost_when_service_and_broker_die(
                 watcher = _client(broker, "embercast-service", "status-watcher-2")
                 watcher.on_message = lambda c, u, m: statuses.append(m.payload.decode())
                 watcher.subscribe("embercast/v1/service/status", qos=1)
-        service = _serve(env, port, key)  # the session's waiting messages come in
+        service = serve(env, port, ("broker",))  # the session's waiting messages come in
         deadline = time.monotonic() + 60
         while len(_stored(service_env)) < total and time.monotonic() < deadline:
             time.sleep(0.2)
