@@ -120,16 +120,20 @@ def _when(seconds: float | None) -> str:
 def keys_create(
     name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
     scope: Annotated[str, typer.Option(help="read, operate (alarm actions) or admin.")] = "read",
+    quota_per_day: Annotated[
+        int | None, typer.Option(help="At most this many requests per UTC day (429 beyond).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key; it is printed once and stored only as its hash."""
     try:
-        record, key = _store().create(name, scope)
+        record, key = _store().create(name, scope, quota_per_day)
     except InputError as exc:
         _fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"key_id": record.key_id, "name": record.name,
-                               "scope": record.scope, "key": key}))  # fmt: skip
+                               "scope": record.scope, "quota_per_day": record.quota_per_day,
+                               "key": key}))  # fmt: skip
     else:
         typer.echo(key)
         typer.echo(f"key {record.key_id} ({record.scope}) for {record.name}: keep it, it is not "
@@ -138,17 +142,40 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every key: id, name, scope, created, revoked (never the key)."""
-    keys = _store().list()
+    """Every key: id, name, scope, daily quota and today's use, created, revoked (never the
+    key)."""
+    store = _store()
+    keys = store.list()
     if as_json:
         rows = [{"key_id": k.key_id, "name": k.name, "scope": k.scope, "created_s": k.created_s,
-                 "revoked_s": k.revoked_s} for k in keys]  # fmt: skip
+                 "revoked_s": k.revoked_s, "quota_per_day": k.quota_per_day,
+                 "used_today": store.used_today(k.key_id)} for k in keys]  # fmt: skip
         typer.echo(json.dumps(rows))
         return
-    table = Table("id", "name", "scope", "created", "revoked")
+    table = Table("id", "name", "scope", "quota/day", "used today", "created", "revoked")
     for k in keys:
-        table.add_row(k.key_id, k.name, k.scope, _when(k.created_s), _when(k.revoked_s))
+        quota = "" if k.quota_per_day is None else f"{k.quota_per_day:,}"
+        table.add_row(k.key_id, k.name, k.scope, quota, f"{store.used_today(k.key_id):,}",
+                      _when(k.created_s), _when(k.revoked_s))  # fmt: skip
     Console().print(table)
+
+
+@keys_app.command("quota")
+def keys_quota(
+    key_id: Annotated[str, typer.Argument(help="The key's id (keys list).")],
+    per_day: Annotated[str, typer.Argument(help="Requests per UTC day, or 'none'.")],
+) -> None:
+    """Set a key's daily quota (a running service applies it from the key's next request)."""
+    try:
+        quota = None if per_day.lower() == "none" else int(per_day)
+    except ValueError:
+        _fail(f"a quota is a number of requests per day or 'none', not {per_day!r}")
+    try:
+        record = _store().set_quota(key_id, quota)
+    except InputError as exc:
+        _fail(str(exc))
+    shown = "no quota" if record.quota_per_day is None else f"{record.quota_per_day:,} a day"
+    typer.echo(f"key {record.key_id} ({record.name}): {shown}")
 
 
 @keys_app.command("revoke")

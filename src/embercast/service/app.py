@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(state.mqtt.stop)
             await run_in_threadpool(state.ingest.stop)
             await run_in_threadpool(state.jobs.close)
+            state.keys.flush()
             state.db.close()
 
     app = FastAPI(

@@ -1,6 +1,6 @@
 """Route dependencies: the service's state, the caller's API key with its scope (401 without a
-valid key, 403 for a scope too low, 429 over the key's rate), and the served model (503 while
-none is loaded). A dashboard session cookie (``POST /v1/session``) stands for its key."""
+valid key, 403 for a scope too low, 429 over the key's rate or daily quota), and the served model
+(503 while none is loaded). A dashboard session cookie (``POST /v1/session``) stands for its key."""
 
 from __future__ import annotations
 
@@ -69,6 +69,14 @@ def require(scope: Scope, sessions: bool = True) -> Callable[..., ApiKey]:
                 429, f"too many requests for this key (settings service_rate_per_s = "
                 f"{state.limiter.rate:g}); retry after {wait:.3f} s",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )  # fmt: skip
+        renews = state.keys.spend(key)
+        if renews > 0:
+            state.metrics.rejected.labels("quota").inc()
+            raise HTTPException(
+                429, f"this key's quota of {key.quota_per_day} requests per day is used up; it "
+                f"renews at 00:00 UTC, in {renews:.0f} s (embercast keys quota changes it)",
+                headers={"Retry-After": str(max(1, math.ceil(renews)))},
             )  # fmt: skip
         return key
 
