@@ -249,3 +249,16 @@ def test_without_a_loadable_model_the_service_is_not_ready(
         assert ready.status_code == 503 and "fire@nobody" in ready.json()["checks"]["model"]
         answer = client.post("/v1/predict", headers={"X-API-Key": key}, json={"rows": [{}]})
         assert answer.status_code == 503 and "no model is loaded" in answer.json()["detail"]
+
+
+def test_metrics_count_requests_by_route_and_status(served: Any) -> None:
+    client: TestClient = served.client
+    for _ in range(3):
+        assert client.get("/v1/models/current", headers=served.auth()).status_code == 200
+    assert client.get("/v1/models/current").status_code == 401
+    assert client.get("/nowhere", headers=served.auth()).status_code == 404
+    text = client.get("/metrics", headers=served.auth()).text
+    assert 'embercast_requests_total{route="/v1/models/current",status="200"} 3.0' in text
+    assert 'embercast_requests_total{route="/v1/models/current",status="401"} 1.0' in text
+    assert 'embercast_requests_total{route="unmatched",status="404"} 1.0' in text
+    assert 'embercast_request_seconds_count{route="/v1/models/current"} 4.0' in text

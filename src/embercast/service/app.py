@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from embercast import __version__
 from embercast.config import Settings, get_settings
 from embercast.service.limits import BodyLimit
 from embercast.service.live_feed import LiveFeed
+from embercast.service.metrics import Measure
 from embercast.service.routes import alarms, devices, health, ingest, models, predict
 from embercast.service.routes.dashboard import router as dashboard_router
 from embercast.service.routes.live import router as live_router
@@ -74,18 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = state
     app.state.live = feed
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(name, str(response.status_code)).inc()
-        state.metrics.latency.labels(name).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(Measure, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
     for module in (health, predict, models, devices, ingest, alarms):
         app.include_router(module.router)
