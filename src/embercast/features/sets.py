@@ -102,6 +102,20 @@ SCD41_CHANNELS = (co2, scd41_temperature, scd41_humidity, scd41_water)
 give)."""
 
 
+def is_scd41(extractor: Extractor) -> bool:
+    """Whether ``extractor`` reads the SCD41 reading alone (every channel it follows is one of
+    :data:`SCD41_CHANNELS`): its values need no frame, so the service can compute them from the
+    readings it receives. Any other extractor (one that reads F or P, or a channel not known
+    here) is thermal: a device that sends edge features computes it
+    (:class:`~embercast.features.edge.EdgeThermal`).
+
+    >>> [is_scd41(e) for e in standard18()]
+    [False, False, False, False, False, False, True]
+    """
+    channels = getattr(extractor, "channels", (getattr(extractor, "channel", None),))
+    return all(c in SCD41_CHANNELS for c in channels)
+
+
 def scd41_features(name: str) -> tuple[str, ...]:
     """Feature columns of feature set ``name`` computed from the SCD41 alone, in order: what a
     device without a camera (or with it down) still has.
@@ -109,12 +123,7 @@ def scd41_features(name: str) -> tuple[str, ...]:
     >>> scd41_features("standard18")
     ('gas_val', 'gas_delta', 'gas_vel')
     """
-    return tuple(
-        n
-        for e in get_feature_set(name)()
-        if all(c in SCD41_CHANNELS for c in getattr(e, "channels", (getattr(e, "channel", None),)))
-        for n in e.names
-    )
+    return tuple(n for e in get_feature_set(name)() if is_scd41(e) for n in e.names)
 
 
 SCD41_FEATURES: frozenset[str] = frozenset(n for s in FEATURE_SETS for n in scd41_features(s))

@@ -5,58 +5,40 @@ folded from a recorded dataset), so both give the same numbers.
 
 F is the latest accepted frame at or before the reading's time t, usable if it is at most
 ``MAX_FRAME_AGE`` old and not an FFC repeat; P is the latest accepted frame at or before t - 1 s,
-usable under the same rules. Without a usable F every thermal feature is NaN and the row says why
-(``thermal_status``); without a usable P the P-based features (difference, flow, flicker) are NaN.
-Bad input never stops the stream: it is rejected, with its reason counted in ``rejected``.
+usable under the same rules (:mod:`embercast.features.frames`). Without a usable F every thermal
+feature is NaN and the row says why (``thermal_status``); without a usable P the P-based features
+(difference, flow, flicker) are NaN. Bad input never stops the stream: it is rejected, with its
+reason counted in ``rejected``.
+
+A row is the thermal part (:class:`~embercast.features.edge.EdgeThermal`, run on the frames
+received) and the SCD41 part (the extractors that read the reading alone). A device that
+computes the thermal part itself sends an :class:`~embercast.features.edge.EdgeRow` instead of
+frames, and ``update_reading(reading, edge=row)`` takes its values: the same row as from the
+frames.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
 
 import numpy as np
 from numpy.typing import NDArray
 
-from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
-from embercast.features.base import Extractor, Frame, Reading, RowContext
-from embercast.features.sets import get_feature_set
+from embercast.features.base import Extractor, Reading, RowContext
+from embercast.features.edge import EdgeRow, EdgeThermal, reading_problem
+from embercast.features.frames import FRAME_SHAPE, MAX_FRAME_AGE, PAIR_GAP, VALID_C, frame_problem
+from embercast.features.sets import get_feature_set, is_scd41
 
-FRAME_SHAPE = (FRAME_HEIGHT, FRAME_WIDTH)
-"""Shape of a frame (rows, columns): the Lepton 3.5's, as stored in a dataset."""
-MAX_FRAME_AGE = 0.5
-"""A frame older than this at the time it is used is stale [s] (about 4 frames at 8.7 Hz)."""
-PAIR_GAP = 1.0
-"""P is taken at or before t - PAIR_GAP [s]."""
-VALID_C = (-60.0, 700.0)
-"""Pixel temperatures outside this range are not physical for the camera [°C]."""
+__all__ = [
+    "FRAME_SHAPE",
+    "MAX_FRAME_AGE",
+    "PAIR_GAP",
+    "VALID_C",
+    "DeviceFeatures",
+    "frame_problem",
+]
+
 _EPS = 1e-6
-
-
-def frame_problem(frame: NDArray[np.generic]) -> str | None:
-    """Why a frame cannot be used, whatever its time (``frame_shape``, ``frame_dtype``,
-    ``frame_nan``, ``frame_range``), or None: the checks the stream applies to every frame,
-    also run where frames arrive (the service's ingest).
-
-    >>> frame_problem(np.zeros((120, 160), np.uint16))
-    'frame_range'
-    >>> frame_problem(np.full((120, 160), 29_315, np.uint16)) is None
-    True
-    """
-    if not isinstance(frame, np.ndarray) or frame.shape != FRAME_SHAPE:
-        return "frame_shape"
-    if frame.dtype != np.uint16 and not np.issubdtype(frame.dtype, np.floating):
-        return "frame_dtype"
-    if frame.dtype != np.uint16:
-        if not np.isfinite(frame).all():
-            return "frame_nan"
-        lo, hi = float(frame.min()), float(frame.max())
-    else:
-        lo = float(frame.min()) / 100.0 - 273.15
-        hi = float(frame.max()) / 100.0 - 273.15
-    if lo < VALID_C[0] or hi > VALID_C[1]:
-        return "frame_range"
-    return None
 
 
 class DeviceFeatures:
@@ -68,83 +50,86 @@ class DeviceFeatures:
     >>> row = dev.update_reading(Reading(5.0, 420.0, 21.0, 40.0))
     >>> dev.status, round(row[dev.names.index("gas_val")], 1), bool(np.isnan(row[0]))
     ('no_frame', 420.0, True)
+
+    The thermal part of a row can come from the device (an :class:`EdgeRow` of the same feature
+    set at the reading's time) instead of from frames:
+
+    >>> from embercast.features.edge import EdgeThermal
+    >>> edge = EdgeThermal("standard18")
+    >>> img = np.full((120, 160), 21.0, np.float32)
+    >>> edge.update_frame(10.0, img)
+    True
+    >>> reading = Reading(10.0, 425.0, 21.0, 40.0)
+    >>> row = dev.update_reading(reading, edge=edge.update(reading))
+    >>> dev.status, row[dev.names.index("t_mean")], row[dev.names.index("gas_delta")]
+    ('ok', 21.0, 5.0)
     """
 
     def __init__(
         self, feature_set: str = "standard18", extractors: list[Extractor] | None = None
     ) -> None:
         self.feature_set = feature_set
-        self._extractors = get_feature_set(feature_set)() if extractors is None else extractors
-        self.names: tuple[str, ...] = tuple(n for e in self._extractors for n in e.names)
-        self._frames: deque[Frame] = deque()
-        self._last_frame_t = -math.inf
+        extractors = get_feature_set(feature_set)() if extractors is None else extractors
+        self.names: tuple[str, ...] = tuple(n for e in extractors for n in e.names)
+        scd41 = [is_scd41(e) for e in extractors]
+        thermal = [e for e, s in zip(extractors, scd41, strict=True) if not s]
+        self.thermal = EdgeThermal(feature_set, thermal)
+        """The thermal part of the rows, from the frames received."""
+        self._scd41 = [e for e, s in zip(extractors, scd41, strict=True) if s]
+        flags = [s for e, s in zip(extractors, scd41, strict=True) for _ in e.names]
+        self._thermal_at = [i for i, s in enumerate(flags) if not s]
+        self._scd41_at = [i for i, s in enumerate(flags) if s]
         self._last_reading_t = -math.inf
-        self.rejected: Counter[str] = Counter()
+        self.rejected = self.thermal.rejected
         """Rejected inputs by reason (``frame_shape``, ``frame_dtype``, ``frame_nan``,
-        ``frame_range``, ``frame_order``, ``reading_order``, ``reading_time``)."""
+        ``frame_range``, ``frame_order``, ``reading_order``, ``reading_time``, and
+        ``edge_feature_set`` for edge values of another feature set or time)."""
         self.status = "no_frame"
         self._row: tuple[float, ...] = (math.nan,) * len(self.names)
 
     def update_frame(self, t_s: float, frame: NDArray[np.generic], ffc: bool = False) -> bool:
         """Accept a frame at ``t_s`` [s]: °C as float, or raw uint16 centikelvin. Returns whether
         it was accepted (else its reason is counted in ``rejected``)."""
-        reason = self._check_frame(t_s, frame)
-        if reason is not None:
-            self.rejected[reason] += 1
-            return False
-        if frame.dtype == np.uint16:
-            celsius = frame.astype(np.float32) / np.float32(100.0) - np.float32(273.15)
-        else:
-            celsius = frame.astype(np.float32, copy=False)
-        self._frames.append(Frame(float(t_s), celsius, bool(ffc)))
-        self._last_frame_t = float(t_s)
-        while self._frames and self._frames[0].t_s < t_s - PAIR_GAP - 2 * MAX_FRAME_AGE:
-            self._frames.popleft()
-        return True
+        return self.thermal.update_frame(t_s, frame, ffc)
 
-    def _check_frame(self, t_s: float, frame: NDArray[np.generic]) -> str | None:
-        if not math.isfinite(t_s) or t_s <= self._last_frame_t:
-            problem = frame_problem(frame)
-            return problem if problem in ("frame_shape", "frame_dtype") else "frame_order"
-        return frame_problem(frame)
-
-    def _latest(self, t: float) -> Frame | None:
-        for frame in reversed(self._frames):
-            if frame.t_s <= t + _EPS:
-                return frame
-        return None
-
-    def update_reading(self, reading: Reading) -> tuple[float, ...] | None:
+    def update_reading(
+        self, reading: Reading, edge: EdgeRow | None = None
+    ) -> tuple[float, ...] | None:
         """Make the feature row at the reading's time; None if the reading is rejected (out of
-        order, duplicated or without a finite time), with its reason counted."""
+        order, duplicated or without a finite time), with its reason counted. With ``edge``, the
+        thermal values computed on the device at the reading's time, those make the row's
+        thermal part (edge values of another feature set, version or time are counted as
+        ``edge_feature_set`` and the frames received make it)."""
         t = reading.t_s
-        if not math.isfinite(t):
-            self.rejected["reading_time"] += 1
-            return None
-        if t <= self._last_reading_t:
-            self.rejected["reading_order"] += 1
+        problem = reading_problem(t, self._last_reading_t)
+        if problem is not None:
+            self.rejected[problem] += 1
             return None
         self._last_reading_t = t
-        f = self._latest(t)
-        if f is None:
-            status = "no_frame"
-        elif t - f.t_s > MAX_FRAME_AGE + _EPS:
-            status = "stale"
-        elif f.ffc:
-            status = "ffc"
-        else:
-            status = "ok"
-        p = self._latest(t - PAIR_GAP) if status == "ok" else None
-        if p is not None and (t - PAIR_GAP - p.t_s > MAX_FRAME_AGE + _EPS or p.ffc):
-            p = None
-        ctx = RowContext(t, reading, f if status == "ok" else None, p, status)
-        values: list[float] = []
-        for extractor in self._extractors:
+        if edge is not None and not self._fits(edge, t):
+            self.rejected["edge_feature_set"] += 1
+            edge = None
+        thermal = self.thermal.update(reading) if edge is None else edge
+        assert thermal is not None  # the time was checked above
+        ctx = RowContext(t, reading, None, None, thermal.status)
+        values = [math.nan] * len(self.names)
+        for i, v in zip(self._thermal_at, thermal.values, strict=True):
+            values[i] = v
+        scd41: list[float] = []
+        for extractor in self._scd41:
             extractor.update(ctx)
-            values.extend(extractor.get())
-        self.status = status
+            scd41.extend(extractor.get())
+        for i, v in zip(self._scd41_at, scd41, strict=True):
+            values[i] = v
+        self.status = thermal.status
         self._row = tuple(values)
         return self._row
+
+    def _fits(self, edge: EdgeRow, t: float) -> bool:
+        """Whether ``edge`` is the thermal part of this stream's row at ``t``."""
+        same_set = (edge.feature_set, edge.version) == (self.thermal.feature_set,
+                                                        self.thermal.version)  # fmt: skip
+        return same_set and edge.names == self.thermal.names and abs(edge.t_s - t) <= _EPS
 
     def get(self) -> tuple[float, ...]:
         """The last feature row (NaN before the first reading)."""
