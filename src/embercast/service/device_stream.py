@@ -26,6 +26,7 @@ from embercast.errors import InputError
 from embercast.evaluation.metrics import HEAT_COLUMN
 from embercast.evaluation.sensor_supervision import HEALTH_COLUMNS
 from embercast.features.base import Reading
+from embercast.features.edge import EdgeRow
 from embercast.features.stream import DeviceFeatures
 from embercast.models.augment import sensor_columns
 from embercast.service.live_model import LiveModel
@@ -63,7 +64,8 @@ class DeviceStream:
     """The live path of device ``device_id`` scored by ``model``.
 
     ``update_frame(t, frame, ffc)`` takes a frame (raw uint16 centikelvin or °C),
-    ``update(reading)`` a reading and gives its :class:`Prediction` (None when the reading is
+    ``update(reading, edge)`` a reading (with the device's edge row at its time, when the device
+    computes its thermal features) and gives its :class:`Prediction` (None when the reading is
     rejected: its reason is counted in ``features.rejected``); ``get()`` the last prediction.
     """
 
@@ -113,10 +115,11 @@ class DeviceStream:
         """Take a frame at ``t_s`` [s]; whether it was accepted."""
         return self.features.update_frame(t_s, frame, ffc)
 
-    def row(self, reading: Reading) -> NDArray[np.float64] | None:
-        """The model's input row for ``reading`` (the stream advances), SCD41 features missing
-        when the sensor is in FAULT; None when the reading is rejected."""
-        values = self.features.update_reading(reading)
+    def row(self, reading: Reading, edge: EdgeRow | None = None) -> NDArray[np.float64] | None:
+        """The model's input row for ``reading`` (the stream advances; ``edge`` the thermal
+        values the device computed at its time), SCD41 features missing when the sensor is in
+        FAULT; None when the reading is rejected."""
+        values = self.features.update_reading(reading, edge)
         if values is None:
             return None
         full = np.asarray(values, dtype=np.float64)
@@ -141,9 +144,10 @@ class DeviceStream:
         )  # fmt: skip
         return self._last
 
-    def update(self, reading: Reading) -> Prediction | None:
-        """The prediction of one reading (None when it is rejected)."""
-        x = self.row(reading)
+    def update(self, reading: Reading, edge: EdgeRow | None = None) -> Prediction | None:
+        """The prediction of one reading, with the device's ``edge`` row at its time when it
+        sends edge features (None when the reading is rejected)."""
+        x = self.row(reading, edge)
         if x is None:
             return None
         p = float(self.model.score(x.reshape(1, -1))[0])

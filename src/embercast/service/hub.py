@@ -1,15 +1,19 @@
 """Every device's live stream: stored messages in, predictions out.
 
-Readings and frames come on separate topics, a little out of order. The hub holds each
-device's readings and frames in time order and folds a reading at t into the device's
-:class:`~embercast.service.device_stream.DeviceStream` once a frame at or after t has arrived
-(so the frames at or before t are there) or it has waited ``wait_s``; the frames up to t go in
-first, as in the offline fold. So the same stream gives the same rows whatever the order its
-messages arrive in.
+Readings and frames (or edge rows: thermal features the device computed at a reading's time)
+come on separate topics, a little out of order. The hub holds each device's readings, frames and
+edge rows in time order and folds a reading at t into the device's
+:class:`~embercast.service.device_stream.DeviceStream` once a frame or an edge row at or after t
+has arrived (so the frames at or before t, or the edge row at t, are there) or it has waited
+``wait_s``; the frames up to t go in first, as in the offline fold, and the edge row at t goes
+with the reading (an edge row whose reading never came is dropped when a later reading is
+folded, counted as ``edge_unused``). So the same stream gives the same rows whatever the order
+its messages arrive in.
 
 :meth:`StreamHub.admit` decides, before a message is stored, whether it is new (a message with
 the same device, kind and time is a ``duplicate``: dropped, not stored twice) or too late to be
-used (``reading_order`` / ``frame_order``: older than what the stream has folded).
+used (``reading_order`` / ``frame_order`` / ``edge_order``: older than what the stream has
+folded).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 
 from embercast.service.device_stream import DeviceStream, Prediction
 from embercast.service.live_model import LiveModel
-from embercast.service.messages import Message
+from embercast.service.messages import EDGE, Message
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ HISTORY = 720
 """Predictions kept per device for the dashboard's charts (an hour at one per 5 s)."""
 
 Sink = Callable[[str, Prediction], None]
+LATE = {"scd41": "reading_order", "thermal": "frame_order", EDGE: "edge_order"}
+"""Why a message of each kind is too late to use."""
 
 
 @dataclass
@@ -42,11 +48,14 @@ class _Device:
     """Waiting readings: (ts, arrival on the monotonic clock, message), by ts."""
     frames: list[tuple[float, Message]] = field(default_factory=list)
     """Frames not yet folded, by ts."""
+    edges: list[tuple[float, Message]] = field(default_factory=list)
+    """Edge rows not yet folded, by ts."""
     folded_t: float = float("-inf")
     """Time of the last reading folded."""
     frame_t: float = float("-inf")
     """Time of the last frame folded."""
-    newest_frame: float = float("-inf")
+    newest_thermal: float = float("-inf")
+    """Time of the newest frame or edge row received."""
     seen: set[tuple[str, float]] = field(default_factory=set)
     recent: deque[tuple[str, float]] = field(default_factory=deque)
     history: deque[Prediction] = field(default_factory=lambda: deque(maxlen=HISTORY))
@@ -72,7 +81,7 @@ class StreamHub:
     # ------------------------------------------------------------------ before storing
     def admit(self, message: Message) -> str | None:
         """Reserve ``message`` if it is new and can still be used; else why not
-        (``duplicate``, ``reading_order``, ``frame_order``)."""
+        (``duplicate``, ``reading_order``, ``frame_order``, ``edge_order``)."""
         with self._lock:
             dev = self._device(message.device_id)
             if dev is None:  # no model yet: stored, and folded once there is one
@@ -80,9 +89,9 @@ class StreamHub:
             key = (message.kind, message.ts)
             if key in dev.seen:
                 return "duplicate"
-            late = dev.folded_t if message.kind == "scd41" else dev.frame_t
+            late = dev.frame_t if message.kind == "thermal" else dev.folded_t
             if message.ts <= late:
-                return "reading_order" if message.kind == "scd41" else "frame_order"
+                return LATE[message.kind]
             dev.seen.add(key)
             dev.recent.append(key)
             while len(dev.recent) > 10_000:
@@ -116,9 +125,12 @@ class StreamHub:
                 if m.kind == "scd41":
                     bisect.insort(dev.readings, (m.ts, clock, m), key=lambda x: x[0])
                     dev.last_reading = m
+                elif m.kind == EDGE:
+                    bisect.insort(dev.edges, (m.ts, m), key=lambda x: x[0])
+                    dev.newest_thermal = max(dev.newest_thermal, m.ts)
                 else:
                     bisect.insort(dev.frames, (m.ts, m), key=lambda x: x[0])
-                    dev.newest_frame = max(dev.newest_frame, m.ts)
+                    dev.newest_thermal = max(dev.newest_thermal, m.ts)
                     dev.last_frame = m
             out: list[Prediction] = []
             for device_id in sorted(touched):
@@ -147,7 +159,7 @@ class StreamHub:
         out = []
         while dev.readings:
             ts, arrived, m = dev.readings[0]
-            ready = force or dev.newest_frame >= ts - _EPS or clock - arrived >= self.wait_s
+            ready = force or dev.newest_thermal >= ts - _EPS or clock - arrived >= self.wait_s
             if not ready:
                 break
             dev.readings.pop(0)
@@ -158,8 +170,15 @@ class StreamHub:
                     dev.frame_t = fts
                 else:
                     self.rejected["frame_order"] += 1
+            edge = None
+            while dev.edges and dev.edges[0][0] <= ts + _EPS:
+                ets, row = dev.edges.pop(0)
+                if ets >= ts - _EPS:
+                    edge = row.edge
+                else:
+                    self.rejected["edge_unused"] += 1
             assert m.reading is not None
-            found = dev.stream.update(m.reading)
+            found = dev.stream.update(m.reading, edge)
             dev.folded_t = max(dev.folded_t, ts)
             if found is None:
                 self.rejected["reading_order"] += 1
@@ -178,6 +197,12 @@ class StreamHub:
         with self._lock:
             for dev in self._devices.values():
                 dev.stream.use(model)
+
+    def feature_set(self) -> str | None:
+        """The feature set of the model being served (None before one is loaded): edge rows of
+        any other set cannot be used."""
+        model = self._model()
+        return None if model is None else model.feature_set
 
     def devices(self) -> list[str]:
         with self._lock:

@@ -156,11 +156,24 @@ class Ingest:
         self._count(source, "dead_letter", count)
         logger.info("dead letter from %s (%s): %s", device_id, reason, message)
 
+    def _check_feature_set(self, messages: list[Message]) -> None:
+        """Rejected (``edge_feature_set``) when an edge row is of another feature set than the
+        served model's (with no model yet, the stream checks it when it folds the row)."""
+        served = self.hub.feature_set()
+        for m in messages:
+            if m.edge is not None and served is not None and m.edge.feature_set != served:
+                raise Rejected(
+                    "edge_feature_set",
+                    f"thermal edge message at ts={m.ts}: features of {m.edge.feature_set!r}, "
+                    f"but the served model takes {served!r}",
+                )
+
     def submit(self, source: str, device_id: str, kind: str, payload: bytes) -> Submitted:
         """Take one payload of ``device_id``; see :class:`Submitted`."""
         result = Submitted()
         try:
             messages = parse(device_id, kind, payload, time.time())
+            self._check_feature_set(messages)
             refused = self.known(device_id) if self.known is not None else None
             if refused is not None:
                 raise Rejected(refused, f"device {device_id!r}: {refused.replace('_', ' ')}")

@@ -1,4 +1,4 @@
-"""The durable log of ingested readings and frames: group commit to Parquet.
+"""The durable log of ingested readings, frames and edge rows: group commit to Parquet.
 
 :meth:`IngestLog.append` queues checked messages and returns a future that completes once they
 are on disk: a writer thread gathers what arrives within ``flush_s`` and writes each kind as
@@ -7,19 +7,23 @@ leaves whole parts only. Callers acknowledge a message (HTTP 202, MQTT PUBACK) o
 future is done: nothing acknowledged is lost.
 
 Layout under the log's root: ``readings/day=YYYY-MM-DD/part-<ns>-<seq>.parquet`` and the same
-for ``frames`` (day of receipt, UTC), so retention deletes whole days.
+for ``frames`` and ``edge`` (thermal features computed on the device: feature set and version,
+status, and the values by name, exactly as received) (day of receipt, UTC), so retention
+deletes whole days.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import math
 import os
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +31,8 @@ import pyarrow.parquet as pq
 
 from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
 from embercast.features.base import Reading
-from embercast.service.messages import Message
+from embercast.features.edge import EdgeProblem, edge_row
+from embercast.service.messages import EDGE, Message
 from embercast.store.fs import resolve, write_table_atomic
 
 logger = logging.getLogger(__name__)
@@ -52,7 +57,22 @@ FRAMES = pa.schema(
         pa.field("received_s", pa.float64(), nullable=False),
     ]
 )
-FOLDERS = {"scd41": "readings", "thermal": "frames"}
+EDGE_ROWS = pa.schema(
+    [
+        pa.field("device_id", pa.string(), nullable=False),
+        pa.field("ts", pa.float64(), nullable=False),
+        pa.field("feature_set", pa.string(), nullable=False),
+        pa.field("feature_version", pa.int32(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("features", pa.map_(pa.string(), pa.float64()), nullable=False),
+        pa.field("received_s", pa.float64(), nullable=False),
+    ]
+)
+"""Stored edge rows: ``features`` maps each thermal feature to its value (NaN where missing)."""
+FOLDERS = {"scd41": "readings", "thermal": "frames", EDGE: "edge"}
+"""Message kind -> folder of the log."""
+SCHEMAS = {"scd41": READINGS, "thermal": FRAMES, EDGE: EDGE_ROWS}
+"""Message kind -> its Parquet schema."""
 
 
 def _day(seconds: float) -> str:
@@ -74,6 +94,21 @@ def _table(kind: str, messages: list[Message]) -> pa.Table:
             },
             schema=READINGS,
         )
+    if kind == EDGE:
+        rows = [m.edge for m in messages if m.edge is not None]
+        assert len(rows) == len(messages)
+        return pa.table(
+            {
+                "device_id": [m.device_id for m in messages],
+                "ts": [m.ts for m in messages],
+                "feature_set": [r.feature_set for r in rows],
+                "feature_version": [r.version for r in rows],
+                "status": [r.status for r in rows],
+                "features": [list(zip(r.names, r.values, strict=True)) for r in rows],
+                "received_s": [m.received_s for m in messages],
+            },
+            schema=EDGE_ROWS,
+        )
     frames = [m.frame for m in messages]
     assert all(f is not None for f in frames)
     return pa.table(
@@ -87,6 +122,19 @@ def _table(kind: str, messages: list[Message]) -> pa.Table:
         },
         schema=FRAMES,
     )
+
+
+def _edge_message(device_id: str, ts: float, stored: dict[str, Any]) -> Message | None:
+    """The message of a stored edge row (one row of :data:`EDGE_ROWS` as a dict), checked again
+    by this code; None (with a warning) when it cannot be used any more."""
+    values = {k: (None if math.isnan(v) else v) for k, v in stored["features"]}
+    try:
+        row = edge_row(ts, stored["feature_set"], stored["feature_version"], stored["status"],
+                       values)  # fmt: skip
+    except EdgeProblem as exc:
+        logger.warning("stored edge row of %s at ts=%s skipped: %s", device_id, ts, exc)
+        return None
+    return Message(device_id, EDGE, ts, stored["received_s"], edge=row)
 
 
 class IngestLog:
@@ -171,39 +219,44 @@ class IngestLog:
 
     def read(self, kind: str) -> pa.Table:
         """Every stored message of ``kind`` in the order written (empty when none)."""
-        schema = READINGS if kind == "scd41" else FRAMES
+        schema = SCHEMAS[kind]
         tables = [pq.read_table(p, schema=schema) for p in self.parts(kind)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def replay(self, window_s: float) -> Iterator[Message]:
-        """Each device's stored messages from ``window_s`` before its last one, frames and
-        readings merged in time order (frames first at equal times), duplicates dropped."""
-        readings, frames = self.read("scd41"), self.read("thermal")
+        """Each device's stored messages from ``window_s`` before its last one, frames, edge
+        rows and readings merged in time order (in that order at equal times), duplicates
+        dropped. An edge row this code can no longer use (another feature set version) is
+        skipped with a warning."""
+        tables = {kind: self.read(kind) for kind in ("thermal", EDGE, "scd41")}
+        keys = {k: (t["device_id"].to_pylist(), t["ts"].to_pylist()) for k, t in tables.items()}
         last: dict[str, float] = {}
-        for table in (readings, frames):
-            for dev, ts in zip(
-                table["device_id"].to_pylist(), table["ts"].to_pylist(), strict=True
-            ):
+        for devs, times in keys.values():
+            for dev, ts in zip(devs, times, strict=True):
                 last[dev] = max(last.get(dev, -np.inf), ts)
         merged: list[tuple[str, float, int, int]] = []
-        for order, table in ((0, frames), (1, readings)):
-            for i, (dev, ts) in enumerate(
-                zip(table["device_id"].to_pylist(), table["ts"].to_pylist(), strict=True)
-            ):
+        for order, (devs, times) in enumerate(keys.values()):
+            for i, (dev, ts) in enumerate(zip(devs, times, strict=True)):
                 if ts >= last[dev] - window_s:
                     merged.append((dev, ts, order, i))
         merged.sort()
+        readings, frames, edge = tables["scd41"], tables["thermal"], tables[EDGE]
         r = {c: readings[c].to_pylist() for c in READINGS.names}
         f = {c: frames[c].to_pylist() for c in ("ffc", "gain", "received_s")}
+        e = {c: edge[c].to_pylist() for c in EDGE_ROWS.names}
         seen: set[tuple[str, float, int]] = set()
         for dev, ts, order, i in merged:
             if (dev, ts, order) in seen:
                 continue
             seen.add((dev, ts, order))
-            if order == 1:
+            if order == 2:
                 values = (r[c][i] for c in ("co2_ppm", "temperature_c", "humidity_pct"))
                 reading = Reading(ts, *(np.nan if v is None else float(v) for v in values))
                 yield Message(dev, "scd41", ts, r["received_s"][i], reading=reading)
+            elif order == 1:
+                message = _edge_message(dev, ts, {c: v[i] for c, v in e.items()})
+                if message is not None:
+                    yield message
             else:
                 raw = frames["frame"][i].as_py()
                 pixels = np.frombuffer(raw, "<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH)
@@ -213,8 +266,8 @@ class IngestLog:
                 )  # fmt: skip
 
     def prune(self, older_than_s: float, now: float | None = None) -> list[str]:
-        """Delete the days of readings and frames received before ``now - older_than_s``; the
-        folders deleted."""
+        """Delete the days of readings, frames and edge rows received before
+        ``now - older_than_s``; the folders deleted."""
         cutoff = _day((time.time() if now is None else now) - older_than_s)
         gone = []
         for folder in FOLDERS.values():

@@ -2,11 +2,15 @@
 come over MQTT or HTTP.
 
 Topics are ``embercast/v1/devices/{device_id}/{kind}`` with ``kind`` ``scd41`` (a reading:
-``ts`` [s], ``co2_ppm``, ``temperature_c``, ``humidity_pct``) or ``thermal`` (a raw frame: ``ts``
-[s], ``ffc``, ``gain`` and ``data``, base64 of 120 x 160 uint16 centikelvin, little-endian). A
-payload is one JSON object, or over HTTP a JSON list of them. A message that cannot be used
-raises :class:`Rejected` with a short reason (those of the feature stream where they apply:
-``frame_shape``, ``frame_range``, ...) and a sentence saying what is wrong.
+``ts`` [s], ``co2_ppm``, ``temperature_c``, ``humidity_pct``) or ``thermal``: a raw frame (``ts``
+[s], ``ffc``, ``gain`` and ``data``, base64 of 120 x 160 uint16 centikelvin, little-endian), or
+edge-computed thermal features, told apart by their ``edge`` field (the format version, 1):
+``ts`` [s] of the reading the row is for, ``feature_set``, ``feature_version``, ``status`` and
+``features`` (:class:`~embercast.service.schemas.EdgeIn`, made on the device by
+:class:`~embercast.features.edge.EdgeThermal`). A payload is one JSON object, or over HTTP a JSON
+list of them. A message that cannot be used raises :class:`Rejected` with a short reason (those
+of the feature stream where they apply: ``frame_shape``, ``frame_range``, ``edge_missing``, ...)
+and a sentence saying what is wrong.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from pydantic import ValidationError
 
 from embercast.errors import InputError
 from embercast.features.base import Reading
+from embercast.features.edge import EdgeProblem, EdgeRow
 from embercast.features.stream import frame_problem
-from embercast.service.schemas import FRAME_BYTES, FrameIn, ReadingIn
+from embercast.service.schemas import FRAME_BYTES, EdgeIn, FrameIn, ReadingIn
 
 KINDS = ("scd41", "thermal")
-"""Message kinds a device sends."""
+"""Message kinds a device sends (its topics)."""
+EDGE = "edge"
+"""Kind of a :class:`Message` that carries edge values (sent on the ``thermal`` topic)."""
 TOPIC_PREFIX = "embercast/v1/devices/"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 """What a device id may be (it is part of a topic and of file names)."""
@@ -45,8 +52,9 @@ class Rejected(InputError):
 
 @dataclass(frozen=True)
 class Message:
-    """One checked message of ``device_id``: a reading, or a frame (uint16 centikelvin) with its
-    FFC flag and gain, at ``ts`` [s]; ``received_s`` the service's clock [Unix s]."""
+    """One checked message of ``device_id``: a reading (kind ``scd41``), a frame (``thermal``:
+    uint16 centikelvin with its FFC flag and gain) or edge values (``edge``), at ``ts`` [s];
+    ``received_s`` the service's clock [Unix s]."""
 
     device_id: str
     kind: str
@@ -56,6 +64,7 @@ class Message:
     frame: NDArray[np.uint16] | None = field(default=None, repr=False)
     ffc: bool = False
     gain: str = "high"
+    edge: EdgeRow | None = field(default=None, repr=False)
 
     @property
     def key(self) -> tuple[str, str, float]:
@@ -89,6 +98,8 @@ def _one(device_id: str, kind: str, obj: Any, received_s: float) -> Message:
             "device_mismatch",
             f"{kind} message names device {obj['device_id']!r} but came from {device_id!r}",
         )
+    if kind == "thermal" and isinstance(obj, dict) and ("edge" in obj or "features" in obj):
+        return _edge(device_id, obj, received_s)
     try:
         if kind == "scd41":
             r = ReadingIn.model_validate(obj)
@@ -111,6 +122,25 @@ def _one(device_id: str, kind: str, obj: Any, received_s: float) -> Message:
     if problem is not None:
         raise Rejected(problem, f"thermal message at ts={f.ts}: {problem.replace('_', ' ')}")
     return Message(device_id, kind, f.ts, received_s, frame=frame, ffc=f.ffc, gain=f.gain)
+
+
+def _edge(device_id: str, obj: dict[str, Any], received_s: float) -> Message:
+    if "edge" not in obj:
+        raise Rejected(
+            "edge_version",
+            'thermal message with features but no "edge" (the edge payload\'s format version)',
+        )
+    try:
+        e = EdgeIn.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise Rejected("schema", f"thermal edge message: {where}: {first['msg']}") from None
+    try:
+        row = e.row()
+    except EdgeProblem as exc:
+        raise Rejected(exc.reason, f"thermal edge message at ts={e.ts}: {exc}") from None
+    return Message(device_id, EDGE, e.ts, received_s, edge=row)
 
 
 def parse(device_id: str, kind: str, payload: bytes, received_s: float) -> list[Message]:

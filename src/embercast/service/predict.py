@@ -1,6 +1,6 @@
 """What ``POST /v1/predict`` computes: feature rows scored as they are (and, when they carry
 times, run through sensor supervision, the heat watch and the alarm decision as an evaluation
-runs them), or a device's raw readings and frames folded through a fresh
+runs them), or a device's raw readings and frames (or edge rows) folded through a fresh
 :class:`~embercast.service.device_stream.DeviceStream`."""
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from embercast.errors import InputError
 from embercast.evaluation.metrics import HEAT_COLUMN
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.features.base import Reading
+from embercast.features.edge import EdgeRow
 from embercast.service.device_stream import DeviceStream
 from embercast.service.live_model import LiveModel
 from embercast.service.schemas import DeviceData, PredictionOut
 
 _NAN = float("nan")
+_EPS = 1e-6
 
 
 def _nan(value: float | None) -> float:
@@ -92,21 +94,47 @@ def predict_rows(model: LiveModel, rows: list[dict[str, float | None]]) -> list[
     return out
 
 
+def edge_rows(model: LiveModel, data: DeviceData) -> list[EdgeRow]:
+    """The device's edge rows, checked, by time; InputError naming the first unusable one."""
+    rows = []
+    for i, item in enumerate(data.edge):
+        try:
+            row = item.row()
+        except InputError as exc:
+            raise InputError(f"device.edge[{i}] (ts={item.ts}): {exc}") from None
+        if row.feature_set != model.feature_set:
+            raise InputError(
+                f"device.edge[{i}] (ts={item.ts}): features of {row.feature_set!r}, but the "
+                f"model {model.describe()} takes {model.feature_set!r}"
+            )
+        rows.append(row)
+    return sorted(rows, key=lambda r: r.t_s)
+
+
 def predict_device(model: LiveModel, data: DeviceData) -> tuple[list[PredictionOut], Counter[str]]:
     """Fold a device's frames and readings in time order (for each reading at t, the frames at
-    or before t first, as the offline fold does) through a fresh stream; the predictions of
-    the accepted readings and the rejected inputs by reason."""
+    or before t first, as the offline fold does, or the edge row at t) through a fresh stream;
+    the predictions of the accepted readings and the rejected inputs by reason (an edge row
+    without a reading at its time is ``edge_unused``)."""
     stream = DeviceStream(model, data.device_id)
     frames = sorted(data.frames, key=lambda f: f.ts)
+    edges = edge_rows(model, data)
     readings = sorted(data.readings, key=lambda r: r.ts)
     out: list[PredictionOut] = []
-    i = 0
+    i = j = 0
     for r in readings:
         while i < len(frames) and frames[i].ts <= r.ts:
             stream.update_frame(frames[i].ts, frames[i].pixels(), frames[i].ffc)
             i += 1
+        edge = None
+        while j < len(edges) and edges[j].t_s <= r.ts + _EPS:
+            if edges[j].t_s >= r.ts - _EPS:
+                edge = edges[j]
+            else:
+                stream.features.rejected["edge_unused"] += 1
+            j += 1
         reading = Reading(r.ts, _nan(r.co2_ppm), _nan(r.temperature_c), _nan(r.humidity_pct))
-        found = stream.update(reading)
+        found = stream.update(reading, edge)
         if found is None:
             continue
         out.append(

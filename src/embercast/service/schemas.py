@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
+from embercast.features.edge import EDGE_FORMAT, EdgeProblem, EdgeRow, edge_row
 
 FRAME_BYTES = FRAME_HEIGHT * FRAME_WIDTH * 2
 """Bytes of one raw Lepton 3.5 frame: 120 x 160 uint16, little-endian."""
@@ -62,14 +63,47 @@ class FrameIn(BaseModel):
         return np.frombuffer(raw, dtype="<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH).astype(np.uint16)
 
 
+class EdgeIn(BaseModel):
+    """Thermal features computed on the device (the ``thermal`` topic's other payload, told
+    apart by its ``edge`` field, the payload's format version): the frame-derived values of the
+    row at reading time ``ts`` [s] for feature set ``feature_set`` version ``feature_version``,
+    the row's thermal status, and ``features`` (name -> value in the feature's unit, null when
+    missing), as :class:`~embercast.features.edge.EdgeThermal` makes them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ts: float = Field(allow_inf_nan=False, description="Time of the reading the row is for [s].")
+    device_id: str | None = Field(default=None, description="When given, the topic's device.")
+    edge: int = Field(description="Format version of the edge payload (1).")
+    feature_set: str = Field(max_length=64, description="Feature set, e.g. 'extended'.")
+    feature_version: int = Field(description="Version of the feature set the device computes.")
+    status: str = Field(max_length=16, description="Thermal status: ok, no_frame, stale, ffc.")
+    features: dict[str, float | None] = Field(
+        max_length=256, description="Every thermal feature of the set: name -> value or null."
+    )
+
+    def row(self) -> EdgeRow:
+        """The checked :class:`~embercast.features.edge.EdgeRow`; EdgeProblem (an InputError
+        with a ``reason``) when the values cannot be used."""
+        if self.edge != EDGE_FORMAT:
+            raise EdgeProblem(
+                "edge_version",
+                f"edge payload format {self.edge}; this service reads format {EDGE_FORMAT}",
+            )
+        return edge_row(self.ts, self.feature_set, self.feature_version, self.status,
+                        self.features)  # fmt: skip
+
+
 class DeviceData(BaseModel):
-    """A device's readings and frames, scored in time order from a fresh stream."""
+    """A device's readings and frames (or edge rows: thermal features computed on the device),
+    scored in time order from a fresh stream."""
 
     model_config = ConfigDict(extra="forbid")
 
     device_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
     readings: list[ReadingIn] = Field(min_length=1, max_length=MAX_ROWS)
     frames: list[FrameIn] = Field(default_factory=list, max_length=MAX_ROWS)
+    edge: list[EdgeIn] = Field(default_factory=list, max_length=MAX_ROWS)
 
 
 class PredictRequest(BaseModel):
