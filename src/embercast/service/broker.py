@@ -29,8 +29,10 @@ class BrokerToolError(EmbercastError, OSError):
 
 
 def acl_text(service_user: str = SERVICE_USER) -> str:
-    """The access list: the service reads devices and writes its own topics; each device
-    publishes only under its id and reads only its commands and the service's status."""
+    """The access list: the service reads every device topic, writes devices' ``commands``
+    and its own topics; each device writes its ``scd41``, ``thermal``, ``state`` (retained) and
+    ``commands/ack`` and reads its ``commands``, its ``state`` and the service's status, all
+    under its own id (``%u``, its user name): nothing of another device."""
     return "\n".join(
         [
             f"user {service_user}",

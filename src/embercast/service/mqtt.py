@@ -8,6 +8,10 @@ otherwise; here ``manual_ack`` is on and the PUBACK is sent only when
 found it a duplicate). A message the service received but had not stored when it died is sent
 again by the broker. The service announces itself on ``embercast/v1/service/status``
 (``online``, retained; ``offline`` as its last will and at a clean stop).
+
+Given the device store, it also takes devices' ``.../state`` and ``.../commands/ack``
+(:mod:`embercast.service.device_topics`: applied to the store, then acknowledged, whatever
+became of them) and sends their commands (:mod:`embercast.service.command_relay`).
 """
 
 from __future__ import annotations
@@ -23,8 +27,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 
 from embercast.errors import InputError
+from embercast.service.command_relay import CommandRelay
+from embercast.service.device_topics import SUBSCRIPTIONS as DEVICE_SUBSCRIPTIONS
+from embercast.service.device_topics import DeviceTopics, device_topic
+from embercast.service.devices import DeviceStore
 from embercast.service.ingest import Ingest
 from embercast.service.messages import TOPIC_PREFIX, Rejected, parse_topic
 
@@ -83,7 +92,8 @@ def make_client(
 
 
 class MqttIngest:
-    """The service's subscription: messages to ``ingest``, acknowledged once stored."""
+    """The service's subscription: messages to ``ingest``, acknowledged once stored; with
+    ``devices``, also the devices' twins and commands (outcomes counted on ``registry``)."""
 
     def __init__(
         self,
@@ -94,6 +104,8 @@ class MqttIngest:
         tls_ca: str | None = None,
         keepalive_s: int = 30,
         on_change: Callable[[bool], None] | None = None,
+        devices: DeviceStore | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.ingest = ingest
         self.address = BrokerAddress.parse(url)
@@ -107,14 +119,27 @@ class MqttIngest:
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
         self.client.on_message = self._message
+        self.subscriptions: tuple[str, ...] = SUBSCRIPTIONS
+        self.device_topics: DeviceTopics | None = None
+        self.commands: CommandRelay | None = None
+        """Sends commands; :meth:`CommandRelay.offer` one when it is created."""
+        if devices is not None:
+            self.subscriptions += DEVICE_SUBSCRIPTIONS
+            self.device_topics = DeviceTopics(devices, registry)
+            self.commands = CommandRelay(devices, self.client, self.connected)
+            self.client.on_publish = self._published
 
     def start(self) -> None:
         """Connect (retrying in the background when the broker is not up yet)."""
+        if self.commands is not None:
+            self.commands.start()
         self.client.connect_async(self.address.host, self.address.port, self.keepalive_s)
         self.client.loop_start()
 
     def stop(self) -> None:
         """Say ``offline`` and disconnect (unacknowledged messages stay with the broker)."""
+        if self.commands is not None:
+            self.commands.stop()
         if self.connected.is_set():
             info = self.client.publish(STATUS_TOPIC, "offline", qos=1, retain=True)
             info.wait_for_publish(timeout=5)
@@ -127,9 +152,11 @@ class MqttIngest:
         if reason.is_failure:
             logger.error("the broker refused the service: %s", reason)
             return
-        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        client.subscribe([(topic, 1) for topic in self.subscriptions])
         client.publish(STATUS_TOPIC, "online", qos=1, retain=True)
         self.connected.set()
+        if self.commands is not None:
+            self.commands.resume()
         logger.info("connected to the broker at %s:%d", self.address.host, self.address.port)
         if self._on_change is not None:
             self._on_change(True)
@@ -142,7 +169,20 @@ class MqttIngest:
         if self._on_change is not None:
             self._on_change(False)
 
+    def _published(self, *_: Any) -> None:
+        if self.commands is not None:  # a PUBACK: a command may have reached the broker
+            self.commands.wake()
+
     def _message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        found = device_topic(msg.topic) if self.device_topics is not None else None
+        if found is not None and self.device_topics is not None:
+            try:
+                self.device_topics.handle(*found, bytes(msg.payload), retained=bool(msg.retain))
+            except Exception:  # not handled (e.g. the state file): no PUBACK, sent again
+                logger.exception("message on %s not handled", msg.topic)
+                return
+            client.ack(msg.mid, msg.qos)
+            return
         try:
             device_id, kind = parse_topic(msg.topic)
         except Rejected as exc:

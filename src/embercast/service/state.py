@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from embercast.config import Settings
 from embercast.service.alarms import AlarmRecorder, AlarmStore, chained, service_recorder
 from embercast.service.db import DB_FILE, ServiceDB
-from embercast.service.devices import DeviceStore, NotFound
+from embercast.service.devices import Command, DeviceStore, NotFound
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.jobs import Jobs
@@ -77,6 +78,7 @@ class ServiceState:
             mqtt = MqttIngest(
                 ingest, settings.mqtt_url, settings.mqtt_client_id,
                 tls_ca=settings.mqtt_tls_ca, keepalive_s=settings.mqtt_keepalive_s,
+                devices=devices, registry=metrics.registry,
             )  # fmt: skip
         return cls(
             settings=settings, db=db, keys=KeyStore(db), models=models,
@@ -84,6 +86,17 @@ class ServiceState:
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
         )  # fmt: skip
+
+    def send_command(
+        self, device_id: str, name: str, args: dict[str, Any], timeout_s: float
+    ) -> Command:
+        """A new pending command (:meth:`DeviceStore.send`), published to the device at once
+        when the broker is connected (marked delivered on its PUBACK), else at the next
+        connection; without a broker it stays pending."""
+        command = self.devices.send(device_id, name, args, timeout_s)
+        if self.mqtt is not None and self.mqtt.commands is not None:
+            self.mqtt.commands.offer(command)
+        return command
 
     def other_model(self, ref: str) -> LiveModel:
         """Another reference's model for one request (kept for the next; a few at most)."""

@@ -1,5 +1,6 @@
 """``/v1/devices``: devices (admin registers and revokes), their twins and their commands.
 
+A new command goes out over MQTT when the service has a broker (``ServiceState.send_command``).
 A twin's ``ETag`` is the version of its desired state; ``PATCH .../twin/desired`` needs it in
 ``If-Match`` (428 without, 412 when stale) and ``PUT .../twin/reported`` may give the reported
 version the same way. The store's errors answer 404 (unknown device or command), 409 (duplicate,
@@ -188,7 +189,7 @@ def report(
 )
 def send(device_id: str, body: CommandIn, _: Operator, state: State) -> Command:
     with _answer():
-        return state.devices.send(device_id, body.name, body.args, body.timeout_s)
+        return state.send_command(device_id, body.name, body.args, body.timeout_s)
 
 
 @router.get("/{device_id}/commands", response_model=list[Command], summary="Commands, oldest first")
