@@ -322,3 +322,35 @@ def test_bad_messages_are_counted_and_the_stream_goes_on(
     finally:
         for d in (cam1, cam2, ghost, gone):
             d.close()
+
+
+def test_a_simulated_device_reports_its_state_and_answers_commands(
+    service: Callable[..., Any], broker: Mosquitto
+) -> None:
+    from embercast.service.transports import SIM_REPORTED, MqttTransport
+
+    transport = MqttTransport(f"mqtt://127.0.0.1:{broker.port}", broker.passwords)
+    try:
+        with service() as svc:
+            transport.connect("cam-1")
+            cid = svc.send("cam-1", "ffc")["command_id"]
+            _until(lambda: svc.command("cam-1", cid)["status"] == "acknowledged")
+            assert svc.command("cam-1", cid)["result"] == {"simulated": True, "name": "ffc"}
+            assert svc.twin("cam-1")["reported_version"] == 0  # not before its first message
+            reading = {"ts": 100.0, "co2_ppm": 500.0, "temperature_c": 21.0, "humidity_pct": 40.0}
+            assert transport.send("cam-1", "scd41", json.dumps(reading).encode())
+            _until(lambda: svc.twin("cam-1")["reported_version"] == 1)
+            assert svc.twin("cam-1")["reported"] == SIM_REPORTED
+            # away, then back: its persistent session kept the command sent meanwhile
+            transport.close()
+            later = svc.send("cam-1", "reboot")["command_id"]
+            _until(lambda: svc.command("cam-1", later)["status"] == "delivered")
+            transport.connect("cam-1")
+            _until(lambda: svc.command("cam-1", later)["status"] == "acknowledged")
+            assert transport.send("cam-1", "scd41", json.dumps({**reading, "ts": 105.0}).encode())
+            _until(lambda: svc.state.ingest.counts.get("stored") == 2)
+            assert svc.twin("cam-1")["reported_version"] == 1  # reported once per run
+    finally:
+        transport.close()
+    assert transport.answered == {"cam-1": 2}
+    assert transport.tally.counts("cam-1").sent == 2  # its state is not one of its messages

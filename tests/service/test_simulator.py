@@ -37,7 +37,7 @@ from embercast.service.simulator import (
     plan,
     run,
 )
-from embercast.service.transports import HttpTransport, ServiceRefused, Tally
+from embercast.service.transports import SIM_REPORTED, HttpTransport, ServiceRefused, Tally
 from helpers import free_port
 
 FRAME = np.full((120, 160), 29_315, "<u2")
@@ -398,6 +398,11 @@ def test_real_fire_tests_replay_camera_less_and_get_predictions(
     assert ids == {"sim-1": "sim-TestCase1", "sim-2": "sim-TestCase2"}
 
 
+def _data(got: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The readings and frames among MQTT messages."""
+    return [(t, body) for t, body in got if t.rsplit("/", 1)[1] in ("scd41", "thermal")]
+
+
 def test_simulate_over_mqtt_publishes_each_device_under_its_own_topics(
     frames_dataset: Path, tmp_path: Path
 ) -> None:
@@ -424,7 +429,7 @@ def test_simulate_over_mqtt_publishes_each_device_under_its_own_topics(
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
         deadline = time.monotonic() + 30
-        while len(got) < summary["total"]["sent"] and time.monotonic() < deadline:
+        while len(_data(got)) < summary["total"]["sent"] and time.monotonic() < deadline:
             time.sleep(0.1)
         first = list(got)
         passwords.write_text(json.dumps({**broker.passwords, "sim-2": "wrong"}))
@@ -434,11 +439,19 @@ def test_simulate_over_mqtt_publishes_each_device_under_its_own_topics(
         listener.loop_stop()
         broker.stop()
     total = summary["total"]
-    assert total["sent"] == total["acknowledged"] == len(got) and total["doubled"] > 0
+    assert total["sent"] == total["acknowledged"] == len(_data(got)) and total["doubled"] > 0
+    # besides its messages, each device reported its state once (retained), before them
+    states = {t: json.loads(body) for t, body in got if t.endswith("/state")}
+    assert states == {f"embercast/v1/devices/sim-{n}/state": SIM_REPORTED for n in (1, 2)}
+    assert len(got) == len(states) + len(_data(got))
+    topics = [t for t, _ in got]
+    for n in (1, 2):
+        own = [t for t in topics if t.startswith(f"embercast/v1/devices/sim-{n}/")]
+        assert own[0] == f"embercast/v1/devices/sim-{n}/state"
     for row in summary["devices"]:
         mine = [
             (t, body)
-            for t, body in got
+            for t, body in _data(got)
             if t.startswith(f"embercast/v1/devices/{row['device_id']}/")
         ]
         assert len(mine) == row["sent"] > 0

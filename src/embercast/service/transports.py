@@ -10,7 +10,9 @@ stops the run with :class:`ServiceRefused`. Every outcome goes to the transport'
 ``duplicates`` were already stored), rejected, or failed (never answered).
 
 :class:`MqttTransport` publishes to the broker the service subscribes to, each device logged in
-as itself (the broker's access list confines it to its own topics).
+as itself (the broker's access list confines it to its own topics). Like a real device it
+keeps a persistent session, reports its state (retained) before its first message, and
+answers every command it receives on its ``commands`` topic.
 """
 
 from __future__ import annotations
@@ -20,15 +22,24 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import httpx
 
+from embercast import __version__
 from embercast.errors import EmbercastError
+from embercast.sensors.datasheets import SCD41Spec
 
 logger = logging.getLogger(__name__)
 
+SIM_REPORTED: dict[str, Any] = {
+    "firmware": f"embercast-sim {__version__}",
+    "interval_s": SCD41Spec().period_s,
+    "simulated": True,
+}
+"""What a simulated device reports as its state over MQTT (``interval_s``: between readings [s])."""
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """Answers that mean "busy, try again"; 422 (rejected) is never tried again."""
 Outcome = Literal["acknowledged", "duplicate", "rejected", "failed"]
@@ -195,7 +206,12 @@ class MqttTransport:
     acknowledged when the broker has it (PUBACK) within ``timeout_s`` [s]; what the service
     then makes of it (stored, duplicate, dead letter) is not seen over MQTT, so ``duplicates``
     and rejections stay 0 here (``/v1/ingest/dead-letters`` lists the service's). A broker
-    that cannot be reached or refuses a device raises :class:`ServiceRefused`."""
+    that cannot be reached or refuses a device raises :class:`ServiceRefused`.
+
+    Each device's session is persistent (client id ``{device_id}-sim``) and subscribed to its
+    ``commands``: it answers each command before its deadline with ``ok`` true (counted in
+    ``answered``). Before its first message it publishes ``reported`` (default
+    :data:`SIM_REPORTED`) on its ``state`` topic, retained, as its twin's reported state."""
 
     def __init__(
         self,
@@ -204,6 +220,7 @@ class MqttTransport:
         *,
         tls_ca: str | None = None,
         timeout_s: float = 30.0,
+        reported: Mapping[str, Any] | None = None,
     ) -> None:
         from embercast.service.mqtt import BrokerAddress
 
@@ -212,7 +229,11 @@ class MqttTransport:
         self.tally = Tally()
         self.tls_ca = tls_ca
         self.timeout_s = timeout_s
+        self.reported = dict(SIM_REPORTED if reported is None else reported)
+        self.answered: Counter[str] = Counter()
+        """Commands answered, by device."""
         self._clients: dict[str, Any] = {}
+        self._announced: set[str] = set()
         self._lock = threading.Lock()
 
     def connect(self, device_id: str) -> Any:
@@ -220,6 +241,7 @@ class MqttTransport:
         broker cannot be reached or refuses the device."""
         import dataclasses
 
+        from embercast.service.device_topics import commands_topic
         from embercast.service.mqtt import make_client
 
         with self._lock:
@@ -231,16 +253,20 @@ class MqttTransport:
             address = dataclasses.replace(
                 address, username=device_id, password=self.passwords.get(device_id)
             )
-        client = make_client(address, f"{device_id}-sim", persistent=False, tls_ca=self.tls_ca)
-        answered = threading.Event()
+        client = make_client(address, f"{device_id}-sim", persistent=True, tls_ca=self.tls_ca)
+        answered, subscribed = threading.Event(), threading.Event()
         refusal: list[str] = []
 
         def connected(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             if reason.is_failure:
                 refusal.append(str(reason))
+            else:  # at every connection: the session may be new
+                c.subscribe(commands_topic(device_id), qos=1)
             answered.set()
 
         client.on_connect = connected
+        client.on_subscribe = lambda *_: subscribed.set()
+        client.on_message = lambda c, userdata, msg: self._answer(c, device_id, bytes(msg.payload))
         where = f"{address.host}:{address.port}"
         try:
             client.connect(address.host, address.port, keepalive=30)
@@ -251,14 +277,53 @@ class MqttTransport:
             client.loop_stop()
             why = refusal[0] if refusal else "no answer"
             raise ServiceRefused(f"the broker at {where} refused {device_id}: {why}")
+        if not subscribed.wait(self.timeout_s):
+            logger.warning("%s: no answer to its subscription to its commands", device_id)
         with self._lock:
             self._clients[device_id] = client
         return client
+
+    def _answer(self, client: Any, device_id: str, payload: bytes) -> None:
+        """Answer one command (on paho's thread: publish without waiting)."""
+        from embercast.service.device_topics import ACK
+        from embercast.service.messages import TOPIC_PREFIX
+
+        try:
+            command = json.loads(payload)
+            command_id, deadline = str(command["command_id"]), float(command["deadline_s"])
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning("%s: a command it cannot read (%s): %r", device_id, exc, payload[:200])
+            return
+        if deadline < time.time():
+            logger.info("%s: command %s is past its deadline; not answered", device_id, command_id)
+            return
+        answer = {"command_id": command_id, "ok": True,
+                  "result": {"simulated": True, "name": command.get("name")}}  # fmt: skip
+        client.publish(f"{TOPIC_PREFIX}{device_id}/{ACK}", json.dumps(answer), qos=1)
+        with self._lock:
+            self.answered[device_id] += 1
+
+    def _announce(self, client: Any, device_id: str) -> None:
+        """Publish the device's reported state (retained), once."""
+        from embercast.service.device_topics import STATE
+        from embercast.service.messages import TOPIC_PREFIX
+
+        with self._lock:
+            if device_id in self._announced:
+                return
+            self._announced.add(device_id)
+        body = json.dumps(self.reported).encode()
+        try:
+            info = client.publish(f"{TOPIC_PREFIX}{device_id}/{STATE}", body, qos=1, retain=True)
+            info.wait_for_publish(self.timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            logger.warning("%s: state not published: %s", device_id, exc)
 
     def send(self, device_id: str, kind: str, payload: bytes) -> bool:
         from embercast.service.messages import TOPIC_PREFIX
 
         client = self.connect(device_id)
+        self._announce(client, device_id)
         try:
             info = client.publish(f"{TOPIC_PREFIX}{device_id}/{kind}", payload, qos=1)
             info.wait_for_publish(self.timeout_s)
