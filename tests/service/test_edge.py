@@ -357,3 +357,47 @@ def test_predict_takes_a_devices_edge_rows(served: Any, frames_dataset: Path) ->
     assert (
         bad.status_code == 422 and "device.edge[3]" in bad.text and "lack hot_flicker" in bad.text
     )
+
+
+class _Collect:
+    """A transport that keeps what the simulated devices send."""
+
+    def __init__(self) -> None:
+        from embercast.service.transports import Tally
+
+        self.tally = Tally()
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def send(self, device_id: str, kind: str, payload: bytes) -> None:
+        self.sent.append((device_id, kind, payload))
+        self.tally.record(device_id, "acknowledged")
+
+
+@pytest.mark.parametrize("feature_set", ["standard18", "extended"])
+def test_simulated_edge_devices_get_the_predictions_of_frame_devices(
+    frames_dataset: Path, feature_set: str
+) -> None:
+    from embercast.errors import InputError
+    from embercast.service import simulator
+    from embercast.service.hub import StreamHub
+    from embercast.service.messages import parse
+
+    recordings = simulator.load_recordings(frames_dataset, 3)
+    model = stand_in(feature_set)
+    histories, sizes = [], []
+    for edge in (None, feature_set):
+        devices = simulator.make_devices(recordings, 3, {}, edge=edge)
+        transport = _Collect()
+        simulator.run([simulator.plan(d) for d in devices], transport, 1e6, start=1_764_939_600.0)
+        hub = StreamHub(lambda: model, wait_s=60.0)
+        for device_id, kind, payload in transport.sent:
+            (message,) = parse(device_id, kind, payload, 0.0)
+            assert hub.admit(message) is None
+            hub.add([message], now=0.0)
+        hub.flush()  # the last reading waits for a later frame: the stream ends
+        histories.append({d.device_id: hub.history(d.device_id) for d in devices})
+        sizes.append(max(len(p) for _, kind, p in transport.sent if kind == "thermal"))
+    assert histories[0] == histories[1] and sum(map(len, histories[1].values())) == 61 + 33 + 585
+    assert sizes[0] > 50_000 > 2_000 > sizes[1]  # a frame in base64 against a row of numbers
+    with pytest.raises(InputError, match="invalid feature set 'standard17'"):
+        simulator.make_devices(recordings, 3, {}, edge="standard17")

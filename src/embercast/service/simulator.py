@@ -8,7 +8,10 @@ FAA real fire tests (each CO2 probe a camera-less device, through the loaders of
 the zone of its scenario (its room). For each reading at t it sends the frames the features
 need (the latest frame at or before t - 1 s and at or before t, each once) and then the
 reading, all at simulated time t; a message's ``ts`` is ``start + t_s`` [Unix s], so the
-streams look live, and ``speed`` seconds of data go out per wall second.
+streams look live, and ``speed`` seconds of data go out per wall second. A device made with
+``edge=<feature set>`` computes its thermal features itself (an
+:class:`~embercast.features.edge.EdgeThermal` over those same frames and its readings, on the
+``ts`` it sends) and sends, for each reading at t, its edge row instead of the frames.
 
 Faults (:data:`FAULTS`) each strike half the devices (at least one), chosen from ``seed``; the
 messages they drop, delay or send twice are drawn from ``seed`` and the device's number, so a
@@ -33,10 +36,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as pads
+from numpy.typing import NDArray
 
 from embercast.dataset.manifest import FRAMES_DIR, READINGS_DIR
 from embercast.errors import InputError
 from embercast.evaluation.sim_to_real import FAA_FOLDER, faa_streams, readings
+from embercast.features.base import Reading
+from embercast.features.edge import EdgeRow, EdgeThermal
+from embercast.features.sets import get_feature_set
 from embercast.service.transports import ServiceRefused, Transport
 
 logger = logging.getLogger(__name__)
@@ -69,13 +76,15 @@ class Recording:
 @dataclass(frozen=True)
 class SimDevice:
     """Simulated device ``<prefix>-<number>`` in ``zone``, replaying ``recording`` with
-    ``faults``."""
+    ``faults``; with ``edge`` (a feature set) it sends the edge rows of that set's thermal
+    features instead of frames."""
 
     number: int
     zone: str
     recording: Recording
     faults: dict[str, float | None]
     prefix: str = "sim"
+    edge: str | None = None
 
     @property
     def device_id(self) -> str:
@@ -91,13 +100,14 @@ class SimDevice:
 class Send:
     """One message to send at ``at_s`` (simulated seconds from the start): row ``index`` of
     the recording's readings (``scd41``, with the ``values`` sent) or frames (``thermal``), of
-    time ``t_s`` [s]."""
+    time ``t_s`` [s]; with ``edge``, the device's edge row at reading ``index`` (``thermal``)."""
 
     at_s: float
     kind: str
     index: int
     t_s: float
     values: tuple[float, float, float] | None = None
+    edge: bool = False
 
 
 @dataclass
@@ -219,10 +229,14 @@ def make_devices(
     faults: dict[str, float | None],
     seed: int = 0,
     prefix: str = "sim",
+    edge: str | None = None,
 ) -> list[SimDevice]:
     """``count`` devices ``<prefix>-1`` ... over ``recordings`` (cycled when there are fewer:
     a replayed copy is in a room of its own), each fault on :data:`FAULT_SHARE` of them; a
-    device's zone is ``<prefix>-<scenario>``."""
+    device's zone is ``<prefix>-<scenario>``. With ``edge`` (a feature set) every device sends
+    edge rows of that set instead of frames."""
+    if edge is not None:
+        get_feature_set(edge)  # an unknown name fails here
     if not recordings:
         raise InputError("the source holds no readings to replay")
     if not re.fullmatch(r"[A-Za-z0-9_.:]{1,16}", prefix):
@@ -237,7 +251,7 @@ def make_devices(
         rec = recordings[i % len(recordings)]
         mine = {name: faults[name] for name in faults if i in struck[name]}
         zone = _zone(prefix, rec.scenario_id, i // len(recordings))
-        out.append(SimDevice(i + 1, zone, rec, mine, prefix))
+        out.append(SimDevice(i + 1, zone, rec, mine, prefix, edge))
     return out
 
 
@@ -252,17 +266,16 @@ def plan(device: SimDevice, duration_s: float | None = None, seed: int = 0) -> P
     """The messages ``device`` sends, readings up to ``duration_s`` of simulated time [s]
     (None: all), with its faults applied (drawn from ``seed`` and its number)."""
     rec, faults = device.recording, device.faults
-    values = rec.readings[list(_VALUES)].to_numpy(dtype=float, copy=True)
-    if faults.get("stuck_co2") is not None:
-        onset = max(1, math.ceil(float(faults["stuck_co2"] or 0) * len(values)))
-        values[onset:] = values[onset - 1]
+    values = _values(device)
     t_frames = rec.frames["t_s"].to_numpy(dtype=float)
     sent: set[int] = set()
     sends: list[Send] = []
     for i, t in enumerate(rec.readings["t_s"].to_numpy(dtype=float)):
         if duration_s is not None and t > duration_s:
             break
-        if "no_camera" not in faults:
+        if "no_camera" not in faults and device.edge is not None:
+            sends.append(Send(float(t), "thermal", i, float(t), edge=True))
+        elif "no_camera" not in faults:
             new = [k for k in frames_for(t_frames, t) if k not in sent]
             sent.update(new)
             sends += [Send(float(t), "thermal", k, float(t_frames[k])) for k in new]
@@ -289,12 +302,58 @@ def plan(device: SimDevice, duration_s: float | None = None, seed: int = 0) -> P
     return result
 
 
+def _values(device: SimDevice) -> NDArray[np.float64]:
+    """The SCD41 values ``device`` sends, one row per reading (CO2, temperature, humidity),
+    stuck from its ``stuck_co2`` fault's onset on."""
+    values = device.recording.readings[list(_VALUES)].to_numpy(dtype=float, copy=True)
+    if device.faults.get("stuck_co2") is not None:
+        onset = max(1, math.ceil(float(device.faults["stuck_co2"] or 0) * len(values)))
+        values[onset:] = values[onset - 1]
+    return values
+
+
+def edge_rows(p: Plan, start: float) -> dict[int, EdgeRow]:
+    """The edge rows of an edge device's plan for a simulation starting at ``start`` [Unix s],
+    by reading index: its :class:`~embercast.features.edge.EdgeThermal` over the frames a raw
+    device would send and every reading up to the last planned one (the device makes a row for
+    each reading it takes, whether or not the message gets through), at the ``ts`` it sends.
+    Empty for a device that sends frames."""
+    device, wanted = p.device, [s.index for s in p.sends if s.edge]
+    if device.edge is None or not wanted:
+        return {}
+    rec, values = device.recording, _values(device)
+    t_frames = rec.frames["t_s"].to_numpy(dtype=float)
+    edge = EdgeThermal(device.edge)
+    used: set[int] = set()
+    rows: dict[int, EdgeRow] = {}
+    for i, t in enumerate(rec.readings["t_s"].to_numpy(dtype=float)[: max(wanted) + 1]):
+        for k in frames_for(t_frames, t):
+            if k not in used:
+                used.add(k)
+                frame = np.frombuffer(rec.frames["frame"].iloc[k], "<u2").reshape(120, 160)
+                edge.update_frame(
+                    float(start + t_frames[k]), frame, bool(rec.frames["ffc"].iloc[k])
+                )
+        row = edge.update(Reading(float(start + t), *(float(v) for v in values[i])))
+        if row is not None:
+            rows[i] = row
+    return rows
+
+
 def _num(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def payload(device: SimDevice, send: Send, start: float) -> bytes:
-    """The JSON payload of ``send`` (DESIGN 4.6) with ``ts`` = ``start`` + t_s [Unix s]."""
+def payload(
+    device: SimDevice, send: Send, start: float, rows: dict[int, EdgeRow] | None = None
+) -> bytes:
+    """The JSON payload of ``send`` (DESIGN 4.6) with ``ts`` = ``start`` + t_s [Unix s]; an
+    edge row's from ``rows`` (:func:`edge_rows` of the device's plan and ``start``)."""
+    if send.edge:
+        if rows is None or send.index not in rows:
+            raise InputError(f"{device.device_id}: no edge row for reading {send.index}; "
+                             "pass rows=edge_rows(plan, start)")  # fmt: skip
+        return json.dumps(rows[send.index].payload()).encode()
     if send.kind == "scd41":
         assert send.values is not None
         values = {k: _num(v) for k, v in zip(_VALUES, send.values, strict=True)}
@@ -357,6 +416,7 @@ def run(
         raise InputError(f"speed must be a finite number > 0, got {speed}")
     start = time.time() if start is None else start
     stop = threading.Event() if stop is None else stop
+    edges = {p.device.device_id: edge_rows(p, start) for p in plans}
     unsent: Counter[str] = Counter()
     lag: dict[str, float] = {p.device.device_id: 0.0 for p in plans}
     errors: list[BaseException] = []
@@ -372,7 +432,8 @@ def run(
             if behind > lag[p.device.device_id]:
                 lag[p.device.device_id] = behind
             try:
-                transport.send(p.device.device_id, s.kind, payload(p.device, s, start))
+                body = payload(p.device, s, start, edges[p.device.device_id])
+                transport.send(p.device.device_id, s.kind, body)
             except ServiceRefused as exc:
                 errors.append(exc)
                 stop.set()
