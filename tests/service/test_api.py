@@ -41,6 +41,8 @@ def test_every_route_but_health_needs_a_key(served: Any) -> None:
             if path in OPEN:
                 assert bare.status_code in (200, 503), (method, path)
                 continue
+            # the document says so too
+            assert {"401", "403", "429"} <= set(methods[method]["responses"]), (method, path)
             assert bare.status_code == 401, (method, path, bare.status_code)
             assert "API key" in bare.json()["detail"]
             wrong = client.request(method, url, headers={"X-API-Key": "emb_00000000_nope"})
@@ -262,3 +264,11 @@ def test_metrics_count_requests_by_route_and_status(served: Any) -> None:
     assert 'embercast_requests_total{route="/v1/models/current",status="401"} 1.0' in text
     assert 'embercast_requests_total{route="unmatched",status="404"} 1.0' in text
     assert 'embercast_request_seconds_count{route="/v1/models/current"} 4.0' in text
+
+
+def test_models_list_by_name_and_unknown_name(served: Any) -> None:
+    client: TestClient = served.client
+    listed = client.get("/v1/models", params={"name": "fire"}, headers=served.auth())
+    assert listed.status_code == 200 and [v["version"] for v in listed.json()] == [1]
+    unknown = client.get("/v1/models", params={"name": "nope"}, headers=served.auth())
+    assert unknown.status_code == 404 and "no registered model 'nope'" in unknown.json()["detail"]

@@ -22,6 +22,7 @@ from embercast.config import Settings, get_settings
 from embercast.service.limits import BodyLimit
 from embercast.service.live_feed import LiveFeed
 from embercast.service.metrics import Measure
+from embercast.service.openapi import openapi_of
 from embercast.service.routes import alarms, devices, health, ingest, models, predict
 from embercast.service.routes.dashboard import router as dashboard_router
 from embercast.service.routes.live import router as live_router
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.jobs_router)
     app.include_router(live_router)
     app.include_router(dashboard_router)
+    app.openapi = openapi_of(app)  # type: ignore[method-assign]
     return app

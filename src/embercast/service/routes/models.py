@@ -26,9 +26,13 @@ def current(_: Reader, served: Served) -> dict[str, Any]:
 @router.get("", summary="Every registered version with its aliases and held-out metrics")
 def versions(_: Reader, name: str | None = None) -> list[dict[str, Any]]:
     try:
-        return Registry().versions(name)
-    except InputError as exc:
+        rows = Registry().versions()
+    except InputError as exc:  # the registry cannot be reached or read
         raise HTTPException(503, str(exc)) from None
+    found = [v for v in rows if name is None or v["name"] == name]
+    if name is not None and not found:
+        raise HTTPException(404, f"no registered model {name!r}")
+    return found
 
 
 @router.get("/{name}/{version}", summary="One registered version")
