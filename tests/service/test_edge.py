@@ -306,6 +306,8 @@ def test_bad_edge_payloads_are_dead_lettered_with_their_reason(
         (json.dumps(good | {"status": "warm"}).encode(), "edge_status"),
         (json.dumps(good | {"gain": "high"}).encode(), "schema"),
         (json.dumps(good | {"features": [1.0, 2.0]}).encode(), "schema"),
+        (json.dumps(changed(t_max="21.5")).encode(), "schema"),
+        (json.dumps(changed(thermal_ok=True)).encode(), "schema"),
         (json.dumps(good).encode(), None),
         (json.dumps(good).encode(), None),  # a duplicate
     ]

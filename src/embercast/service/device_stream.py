@@ -119,7 +119,10 @@ class DeviceStream:
         """The model's input row for ``reading`` (the stream advances; ``edge`` the thermal
         values the device computed at its time), SCD41 features missing when the sensor is in
         FAULT; None when the reading is rejected."""
-        values = self.features.update_reading(reading, edge)
+        if edge is None:  # rows from the frames received
+            values = self.features.update_reading(reading)
+        else:
+            values = self.features.update_reading(reading, edge=edge)
         if values is None:
             return None
         full = np.asarray(values, dtype=np.float64)

@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    field_validator,
+    model_validator,
+)
 
 from embercast.dataset.schema import FRAME_HEIGHT, FRAME_WIDTH
 from embercast.features.edge import EDGE_FORMAT, EdgeProblem, EdgeRow, edge_row
@@ -78,8 +85,10 @@ class EdgeIn(BaseModel):
     feature_set: str = Field(max_length=64, description="Feature set, e.g. 'extended'.")
     feature_version: int = Field(description="Version of the feature set the device computes.")
     status: str = Field(max_length=16, description="Thermal status: ok, no_frame, stale, ffc.")
-    features: dict[str, float | None] = Field(
-        max_length=256, description="Every thermal feature of the set: name -> value or null."
+    features: dict[str, StrictFloat | None] = Field(
+        max_length=256,
+        description="Every thermal feature of the set: name -> number (never a string or a "
+        "boolean) or null.",
     )
 
     def row(self) -> EdgeRow:
