@@ -19,8 +19,9 @@ import pyarrow as pa
 import pytest
 
 from embercast.config import Settings, get_settings
-from embercast.service.backup import MANIFEST, BackupError, backup, restore
+from embercast.service.backup import MANIFEST, BackupError, backup
 from embercast.service.db import ServiceDB
+from embercast.service.restore import restore
 from helpers import invoke
 
 DEV = "cam-1"

@@ -54,6 +54,6 @@ def restore(
     """Restore a backup to the places the settings name (service_home, catalog_path,
     mlflow_uri), after checking every file against its manifest; the MLflow store's artifact
     locations are pointed at the restored artifacts. Stop the service first."""
-    from embercast.service.backup import restore as restore_backup
+    from embercast.service.restore import restore as restore_backup
 
     _report("restored from", restore_backup(url, _settings(), force=force), as_json)

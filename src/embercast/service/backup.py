@@ -1,5 +1,4 @@
-"""Back up the live service's state to any location and restore it elsewhere (``embercast
-backup``, ``embercast restore``).
+"""Back up the live service's state to any location (``embercast backup``).
 
 A backup is a folder, local or any fsspec URL (``s3://bucket/backups/2026-12-05``), holding
 
@@ -17,11 +16,7 @@ Each SQLite file is copied with SQLite's online backup API into a temporary file
 uploaded: a running service goes on serving and writing, and each copy is a consistent snapshot
 of its database (the databases one after the other, then the files; ingest parts are immutable).
 
-:func:`restore` checks the manifest and every file's size and SHA-256 before it writes anything,
-refuses to replace existing state unless ``force``, writes each file beside its target under a
-temporary name and renames it into place, and points the MLflow store's artifact locations
-(every text value naming a path under an old root) at the restored roots: ``mlartifacts``
-beside the restored store for the root holding most files, ``mlartifacts-<k>`` for any other.
+Restoring one: :mod:`embercast.service.restore`.
 """
 
 from __future__ import annotations
@@ -36,9 +31,7 @@ import sqlite3
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fsspec import AbstractFileSystem
@@ -48,6 +41,7 @@ from embercast.config import Settings
 from embercast.errors import InputError
 from embercast.service.db import DB_FILE
 from embercast.service.ingest import INGEST_DIR
+from embercast.service.mlflow_paths import artifact_roots
 from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,
@@ -55,10 +49,8 @@ from embercast.store.fs import (
     is_temporary_name,
     join,
     list_names,
-    read_json,
     removed_if_left_empty,
     resolve,
-    sha256,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,16 +63,7 @@ INGEST = "service/ingest"
 CATALOG = "catalog/catalog.sqlite"
 MLFLOW_DB = "mlflow/mlflow.db"
 ARTIFACTS = "mlflow/artifacts"
-_CHUNK = 4 * 1024 * 1024
-_LOCATION_COLUMNS = (
-    ("experiments", "artifact_location"),
-    ("runs", "artifact_uri"),
-    ("logged_models", "artifact_location"),
-    ("model_versions", "storage_location"),
-    ("model_versions", "source"),
-    ("workspaces", "default_artifact_root"),
-)
-"""Columns of the MLflow store naming artifact locations; the experiments' come first."""
+CHUNK = 4 * 1024 * 1024
 
 
 class BackupError(InputError):
@@ -117,7 +100,7 @@ class Places:
 
 @dataclass
 class BackupSummary:
-    """What :func:`backup` or :func:`restore` copied: ``files`` per part (``service``,
+    """What :func:`backup` or a restore copied: ``files`` per part (``service``,
     ``ingest``, ``catalog``, ``mlflow``, ``artifacts``) and ``bytes`` in all."""
 
     url: str
@@ -143,16 +126,13 @@ def sqlite_path(uri: str) -> str | None:
     return os.path.abspath(os.path.expanduser(uri))
 
 
-def _part(path: str) -> str:
+def part_of(path: str) -> str:
     """The part a backed-up file belongs to (a key of :attr:`BackupSummary.files`)."""
     if path.startswith(INGEST + "/"):
         return "ingest"
     if path.startswith(ARTIFACTS + "/"):
         return "artifacts"
     return path.split("/", 1)[0]
-
-
-# --------------------------------------------------------------------------- backup
 
 
 def snapshot_sqlite(source: str, dest: str) -> None:
@@ -181,49 +161,7 @@ def snapshot_sqlite(source: str, dest: str) -> None:
         raise BackupError(f"the SQLite database {source} is damaged: {check}")
 
 
-def _local_path(value: str) -> str | None:
-    """The absolute local path an artifact location names (a path or a ``file:`` URI), else
-    None (``s3://``, ``models:/``, a relative path)."""
-    if value.startswith("file:"):
-        parsed = urllib.parse.urlparse(value)
-        if parsed.netloc not in ("", "localhost"):
-            return None
-        path = urllib.parse.unquote(parsed.path)
-    else:
-        path = value
-    if not path.startswith("/") or path == "/":
-        return None
-    return posixpath.normpath(path)
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def artifact_roots(db: str) -> list[str]:
-    """The local folders holding the artifacts the MLflow store ``db`` names: each
-    experiment's artifact location, and any other location (a run's, a model's) lying outside
-    them; none inside another, in the order found."""
-    found: list[str] = []
-    conn = sqlite3.connect(f"file:{urllib.parse.quote(db)}?mode=ro", uri=True)
-    try:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        for table, column in _LOCATION_COLUMNS:
-            if table not in tables:
-                continue
-            if column not in {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}:
-                continue
-            query = f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
-            for (value,) in conn.execute(query):
-                path = _local_path(str(value))
-                if path is not None and not any(_under(path, r) for r in found):
-                    found = [r for r in found if not _under(r, path)] + [path]
-    finally:
-        conn.close()
-    return found
-
-
-def _files_below(folder: str) -> list[str]:
+def files_below(folder: str) -> list[str]:
     """Relative POSIX paths of the files below ``folder``, sorted; temporaries of interrupted
     atomic writes left out ([] when there is no such folder)."""
     out = []
@@ -246,7 +184,7 @@ def _upload(source: str, fs: AbstractFileSystem, dest: str) -> tuple[int, str]:
         else:
             out = fs.open(dest, "wb")
         with out:
-            while chunk := src.read(_CHUNK):
+            while chunk := src.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
@@ -269,7 +207,7 @@ def backup(settings: Settings, url: str) -> BackupSummary:
     ]
     databases = [(name, path) for name, path in databases if os.path.isfile(path)]
     ingest = os.path.join(places.service_home, INGEST_DIR)
-    if not databases and not _files_below(ingest):
+    if not databases and not files_below(ingest):
         raise BackupError(
             f"nothing to back up: none of {places.service_home}/{DB_FILE}, {places.catalog}, "
             f"{store} or the ingest log {ingest} exists (check the settings)"
@@ -287,7 +225,7 @@ def backup(settings: Settings, url: str) -> BackupSummary:
     def add(source: str, name: str) -> None:
         size, digest = _upload(source, fs, join(root, name))
         entries.append({"path": name, "size": size, "sha256": digest})
-        part = _part(name)
+        part = part_of(name)
         summary.files[part] = summary.files.get(part, 0) + 1
         summary.bytes += size
 
@@ -300,13 +238,13 @@ def backup(settings: Settings, url: str) -> BackupSummary:
                 roots = artifact_roots(copy)
             add(copy, name)
             logger.info("backed up %s (%s)", source, name)
-        for rel in _files_below(ingest):
+        for rel in files_below(ingest):
             try:
                 add(os.path.join(ingest, rel), f"{INGEST}/{rel}")
             except FileNotFoundError:  # pruned meanwhile
                 logger.info("ingest part %s was deleted while backing up", rel)
         for k, artifacts in enumerate(roots):
-            for rel in _files_below(artifacts):
+            for rel in files_below(artifacts):
                 add(os.path.join(artifacts, rel), f"{ARTIFACTS}/{k}/{rel}")
         now = time.time()
         manifest = {
@@ -327,278 +265,4 @@ def backup(settings: Settings, url: str) -> BackupSummary:
         }
         atomic_write_bytes(fs, join(root, MANIFEST), json.dumps(manifest, indent=1).encode())
     logger.info("backup %s: %d files, %d bytes", url, len(entries), summary.bytes)
-    return summary
-
-
-# --------------------------------------------------------------------------- restore
-
-
-def _manifest(fs: AbstractFileSystem, root: str, url: str) -> dict[str, Any]:
-    """The manifest of the backup at ``url``, its format and file list checked."""
-    try:
-        manifest = read_json(fs, join(root, MANIFEST))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BackupError(f"the backup {url} has an unreadable {MANIFEST}: {exc}") from None
-    if manifest is None:
-        raise BackupError(
-            f"{url} holds no {MANIFEST}: it is not a backup, or one cut short (the manifest is "
-            "written last); restore nothing from it"
-        )
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"{url}/{MANIFEST} is not an embercast backup's manifest")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise BackupError(
-            f"the backup {url} has format version {version!r}; this embercast "
-            f"({__version__}) reads version {FORMAT_VERSION}"
-        )
-    files = manifest.get("files")
-    if not isinstance(files, list) or not all(
-        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("size"), int)
-        and isinstance(f.get("sha256"), str) for f in files
-    ):  # fmt: skip
-        raise BackupError(f"the backup {url} has a malformed file list in {MANIFEST}")
-    return manifest
-
-
-def _safe(rel: str, url: str) -> str:
-    """``rel`` when it is a plain relative path (no ``..``, not absolute)."""
-    parts = rel.split("/")
-    if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
-        raise BackupError(f"the backup {url} lists a file outside it: {rel!r}")
-    return rel
-
-
-def _new_roots(manifest: dict[str, Any], store: str, url: str) -> dict[str, tuple[str, str]]:
-    """Backup folder -> (old root, restored root) of each artifact root: ``mlartifacts`` beside
-    the restored store for the root holding most files, ``mlartifacts-<k>`` for the others."""
-    roots = manifest.get("artifact_roots", [])
-    if not isinstance(roots, list) or not all(
-        isinstance(r, dict) and isinstance(r.get("path"), str) and isinstance(r.get("folder"), str)
-        for r in roots
-    ):  # fmt: skip
-        raise BackupError(f"the backup {url} has malformed artifact_roots in {MANIFEST}")
-    counts = {r["folder"]: 0 for r in roots}
-    for f in manifest["files"]:
-        for folder in counts:
-            counts[folder] += f["path"].startswith(folder + "/")
-    main = max(counts, key=lambda folder: counts[folder]) if counts else None
-    beside = os.path.dirname(store)
-    out = {}
-    for r in roots:
-        name = (
-            "mlartifacts" if r["folder"] == main else f"mlartifacts-{r['folder'].rsplit('/')[-1]}"
-        )
-        out[r["folder"]] = (r["path"], os.path.join(beside, name))
-    return out
-
-
-def _target(rel: str, places: Places, roots: Mapping[str, tuple[str, str]], url: str) -> str:
-    """The local path a backed-up file is restored to."""
-    rel = _safe(rel, url)
-    if rel == SERVICE_DB:
-        return os.path.join(places.service_home, DB_FILE)
-    if rel.startswith(INGEST + "/"):
-        return os.path.join(places.service_home, INGEST_DIR, rel[len(INGEST) + 1 :])
-    if rel == CATALOG:
-        return places.catalog
-    if rel == MLFLOW_DB:
-        return places.store()
-    for folder, (_, new) in roots.items():
-        if rel.startswith(folder + "/"):
-            return os.path.join(new, rel[len(folder) + 1 :])
-    raise BackupError(f"the backup {url} lists a file embercast does not restore: {rel!r}")
-
-
-def _existing(
-    plan: list[tuple[dict[str, Any], str]], places: Places, roots: Mapping[str, tuple[str, str]]
-) -> list[str]:
-    """The state a restore of ``plan`` would replace."""
-    parts = {_part(entry["path"]) for entry, _ in plan}
-    found = []
-    if parts & {"service", "ingest"}:
-        state = os.path.join(places.service_home, DB_FILE)
-        if os.path.exists(state):
-            found.append(f"the service state {state}")
-        ingest = os.path.join(places.service_home, INGEST_DIR)
-        if _files_below(ingest):
-            found.append(f"the ingest log {ingest}")
-    if "catalog" in parts and os.path.exists(places.catalog):
-        found.append(f"the catalog {places.catalog}")
-    if "mlflow" in parts and os.path.exists(places.store()):
-        found.append(f"the MLflow store {places.store()}")
-    for _, new in roots.values():
-        if _files_below(new):
-            found.append(f"the MLflow artifacts in {new}")
-    return found
-
-
-def _verify(fs: AbstractFileSystem, root: str, files: list[dict[str, Any]], url: str) -> None:
-    """BackupError naming the first listed file that is missing or whose size or SHA-256
-    differs from the manifest."""
-    for entry in files:
-        path = join(root, entry["path"])
-        try:
-            size = int(fs.info(path)["size"])
-        except FileNotFoundError:
-            raise BackupError(
-                f"the backup {url} is incomplete: {entry['path']} is missing"
-            ) from None
-        if size != entry["size"]:
-            raise BackupError(
-                f"the backup {url} is damaged: {entry['path']} has {size} bytes, the manifest "
-                f"says {entry['size']}"
-            )
-        digest = sha256(fs, path)
-        if digest != entry["sha256"]:
-            raise BackupError(
-                f"the backup {url} is damaged: {entry['path']} has SHA-256 {digest}, the "
-                f"manifest says {entry['sha256']}"
-            )
-
-
-def _download(fs: AbstractFileSystem, source: str, target: str, expected: str) -> str:
-    """Copy ``source`` to a temporary file beside ``target`` (synced); its path. BackupError
-    when the bytes read differ from ``expected`` (SHA-256)."""
-    folder, name = os.path.split(target)
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.tmp-")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as out, fs.open(source, "rb") as src:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != expected:
-            raise BackupError(f"{source} changed while it was restored; restore it again")
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the renames in ``folder`` durable (best effort: not every system allows it)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-def _text_columns(conn: sqlite3.Connection) -> Iterator[tuple[str, str]]:
-    """(table, column) of every column with text affinity."""
-    query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    tables = [row[0] for row in conn.execute(query)]
-    for table in tables:
-        for row in conn.execute(f'PRAGMA table_info("{table}")'):
-            kind = str(row[2]).upper()
-            if any(word in kind for word in ("CHAR", "TEXT", "CLOB")):
-                yield table, str(row[1])
-
-
-def rewrite_artifact_roots(db: str, moves: Mapping[str, str]) -> int:
-    """Point every text value of the MLflow store ``db`` that names a path under an old root
-    of ``moves`` (old -> new absolute folder), as a path or a ``file:`` URI, at the same path
-    under the new root; the number of values changed. Each value is rewritten once."""
-    pairs: list[tuple[str, str]] = []
-    for old, new in moves.items():
-        if old == new:
-            continue
-        forms = [(old, new), ("file://" + old, "file://" + new), ("file:" + old, "file:" + new),
-                 (Path(old).as_uri(), Path(new).as_uri())]  # fmt: skip
-        pairs += list(dict.fromkeys(forms))
-    if not pairs:
-        return 0
-    conn = sqlite3.connect(db, isolation_level=None)
-    changed = 0
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for table, column in list(_text_columns(conn)):
-            col = f'"{column}"'
-            whens, conds, args, where_args = [], [], [], []
-            for old, new in pairs:
-                test = f"({col} = ? OR substr({col}, 1, ?) = ?)"
-                test_args: list[Any] = [old, len(old) + 1, old + "/"]
-                whens.append(f"WHEN {test} THEN ? || substr({col}, ?)")
-                args += [*test_args, new, len(old) + 1]
-                conds.append(test)
-                where_args += test_args
-            sql = (f'UPDATE "{table}" SET {col} = CASE {" ".join(whens)} ELSE {col} END '
-                   f"WHERE {' OR '.join(conds)}")  # fmt: skip
-            changed += conn.execute(sql, [*args, *where_args]).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.close()
-    return changed
-
-
-def restore(url: str, settings: Settings, force: bool = False) -> BackupSummary:
-    """Restore the backup at ``url`` to the places ``settings`` name. Nothing is written
-    before the manifest and every file's size and SHA-256 are checked, nor when state exists
-    there already, unless ``force`` (which replaces it: the ingest log then holds the backup's
-    parts only). Stop the service first. BackupError naming what is wrong."""
-    fs, root = resolve(url)
-    manifest = _manifest(fs, root, url)
-    places = Places.of(settings)
-    files: list[dict[str, Any]] = manifest["files"]
-    has_mlflow = any(_part(f["path"]) in ("mlflow", "artifacts") for f in files)
-    roots = _new_roots(manifest, places.store(), url) if has_mlflow else {}
-    plan = [(entry, _target(entry["path"], places, roots, url)) for entry in files]
-    existing = _existing(plan, places, roots)
-    if existing and not force:
-        raise BackupError(
-            f"restoring {url} would replace {'; '.join(existing)}: restore with --force to "
-            "replace them, or into other settings"
-        )
-    _verify(fs, root, files, url)
-    summary = BackupSummary(url)
-    staged: list[tuple[str, str]] = []
-    try:
-        for entry, target in plan:
-            tmp = _download(fs, join(root, entry["path"]), target, entry["sha256"])
-            staged.append((tmp, target))
-            part = _part(entry["path"])
-            summary.files[part] = summary.files.get(part, 0) + 1
-            summary.bytes += entry["size"]
-            if entry["path"] == MLFLOW_DB:
-                summary.rewritten = rewrite_artifact_roots(tmp, dict(roots.values()))
-    except BaseException:
-        for tmp, _ in staged:
-            os.unlink(tmp)
-        raise
-    databases = {os.path.join(places.service_home, DB_FILE), places.catalog, places.mlflow_db}
-    for tmp, target in staged:
-        if target in databases:
-            for leftover in ("-wal", "-shm", "-journal"):  # of the database it replaces
-                if os.path.exists(target + leftover):
-                    os.unlink(target + leftover)
-        os.replace(tmp, target)
-    for folder in {os.path.dirname(target) for _, target in staged}:
-        _fsync_folder(folder)
-    if summary.files.keys() & {"service", "ingest"}:  # the log holds the backup's parts only
-        ingest = os.path.join(places.service_home, INGEST_DIR)
-        kept = {target for _, target in plan}
-        for rel in _files_below(ingest):
-            if os.path.join(ingest, rel) not in kept:
-                os.unlink(os.path.join(ingest, rel))
-    if summary.files.keys() & {"service", "ingest"}:
-        summary.targets["service"] = places.service_home
-    if "catalog" in summary.files:
-        summary.targets["catalog"] = places.catalog
-    if has_mlflow:
-        summary.targets["mlflow"] = places.store()
-        summary.targets.update({f"artifacts {old}": new for old, new in roots.values()})
-    logger.info("restored %s: %d files, %d bytes", url, len(files), summary.bytes)
     return summary
