@@ -17,7 +17,8 @@ from test_ingest import device_stream, frame_payload, reading_payload
 
 from embercast.alarm.decision import AlarmParams
 from embercast.alarm.risk import risk_level
-from embercast.service.alarms import AlarmConflict, AlarmRecorder, AlarmStore
+from embercast.service.alarm_recorder import AlarmRecorder
+from embercast.service.alarms import AlarmConflict, AlarmStore
 from embercast.service.db import ServiceDB
 from embercast.service.device_stream import Prediction
 

@@ -98,7 +98,8 @@ def build_home(root: Path, detector: Any, dataset: Path) -> Home:
     beside it), a dataset in its catalog, an admin key, a device with a twin and a command, an
     alarm raised, raised higher and cleared, and two readings and frames ingested."""
     from embercast.lifecycle.registry import Registry
-    from embercast.service.alarms import AlarmRecorder, AlarmStore
+    from embercast.service.alarm_recorder import AlarmRecorder
+    from embercast.service.alarms import AlarmStore
     from embercast.service.devices import DeviceStore
     from embercast.service.keys import KeyStore
     from embercast.store.lineage import open_catalog

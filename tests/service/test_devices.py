@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from embercast.errors import EmbercastError, InputError
 from embercast.service.db import ServiceDB
-from embercast.service.devices import Conflict, DeviceStore, NotFound, StaleVersion
+from embercast.service.device_records import Conflict, NotFound
+from embercast.service.devices import DeviceStore
+from embercast.service.twins import StaleVersion
 
 
 @pytest.fixture

@@ -22,8 +22,10 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from embercast.service.commands import Command
+from embercast.service.device_records import Conflict, NotFound
 from embercast.service.device_topics import command_message, commands_topic
-from embercast.service.devices import Command, Conflict, DeviceStore, NotFound
+from embercast.service.devices import DeviceStore
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,9 @@ from prometheus_client import Counter as PromCounter
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from embercast.errors import InputError
-from embercast.service.devices import MAX_JSON_BYTES, Command, Conflict, DeviceStore, NotFound
+from embercast.service.commands import Command
+from embercast.service.device_records import MAX_JSON_BYTES, Conflict, NotFound
+from embercast.service.devices import DeviceStore
 from embercast.service.messages import DEVICE_ID, TOPIC_PREFIX
 
 logger = logging.getLogger(__name__)

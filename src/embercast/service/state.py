@@ -9,9 +9,12 @@ from functools import partial
 from typing import Any
 
 from embercast.config import Settings
-from embercast.service.alarms import AlarmRecorder, AlarmStore, chained, service_recorder
+from embercast.service.alarm_recorder import AlarmRecorder, chained, service_recorder
+from embercast.service.alarms import AlarmStore
+from embercast.service.commands import Command
 from embercast.service.db import DB_FILE, ServiceDB
-from embercast.service.devices import Command, DeviceStore, NotFound
+from embercast.service.device_records import NotFound
+from embercast.service.devices import DeviceStore
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.jobs import Jobs

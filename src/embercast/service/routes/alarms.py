@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from embercast.service.alarms import Alarm, AlarmEvent, AlarmNotFound, AlarmState, Cause
+from embercast.service.alarm_events import AlarmEvent
+from embercast.service.alarms import Alarm, AlarmNotFound, AlarmState, Cause
 from embercast.service.deps import Reader, State
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"])

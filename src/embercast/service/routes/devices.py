@@ -18,20 +18,16 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from embercast.errors import InputError
+from embercast.service.commands import COMMAND_NAME_PATTERN, MAX_TIMEOUT_S, Command, Status
 from embercast.service.deps import Admin, Operator, Reader, State
-from embercast.service.devices import (
-    COMMAND_NAME_PATTERN,
+from embercast.service.device_records import (
     DEVICE_ID_PATTERN,
-    MAX_TIMEOUT_S,
     ZONE_PATTERN,
-    Command,
     Conflict,
     Device,
     NotFound,
-    StaleVersion,
-    Status,
-    Twin,
 )
+from embercast.service.twins import StaleVersion, Twin
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 JsonObject = Annotated[dict[str, Any], Body(description="A JSON object.")]

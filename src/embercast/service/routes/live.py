@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from embercast.alarm.risk import RISK_LEVELS
 from embercast.service.deps import Reader, State
-from embercast.service.devices import NotFound
+from embercast.service.device_records import NotFound
 from embercast.service.heatmap import heat_png
 from embercast.service.live_feed import LiveFeed, reading_view, thermal_view
 from embercast.service.sse import RETRY_MS
