@@ -1,6 +1,6 @@
 """The REST API fuzzed from its own OpenAPI document (schemathesis): requests generated for every
-operation, valid and invalid, with an admin key (but the live event stream, which never ends), never get a server error, and every answer
-matches the schema of its status code."""
+operation but the live event stream (which never ends), valid and invalid, with an admin key,
+never get a server error, and every answer matches the schema of its status code."""
 
 from __future__ import annotations
 
