@@ -1,8 +1,10 @@
-"""Benchmarks of the generator; rewrites BENCHMARKS.md.
+"""Benchmarks of the generator, the features and the models; rewrites BENCHMARKS.md.
 
 Run with ``make bench``. Measures scenarios/s and feature-ready rows/s with and without frames,
 1 worker vs 2, local process pool vs Dask, the 100,000-row goal run, and a plain numpy baseline
-that renders the same number of frames in the same run.
+that renders the same number of frames in the same run; then the features and the models
+(benchmarks/bench_*.py). ``--only models`` (repeatable) measures one section and rewrites only
+it in an existing BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,15 +244,10 @@ def models_section(quick: bool) -> list[str]:
     return lines
 
 
-def main() -> None:
-    # what the benchmarks generate is registered in a throwaway catalog, not the user's
-    os.environ["EMBERCAST_CATALOG_PATH"] = str(Path(tempfile.mkdtemp()) / "catalog.sqlite")
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
-    args = parser.parse_args()
-    subset = 8 if args.quick else SUBSET
-    goal_rows = 5_000 if args.quick else GOAL_ROWS
+def generator_section(quick: bool) -> list[str]:
+    """The generator part of BENCHMARKS.md, with its numpy baseline."""
+    subset = 8 if quick else SUBSET
+    goal_rows = 5_000 if quick else GOAL_ROWS
     results: list[Result] = []
     for frames in ("all", "none"):
         for workers in (1, 2):
@@ -265,18 +262,7 @@ def main() -> None:
     print(goal, flush=True)
     ours_1 = results[0]
     base_fps = numpy_baseline(ours_1.frames)  # the same number of frames, in the same run
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
     lines = [
-        "# Benchmarks",
-        "",
-        "Rewritten by `make bench` (`python benchmarks/run.py`) on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"embercast {__version__} at commit {commit or 'unknown'}.",
-        "",
-        f"Machine: {machine()}.",
-        "",
         "## Generator (`embercast generate`)",
         "",
         "Rows are labelled SCD41 readings (one per device every 5 s, or 30 s in low-power mode); "
@@ -319,14 +305,95 @@ def main() -> None:
         f"{ours_1.frames_per_s:,.0f} | "
         f"{ours_1.frames_per_s / base_fps:.2f} |",
         "",
-        *features_section(quick=args.quick),
-        *models_section(quick=args.quick),
-        "Command: `make bench`.",
+    ]
+    return lines
+
+
+SECTIONS: dict[str, tuple[Callable[[bool], list[str]], tuple[str, ...]]] = {
+    "generator": (generator_section, ("## Generator", "## Against a plain numpy baseline")),
+    "features": (features_section, ("## Features",)),
+    "models": (models_section, ("## Models",)),
+}
+"""Sections of BENCHMARKS.md in order: name -> (what writes it, the headings it owns)."""
+FOOTER = "Command: `make bench`."
+
+
+def commit() -> str:
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return found.stdout.strip() or "unknown"
+
+
+def header() -> list[str]:
+    return [
+        "# Benchmarks",
+        "",
+        "Rewritten by `make bench` (`python benchmarks/run.py`) on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"embercast {__version__} at commit {commit()}.",
+        "",
+        f"Machine: {machine()}.",
         "",
     ]
-    Path(args.out).write_text("\n".join(lines))
-    print(f"wrote {args.out}")
+
+
+def replace_section(text: str, name: str, lines: list[str]) -> str:
+    """``text`` (a BENCHMARKS.md) with section ``name``'s lines replaced by ``lines`` (from its
+    first heading up to the next heading it does not own, or the footer); a section not there
+    yet goes where :data:`SECTIONS` orders it."""
+    owned = SECTIONS[name][1]
+    old = text.split("\n")
+    begin = next((i for i, line in enumerate(old) if line.startswith(owned)), None)
+    if begin is None:  # before the first later section that is there, else the footer
+        later = [
+            h for n in list(SECTIONS)[list(SECTIONS).index(name) + 1 :] for h in SECTIONS[n][1]
+        ]
+        stops = [i for i, line in enumerate(old) if line.startswith(tuple(later))
+                 or line.startswith(FOOTER)]  # fmt: skip
+        begin = end = stops[0] if stops else len(old)
+    else:
+        end = begin + 1
+        while (
+            end < len(old)
+            and not old[end].startswith(FOOTER)
+            and not (old[end].startswith("## ") and not old[end].startswith(owned))
+        ):
+            end += 1
+    return "\n".join(old[:begin] + lines + old[end:])
+
+
+def main() -> None:
+    # what the benchmarks generate is registered in a throwaway catalog, not the user's
+    os.environ["EMBERCAST_CATALOG_PATH"] = str(Path(tempfile.mkdtemp()) / "catalog.sqlite")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(SECTIONS),
+        help="measure only this section (repeatable) and rewrite only it in an existing --out, "
+        "keeping the others",
+    )
+    args = parser.parse_args()
+    if not args.only:
+        lines = header()
+        for write, _ in SECTIONS.values():
+            lines += write(args.quick)
+        Path(args.out).write_text("\n".join([*lines, FOOTER, ""]))
+        print(f"wrote {args.out}")
+        return
+    out = Path(args.out)
+    text = out.read_text() if out.is_file() else "\n".join([*header(), FOOTER, ""])
+    for name in [n for n in SECTIONS if n in args.only]:
+        lines = SECTIONS[name][0](args.quick)
+        note = (
+            f"Section rewritten alone (`python benchmarks/run.py --only {name}`) on "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit()}; machine: {machine()}."
+        )
+        text = replace_section(text, name, [lines[0], "", note, *lines[1:]])
+        out.write_text(text)  # each section as soon as it is measured
+    print(f"rewrote {', '.join(args.only)} in {args.out}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
