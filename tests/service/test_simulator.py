@@ -332,6 +332,14 @@ def test_simulate_against_serve_agrees_with_the_service(
         letters = httpx.get(f"{base}/v1/ingest/dead-letters?limit=1000", headers=read).json()
         zones = {d: httpx.get(f"{base}/v1/devices/{d}", headers=read).json()["zone"]
                  for d in ("sim-1", "sim-2")}  # fmt: skip
+        # (after the counts above) devices computing their thermal features send edge rows
+        edged = _cli(*common, "--key", keys["admin"], "--prefix", "edge", "--edge", "extended",
+                     "--duration", "120", env=env)  # fmt: skip
+        assert edged.returncode == 0, edged.stderr
+        edge_total = json.loads(edged.stdout)["total"]
+        assert edge_total["sent"] > 0 and not edge_total["rejected"], edge_total
+        unknown = _cli(*common, "--key", keys["admin"], "--edge", "nope", env=env)
+        assert unknown.returncode == 2 and "invalid feature set 'nope'" in unknown.stderr
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=60)[0].decode()

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from embercast.cli.common import _fail, _settings, app
 from embercast.config import Settings
+from embercast.errors import InputError
 
 if TYPE_CHECKING:
     from embercast.service.simulator import Summary
@@ -115,6 +116,13 @@ def simulate(
         Path | None,
         typer.Option(help="JSON object: device id -> its broker password (--mqtt)."),
     ] = None,
+    edge: Annotated[
+        str | None,
+        typer.Option(
+            help="Devices compute this feature set's thermal features themselves and send "
+            "them instead of frames (the served model's set, e.g. extended)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay recorded streams as live devices (sim-1, sim-2, ...) to a running service over
@@ -132,7 +140,10 @@ def simulate(
     settings = _settings()
     where = source if source is not None else _cached_dataset(settings)
     recordings = simulator.load_recordings(where, devices, seed)
-    sims = simulator.make_devices(recordings, devices, found, seed, prefix)
+    try:
+        sims = simulator.make_devices(recordings, devices, found, seed, prefix, edge=edge)
+    except InputError as exc:
+        _fail(str(exc))
     plans = [simulator.plan(d, duration, seed) for d in sims]
     transport = _transport(http, key, mqtt, passwords)
     try:
