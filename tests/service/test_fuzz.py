@@ -10,22 +10,33 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from components import serve
+from helpers import free_port
+
 
 @pytest.fixture
 def api(service_env: Path) -> Iterator[tuple[Any, str]]:
-    """The service's schema (started app) and an admin key."""
-    from embercast.config import get_settings
-    from embercast.service.app import create_app
+    """The schema of ``embercast serve`` running on loopback, and an admin key."""
+    import os
+    import signal
 
-    app = create_app(get_settings())
-    key = app.state.service.keys.create("fuzz", "admin")[1]
-    with TestClient(app):  # runs the app's start-up: model loaded, ingest started
-        yield schemathesis.openapi.from_asgi("/openapi.json", app), key
+    from embercast.service.db import DB_FILE, ServiceDB
+    from embercast.service.keys import KeyStore
+
+    db = ServiceDB(str(service_env / DB_FILE))
+    key = KeyStore(db).create("fuzz", "admin")[1]
+    db.close()
+    port = free_port()
+    process = serve(dict(os.environ), port)
+    try:
+        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json"), key
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
 
 
 def test_no_operation_answers_a_server_error(api: tuple[Any, str]) -> None:

@@ -38,11 +38,7 @@ def broker_config(
     if (tls_cert is None) != (tls_key is None):
         _fail("--tls-cert and --tls-key go together")
     tls = None if tls_cert is None or tls_key is None else (str(tls_cert), str(tls_key))
-    try:
-        path = write_broker_config(folder, port=port, host=host, tls=tls, user=user)
-    except (EmbercastError, OSError) as exc:
-        _fail(f"cannot write the broker's configuration into {folder}: {exc}")
-    typer.echo(str(path))
+    typer.echo(str(write_broker_config(folder, port=port, host=host, tls=tls, user=user)))
 
 
 @broker_app.command("password")

@@ -47,6 +47,7 @@ def serve(
     uvicorn.run(
         create_app(settings), host=settings.service_host, port=settings.service_port,
         ssl_certfile=tls[0], ssl_keyfile=tls[1], log_level="info",
+        access_log=settings.service_access_log,
     )  # fmt: skip
 
 
@@ -166,10 +167,9 @@ def keys_quota(
     per_day: Annotated[str, typer.Argument(help="Requests per UTC day, or 'none'.")],
 ) -> None:
     """Set a key's daily quota (a running service applies it from the key's next request)."""
-    try:
-        quota = None if per_day.lower() == "none" else int(per_day)
-    except ValueError:
+    if per_day.lower() != "none" and not per_day.lstrip("-").isdigit():
         _fail(f"a quota is a number of requests per day or 'none', not {per_day!r}")
+    quota = None if per_day.lower() == "none" else int(per_day)
     try:
         record = _store().set_quota(key_id, quota)
     except InputError as exc:
