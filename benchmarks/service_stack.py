@@ -14,16 +14,13 @@ import os
 import pickle
 import pwd
 import re
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -33,7 +30,7 @@ import numpy as np
 
 from embercast.features.base import Reading
 from embercast.features.edge import EdgeThermal
-from embercast.service.broker import PASSWD, SERVICE_USER, set_password, write_broker_config
+from embercast.service.broker import SERVICE_USER, set_password, set_passwords, write_broker_config
 from embercast.service.simulator import frames_for, load_recordings
 
 LOAD = Path(__file__).with_name("service_load.py")
@@ -196,23 +193,6 @@ def streams(dataset: Path, steps: int, path: Path, count: int = 16) -> int:
 # --------------------------------------------------------------------------- the broker
 
 
-def add_passwords(folder: Path, users: Iterable[str]) -> dict[str, str]:
-    """Add many users to ``folder``'s password file at once: a plain-text file converted by
-    ``mosquitto_passwd -U`` (salted hashes, as :func:`set_password` writes one at a time),
-    then appended; user -> password."""
-    tool = need("mosquitto_passwd", "mosquitto")
-    passwords = {u: secrets.token_urlsafe(18) for u in users}
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".plain") as plain:
-        plain.write("".join(f"{u}:{p}\n" for u, p in passwords.items()))
-    try:
-        subprocess.run([tool, "-U", plain.name], check=True, capture_output=True)
-        with (folder / PASSWD).open("a") as target:
-            target.write(Path(plain.name).read_text())
-    finally:
-        os.unlink(plain.name)
-    return passwords
-
-
 class Broker:
     """Mosquitto in ``folder`` on a free loopback port with embercast's configuration, the
     service's password and one per device of ``devices``."""
@@ -225,7 +205,7 @@ class Broker:
         user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
         self.config = write_broker_config(folder, port=self.port, user=user)
         self.service_password = set_password(folder, SERVICE_USER)
-        self.passwords = add_passwords(folder, devices)
+        self.passwords = set_passwords(folder, devices)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -282,6 +282,12 @@ class Settings(BaseSettings):
         default=None,
         description="PEM private key file of ``service_tls_cert``.",
     )
+    service_access_log: bool = Field(
+        json_schema_extra=_in("service"),
+        default=False,
+        description="Log every HTTP request (uvicorn's access log); off, requests are counted "
+        "in /metrics and errors still logged.",
+    )
 
     mqtt_url: str | None = Field(
         json_schema_extra=_in("mqtt"),

@@ -26,3 +26,21 @@ def test_broker_config_and_password(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "is not a device id" in bad.output
     half = invoke("broker", "config", str(folder), "--tls-cert", "c.pem")
     assert half.exit_code == 2 and "go together" in half.output
+
+
+def test_set_passwords_adds_many_users_hashed_at_once(tmp_path: Path) -> None:
+    import pytest
+
+    from embercast.service.broker import set_password, set_passwords
+
+    need("mosquitto_passwd", "mosquitto")
+    set_password(tmp_path, "hall-1")
+    made = set_passwords(tmp_path, [f"dev-{i}" for i in range(50)])
+    lines = (tmp_path / "passwd").read_text().splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["hall-1"] + [f"dev-{i}" for i in range(50)]
+    assert all(line.split(":", 1)[1].startswith("$7$") for line in lines)  # salted hashes
+    assert not any(made["dev-3"] in line for line in lines)
+    with pytest.raises(ValueError, match="already in .*hall-1"):
+        set_passwords(tmp_path, ["hall-1", "dev-99"])
+    with pytest.raises(ValueError, match="is not a device id"):
+        set_passwords(tmp_path, ["no/slash"])

@@ -51,6 +51,7 @@ def test_serve_answers_over_the_network_and_stops_cleanly(
         cert, key = _self_signed(tmp_path)
         env |= {"EMBERCAST_SERVICE_TLS_CERT": str(cert), "EMBERCAST_SERVICE_TLS_KEY": str(key)}
         scheme, verify = "https", str(cert)  # type: ignore[assignment]
+        env["EMBERCAST_SERVICE_ACCESS_LOG"] = "true"  # requests logged (off by default)
     made = subprocess.run(
         [sys.executable, "-m", "embercast.cli", "keys", "create", "probe", "--json"],
         env=env, capture_output=True, text=True, check=True,
@@ -77,3 +78,4 @@ def test_serve_answers_over_the_network_and_stops_cleanly(
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert process.returncode == -signal.SIGTERM, output
     assert "Application shutdown complete" in output and "Finished server process" in output
+    assert ('"GET /v1/models/current HTTP/1.1" 200' in output) == tls, output

@@ -15,6 +15,8 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from embercast.errors import EmbercastError, InputError
@@ -95,17 +97,54 @@ def write_broker_config(
     return path
 
 
-def set_password(folder: str | Path, user: str, password: str | None = None) -> str:
-    """Add ``user`` (a device id or the service's user) to ``folder``'s password file, or give
-    it a new password; the password (generated when none is given). BrokerToolError when
-    ``mosquitto_passwd`` is missing or fails. Mosquitto re-reads the file on SIGHUP."""
-    if user != SERVICE_USER and not DEVICE_ID.match(user):
-        raise InputError(f"{user!r} is not a device id (letters, digits and _ . : -)")
+def _passwd_tool() -> str:
     tool = shutil.which("mosquitto_passwd")
     if tool is None:
         raise BrokerToolError(
             "mosquitto_passwd is not installed (Debian: apt-get install mosquitto)"
         )
+    return tool
+
+
+def _check_user(user: str) -> str:
+    if user != SERVICE_USER and not DEVICE_ID.match(user):
+        raise InputError(f"{user!r} is not a device id (letters, digits and _ . : -)")
+    return user
+
+
+def set_passwords(folder: str | Path, users: Iterable[str]) -> dict[str, str]:
+    """Add many new ``users`` to ``folder``'s password file at once (one ``mosquitto_passwd
+    -U`` over a plain-text file, salted hashes as :func:`set_password` writes); user ->
+    generated password. Users already in the file are refused (change those one at a time)."""
+    passwd = Path(folder) / PASSWD
+    passwd.touch(mode=0o600, exist_ok=True)
+    known = {line.split(":", 1)[0] for line in passwd.read_text().splitlines() if line}
+    passwords = {_check_user(u): secrets.token_urlsafe(24) for u in users}
+    again = sorted(known & passwords.keys())
+    if again:
+        raise InputError(f"already in {passwd}: {', '.join(again[:5])} (use set_password)")
+    tool = _passwd_tool()
+    handle, plain = tempfile.mkstemp(dir=folder, prefix=".passwd-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write("".join(f"{u}:{p}\n" for u, p in passwords.items()))
+        done = subprocess.run([tool, "-U", plain], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BrokerToolError(f"mosquitto_passwd failed: {done.stderr.strip() or done.stdout}")
+        with passwd.open("a") as target:
+            target.write(Path(plain).read_text())
+    finally:
+        os.unlink(plain)
+    os.chmod(passwd, 0o600)
+    return passwords
+
+
+def set_password(folder: str | Path, user: str, password: str | None = None) -> str:
+    """Add ``user`` (a device id or the service's user) to ``folder``'s password file, or give
+    it a new password; the password (generated when none is given). BrokerToolError when
+    ``mosquitto_passwd`` is missing or fails. Mosquitto re-reads the file on SIGHUP."""
+    _check_user(user)
+    tool = _passwd_tool()
     password = password or secrets.token_urlsafe(24)
     passwd = Path(folder) / PASSWD
     passwd.touch(mode=0o600, exist_ok=True)
