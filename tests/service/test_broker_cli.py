@@ -35,6 +35,7 @@ def test_set_passwords_adds_many_users_hashed_at_once(tmp_path: Path) -> None:
 
     need("mosquitto_passwd", "mosquitto")
     set_password(tmp_path, "hall-1")
+    assert set_passwords(tmp_path, []) == {}
     made = set_passwords(tmp_path, [f"dev-{i}" for i in range(50)])
     lines = (tmp_path / "passwd").read_text().splitlines()
     assert [line.split(":", 1)[0] for line in lines] == ["hall-1"] + [f"dev-{i}" for i in range(50)]

@@ -120,6 +120,8 @@ def set_passwords(folder: str | Path, users: Iterable[str]) -> dict[str, str]:
     passwd.touch(mode=0o600, exist_ok=True)
     known = {line.split(":", 1)[0] for line in passwd.read_text().splitlines() if line}
     passwords = {_check_user(u): secrets.token_urlsafe(24) for u in users}
+    if not passwords:
+        return {}
     again = sorted(known & passwords.keys())
     if again:
         raise InputError(f"already in {passwd}: {', '.join(again[:5])} (use set_password)")

@@ -50,11 +50,10 @@ def predict_rows(model: LiveModel, rows: list[dict[str, float | None]]) -> list[
     timed = ["t_s" in row and row["t_s"] is not None for row in rows]
     if any(timed) and not all(timed):
         raise InputError("either every row carries t_s (a time series) or none does")
-    frame = pd.DataFrame(
-        {n: [_nan(row.get(n)) for row in rows] for n in model.features}, dtype=np.float64
-    )
-    if not all(timed):
-        p = model.score(frame.to_numpy())
+    if not all(timed):  # plain rows: straight to an array (no table needed)
+        p = model.score(
+            np.array([[_nan(row.get(n)) for n in model.features] for row in rows], np.float64)
+        )
         return [
             PredictionOut(
                 t_s=None,
@@ -66,6 +65,9 @@ def predict_rows(model: LiveModel, rows: list[dict[str, float | None]]) -> list[
             )  # fmt: skip
             for v in p
         ]
+    frame = pd.DataFrame(
+        {n: [_nan(row.get(n)) for row in rows] for n in model.features}, dtype=np.float64
+    )
     t = np.array([float(row["t_s"]) for row in rows])  # type: ignore[arg-type]
     if np.any(np.diff(t) <= 0):
         raise InputError("a time series' rows must have increasing t_s")
