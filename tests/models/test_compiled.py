@@ -87,3 +87,8 @@ def test_camera_less_rows_are_scored_alike_everywhere(tmp_path: Path) -> None:
         arr = X[list(scorer.features)].to_numpy()
         rows = np.array([scorer.score(r) for r in arr[:60]])
         np.testing.assert_allclose(rows, p[:60], rtol=0, atol=1e-12)
+        # many rows at once, camera-less ones among them: the same numbers, bit for bit
+        np.testing.assert_array_equal(scorer.score_rows(arr[:60]), rows)
+        assert np.isnan(arr[:60:3, [list(scorer.features).index(c) for c in thermal]]).all()
+    with pytest.raises(ValueError, match="row has 3 features"):
+        scorer.score_rows(arr[:5, :3])

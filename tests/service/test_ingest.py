@@ -139,6 +139,57 @@ def test_ingested_streams_give_the_offline_rows_in_either_order(
     assert ingest.counts == {"stored": len(events)}
 
 
+def test_many_readings_folded_at_once_are_scored_in_one_call_as_one_at_a_time(
+    service_state: Any, frames_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub makes the rows of every ready reading of every device, scores them in one model
+    call, then decides each device's in order: the predictions of one reading at a time."""
+    from embercast.service.device_stream import DeviceStream
+    from embercast.service.hub import StreamHub
+    from embercast.service.live_model import LiveModel
+    from embercast.service.messages import parse
+
+    model = service_state.models.current
+    messages, want = [], {}
+    for scenario in range(3):  # a flaming fire, a sensor fault, hot machinery
+        _, dev, readings, frames = device_stream(frames_dataset, scenario)
+        dev = f"{dev}-{scenario}"
+        one = DeviceStream(model, dev)
+        events = [("thermal", f.t_s, frame_payload(f)) for f in frames.itertuples()]
+        rows = list(readings.itertuples())
+        if scenario == 1:  # its SCD41 reads 0 ppm from half-way: in FAULT from then on
+            rows = rows[: len(rows) // 2] + [
+                r._replace(co2_ppm=0.0) for r in rows[len(rows) // 2 :]
+            ]
+        events += [("scd41", r.t_s, reading_payload(r)) for r in rows]
+        events.sort(key=lambda e: (e[1], e[0] != "thermal"))
+        found = []
+        for kind, _, payload in events:
+            (m,) = parse(dev, kind, payload, 0.0)
+            messages.append(m)
+            if kind == "thermal":
+                one.update_frame(m.ts, m.frame, m.ffc)
+            else:
+                found.append(one.update(m.reading))
+        want[dev] = found
+    assert any(p.sensor_fault for ps in want.values() for p in ps)
+    assert any(p.alarm for ps in want.values() for p in ps)
+    calls: list[int] = []
+    score = LiveModel.score
+
+    def counted(self: LiveModel, X: Any) -> Any:
+        calls.append(len(X))
+        return score(self, X)
+
+    monkeypatch.setattr(LiveModel, "score", counted)
+    hub = StreamHub(lambda: model)
+    got = hub.add(messages, force=True)
+    assert calls == [sum(len(w) for w in want.values())]  # every reading in one call
+    assert len(got) == calls[0]
+    for dev, found in want.items():
+        assert hub.history(dev) == found  # p, risk, alarm, heat, fault, camera: all the same
+
+
 def test_duplicates_bad_messages_and_unknown_devices_are_counted(
     service_state: Any, frames_dataset: Path
 ) -> None:

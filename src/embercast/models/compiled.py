@@ -102,11 +102,7 @@ class RowScorer:
 
     def score(self, row: NDArray[np.float64]) -> float:
         """Fire probability of one row (NaN allowed for missing features)."""
-        x = np.asarray(row, dtype=np.float64).reshape(1, -1)
-        if x.shape[1] != len(self.features):
-            raise InputError(
-                f"row has {x.shape[1]} features, but the scorer is expecting {len(self.features)}"
-            )
+        x = self._check(np.asarray(row, dtype=np.float64).reshape(1, -1))
         members = self._members
         if self._camera_less and np.isnan(x[0, self._thermal]).all():
             members, x = self._camera_less, x[:, self._gas]
@@ -114,6 +110,33 @@ class RowScorer:
         for predict, cx, cy in members:
             total += float(_calibrated(float(predict(x)[0]), cx, cy))
         return total / len(members)
+
+    def score_rows(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Fire probability of each row of ``X``, each member called once for all of them: the
+        same numbers as :meth:`score` row by row (rows without a camera go to the camera-less
+        members)."""
+        x = self._check(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+        out = np.empty(len(x))
+        blind: NDArray[np.bool_] = np.zeros(len(x), dtype=bool)
+        if self._camera_less:
+            blind = np.asarray(np.isnan(x[:, self._thermal]).all(axis=1))
+        for members, rows, take in ((self._members, ~blind, None),
+                                    (self._camera_less, blind, self._gas)):  # fmt: skip
+            if not rows.any():
+                continue
+            part = x[rows] if take is None else x[rows][:, take]
+            total = np.zeros(len(part))
+            for predict, cx, cy in members:
+                total += _calibrated(np.asarray(predict(part), dtype=np.float64), cx, cy)
+            out[rows] = total / len(members)
+        return out
+
+    def _check(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        if x.shape[1] != len(self.features):
+            raise InputError(
+                f"row has {x.shape[1]} features, but the scorer is expecting {len(self.features)}"
+            )
+        return x
 
 
 _LOADED: dict[str, Any] = {}

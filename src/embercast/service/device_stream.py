@@ -60,6 +60,19 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class ModelInput:
+    """One reading folded into a device's stream, waiting for its score: time [s], the model's
+    row, the temperature the heat watch reads [°C] (NaN when none), whether the SCD41 was in
+    FAULT and the camera's status, as they were at that reading."""
+
+    t_s: float
+    x: NDArray[np.float64]
+    temperature_c: float
+    sensor_fault: bool
+    thermal_status: str
+
+
 class DeviceStream:
     """The live path of device ``device_id`` scored by ``model``.
 
@@ -80,7 +93,6 @@ class DeviceStream:
         self.heat = HeatWatch()
         self.decision = AlarmDecision(model.params)
         self._last: Prediction | None = None
-        self._temperature = math.nan
         self._bind(model)
 
     def _bind(self, model: LiveModel) -> None:
@@ -115,10 +127,10 @@ class DeviceStream:
         """Take a frame at ``t_s`` [s]; whether it was accepted."""
         return self.features.update_frame(t_s, frame, ffc)
 
-    def row(self, reading: Reading, edge: EdgeRow | None = None) -> NDArray[np.float64] | None:
-        """The model's input row for ``reading`` (the stream advances; ``edge`` the thermal
-        values the device computed at its time), SCD41 features missing when the sensor is in
-        FAULT; None when the reading is rejected."""
+    def row(self, reading: Reading, edge: EdgeRow | None = None) -> ModelInput | None:
+        """The model's input for ``reading`` (the stream advances; ``edge`` the thermal values
+        the device computed at its time), SCD41 features missing when the sensor is in FAULT;
+        None when the reading is rejected."""
         if edge is None:  # rows from the frames received
             values = self.features.update_reading(reading)
         else:
@@ -134,27 +146,27 @@ class DeviceStream:
             x[self._gas] = np.nan
         # the heat watch reads the temperature the model sees: none from a sensor in FAULT
         heat_at = self._heat_at
-        self._temperature = math.nan if heat_at is None or faulted else float(full[heat_at])
-        return x
+        temperature = math.nan if heat_at is None or faulted else float(full[heat_at])
+        return ModelInput(reading.t_s, x, temperature, faulted, self.features.status)
 
-    def decide(self, t_s: float, p_fire: float) -> Prediction:
-        """Run the heat watch and the alarm decision on the probability of the row just made."""
-        heat = self.heat.update(t_s, self._temperature)
-        active = self.decision.update(t_s, p_fire, heat)
+    def decide(self, row: ModelInput, p_fire: float) -> Prediction:
+        """Run the heat watch and the alarm decision on ``row`` scored ``p_fire`` (rows are
+        decided in the order they were made)."""
+        heat = self.heat.update(row.t_s, row.temperature_c)
+        active = self.decision.update(row.t_s, p_fire, heat)
         self._last = Prediction(
-            t_s, p_fire, risk_level(p_fire), active, self.decision.onset, self.heat.get(),
-            self.health.faulted(self.device_id), self.features.status,
+            row.t_s, p_fire, risk_level(p_fire), active, self.decision.onset, self.heat.get(),
+            row.sensor_fault, row.thermal_status,
         )  # fmt: skip
         return self._last
 
     def update(self, reading: Reading, edge: EdgeRow | None = None) -> Prediction | None:
         """The prediction of one reading, with the device's ``edge`` row at its time when it
         sends edge features (None when the reading is rejected)."""
-        x = self.row(reading, edge)
-        if x is None:
+        row = self.row(reading, edge)
+        if row is None:
             return None
-        p = float(self.model.score(x.reshape(1, -1))[0])
-        return self.decide(reading.t_s, p)
+        return self.decide(row, float(self.model.score(row.x.reshape(1, -1))[0]))
 
     def get(self) -> Prediction | None:
         """The last prediction (None before the first accepted reading)."""

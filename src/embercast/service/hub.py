@@ -26,7 +26,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from embercast.service.device_stream import DeviceStream, Prediction
+import numpy as np
+
+from embercast.service.device_stream import DeviceStream, ModelInput, Prediction
 from embercast.service.live_model import LiveModel
 from embercast.service.messages import EDGE, Message
 
@@ -37,6 +39,17 @@ HISTORY = 720
 """Predictions kept per device for the dashboard's charts (an hour at one per 5 s)."""
 
 Sink = Callable[[str, Prediction], None]
+
+
+@dataclass
+class _Row:
+    """A reading folded into its device's stream, waiting for its score."""
+
+    device_id: str
+    dev: _Device
+    input: ModelInput
+
+
 LATE = {"scd41": "reading_order", "thermal": "frame_order", EDGE: "edge_order"}
 """Why a message of each kind is too late to use."""
 
@@ -132,31 +145,33 @@ class StreamHub:
                     bisect.insort(dev.frames, (m.ts, m), key=lambda x: x[0])
                     dev.newest_thermal = max(dev.newest_thermal, m.ts)
                     dev.last_frame = m
-            out: list[Prediction] = []
+            rows: list[_Row] = []
             for device_id in sorted(touched):
-                out += self._release(device_id, clock, force=force)
-            return out
+                rows += self._release(device_id, clock, force=force)
+            return self._score(rows)
 
     def tick(self, now: float | None = None) -> list[Prediction]:
         """Fold the readings that have waited ``wait_s``; the predictions made."""
         clock = time.monotonic() if now is None else now
         with self._lock:
-            out: list[Prediction] = []
+            rows: list[_Row] = []
             for device_id in sorted(self._devices):
-                out += self._release(device_id, clock, force=False)
-            return out
+                rows += self._release(device_id, clock, force=False)
+            return self._score(rows)
 
     def flush(self) -> list[Prediction]:
         """Fold every waiting reading now (at shutdown, and after a replay)."""
         with self._lock:
-            out: list[Prediction] = []
+            rows: list[_Row] = []
             for device_id in sorted(self._devices):
-                out += self._release(device_id, float("inf"), force=True)
-            return out
+                rows += self._release(device_id, float("inf"), force=True)
+            return self._score(rows)
 
-    def _release(self, device_id: str, clock: float, force: bool) -> list[Prediction]:
+    def _release(self, device_id: str, clock: float, force: bool) -> list[_Row]:
+        """Fold the device's ready readings (with their frames or edge rows) into its stream;
+        the model rows made, in time order, not yet scored."""
         dev = self._devices[device_id]
-        out = []
+        out: list[_Row] = []
         while dev.readings:
             ts, arrived, m = dev.readings[0]
             ready = force or dev.newest_thermal >= ts - _EPS or clock - arrived >= self.wait_s
@@ -178,16 +193,34 @@ class StreamHub:
                 else:
                     self.rejected["edge_unused"] += 1
             assert m.reading is not None
-            found = dev.stream.update(m.reading, edge)
+            made = dev.stream.row(m.reading, edge)
             dev.folded_t = max(dev.folded_t, ts)
-            if found is None:
+            if made is None:
                 self.rejected["reading_order"] += 1
                 continue
+            out.append(_Row(device_id, dev, made))
+        return out
+
+    def _score(self, rows: list[_Row]) -> list[Prediction]:
+        """Score the rows made, one model call for all of them (each device's in its time
+        order), and run each device's alarm decision on its own; the predictions."""
+        out: list[Prediction] = []
+        if not rows:
+            return out
+        by_model: dict[int, list[_Row]] = {}
+        for row in rows:
+            by_model.setdefault(id(row.dev.stream.model), []).append(row)
+        p: dict[int, float] = {}
+        for group in by_model.values():
+            scores = group[0].dev.stream.model.score(np.stack([r.input.x for r in group]))
+            p.update((id(r), float(s)) for r, s in zip(group, scores, strict=True))
+        for row in rows:
+            found = row.dev.stream.decide(row.input, p[id(row)])
             self.folded += 1
-            dev.history.append(found)
+            row.dev.history.append(found)
             out.append(found)
             if self.sink is not None:
-                self.sink(device_id, found)
+                self.sink(row.device_id, found)
         return out
 
     # ------------------------------------------------------------------ state

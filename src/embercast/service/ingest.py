@@ -119,13 +119,21 @@ class Ingest:
         self.hub.flush()
 
     def _process(self) -> None:
-        while True:
+        """Fold what was stored, everything waiting at once (one model call for the readings
+        of many devices), until :meth:`stop`."""
+        stopping = False
+        while not stopping:
+            batch: list[Message] = []
             try:
-                batch = self._queue.get(timeout=0.1)
+                first = self._queue.get(timeout=0.1)
+                while True:
+                    if first is None:
+                        stopping = True
+                        break
+                    batch += first
+                    first = self._queue.get_nowait()
             except queue.Empty:
-                batch = []
-            if batch is None:
-                return
+                pass
             try:
                 if batch:
                     self.hub.add(batch)

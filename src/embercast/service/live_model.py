@@ -48,8 +48,8 @@ class LiveModel:
 
     def score(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         """Fire probability of each row of ``X`` (columns in :attr:`features` order, NaN for
-        missing): one row through the single-row scorer when the detector has one, more
-        through ``predict_proba`` (the same probabilities)."""
+        missing): through the row scorer when the detector has one, else ``predict_proba``
+        (the same probabilities)."""
         x = np.asarray(X, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(self.features):
             raise InputError(
@@ -58,6 +58,8 @@ class LiveModel:
             )
         if self.scorer is not None and len(x) == 1:
             return np.array([self.scorer.score(x[0])])
+        if self.scorer is not None:
+            return self.scorer.score_rows(x)
         frame = pd.DataFrame(x, columns=list(self.features))
         return np.asarray(self.detector.predict_proba(frame)[:, 1], dtype=np.float64)
 
