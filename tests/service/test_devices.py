@@ -184,10 +184,14 @@ def test_commands_expire_at_their_deadline(store: DeviceStore) -> None:
 
 
 def test_a_revoked_device_refuses_reports_desires_and_commands(store: DeviceStore) -> None:
+    assert store.refusal("stranger") == "unknown_device"
+    assert store.refusal("cam-1") is None  # registered: remembered for the next messages
+    assert store.refusal("cam-1") is None
     open_one = store.send("cam-1", "reboot", now=1000.0)
     answered = store.send("cam-1", "ffc", now=1000.0)
     store.acknowledge(answered.command_id, True, now=1001.0)
     store.revoke("cam-1", now=1002.0)
+    assert store.refusal("cam-1") == "revoked_device"  # not what was remembered
     with pytest.raises(Conflict, match="'cam-1' is revoked: it takes no reported state"):
         store.report("cam-1", {"fw": "1"})
     with pytest.raises(Conflict, match="it takes no desired state"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import threading
 
 from embercast.errors import InputError
 from embercast.service.commands import SCHEMA as COMMANDS_SCHEMA
@@ -52,6 +53,25 @@ class DeviceStore(Twins, Commands):
     def __init__(self, db: ServiceDB) -> None:
         self.db = db
         db.ensure(SCHEMA)
+        self._may_send: set[str] = set()
+        """Devices seen registered and not revoked (asked on every message: kept in memory;
+        a device leaves it when revoked, and revocation is final)."""
+        self._sending = threading.Lock()
+
+    def refusal(self, device_id: str) -> str | None:
+        """Why ``device_id`` may not send: ``unknown_device`` (never registered) or
+        ``revoked_device``; None for a registered device."""
+        if device_id in self._may_send:
+            return None
+        with self._sending:  # not added back by a look-up that a revocation overtook
+            try:
+                device = self.get(device_id)
+            except NotFound:
+                return "unknown_device"
+            if device.revoked_s is not None:
+                return "revoked_device"
+            self._may_send.add(device_id)
+        return None
 
     def register(
         self, device_id: str, zone: str, name: str = "", now: float | None = None
@@ -99,7 +119,7 @@ class DeviceStore(Twins, Commands):
     def revoke(self, device_id: str, now: float | None = None) -> Device:
         """Revoke ``device_id`` (again: no change): its open commands fail; NotFound if unknown."""
         now = now_s(now)
-        with self.db.write() as conn:
+        with self._sending, self.db.write() as conn:
             find(conn, device_id)
             changed = conn.execute(
                 "UPDATE devices SET revoked_s = ? WHERE device_id = ? AND revoked_s IS NULL",
@@ -107,6 +127,7 @@ class DeviceStore(Twins, Commands):
             ).rowcount
             if changed:
                 fail_open(conn, device_id)
+            self._may_send.discard(device_id)
         if changed:
             logger.info("revoked device %s", device_id)
         return self.get(device_id)

@@ -90,6 +90,8 @@ class StreamHub:
         self.rejected: Counter[str] = Counter()
         """Messages rejected after they were stored (the stream refused them), by reason."""
         self.folded = 0
+        self._waiting: set[str] = set()
+        """Devices with readings waiting (the only ones :meth:`tick` looks at)."""
 
     # ------------------------------------------------------------------ before storing
     def admit(self, message: Message) -> str | None:
@@ -137,6 +139,7 @@ class StreamHub:
                 touched.add(m.device_id)
                 if m.kind == "scd41":
                     bisect.insort(dev.readings, (m.ts, clock, m), key=lambda x: x[0])
+                    self._waiting.add(m.device_id)
                     dev.last_reading = m
                 elif m.kind == EDGE:
                     bisect.insort(dev.edges, (m.ts, m), key=lambda x: x[0])
@@ -155,7 +158,7 @@ class StreamHub:
         clock = time.monotonic() if now is None else now
         with self._lock:
             rows: list[_Row] = []
-            for device_id in sorted(self._devices):
+            for device_id in sorted(self._waiting):
                 rows += self._release(device_id, clock, force=False)
             return self._score(rows)
 
@@ -199,6 +202,8 @@ class StreamHub:
                 self.rejected["reading_order"] += 1
                 continue
             out.append(_Row(device_id, dev, made))
+        if not dev.readings:
+            self._waiting.discard(device_id)
         return out
 
     def _score(self, rows: list[_Row]) -> list[Prediction]:

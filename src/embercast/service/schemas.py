@@ -56,8 +56,8 @@ class FrameIn(BaseModel):
     @field_validator("data")
     @classmethod
     def _frame_size(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
+        try:  # strict: only the alphabet, padding at the end (in C, unlike validate=True)
+            raw = binascii.a2b_base64(value.encode("ascii"), strict_mode=True)
         except (binascii.Error, ValueError):
             raise ValueError("data is not base64") from None
         if len(raw) != FRAME_BYTES:

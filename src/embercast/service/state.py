@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from embercast.config import Settings
@@ -13,7 +12,6 @@ from embercast.service.alarm_recorder import AlarmRecorder, chained, service_rec
 from embercast.service.alarms import AlarmStore
 from embercast.service.commands import Command
 from embercast.service.db import DB_FILE, ServiceDB
-from embercast.service.device_records import NotFound
 from embercast.service.devices import DeviceStore
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
@@ -24,16 +22,6 @@ from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
 from embercast.service.mqtt import MqttIngest
 from embercast.service.sessions import SessionStore
-
-
-def _refusal(devices: DeviceStore, device_id: str) -> str | None:
-    """Why ``device_id`` may not send: ``unknown_device`` (never registered) or
-    ``revoked_device``; None for a registered device."""
-    try:
-        device = devices.get(device_id)
-    except NotFound:
-        return "unknown_device"
-    return "revoked_device" if device.revoked_s is not None else None
 
 
 @dataclass
@@ -71,7 +59,7 @@ class ServiceState:
         ingest = Ingest(
             os.path.join(settings.service_home, INGEST_DIR), db, hub,
             flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
-            known=partial(_refusal, devices), counted=metrics.count_ingest,
+            known=devices.refusal, counted=metrics.count_ingest,
         )  # fmt: skip
         alarms = AlarmStore(db)
         recorder = service_recorder(alarms, devices, models, metrics)
