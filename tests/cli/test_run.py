@@ -42,12 +42,15 @@ def test_generate_rejects_a_bad_holdout(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(900)
 def test_run_is_the_whole_system_and_reuses_what_it_built(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, features: Path
 ) -> None:
+    """On the shared dataset (``--dataset``; the quickstart's own generation is
+    tests/synth/test_quickstart.py's)."""
     monkeypatch.setenv("EMBERCAST_MLFLOW_URI", str(tmp_path / "mlflow.db"))
     monkeypatch.setenv("EMBERCAST_SERVICE_FLUSH_S", "0.01")  # devices keep up at 40x
     out = tmp_path / "qs"
     args = ["run", "--out", str(out), "--port", "0", "--speed", "40", "--json"]
+    args += ["--dataset", str(features.parent)]
     first = runner.invoke(app, [*args, "--for", "30"])
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
@@ -66,3 +69,16 @@ def test_run_is_the_whole_system_and_reuses_what_it_built(
     assert again.exit_code == 0, again.output
     later = json.loads(again.stdout.splitlines()[-1])
     assert (later["version"], later["reused"]) == (1, True)
+
+
+def test_run_names_a_dataset_it_cannot_use(tmp_path: Path, three_classes: Path) -> None:
+    args = ["run", "--out", str(tmp_path / "qs"), "--port", "0", "--for", "0"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, [*args, "--dataset", str(empty)])
+    assert result.exit_code == 2
+    assert f"{empty} holds no manifest.json: not a complete dataset" in result.output
+    # a dataset generated without its features
+    result = runner.invoke(app, [*args, "--dataset", str(three_classes)])
+    assert result.exit_code == 2
+    assert "has no features computed while it was generated" in result.output

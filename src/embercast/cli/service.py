@@ -65,6 +65,13 @@ def run(
         float | None, typer.Option("--for", min=0.0, help="Stop after this many seconds.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="A dataset generated before, with its features (generate --features SET), "
+            "to train the model on instead of the quickstart's."
+        ),
+    ] = None,
 ) -> None:
     """The main job: the whole system on this machine. A small dataset (validated, a fire and a
     nuisance plotted), a model trained on it and registered as champion (both reused by later
@@ -89,7 +96,7 @@ def run(
 
     result = run_system(
         out, port=settings.service_port if port is None else port, speed=speed, for_s=for_s,
-        workers=workers, log=lambda msg: typer.echo(msg, err=True), ready=ready,
+        workers=workers, dataset=dataset, log=lambda msg: typer.echo(msg, err=True), ready=ready,
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps({"url": result.url, "model": result.model_ref,

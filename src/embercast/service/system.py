@@ -1,7 +1,7 @@
 """The whole system on one machine (``embercast run``, ``make run``).
 
-1. A small labelled dataset with its ``extended`` features (generated once, then reused),
-   validated, with a fire and a nuisance plotted.
+1. A small labelled dataset with its ``extended`` features (generated once, then reused; or a
+   dataset of the user's), validated, with a fire and a nuisance plotted.
 2. A LightGBM detector trained on it and registered as ``quickstart@champion`` in the
    configured registry (reused while the dataset is the same).
 3. A few rooms to simulate: a living room that catches fire, a kitchen that burns toast, a quiet
@@ -30,7 +30,7 @@ from embercast.features.inline import InlineFeatureSet
 from embercast.lifecycle.registry import Registry, RegistryError
 from embercast.lifecycle.training import train
 from embercast.service import simulator
-from embercast.synth.quickstart import QuickstartResult, run_quickstart
+from embercast.synth.quickstart import QuickstartResult, existing_dataset, run_quickstart
 from embercast.synth.writer import DatasetExistsError, generate_dataset
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,11 @@ def champion(out: Path, quickstart: QuickstartResult, log: Log) -> tuple[str, in
     """(reference, version, reused) of the quickstart model: the registered one when it was
     trained on this very feature set (``out/model.json`` says which), else a new one."""
     features = f"{quickstart.dataset}/features"
+    if not Path(features, "manifest.json").is_file():
+        raise InputError(
+            f"the dataset {quickstart.dataset} has no features computed while it was generated "
+            f"(generate it with --features extended)"
+        )
     digest = json.loads(Path(features, "manifest.json").read_text())["content_hash"]
     marker = out / "model.json"
     registry = Registry()
@@ -94,7 +99,7 @@ def rooms_dataset(out: Path, workers: int, log: Log) -> Path:
     """The simulated rooms' streams (one scenario per room, every frame stored), generated once."""
     where = out / "rooms"
     args: dict[str, Any] = {"scenarios": len(ROOMS), "seed": 3, "frames": "all",
-                            "classes": list(ROOMS)}  # fmt: skip
+                            "classes": list(ROOMS), "scenarios_per_task": 1}  # fmt: skip
     try:
         generate_dataset(str(where), workers=workers, **args)
         log(f"rooms: {where}")
@@ -132,11 +137,14 @@ def run_system(
     speed: float = 10.0,
     for_s: float | None = None,
     workers: int = 2,
+    dataset: str | None = None,
     log: Log = lambda _msg: None,
     ready: Callable[[SystemRun], None] | None = None,
 ) -> SystemRun:
     """Build what is missing, then serve and simulate until Ctrl-C or ``for_s`` [s]; ``ready``
-    is called once the service answers and the devices start."""
+    is called once the service answers and the devices start. With ``dataset`` (a local
+    dataset generated with its features), the model is trained on it instead of the
+    quickstart's."""
     import uvicorn
 
     from embercast.service.app import create_app
@@ -144,8 +152,11 @@ def run_system(
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    quick = run_quickstart(str(root), workers=workers, features=InlineFeatureSet("extended"),
-                           log=log)  # fmt: skip
+    if dataset is None:
+        quick = run_quickstart(str(root), workers=workers,
+                               features=InlineFeatureSet("extended"), log=log)  # fmt: skip
+    else:
+        quick = existing_dataset(dataset, str(root), log)
     if quick.problems:
         raise InputError(f"the quickstart dataset has {quick.problems} problem(s)")
     ref, version, reused = champion(root, quick, log)

@@ -11,9 +11,15 @@ import pyarrow.parquet as pq
 
 from embercast.dataset.validate import validate_dataset
 from embercast.store.fs import join, resolve
+from embercast.store.lineage import read_manifest
 from embercast.synth.plot import plot_scenario
 from embercast.synth.result import InlineFeatures
-from embercast.synth.writer import DatasetExistsError, GenerateSummary, generate_dataset
+from embercast.synth.writer import (
+    DatasetExistsError,
+    GenerateSummary,
+    existing_summary,
+    generate_dataset,
+)
 
 QUICKSTART_SCENARIOS = 32
 """Scenarios of the quickstart dataset (every class appears at least once)."""
@@ -56,6 +62,24 @@ def run_quickstart(
             raise
         log(f"replacing it: {exc}")
         summary = generate_dataset(dataset, workers=workers, overwrite=True, **args)
+    return _survey(dataset, out, summary, log)
+
+
+def existing_dataset(
+    dataset: str, out: str, log: Callable[[str], None] = lambda _msg: None
+) -> QuickstartResult:
+    """A dataset generated before (``embercast generate``) in the quickstart's place: validated,
+    its first flaming fire and gas-stove cooking scenario plotted into ``out/plots``; nothing is
+    written to the dataset. CatalogError when ``dataset`` holds no complete dataset."""
+    _, manifest = read_manifest(dataset)
+    log(f"using the dataset {dataset} ({manifest['counts']['scenarios']} scenarios)")
+    return _survey(dataset, out, existing_summary(manifest, dataset), log)
+
+
+def _survey(
+    dataset: str, out: str, summary: GenerateSummary, log: Callable[[str], None]
+) -> QuickstartResult:
+    """Validate ``dataset``, plot a fire and a nuisance of it into ``out/plots``."""
     problems = validate_dataset(dataset)
     for problem in problems:
         log(f"problem: {problem}")
@@ -72,7 +96,8 @@ def run_quickstart(
     for cls in ("flaming_fire", "cooking_gas_stove"):
         if cls in first:
             path = join(out, "plots", f"{first[cls]}_{cls}.png")
-            fs.makedirs(join(out, "plots"), exist_ok=True)
+            out_fs, out_root = resolve(out)
+            out_fs.makedirs(join(out_root, "plots"), exist_ok=True)
             plots[cls] = plot_scenario(dataset, first[cls], path)
             log(f"plotted {cls} {first[cls]} -> {path}")
     return QuickstartResult(dataset=dataset, summary=summary, problems=len(problems), plots=plots)
