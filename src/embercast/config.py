@@ -249,6 +249,15 @@ class Settings(BaseSettings):
         description="Ingest: the longest a message waits to be written, with the others that "
         "arrived meanwhile, before it is acknowledged [s].",
     )
+    service_fold_threads: int = Field(
+        json_schema_extra=_in("service"),
+        default=2,
+        ge=1,
+        le=32,
+        description="Ingest: threads that fold devices' frames into their streams side by side "
+        "(the optical flow runs outside Python's lock; edge rows and readings alone are folded "
+        "on one).",
+    )
     service_reading_wait_s: float = Field(
         json_schema_extra=_in("service"),
         default=2.0,

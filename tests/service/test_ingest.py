@@ -8,6 +8,7 @@ import base64
 import json
 import math
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,11 +140,13 @@ def test_ingested_streams_give_the_offline_rows_in_either_order(
     assert ingest.counts == {"stored": len(events)}
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 def test_many_readings_folded_at_once_are_scored_in_one_call_as_one_at_a_time(
-    service_state: Any, frames_dataset: Path, monkeypatch: pytest.MonkeyPatch
+    service_state: Any, frames_dataset: Path, monkeypatch: pytest.MonkeyPatch, threads: int
 ) -> None:
-    """The hub makes the rows of every ready reading of every device, scores them in one model
-    call, then decides each device's in order: the predictions of one reading at a time."""
+    """The hub makes the rows of every ready reading of every device (devices with frames side
+    by side on its fold threads), scores them in one model call, then decides each device's in
+    order: the predictions of one reading at a time."""
     from embercast.service.device_stream import DeviceStream
     from embercast.service.hub import StreamHub
     from embercast.service.live_model import LiveModel
@@ -182,8 +185,17 @@ def test_many_readings_folded_at_once_are_scored_in_one_call_as_one_at_a_time(
         return score(self, X)
 
     monkeypatch.setattr(LiveModel, "score", counted)
-    hub = StreamHub(lambda: model)
+    folded_on: set[str] = set()
+    update_frame = DeviceStream.update_frame
+
+    def on_thread(self: DeviceStream, *args: Any) -> bool:
+        folded_on.add(threading.current_thread().name.split("_")[0])
+        return update_frame(self, *args)
+
+    monkeypatch.setattr(DeviceStream, "update_frame", on_thread)
+    hub = StreamHub(lambda: model, threads=threads)
     got = hub.add(messages, force=True)
+    assert folded_on == ({"MainThread"} if threads == 1 else {"fold"})
     assert calls == [sum(len(w) for w in want.values())]  # every reading in one call
     assert len(got) == calls[0]
     for dev, found in want.items():

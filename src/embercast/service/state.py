@@ -55,7 +55,8 @@ class ServiceState:
         models = ModelHolder(settings.model_ref)
         devices = DeviceStore(db)
         metrics = ServiceMetrics()
-        hub = StreamHub(lambda: models.current, settings.service_reading_wait_s)
+        hub = StreamHub(lambda: models.current, settings.service_reading_wait_s,
+                        threads=settings.service_fold_threads)  # fmt: skip
         ingest = Ingest(
             os.path.join(settings.service_home, INGEST_DIR), db, hub,
             flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
