@@ -4,6 +4,7 @@ another registry reference, admin scope)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
+from starlette.concurrency import run_in_threadpool
 
 from embercast.errors import InputError
 from embercast.service.deps import Reader, Served, State
@@ -27,8 +28,24 @@ def _model(state: ServiceState, key: ApiKey, served: LiveModel, ref: str | None)
         raise HTTPException(404, f"model {ref!r} cannot be loaded: {exc}") from None
 
 
+INLINE_ROWS = 64
+"""Feature rows scored on the event loop itself (under a millisecond); more rows, and a
+device's raw data, are scored on a worker thread."""
+
+
 @router.post("/predict", response_model=PredictResponse, summary="Fire probability and alarm")
-def predict(body: PredictRequest, state: State, key: Reader, served: Served) -> PredictResponse:
+async def predict(
+    body: PredictRequest, state: State, key: Reader, served: Served
+) -> PredictResponse:
+    served_one = body.model is None or body.model == served.ref  # another may need loading
+    if served_one and body.rows is not None and len(body.rows) <= INLINE_ROWS:
+        return _predict(body, state, key, served)
+    return await run_in_threadpool(_predict, body, state, key, served)
+
+
+def _predict(
+    body: PredictRequest, state: ServiceState, key: ApiKey, served: LiveModel
+) -> PredictResponse:
     model = _model(state, key, served, body.model)
     rejected: dict[str, int] = {}
     predictions: list[PredictionOut]
