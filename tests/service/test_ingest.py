@@ -202,6 +202,62 @@ def test_many_readings_folded_at_once_are_scored_in_one_call_as_one_at_a_time(
         assert hub.history(dev) == found  # p, risk, alarm, heat, fault, camera: all the same
 
 
+def test_messages_that_cannot_be_stored_are_refused_and_taken_when_sent_again(
+    served: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: the group commit fails, every message of the group is refused (503, no
+    acknowledgement), and the same messages sent again are stored, not dropped as duplicates."""
+    from embercast.service import ingest_log
+
+    client, operate = served.client, served.auth("operate")
+    made = client.post("/v1/devices", headers=served.auth("admin"),
+                       json={"device_id": "hall-1", "zone": "hall"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    write = ingest_log.write_table_atomic
+    failing = [True]
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        if failing[0]:
+            raise OSError(28, "No space left on device")
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_log, "write_table_atomic", full_disk)
+    readings = [{"ts": 1000.0 + 5 * i, "co2_ppm": 600.0 + i} for i in range(3)]
+    url = "/v1/ingest/hall-1/scd41"
+    for body in readings:
+        refused = client.post(url, headers=operate, json=body)
+        assert refused.status_code == 503, refused.text
+        assert "could not be stored (" in refused.json()["detail"]
+        assert "No space left on device" in refused.json()["detail"]
+    failing[0] = False
+    for body in readings:
+        again = client.post(url, headers=operate, json=body)
+        assert again.status_code == 202, again.text
+        assert again.json() == {"accepted": 1, "duplicates": 0, "rejected": None}
+    log = client.app.state.service.ingest.log  # type: ignore[attr-defined]
+    assert log.read("scd41")["ts"].to_pylist() == [r["ts"] for r in readings]
+
+
+def test_the_appends_of_one_group_commit_complete_together(tmp_path: Path) -> None:
+    from embercast.features.base import Reading
+    from embercast.service.ingest_log import IngestLog
+    from embercast.service.messages import Message
+
+    def reading(t: float) -> list[Message]:
+        return [Message("d1", "scd41", t, t, reading=Reading(t, 500.0, 21.0, 40.0))]
+
+    log = IngestLog(str(tmp_path / "ingest"), flush_s=0.5)
+    first, second = log.append(reading(5.0)), log.append(reading(10.0))
+    assert first is second  # one future for the group: no lock and condition per message
+    first.result(10)
+    third = log.append(reading(15.0))
+    assert third is not first
+    third.result(10)
+    log.close()
+    assert log.read("scd41")["ts"].to_pylist() == [5.0, 10.0, 15.0]
+    assert len(log.parts("scd41")) == 2
+
+
 def test_duplicates_bad_messages_and_unknown_devices_are_counted(
     service_state: Any, frames_dataset: Path
 ) -> None:

@@ -120,6 +120,15 @@ class StreamHub:
                 dev.seen.discard(dev.recent.popleft())
             return None
 
+    def unreserve(self, messages: Iterable[Message]) -> None:
+        """Forget that ``messages`` were admitted (they could not be stored): the device sends
+        them again, and they must not be taken for duplicates then."""
+        with self._lock:
+            for m in messages:
+                dev = self._devices.get(m.device_id)
+                if dev is not None:
+                    dev.seen.discard((m.kind, m.ts))
+
     def _device(self, device_id: str) -> _Device | None:
         dev = self._devices.get(device_id)
         if dev is None:

@@ -210,7 +210,8 @@ class Ingest:
                 self._count(source, "stored", len(fresh))
                 if fresh:
                     self._queue.put(fresh)
-            else:
+            else:  # not stored, not acknowledged: taken again when the device resends them
+                self.hub.unreserve(fresh)
                 result.stored.set_exception(future.exception())
                 return
             result.stored.set_result(None)

@@ -144,7 +144,9 @@ class IngestLog:
         self.root = root
         self.flush_s = flush_s
         self._fs, _ = resolve(root)
-        self._pending: list[tuple[list[Message], Future[None]]] = []
+        self._pending: list[list[Message]] = []
+        self._group: Future[None] | None = None
+        """What the messages pending (the next group commit) complete on."""
         self._cond = threading.Condition()
         self._closed = False
         self._seq = 0
@@ -155,17 +157,20 @@ class IngestLog:
 
     def append(self, messages: list[Message]) -> Future[None]:
         """Queue ``messages``; the future completes when they are on disk (or fails with the
-        error that kept them off it: they were not stored, so they must not be acknowledged)."""
-        done: Future[None] = Future()
+        error that kept them off it: they were not stored, so they must not be acknowledged).
+        Every append of one group commit shares its future."""
         if not messages:
+            done: Future[None] = Future()
             done.set_result(None)
             return done
         with self._cond:
             if self._closed:
                 raise RuntimeError("the ingest log is closed")
-            self._pending.append((messages, done))
+            if self._group is None:
+                self._group = Future()
+            self._pending.append(messages)
             self._cond.notify()
-        return done
+            return self._group
 
     def _run(self) -> None:
         while True:
@@ -177,15 +182,15 @@ class IngestLog:
             time.sleep(self.flush_s)  # let a group gather
             with self._cond:
                 batch, self._pending = self._pending, []
+                group, self._group = self._group, None
+            assert group is not None
             try:
-                self._write([m for msgs, _ in batch for m in msgs])
+                self._write([m for msgs in batch for m in msgs])
             except BaseException as exc:  # nothing of the batch is acknowledged
                 logger.error("cannot write %d ingested message groups: %s", len(batch), exc)
-                for _, done in batch:
-                    done.set_exception(exc)
+                group.set_exception(exc)
                 continue
-            for _, done in batch:
-                done.set_result(None)
+            group.set_result(None)
 
     def _write(self, messages: list[Message]) -> None:
         now = time.time()
