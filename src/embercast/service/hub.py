@@ -189,7 +189,8 @@ class StreamHub:
             done = {d: release(d) for d in ids}
         else:
             side = self._pool.map(release, framed)  # submitted now, run beside this thread
-            done = {d: release(d) for d in ids if d not in set(framed)}
+            on_threads = set(framed)
+            done = {d: release(d) for d in ids if d not in on_threads}
             done.update(zip(framed, side, strict=True))
         rows: list[_Row] = []
         for made, rejected in (done[d] for d in ids):

@@ -93,10 +93,10 @@ def _survey(
     ):
         first.setdefault(cls, sid)
     plots = {}
+    out_fs, out_root = resolve(out)
     for cls in ("flaming_fire", "cooking_gas_stove"):
         if cls in first:
             path = join(out, "plots", f"{first[cls]}_{cls}.png")
-            out_fs, out_root = resolve(out)
             out_fs.makedirs(join(out_root, "plots"), exist_ok=True)
             plots[cls] = plot_scenario(dataset, first[cls], path)
             log(f"plotted {cls} {first[cls]} -> {path}")
