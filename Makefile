@@ -19,7 +19,7 @@ $(NETS): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,nets]'
 	touch $(NETS)
 
-## run: generate a small dataset, validate it and plot one fire and one nuisance scenario
+## run: the whole system: a small dataset, a trained champion, the service and simulated rooms
 run: $(STAMP)
 	$(VENV)/bin/embercast run --out $(RUN_DIR)
 

@@ -41,6 +41,19 @@ def test_show_groups_values_and_names_their_source(config: Path) -> None:
     )
 
 
+def test_show_says_what_every_setting_does(config: Path) -> None:
+    result = runner.invoke(cli.app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    comments = " ".join(
+        line.strip().removeprefix("# ")
+        for line in result.stdout.splitlines()
+        if line.startswith("      # ")
+    )
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"{name} has no description"
+        assert " ".join(field.description.split()) in comments, name
+
+
 def test_show_as_json(config: Path) -> None:
     result = runner.invoke(cli.app, ["config", "show", "--json"])
     assert result.exit_code == 0, result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from typing import Annotated, Any
 
 import typer
@@ -29,8 +30,8 @@ def config_show(
         bool, typer.Option("--json", help="Print one JSON object: section -> name -> value.")
     ] = False,
 ) -> None:
-    """Print every setting with its value and its source (default, the TOML file or an
-    EMBERCAST_* variable), grouped by section."""
+    """Print every setting with its value, its source (default, the TOML file or an
+    EMBERCAST_* variable) and what it does, grouped by section."""
     settings = _settings()
     from_file = settings.file_keys()
     grouped: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
@@ -47,3 +48,6 @@ def config_show(
         typer.echo(f"\n[{section}]  {SECTIONS[section]}")
         for name, value in values.items():
             typer.echo(f"  {name} = {value!r}  ({_source(name, from_file)})")
+            about = Settings.model_fields[name].description or ""
+            for line in textwrap.wrap(about, width=92):
+                typer.echo(f"      # {line}")
