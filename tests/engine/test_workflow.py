@@ -67,3 +67,34 @@ def test_a_failed_step_is_recorded_and_a_rerun_resumes_there(tmp_path: Path) -> 
     assert ran == ["first", "second", "second"]  # the first step was not run again
     with pytest.raises(ValueError, match="reads \\['later'\\]"):
         Workflow([Step("a", first, {}, ("later",))], str(tmp_path / "x.json"))
+
+
+def test_a_run_until_a_step_stops_there_and_marks_what_follows_stale(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def produce(args: Any, _: Any) -> dict[str, Any]:
+        calls.append("produce")
+        return {"value": args["n"]}
+
+    def consume(_: Any, up: Any) -> dict[str, Any]:
+        calls.append("consume")
+        return {"total": up["produce"]["value"] + 1}
+
+    def build(n: int) -> Workflow:
+        steps = [Step("produce", produce, {"n": n}), Step("consume", consume, {}, ("produce",))]
+        return Workflow(steps, str(tmp_path / "state.json"), backoff_s=0.0)
+
+    build(1).run()
+    state = build(2).run(until="produce")
+    assert calls == ["produce", "consume", "produce"]
+    assert state["steps"]["produce"]["status"] == "done"
+    assert state["steps"]["consume"]["status"] == "stale"  # made from n = 1
+    assert (
+        json.loads((tmp_path / "state.json").read_text())["steps"]["consume"]["status"] == "stale"
+    )
+    build(2).run(until="produce")  # cached: what follows stays as it was
+    assert calls == ["produce", "consume", "produce"]
+    assert build(2).run()["steps"]["consume"]["outputs"] == {"total": 3}
+    assert calls[-1] == "consume" and calls.count("produce") == 2
+    with pytest.raises(ValueError, match="no step 'train' to stop after; the steps are produce"):
+        build(2).run(until="train")

@@ -66,10 +66,17 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
     assert status.exit_code == 0 and status.stdout.splitlines()[0].startswith("generate: done")
     # changed inputs make the pipeline's own dataset again instead of refusing to touch it
     cfg.write_text(cfg.read_text().replace("seed = 4", "seed = 7"))
-    changed = runner.invoke(app, ["pipeline", "--config", str(cfg), "--json"])
+    changed = runner.invoke(
+        app, ["pipeline", "--config", str(cfg), "--json", "--until", "generate"]
+    )
     assert changed.exit_code == 0, changed.output
-    generate = json.loads(changed.stdout)["steps"]["generate"]
+    after = json.loads(changed.stdout)["steps"]
+    generate = after["generate"]
     assert generate["status"] == "done" and not generate["cached"]
+    # what the later steps made came from the earlier dataset: stale until they run again
+    assert {
+        after[s]["status"] for s in ("validate", "features", "train", "evaluate", "register")
+    } == {"stale"}
     manifest = json.loads((tmp_path / "t" / "dataset" / "manifest.json").read_text())
     assert manifest["arguments"]["seed"] == 7
 

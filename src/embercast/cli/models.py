@@ -343,6 +343,14 @@ def pipeline_run(
     ctx: typer.Context,
     config: Annotated[str | None, typer.Option("--config", help="TOML file ([pipeline]).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the final state.")] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Stop after this step (generate, validate, features, train, evaluate); "
+            "later steps done before are marked stale.",
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline (steps already done with the same inputs are skipped)."""
     if ctx.invoked_subcommand is not None:
@@ -351,7 +359,7 @@ def pipeline_run(
     from embercast.lifecycle.pipeline import build_workflow, load_config
 
     workflow = build_workflow(load_config(config))
-    state = workflow.run(lambda step, event: typer.echo(f"{step}: {event}", err=True))
+    state = workflow.run(lambda step, event: typer.echo(f"{step}: {event}", err=True), until=until)
     if json_output:
         typer.echo(json.dumps(state, sort_keys=True, default=str))
     else:

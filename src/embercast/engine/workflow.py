@@ -72,12 +72,26 @@ class Workflow:
         tmp.write_text(json.dumps(state, indent=2, sort_keys=True, default=str))
         tmp.replace(self.path)
 
-    def run(self, on_event: Callable[[str, str], object] = lambda _s, _e: None) -> dict[str, Any]:
-        """Run every step that is not already done with the same key; return the state."""
+    def run(
+        self,
+        on_event: Callable[[str, str], object] = lambda _s, _e: None,
+        *,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """Run every step that is not already done with the same key, up to and including the
+        step ``until`` (all of them when None); return the state.
+
+        A step that runs again makes the records of every later step ``stale``: what they made
+        came from the earlier inputs (they run again when the workflow next reaches them).
+        """
+        names = [s.name for s in self.steps]
+        if until is not None and until not in names:
+            raise InputError(f"no step {until!r} to stop after; the steps are {', '.join(names)}")
+        last = names.index(until) if until is not None else len(names) - 1
         state = self.state()
         records: dict[str, Any] = state.setdefault("steps", {})
         outputs: dict[str, Mapping[str, Any]] = {}
-        for step in self.steps:
+        for index, step in enumerate(self.steps[: last + 1]):
             key = step_key(step, outputs)
             record = records.get(step.name, {})
             if record.get("status") == "done" and record.get("key") == key:
@@ -89,6 +103,10 @@ class Workflow:
             record = {"status": "running", "key": key, "attempts": 0,
                       "started": _now(), "cached": False}  # fmt: skip
             records[step.name] = record
+            for later in names[index + 1 :]:
+                if later in records:
+                    records[later]["status"] = "stale"
+                    records[later]["cached"] = False
             self._save(state)
             logger.info("step %s: running", step.name)
             on_event(step.name, "running")
