@@ -19,7 +19,13 @@ from pathlib import Path
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("embercast", "embercast.errors"),
     ("embercast.config",),
-    ("embercast.physics", "embercast.sensors", "embercast.store.fs", "embercast.engine"),
+    (
+        "embercast.physics",
+        "embercast.sensors",
+        "embercast.store.fs",
+        "embercast.engine",
+        "embercast.bus",
+    ),
     ("embercast.dataset",),
     ("embercast.store",),
     ("embercast.scene",),

@@ -116,3 +116,48 @@ def serve(env: dict[str, str], port: int, needs: tuple[str, ...] = ()) -> subpro
         time.sleep(0.2)
     process.kill()
     raise AssertionError(f"the service never became ready ({', '.join(needs) or 'model, store'})")
+
+
+class Redis:
+    """A ``redis-server`` in ``folder`` on a free loopback port, appending every write to its
+    log before answering (``appendonly yes``, ``appendfsync always``): ``start``, ``stop``,
+    ``kill`` (SIGKILL; a restart reads the log back)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.binary = need("redis-server", "redis-server")
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port),
+                "--dir", str(self.folder), "--save", "", "--appendonly", "yes",
+                "--appendfsync", "always"]  # fmt: skip
+        log = (self.folder / "redis.log").open("ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"redis did not start: {(self.folder / 'redis.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+        self.process = None

@@ -40,6 +40,7 @@ SECTIONS: dict[str, str] = {
     "inference": "batch scoring",
     "service": "the live service: address, its state, the model it serves, request limits",
     "mqtt": "the MQTT broker the service takes device messages from (none: HTTP only)",
+    "bus": "the durable message bus between the live system's parts (SQLite or Redis Streams)",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -321,6 +322,28 @@ class Settings(BaseSettings):
         ge=5,
         le=3600,
         description="MQTT keepalive: how soon a lost connection is noticed [s].",
+    )
+
+    bus_url: str | None = Field(
+        json_schema_extra=_in("bus"),
+        default=None,
+        description="The bus: redis://host:port/db for Redis Streams, or a SQLite file; none "
+        "means bus.sqlite in service_home.",
+    )
+    bus_max_attempts: int = Field(
+        json_schema_extra=_in("bus"),
+        default=5,
+        ge=1,
+        le=1000,
+        description="Deliveries of a message before it becomes a dead letter.",
+    )
+    bus_backoff_s: float = Field(
+        json_schema_extra=_in("bus"),
+        default=1.0,
+        ge=0.0,
+        le=3600.0,
+        description="Wait before the second delivery of a failed message, doubled for each "
+        "later one (at most 300 s) [s].",
     )
 
     def file_keys(self) -> set[str]:

@@ -1,0 +1,335 @@
+"""The embedded bus: one SQLite file (WAL) that any number of threads and processes share.
+
+Messages are rows of ``bus_messages`` (unique per topic and message id). A group's position in a
+topic is a cursor; on each :meth:`SqliteBus.receive` the messages past it become the group's
+deliveries (``waiting``), and due ones are leased (``leased`` until ``due_s``, the end of the
+visibility timeout), then ``handled`` on acknowledgement, ``waiting`` again after a failure
+(due after the backoff) or a lease that ran out, and ``dead`` once the policy's attempts are
+spent. Every change is one ``BEGIN IMMEDIATE`` transaction, so two consumers never hold the same
+message and a crash leaves each message in exactly one state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from embercast.bus.base import (
+    Bus,
+    BusError,
+    DeadLetter,
+    Delivery,
+    GroupStats,
+    Message,
+    RetryPolicy,
+    check_name,
+    encode,
+    new_id,
+)
+from embercast.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS bus_messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        published_s REAL NOT NULL,
+        UNIQUE (topic, message_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS bus_groups (
+        topic TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        PRIMARY KEY (topic, grp)
+    )""",
+    """CREATE TABLE IF NOT EXISTS bus_deliveries (
+        grp TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES bus_messages (seq),
+        topic TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        due_s REAL NOT NULL,
+        consumer TEXT,
+        lease TEXT,
+        error TEXT,
+        changed_s REAL NOT NULL,
+        PRIMARY KEY (grp, seq)
+    )""",
+    "CREATE INDEX IF NOT EXISTS bus_due ON bus_deliveries (topic, grp, state, due_s)",
+)
+
+PULL = 10_000
+"""New messages made deliveries of a group per receive, at most."""
+
+
+class SqliteBus(Bus):
+    """The bus in the SQLite file ``path`` (created with its folder when missing);
+    ``clock`` gives the time [s since the epoch] (tests pass their own)."""
+
+    def __init__(
+        self,
+        path: str,
+        policy: RetryPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
+        self._lock = threading.Lock()
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            self._conn = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise BusError(f"cannot open the bus {path}: {exc}") from None
+        with self._write() as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise BusError(f"the bus {self.path} cannot be written: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._conn.execute("ROLLBACK")
+                raise BusError(f"the bus {self.path} cannot be written: {exc}") from None
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise BusError(f"the bus {self.path} cannot be read: {exc}") from None
+
+    # ------------------------------------------------------------------ publishing
+    def publish(
+        self, topic: str, payload: dict[str, Any], *, key: str = "", message_id: str | None = None
+    ) -> str:
+        check_name("topic", topic)
+        mid = message_id or new_id()
+        body = encode(payload)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO bus_messages (topic, message_id, key, payload, published_s) "
+                "VALUES (?,?,?,?,?)",
+                (topic, mid, key, body, self.clock()),
+            )
+        return mid
+
+    # ------------------------------------------------------------------ consuming
+    def receive(
+        self,
+        topic: str,
+        group: str,
+        consumer: str,
+        *,
+        limit: int = 64,
+        visibility_s: float = 30.0,
+        wait_s: float = 0.0,
+    ) -> list[Delivery]:
+        check_name("topic", topic)
+        check_name("group", group)
+        check_name("consumer", consumer)
+        if limit < 1 or visibility_s <= 0:
+            raise InputError("receive needs limit >= 1 and visibility_s > 0")
+        deadline = time.monotonic() + wait_s
+        pause = 0.01
+        while True:
+            got = self._lease(topic, group, consumer, limit, visibility_s)
+            if got or time.monotonic() >= deadline:
+                return got
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(0.2, pause * 2)
+
+    def _lease(
+        self, topic: str, group: str, consumer: str, limit: int, visibility_s: float
+    ) -> list[Delivery]:
+        now = self.clock()
+        out: list[Delivery] = []
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO bus_groups (topic, grp, cursor) VALUES (?,?,0)",
+                (topic, group),
+            )
+            (cursor,) = conn.execute(
+                "SELECT cursor FROM bus_groups WHERE topic = ? AND grp = ?", (topic, group)
+            ).fetchone()
+            new = conn.execute(
+                "SELECT seq FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (topic, cursor, PULL),
+            ).fetchall()
+            if new:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO bus_deliveries (grp, seq, topic, state, attempts, "
+                    "due_s, changed_s) VALUES (?,?,?,'waiting',0,0,?)",
+                    [(group, seq, topic, now) for (seq,) in new],
+                )
+                conn.execute(
+                    "UPDATE bus_groups SET cursor = ? WHERE topic = ? AND grp = ?",
+                    (new[-1][0], topic, group),
+                )
+            due = conn.execute(
+                "SELECT d.seq, d.attempts, d.state, d.error, m.message_id, m.key, m.payload, "
+                "m.published_s FROM bus_deliveries d JOIN bus_messages m ON m.seq = d.seq "
+                "WHERE d.topic = ? AND d.grp = ? AND d.state IN ('waiting', 'leased') "
+                "AND d.due_s <= ? ORDER BY d.seq LIMIT ?",
+                (topic, group, now, limit),
+            ).fetchall()
+            for seq, attempts, state, error, mid, key, payload, published_s in due:
+                if state == "leased":  # its consumer let the lease run out: a failed attempt
+                    error = f"lease of attempt {attempts} ran out (visibility timeout)"
+                if attempts >= self.policy.max_attempts:
+                    conn.execute(
+                        "UPDATE bus_deliveries SET state = 'dead', error = ?, changed_s = ?, "
+                        "lease = NULL WHERE grp = ? AND seq = ?",
+                        (error, now, group, seq),
+                    )
+                    logger.warning("bus: %s/%s message %s dead after %d attempts: %s",
+                                   topic, group, mid, attempts, error)  # fmt: skip
+                    continue
+                lease = secrets.token_hex(8)
+                conn.execute(
+                    "UPDATE bus_deliveries SET state = 'leased', attempts = attempts + 1, "
+                    "due_s = ?, consumer = ?, lease = ?, error = ?, changed_s = ? "
+                    "WHERE grp = ? AND seq = ?",
+                    (now + visibility_s, consumer, lease, error, now, group, seq),
+                )
+                message = Message(topic, mid, key, json.loads(payload), published_s)
+                out.append(Delivery(message, group, consumer, attempts + 1, f"{seq}:{lease}"))
+        return out
+
+    def _receipt(self, delivery: Delivery) -> tuple[int, str]:
+        seq, _, lease = delivery.receipt.partition(":")
+        return int(seq), lease
+
+    def ack(self, delivery: Delivery) -> bool:
+        """True when the lease was still this delivery's (else another consumer has the
+        message now, and this acknowledgement changes nothing)."""
+        seq, lease = self._receipt(delivery)
+        with self._write() as conn:
+            done = conn.execute(
+                "UPDATE bus_deliveries SET state = 'handled', lease = NULL, changed_s = ? "
+                "WHERE grp = ? AND seq = ? AND state = 'leased' AND lease = ?",
+                (self.clock(), delivery.group, seq, lease),
+            ).rowcount
+        if not done:
+            logger.warning("bus: stale acknowledgement of %s by %s (its lease ran out)",
+                           delivery.message.message_id, delivery.consumer)  # fmt: skip
+        return bool(done)
+
+    def fail(self, delivery: Delivery, error: str) -> bool:
+        """True when the lease was still this delivery's (see :meth:`ack`)."""
+        seq, lease = self._receipt(delivery)
+        now = self.clock()
+        dead = delivery.attempt >= self.policy.max_attempts
+        due = now if dead else now + self.policy.delay_s(delivery.attempt)
+        state = "dead" if dead else "waiting"
+        with self._write() as conn:
+            done = conn.execute(
+                "UPDATE bus_deliveries SET state = ?, due_s = ?, error = ?, lease = NULL, "
+                "changed_s = ? WHERE grp = ? AND seq = ? AND state = 'leased' AND lease = ?",
+                (state, due, error, now, delivery.group, seq, lease),
+            ).rowcount
+        if done and dead:
+            logger.warning("bus: %s/%s message %s dead after %d attempts: %s",
+                           delivery.message.topic, delivery.group, delivery.message.message_id,
+                           delivery.attempt, error)  # fmt: skip
+        return bool(done)
+
+    # ------------------------------------------------------------------ inspection
+    def stats(self) -> list[GroupStats]:
+        rows = self._query(
+            "SELECT g.topic, g.grp, "
+            "(SELECT count(*) FROM bus_messages m WHERE m.topic = g.topic), "
+            "(SELECT count(*) FROM bus_messages m WHERE m.topic = g.topic AND m.seq > g.cursor), "
+            "(SELECT count(*) FROM bus_deliveries d WHERE d.topic = g.topic AND d.grp = g.grp "
+            "AND d.state = 'waiting'), "
+            "(SELECT count(*) FROM bus_deliveries d WHERE d.topic = g.topic AND d.grp = g.grp "
+            "AND d.state = 'leased'), "
+            "(SELECT count(*) FROM bus_deliveries d WHERE d.topic = g.topic AND d.grp = g.grp "
+            "AND d.state = 'handled'), "
+            "(SELECT count(*) FROM bus_deliveries d WHERE d.topic = g.topic AND d.grp = g.grp "
+            "AND d.state = 'dead') "
+            "FROM bus_groups g ORDER BY g.topic, g.grp"
+        )
+        return [
+            GroupStats(topic, grp, published, beyond + waiting, leased, handled, dead)
+            for topic, grp, published, beyond, waiting, leased, handled, dead in rows
+        ]
+
+    def dead_letters(
+        self, topic: str | None = None, group: str | None = None, limit: int = 100
+    ) -> list[DeadLetter]:
+        where, args = ["d.state = 'dead'"], []
+        if topic is not None:
+            where.append("d.topic = ?")
+            args.append(topic)
+        if group is not None:
+            where.append("d.grp = ?")
+            args.append(group)
+        rows = self._query(
+            "SELECT d.topic, m.message_id, m.key, m.payload, m.published_s, d.grp, d.attempts, "
+            "d.error, d.changed_s FROM bus_deliveries d JOIN bus_messages m ON m.seq = d.seq "
+            f"WHERE {' AND '.join(where)} ORDER BY d.seq LIMIT ?",
+            (*args, limit),
+        )
+        return [
+            DeadLetter(
+                Message(t, mid, key, json.loads(payload), published_s),
+                grp,
+                attempts,
+                error or "",
+                dead_s,
+            )  # fmt: skip
+            for t, mid, key, payload, published_s, grp, attempts, error, dead_s in rows
+        ]
+
+    def replay(self, topic: str, group: str, message_ids: list[str] | None = None) -> int:
+        now = self.clock()
+        sql = (
+            "UPDATE bus_deliveries SET state = 'waiting', attempts = 0, due_s = ?, changed_s = ? "
+            "WHERE topic = ? AND grp = ? AND state = 'dead'"
+        )
+        args: list[Any] = [now, now, topic, group]
+        if message_ids is not None:
+            marks = ",".join("?" * len(message_ids))
+            sql += (
+                " AND seq IN (SELECT seq FROM bus_messages WHERE topic = ? "
+                f"AND message_id IN ({marks}))"
+            )
+            args += [topic, *message_ids]
+        with self._write() as conn:
+            count = conn.execute(sql, args).rowcount
+        logger.info("bus: %d dead letters of %s/%s replayed", count, topic, group)
+        return int(count)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

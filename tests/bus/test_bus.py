@@ -1,0 +1,172 @@
+"""The bus, on both backends (SQLite and a real redis-server): every group sees every message,
+one consumer of a group at a time, leases that run out, retries with backoff, dead letters and
+their replay, duplicate publishes, counts that add up, and durability across a SIGKILL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components import Redis
+from embercast.bus import Bus, RetryPolicy, open_bus
+from embercast.bus.base import GroupStats
+from embercast.errors import InputError
+
+POLICY = RetryPolicy(max_attempts=3, backoff_s=0.2, backoff_max_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    server = Redis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "bus.sqlite")
+    server: Redis = request.getfixturevalue("redis_server")
+    import redis
+
+    redis.Redis.from_url(server.url).flushall()
+    return server.url
+
+
+@pytest.fixture
+def bus(url: str) -> Iterator[Bus]:
+    with open_bus(url, POLICY) as opened:
+        yield opened
+
+
+def _one(stats: list[GroupStats], topic: str, group: str) -> GroupStats:
+    return next(s for s in stats if (s.topic, s.group) == (topic, group))
+
+
+def test_every_group_sees_every_message_in_order_once(bus: Bus) -> None:
+    ids = [bus.publish("readings", {"n": n}, key=f"dev-{n % 2}") for n in range(5)]
+    got = bus.receive("readings", "monitor", "m1", limit=10)
+    assert [d.message.message_id for d in got] == ids
+    assert [d.message.payload for d in got] == [{"n": n} for n in range(5)]
+    assert [d.message.key for d in got] == ["dev-0", "dev-1", "dev-0", "dev-1", "dev-0"]
+    assert {d.attempt for d in got} == {1}
+    assert all(bus.ack(d) for d in got)
+    assert bus.receive("readings", "monitor", "m1") == []
+    other = bus.receive("readings", "analysis", "a1", limit=10)  # another group: all of them
+    assert [d.message.message_id for d in other] == ids
+    assert bus.receive("risk", "monitor", "m1") == []  # another topic: none
+
+
+def test_a_message_id_published_twice_is_one_message(bus: Bus) -> None:
+    first = bus.publish("alarms", {"zone": "kitchen"}, message_id="event-1")
+    again = bus.publish("alarms", {"zone": "kitchen", "again": True}, message_id="event-1")
+    assert first == again == "event-1"
+    got = bus.receive("alarms", "notify", "n1", limit=10)
+    assert [(d.message.message_id, d.message.payload) for d in got] == [
+        ("event-1", {"zone": "kitchen"})
+    ]
+
+
+def test_consumers_of_a_group_never_hold_the_same_message(bus: Bus) -> None:
+    for n in range(3):
+        bus.publish("features", {"n": n})
+    first = bus.receive("features", "score", "c1", limit=2)
+    second = bus.receive("features", "score", "c2", limit=10)
+    assert [d.message.payload["n"] for d in first] == [0, 1]
+    assert [d.message.payload["n"] for d in second] == [2]
+    assert bus.receive("features", "score", "c3", limit=10) == []
+
+
+def test_a_lease_that_runs_out_goes_to_another_consumer(bus: Bus) -> None:
+    bus.publish("readings", {"n": 1})
+    (held,) = bus.receive("readings", "g", "dies", visibility_s=0.3)
+    assert bus.receive("readings", "g", "other", visibility_s=0.3) == []
+    time.sleep(0.5)
+    (taken,) = bus.receive("readings", "g", "other", visibility_s=5)
+    assert taken.message.message_id == held.message.message_id and taken.attempt == 2
+    assert not bus.ack(held)  # the first consumer's lease is gone
+    assert bus.ack(taken)
+    stats = _one(bus.stats(), "readings", "g")
+    assert (stats.handled, stats.leased, stats.waiting, stats.dead) == (1, 0, 0, 0)
+
+
+def test_failures_back_off_then_dead_letter_then_replay(bus: Bus) -> None:
+    mid = bus.publish("notifications", {"to": "ops"}, key="kitchen")
+    bus.publish("notifications", {"to": "fine"})
+    seen: list[tuple[int, float]] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10:
+        for d in bus.receive("notifications", "send", "s1", visibility_s=5, wait_s=0.1):
+            if d.message.payload["to"] == "fine":
+                assert bus.ack(d)
+                continue
+            seen.append((d.attempt, time.monotonic() - t0))
+            assert bus.fail(d, f"smtp refused (attempt {d.attempt})")
+        if bus.dead_letters("notifications"):
+            break
+    assert [a for a, _ in seen] == [1, 2, 3]  # POLICY.max_attempts
+    gaps = [b - a for (_, a), (_, b) in zip(seen, seen[1:], strict=False)]
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4  # backoff 0.2 s, doubled
+    (dead,) = bus.dead_letters("notifications")
+    assert (dead.message.message_id, dead.group, dead.attempts) == (mid, "send", 3)
+    assert dead.error == "smtp refused (attempt 3)" and dead.message.key == "kitchen"
+    stats = _one(bus.stats(), "notifications", "send")
+    assert (stats.published, stats.handled, stats.dead, stats.waiting, stats.leased) == (
+        2, 1, 1, 0, 0,
+    )  # fmt: skip
+    assert bus.receive("notifications", "send", "s1") == []
+    assert bus.replay("notifications", "send") == 1
+    assert bus.dead_letters("notifications") == []
+    (again,) = bus.receive("notifications", "send", "s1")
+    assert (again.message.message_id, again.attempt) == (mid, 1)
+    assert bus.ack(again)
+    assert _one(bus.stats(), "notifications", "send").dead == 0
+
+
+def test_a_lease_that_runs_out_on_the_last_attempt_is_a_dead_letter(bus: Bus) -> None:
+    bus.publish("risk", {"p": 0.9}, message_id="r-1")
+    for attempt in (1, 2, 3):
+        (d,) = bus.receive("risk", "g", "crashy", visibility_s=0.2)
+        assert d.attempt == attempt
+        time.sleep(0.3)  # never acknowledged: the consumer died each time
+    assert bus.receive("risk", "g", "crashy", visibility_s=0.2) == []
+    (dead,) = bus.dead_letters("risk", "g")
+    assert dead.message.message_id == "r-1" and dead.attempts == 3
+    assert "ran out" in dead.error
+
+
+def test_bad_names_and_payloads_are_refused(bus: Bus) -> None:
+    with pytest.raises(InputError, match="topic 'no spaces' is not a usable name"):
+        bus.publish("no spaces", {})
+    with pytest.raises(InputError, match="a bus payload must be JSON"):
+        bus.publish("readings", {"x": float("nan")})
+    with pytest.raises(InputError, match="a bus payload must be JSON"):
+        bus.publish("readings", {"x": object()})
+    with pytest.raises(InputError, match="group '' is not a usable name"):
+        bus.receive("readings", "", "c")
+    assert bus.stats() == [] or all(s.published == 0 for s in bus.stats())
+
+
+def test_what_was_published_survives_a_sigkill_of_redis(tmp_path: Path) -> None:
+    server = Redis(tmp_path / "redis")
+    server.start()
+    try:
+        with open_bus(server.url, POLICY) as bus:
+            for n in range(50):
+                bus.publish("readings", {"n": n}, message_id=f"m{n}")
+            got = bus.receive("readings", "g", "c", limit=20, visibility_s=0.2)
+            assert all(bus.ack(d) for d in got[:10])
+        server.kill()
+        server.start()
+        with open_bus(server.url, POLICY) as bus:
+            stats = _one(bus.stats(), "readings", "g")
+            assert (stats.published, stats.handled) == (50, 10)
+            time.sleep(0.3)
+            rest = bus.receive("readings", "g", "c2", limit=100, visibility_s=0.2)
+            assert sorted(int(d.message.message_id[1:]) for d in rest) == list(range(10, 50))
+    finally:
+        server.kill()
