@@ -188,6 +188,19 @@ class Bus(ABC):
         attempts again; how many."""
 
     @abstractmethod
+    def hold(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take the lease ``name`` for ``owner`` for ``ttl_s`` seconds, or renew it when
+        ``owner`` holds it; False (and nothing changes) while another owner holds it."""
+
+    @abstractmethod
+    def release(self, name: str, owner: str) -> None:
+        """Give up the lease ``name`` if ``owner`` holds it."""
+
+    @abstractmethod
+    def holders(self, prefix: str) -> dict[str, str]:
+        """The leases held now whose names start with ``prefix``: name -> owner."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the backend's connections."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -86,6 +87,25 @@ redis.call('HSET', KEYS[5], ARGV[2], '1')
 return 1
 """
 
+# KEYS: lease | ARGV: owner, ttl [ms]
+_HOLD = """
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: lease | ARGV: owner
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+LEASES = PREFIX + "lease:"
+"""Prefix of the leases' keys."""
+
 SCAN = 1000
 """Pending entries looked at per stream and receive, oldest first."""
 
@@ -107,6 +127,8 @@ class RedisBus(Bus):
         self._publish = self.redis.register_script(_PUBLISH)
         self._ack = self.redis.register_script(_ACK)
         self._fail = self.redis.register_script(_FAIL)
+        self._hold = self.redis.register_script(_HOLD)
+        self._release = self.redis.register_script(_RELEASE)
         self._groups: set[tuple[str, str]] = set()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -349,6 +371,22 @@ class RedisBus(Bus):
             count += 1
         logger.info("bus: %d dead letters of %s/%s replayed", count, topic, group)
         return count
+
+    # ------------------------------------------------------------------ leases
+    def hold(self, name: str, owner: str, ttl_s: float) -> bool:
+        args = [owner, max(1, int(ttl_s * 1000))]
+        return bool(self._call("a lease", self._hold, keys=[LEASES + name], args=args))
+
+    def release(self, name: str, owner: str) -> None:
+        self._call("a release", self._release, keys=[LEASES + name], args=[owner])
+
+    def holders(self, prefix: str) -> dict[str, str]:
+        pattern = LEASES + re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+        names = sorted(self._call("the leases", lambda: list(self.redis.scan_iter(pattern, 1000))))
+        if not names:
+            return {}
+        owners = self._call("the leases", self.redis.mget, names)
+        return {n[len(LEASES) :]: o for n, o in zip(names, owners, strict=True) if o is not None}
 
     def close(self) -> None:
         self.redis.close()

@@ -68,6 +68,11 @@ SCHEMA = (
         PRIMARY KEY (grp, seq)
     )""",
     "CREATE INDEX IF NOT EXISTS bus_due ON bus_deliveries (topic, grp, state, due_s)",
+    """CREATE TABLE IF NOT EXISTS bus_leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until_s REAL NOT NULL
+    )""",
 )
 
 PULL = 10_000
@@ -329,6 +334,30 @@ class SqliteBus(Bus):
             count = conn.execute(sql, args).rowcount
         logger.info("bus: %d dead letters of %s/%s replayed", count, topic, group)
         return int(count)
+
+    # ------------------------------------------------------------------ leases
+    def hold(self, name: str, owner: str, ttl_s: float) -> bool:
+        now = self.clock()
+        with self._write() as conn:
+            held = conn.execute(
+                "INSERT INTO bus_leases (name, owner, until_s) VALUES (?,?,?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+                "until_s = excluded.until_s WHERE bus_leases.owner = excluded.owner "
+                "OR bus_leases.until_s <= ?",
+                (name, owner, now + ttl_s, now),
+            ).rowcount
+        return bool(held)
+
+    def release(self, name: str, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM bus_leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def holders(self, prefix: str) -> dict[str, str]:
+        rows = self._query(
+            "SELECT name, owner FROM bus_leases WHERE substr(name, 1, ?) = ? AND until_s > ?",
+            (len(prefix), prefix, self.clock()),
+        )
+        return dict(rows)
 
     def close(self) -> None:
         with self._lock:
