@@ -127,6 +127,17 @@ def test_train_then_evaluate_beside_the_baselines(features: Path, tmp_path: Path
     assert any(line.startswith(f"| gbm | {rule} |") for line in lines)
     assert doc["detectors"]["co2_threshold"]["alarm"]["threshold"] == 0.5
     assert (report / "curves.png").stat().st_size > 10_000 and (report / "scenarios.png").exists()
+    # the zone policies beside the single-device decision: a zone of any device decides as
+    # its devices do; a second device confirming never alarms more
+    zones = m["zone_policies"]
+    assert set(zones) == {"zone: any device", "zone: a second device confirms"}
+    any_device = zones["zone: any device"]
+    for key in ("detection_rate", "ttd_median_s", "false_alarm_scenario_rate"):
+        assert any_device[key] == m[key], key
+    confirmed = zones["zone: a second device confirms"]
+    assert confirmed["false_alarm_scenario_rate"] <= m["false_alarm_scenario_rate"]
+    assert "## Zone policies" in lines
+    assert any(line.startswith("| zone: a second device confirms | gbm | ") for line in lines)
     # the goals, computed from the same figures, in the JSON, metrics.json and the report
     assert m["goals"] == doc["goals"]
     least = m["goals"]["every_fire_class_detected"]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from embercast.alarm.decision import AlarmParams
+from embercast.alarm.zone import ZoneParams
 from embercast.evaluation.metrics import outcomes, row_metrics, scenario_metrics, wilson_interval
 from helpers import scored
 
@@ -55,6 +56,31 @@ def test_scenario_metrics_split_fires_by_camera_coverage() -> None:
     m = scenario_metrics(found, {"f1": True})
     assert m["in_view"]["scenarios"] == 1 and m["out_of_view"]["scenarios"] == 0
     assert m["out_of_view"]["detection_rate"] is None
+
+
+def test_a_zone_of_any_device_gives_the_single_device_numbers_and_confirmation_its_own() -> None:
+    frame, facts = scored()
+    # a second device in each room: in the fire it follows 20 s later; in the toaster rooms
+    # it sees nothing
+    second = frame.assign(device_id=frame.device_id.str.replace("-d0", "-d1"))
+    second = second.assign(p=np.where(second.scenario_id == "f1",
+                                      np.where(second.t_s >= 170, 0.95, 0.1), 0.1))  # fmt: skip
+    frame = pd.concat([frame, second], ignore_index=True)
+    rule = AlarmParams(delay_on_s=10.0)
+    single = scenario_metrics(outcomes(frame, frame.p.to_numpy(), facts, rule))
+    zone = scenario_metrics(outcomes(frame, frame.p.to_numpy(), facts, rule, ZoneParams()))
+    assert zone == single
+    assert single["ttd_median_s"] == 60.0 and single["false_alarm_scenario_rate"] == 0.5
+    double = ZoneParams(confirm_devices=2, confirm_timeout_s=180.0)
+    confirmed = scenario_metrics(outcomes(frame, frame.p.to_numpy(), facts, rule, double))
+    assert confirmed["ttd_median_s"] == 80.0  # when the second device's decision turns on
+    # one device's 100-s bump: pre-alarm, cleared before the 180-s fallback (on at 110 s,
+    # off 60 s after the bump ends at 200 s)
+    assert confirmed["false_alarm_scenario_rate"] == 0.0
+    assert confirmed["false_alarms_per_1000_device_hours"] == 0.0
+    sooner = ZoneParams(confirm_devices=2, confirm_timeout_s=60.0)
+    longer = scenario_metrics(outcomes(frame, frame.p.to_numpy(), facts, rule, sooner))
+    assert longer["false_alarm_scenario_rate"] == 0.5  # held past the 60-s fallback: alarm
 
 
 def test_wilson_interval() -> None:

@@ -12,6 +12,7 @@ from sklearn.base import clone
 
 from embercast.alarm.decision import AlarmParams
 from embercast.alarm.scd41_health import HealthParams
+from embercast.alarm.zone import ZoneParams
 from embercast.errors import InputError
 from embercast.evaluation.feature_data import FeatureData
 from embercast.evaluation.metrics import Outcome, outcomes, row_metrics, scenario_metrics
@@ -108,6 +109,20 @@ def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> Ala
 SUPERVISED = HealthParams()
 """The default sensor supervision of an evaluation (the live service's)."""
 
+ZONE_POLICIES: dict[str, ZoneParams] = {
+    "zone: any device": ZoneParams(),
+    "zone: a second device confirms": ZoneParams(confirm_devices=2),
+}
+"""The zone policies an evaluation reports beside the single-device decision: the live zone
+default (any device's alarm), and confirmation by a second device of the room within 120 s
+(the first alone alarms once it has held that long)."""
+
+_POLICY_KEYS = (
+    "detection_rate", "detection_rate_ci95", "ttd_median_s", "ttd_p90_s",
+    "false_alarm_scenario_rate", "false_alarm_scenario_rate_ci95",
+    "false_alarms_per_1000_device_hours",
+)  # fmt: skip
+
 
 def fitted(detector: FireDetector, train: pd.DataFrame | None, missing: str) -> FireDetector:
     """``detector`` when it is fitted, else a clone fitted on the rows of ``train`` (their
@@ -128,13 +143,16 @@ def evaluate(
     eval_groups: tuple[str, ...] = ("test", "holdout"),
     params: AlarmParams | None = None,
     health: HealthParams | None = SUPERVISED,
+    zones: Mapping[str, ZoneParams] = ZONE_POLICIES,
 ) -> list[Evaluated]:
     """Fit what is not fitted on ``train_groups`` and score every detector on ``eval_groups``.
 
     Each row's SCD41 is supervised with ``health`` (None: not supervised): every detector scores
     the rows without the features of sensors in FAULT, as the live service does
     (:func:`~embercast.evaluation.sensor_supervision.apply_sensor_supervision`), and the
-    metrics count each class's scenarios with a sensor FAULT (``sensor_fault_scenarios``)."""
+    metrics count each class's scenarios with a sensor FAULT (``sensor_fault_scenarios``).
+    Each detector's alarms are also run through the zone policies ``zones``, each scenario's
+    room one zone (``zone_policies``: detection, time to detect and false alarms of each)."""
     train = data.split(train_groups)
     rows = data.split(eval_groups)
     if rows.empty:
@@ -153,12 +171,17 @@ def evaluate(
         p = detector.predict_proba(rows)[:, 1]
         rule = alarm_params(detector, params)
         found = outcomes(rows, p, data.scenarios, rule)
+        policies = {}
+        for policy, zone in zones.items():
+            done = scenario_metrics(outcomes(rows, p, data.scenarios, rule, zone))
+            policies[policy] = {k: done[k] for k in _POLICY_KEYS}
         metrics: dict[str, Any] = {
             **row_metrics(rows["fire"].to_numpy(), p),
             **scenario_metrics(found, data.in_view),
             "rows": int(len(rows)),
             "scenarios": len(found),
             "alarm": {**asdict(rule), "rule": rule.describe()},
+            "zone_policies": policies,
             **supervision,
         }
         evidence = cases(rows, p, found, data.in_view)

@@ -5,6 +5,12 @@ Rows are scored per device in time order; each device's probabilities go through
 :class:`~embercast.alarm.decision.AlarmDecision`. A fire scenario is detected when any of
 its devices is in alarm at or after ignition; its time to detect is that first time minus the
 ignition time. An alarm raised before ignition, or in a non-fire scenario, is a false alarm.
+
+With a zone policy (:class:`~embercast.alarm.zone.ZoneParams`), a scenario's room is one zone:
+all its devices' readings go, in time order, through the live
+:class:`~embercast.alarm.zone.ZoneMachine`, and the scenario is detected when the zone is in
+``ALARM``. Its latched alarm is reset as soon as no device's decision holds it (an operator who
+investigates and resets), so a false alarm before ignition does not pass for a detection.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from embercast.alarm.decision import AlarmDecision, AlarmParams
 from embercast.alarm.heat import HeatWatch
+from embercast.alarm.zone import ZoneMachine, ZoneParams, ZoneState
 from embercast.errors import InputError
 
 HEAT_COLUMN = "scd_temp_val"
@@ -53,18 +60,25 @@ def outcomes(
     p: np.ndarray,
     scenarios: Mapping[str, tuple[str, bool, float | None]],
     params: AlarmParams | None = None,
+    zone: ZoneParams | None = None,
 ) -> list[Outcome]:
     """Run the alarm decision over scored rows.
 
     ``rows`` has scenario_id, device_id, t_s, and when the feature set has it the device's SCD41
     temperature (``scd_temp_val``), whose heat evidence the decision takes too
     (:mod:`embercast.alarm.heat`); ``p`` the fire probability of each row; ``scenarios`` maps
-    scenario_id -> (scenario_class, is_fire, ignition_s).
+    scenario_id -> (scenario_class, is_fire, ignition_s). With ``zone``, each scenario's
+    devices form one zone of that policy (see the module docstring).
     """
     heat = rows[HEAT_COLUMN].to_numpy(float) if HEAT_COLUMN in rows else np.full(len(rows), np.nan)
     frame = rows[["scenario_id", "device_id", "t_s"]].assign(
         p=np.asarray(p, dtype=float), temperature=heat
     )
+    if zone is not None:
+        return [
+            _zone_outcome(str(sid), group, scenarios[str(sid)], params or AlarmParams(), zone)
+            for sid, group in frame.groupby("scenario_id", sort=True)
+        ]
     result: list[Outcome] = []
     for sid, group in frame.groupby("scenario_id", sort=True):
         cls, is_fire, ign = scenarios[str(sid)]
@@ -88,6 +102,43 @@ def outcomes(
                     detect = float(ti)
         result.append(Outcome(str(sid), cls, is_fire, ign, detect, false_alarms, hours))
     return result
+
+
+def _zone_outcome(
+    sid: str,
+    group: pd.DataFrame,
+    scenario: tuple[str, bool, float | None],
+    params: AlarmParams,
+    policy: ZoneParams,
+) -> Outcome:
+    """One scenario's devices as one zone of ``policy``: what its alarms did."""
+    cls, is_fire, ign = scenario
+    ordered = group.sort_values(["t_s", "device_id"], kind="stable")
+    machine = ZoneMachine(sid, params, policy)
+    watches: dict[str, HeatWatch] = {}
+    detect: float | None = None
+    false_alarms = 0
+    hours = 0.0
+    for _, dev in group.groupby("device_id", sort=True):
+        times = np.sort(dev["t_s"].to_numpy(float))
+        period = float(np.median(np.diff(times))) if len(times) > 1 else 5.0
+        nonfire = int((times < ign).sum()) if (is_fire and ign is not None) else len(times)
+        hours += nonfire * period / 3600.0
+    columns = (ordered[c].to_numpy() for c in ("device_id", "t_s", "p", "temperature"))
+    for device, ti, pi, ci in zip(*columns, strict=True):
+        now = float(ti)
+        watch = watches.setdefault(str(device), HeatWatch())
+        machine.update(str(device), now, float(pi), watch.update(now, float(ci)))
+        burning = is_fire and ign is not None and now >= ign
+        for event in machine.drain():
+            if event.kind == "alarm" and not burning:
+                false_alarms += 1
+        if machine.get() is ZoneState.ALARM and burning and detect is None:
+            detect = now
+        if machine.latched and not any(d.decision.active for d in machine.devices.values()):
+            machine.reset(now, "evaluation")
+            machine.drain()
+    return Outcome(sid, cls, is_fire, ign, detect, false_alarms, hours)
 
 
 def _quantile(values: list[float], q: float) -> float | None:
