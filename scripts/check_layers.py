@@ -25,6 +25,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "embercast.store.fs",
         "embercast.engine",
         "embercast.bus",
+        "embercast.notify",
     ),
     ("embercast.dataset",),
     ("embercast.store",),
@@ -35,6 +36,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("embercast.alarm",),
     ("embercast.evaluation",),
     ("embercast.lifecycle",),
+    ("embercast.agents",),
     ("embercast.service",),
     ("embercast.cli",),
 )

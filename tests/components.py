@@ -161,3 +161,78 @@ class Redis:
             self.process.kill()
             self.process.wait(timeout=20)
         self.process = None
+
+
+class WebhookReceiver:
+    """A local HTTP server taking webhook POSTs on a free loopback port; it answers 500 to the
+    first ``fail_first`` requests, then 200. ``received`` holds every request (status, headers,
+    JSON body); ``accepted`` those answered 200."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.fail_first = fail_first
+        self.received: list[dict[str, object]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = 500 if len(receiver.received) < receiver.fail_first else 200
+                receiver.received.append({"status": status, "headers": dict(self.headers),
+                                          "body": json.loads(body or b"{}")})  # fmt: skip
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    @property
+    def accepted(self) -> list[dict[str, object]]:
+        return [r for r in self.received if r["status"] == 200]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpServer:
+    """A local SMTP server (aiosmtpd) on a free loopback port; it answers ``451`` (try later) to
+    the first ``fail_first`` messages, then takes them. ``messages`` holds the ones taken (the
+    envelope's recipients and the raw content); ``refused`` counts the others."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.fail_first = fail_first
+        self.messages: list[dict[str, object]] = []
+        self.refused = 0
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server: object, _session: object, envelope: object) -> str:  # noqa: N802
+                if server.refused < server.fail_first:
+                    server.refused += 1
+                    return "451 Requested action aborted: try again later"
+                server.messages.append({"to": list(envelope.rcpt_tos),  # type: ignore[attr-defined]
+                                        "content": envelope.content})  # type: ignore[attr-defined]  # fmt: skip
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def url(self, to: str = "ops@example.org") -> str:
+        return f"mailto://127.0.0.1:{self.port}?from=embercast@example.org&to={to}"
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -160,6 +160,20 @@ class ZoneEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def event_message(event: ZoneEvent) -> dict[str, Any]:
+    """A zone event as a bus message, with an id stable across retries (zone, kind, time)."""
+    return {
+        "event_id": f"{event.zone}:{event.kind}:{round(event.t * 1000)}",
+        "zone": event.zone,
+        "kind": event.kind,
+        "t": event.t,
+        "previous": event.previous.value,
+        "state": event.state.value,
+        "who": event.who,
+        "detail": event.detail,
+    }
+
+
 @dataclass
 class _Device:
     decision: AlarmDecision

@@ -1,0 +1,3 @@
+"""Notifications: recipients and their routing, sending through Apprise URLs, and a durable
+outbox that sends each event to each recipient exactly once, retrying and recording every
+attempt."""

@@ -1,0 +1,225 @@
+"""The outbox: each (event, recipient) notification stored once, sent until a channel takes it,
+every attempt recorded.
+
+:meth:`Outbox.enqueue` stores a notification keyed by event id and recipient (a second enqueue of
+the same pair changes nothing: retries and restarts do not duplicate). :meth:`Outbox.deliver`
+sends what is due: each row is marked ``sending`` before the channel is called and ``sent`` after
+it took the message, or ``pending`` again with a backoff, or ``gave_up`` after ``max_attempts``.
+A process killed between the channel taking a message and the record of it leaves the row
+``sending``; it is sent again at the next start with the same event id (webhooks carry it in a
+header for the receiver to drop the repeat). Escalations are enqueued with a later due time and a
+``cancel_key`` that :meth:`Outbox.cancel` uses when the alarm is acknowledged in time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from embercast.errors import EmbercastError
+from embercast.notify.send import Sent, send
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS outbox (
+        event_id TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'sending', 'sent', 'cancelled', 'gave_up')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_s REAL NOT NULL,
+        created_s REAL NOT NULL,
+        sent_s REAL,
+        last_error TEXT,
+        cancel_key TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (event_id, recipient)
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, due_s)",
+    """CREATE TABLE IF NOT EXISTS outbox_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        t_s REAL NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+)
+
+Sender = Callable[[str, str, str, str], Sent]
+"""(url, title, body, event_id) -> what came of sending it."""
+
+
+class OutboxError(EmbercastError, OSError):
+    """The outbox's file cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt to send ``event_id`` to ``recipient``: when [s], whether it went, and what
+    the channel said."""
+
+    event_id: str
+    recipient: str
+    t_s: float
+    ok: bool
+    detail: str
+
+
+class Outbox:
+    """The outbox in the SQLite file ``path``; failed sends are retried after ``backoff_s``
+    (doubled each time, at most ``backoff_max_s``) up to ``max_attempts``."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        max_attempts: int = 8,
+        backoff_s: float = 5.0,
+        backoff_max_s: float = 600.0,
+    ) -> None:
+        self.path = path
+        self.max_attempts, self.backoff_s, self.backoff_max_s = (
+            max_attempts,
+            backoff_s,
+            backoff_max_s,
+        )
+        self._lock = threading.Lock()
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                         check_same_thread=False)  # fmt: skip
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise OutboxError(f"cannot open the outbox {path}: {exc}") from None
+        with self._write() as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._conn.execute("ROLLBACK")
+                raise OutboxError(f"the outbox {self.path} cannot be written: {exc}") from None
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def enqueue(
+        self, event_id: str, recipient: str, title: str, body: str, *,
+        due_s: float | None = None, cancel_key: str = "",
+    ) -> bool:  # fmt: skip
+        """Store a notification (due now, or at ``due_s``); False when this event was already
+        stored for this recipient."""
+        now = time.time()
+        with self._write() as conn:
+            added = conn.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, recipient, title, body, state, due_s, "
+                "created_s, cancel_key) VALUES (?,?,?,?,'pending',?,?,?)",
+                (event_id, recipient, title, body, now if due_s is None else due_s, now,
+                 cancel_key),
+            ).rowcount  # fmt: skip
+        return bool(added)
+
+    def cancel(self, cancel_key: str) -> int:
+        """Cancel the pending notifications enqueued with ``cancel_key``; how many."""
+        with self._write() as conn:
+            count = conn.execute(
+                "UPDATE outbox SET state = 'cancelled' WHERE cancel_key = ? AND state = 'pending'",
+                (cancel_key,),
+            ).rowcount
+        return int(count)
+
+    def deliver(
+        self, urls: Mapping[str, str], now: float | None = None, sender: Sender = send
+    ) -> list[Attempt]:
+        """Send every notification due at ``now`` [s] (default: the clock) to its recipient's
+        URL in ``urls``; the attempts made."""
+        at = time.time() if now is None else now
+        with self._write() as conn:
+            due = conn.execute(
+                "SELECT event_id, recipient, title, body, attempts FROM outbox "
+                "WHERE state IN ('pending', 'sending') AND due_s <= ? ORDER BY due_s, created_s",
+                (at,),
+            ).fetchall()
+        made: list[Attempt] = []
+        for event_id, recipient, title, body, attempts in due:
+            url = urls.get(recipient)
+            with self._write() as conn:
+                conn.execute(
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
+                    "WHERE event_id = ? AND recipient = ?",
+                    (event_id, recipient),
+                )
+            outcome = (
+                sender(url, title, body, event_id)
+                if url is not None
+                else Sent(False, f"no recipient {recipient!r} configured")
+            )
+            made.append(self._record(event_id, recipient, attempts + 1, outcome, at))
+        return made
+
+    def _record(
+        self, event_id: str, recipient: str, attempt: int, outcome: Sent, at: float
+    ) -> Attempt:
+        if outcome.ok:
+            state, due = "sent", at
+        elif attempt >= self.max_attempts:
+            state, due = "gave_up", at
+        else:
+            state = "pending"
+            due = at + min(self.backoff_max_s, self.backoff_s * 2.0 ** (attempt - 1))
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outbox SET state = ?, due_s = ?, last_error = ?, sent_s = ? "
+                "WHERE event_id = ? AND recipient = ?",
+                (state, due, outcome.detail or None, at if outcome.ok else None, event_id,
+                 recipient),
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO outbox_attempts (event_id, recipient, t_s, ok, detail) "
+                "VALUES (?,?,?,?,?)",
+                (event_id, recipient, at, int(outcome.ok), outcome.detail),
+            )
+        if state == "gave_up":
+            logger.error("gave up notifying %s of %s after %d attempts: %s",
+                         recipient, event_id, attempt, outcome.detail)  # fmt: skip
+        return Attempt(event_id, recipient, at, outcome.ok, outcome.detail)
+
+    def attempts(self, event_id: str | None = None) -> list[Attempt]:
+        """Every attempt (of one event), oldest first."""
+        where, args = ("WHERE event_id = ?", (event_id,)) if event_id else ("", ())
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT event_id, recipient, t_s, ok, detail FROM outbox_attempts {where} "
+                "ORDER BY id",
+                args,
+            ).fetchall()
+        return [Attempt(e, r, t, bool(ok), d) for e, r, t, ok, d in rows]
+
+    def states(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(event id, recipient) -> its state, attempts and last error."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT event_id, recipient, state, attempts, last_error FROM outbox"
+            ).fetchall()
+        return {(e, r): {"state": s, "attempts": a, "last_error": err}
+                for e, r, s, a, err in rows}  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
