@@ -71,6 +71,15 @@ def test_a_message_id_published_twice_is_one_message(bus: Bus) -> None:
     ]
 
 
+def test_many_published_at_once_are_each_one_message(bus: Bus) -> None:
+    items = [({"n": n}, f"dev-{n}", f"m{n}") for n in range(3)]
+    assert bus.publish_many("risk", [*items, items[0]]) == 4  # the repeat is ignored
+    got = bus.receive("risk", "zones", "z1", limit=10)
+    assert [(d.message.message_id, d.message.key, d.message.payload) for d in got] == [
+        (f"m{n}", f"dev-{n}", {"n": n}) for n in range(3)
+    ]
+
+
 def test_consumers_of_a_group_never_hold_the_same_message(bus: Bus) -> None:
     for n in range(3):
         bus.publish("features", {"n": n})

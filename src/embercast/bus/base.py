@@ -146,6 +146,13 @@ class Bus(ABC):
         """Publish ``payload`` on ``topic``; its message id (given or new). Publishing an id the
         topic has already seen changes nothing."""
 
+    def publish_many(self, topic: str, items: list[tuple[dict[str, Any], str, str | None]]) -> int:
+        """Publish ``(payload, key, message_id)`` items on ``topic`` at once (backends do it in
+        one round trip); how many."""
+        for payload, key, message_id in items:
+            self.publish(topic, payload, key=key, message_id=message_id)
+        return len(items)
+
     @abstractmethod
     def receive(
         self,

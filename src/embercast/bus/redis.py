@@ -167,6 +167,19 @@ class RedisBus(Bus):
         )  # fmt: skip
         return mid
 
+    def publish_many(self, topic: str, items: list[tuple[dict[str, Any], str, str | None]]) -> int:
+        """Publish every item in one pipeline (each still deduplicated by its id)."""
+        check_name("topic", topic)
+        pipe = self.redis.pipeline(transaction=False)
+        stamp = repr(time.time())
+        for payload, key, message_id in items:
+            mid = message_id or new_id()
+            keys = [PREFIX + topic, f"{PREFIX}{topic}:id:{mid}", PREFIX + "topics"]
+            self._publish(keys=keys, args=[mid, key, encode(payload), stamp, self.dedupe_s, topic],
+                          client=pipe)  # fmt: skip
+        self._call("a publish", pipe.execute)
+        return len(items)
+
     # ------------------------------------------------------------------ consuming
     def _ensure(self, topic: str, group: str) -> dict[str, str]:
         keys = self._keys(topic, group)

@@ -1,0 +1,331 @@
+"""The zone agent: devices' predictions in, zone states and events out.
+
+It reads the ``risk`` topic (one message per scored reading: device, zone, time, probability,
+heat evidence, SCD41 fault), runs each zone's
+:class:`~embercast.alarm.zone.ZoneMachine` at the served model's operating point, and for every
+event of a zone: appends it to the audit log, saves the zone's snapshot, and publishes it on the
+``alarms`` topic (message id = event id, so a retry publishes nothing twice). Operators act on
+zones through :meth:`ZoneAgent.act` (acknowledge, silence, reset, isolate, end the isolation,
+walk test), recorded with who did it. State lives in one SQLite file: zone snapshots (latch,
+acknowledgement, timers, isolation survive a restart) and the append-only audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from embercast.alarm.decision import AlarmParams
+from embercast.alarm.zone import ZoneEvent, ZoneMachine, ZoneParams, event_message
+from embercast.bus.base import Bus
+from embercast.errors import EmbercastError, InputError
+
+logger = logging.getLogger(__name__)
+
+RISK_TOPIC = "risk"
+ALARMS_TOPIC = "alarms"
+GROUP = "zones"
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS zone_states (
+        zone TEXT PRIMARY KEY,
+        snapshot TEXT NOT NULL,
+        changed_s REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS zone_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        zone TEXT NOT NULL,
+        t REAL NOT NULL,
+        kind TEXT NOT NULL,
+        previous TEXT NOT NULL,
+        state TEXT NOT NULL,
+        who TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS zone_audit_zone ON zone_audit (zone, id)",
+)
+
+ACTIONS: tuple[str, ...] = (
+    "acknowledge", "silence", "reset", "isolate", "end_isolation", "walk_test", "end_walk_test",
+)  # fmt: skip
+"""What an operator may do to a zone."""
+
+
+class ZoneStoreError(EmbercastError, OSError):
+    """The zones' state file cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """A zone as operators see it: its state and what holds it."""
+
+    zone: str
+    state: str
+    sounding: bool
+    latched: bool
+    acknowledged: bool
+    silenced_until: float | None
+    isolated_until: float | None
+    walk_test_until: float | None
+    devices: list[str]
+    alarm_devices: list[str]
+    troubles: dict[str, list[str]]
+    supervisory: dict[str, list[str]]
+
+
+class ZoneAgent:
+    """Zones of the devices whose predictions reach it; state in the SQLite file ``path``.
+
+    ``alarm`` gives the served model's operating point (None: no model yet, predictions wait),
+    ``params`` each zone's parameters (default: the defaults), ``bus`` takes the zone events.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        alarm: Callable[[], AlarmParams | None],
+        bus: Bus | None = None,
+        params: Callable[[str], ZoneParams] = lambda _zone: ZoneParams(),
+    ) -> None:
+        self.path = path
+        self.alarm = alarm
+        self.bus = bus
+        self.params = params
+        self._lock = threading.RLock()
+        self._machines: dict[str, ZoneMachine] = {}
+        self._operating: AlarmParams | None = None
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                         check_same_thread=False)  # fmt: skip
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise ZoneStoreError(f"cannot open the zones' state {path}: {exc}") from None
+        with self._write() as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._conn.execute("ROLLBACK")
+                raise ZoneStoreError(
+                    f"the zones' state {self.path} cannot be written: {exc}"
+                ) from None
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------------ machines
+    def _machine(self, zone: str) -> ZoneMachine | None:
+        """The zone's machine (restored from its snapshot the first time), at the current
+        operating point; None while no model serves."""
+        operating = self.alarm()
+        if operating is None:
+            return None
+        if operating != self._operating:  # a new model: its devices' decisions start anew
+            self._operating = operating
+            for machine in self._machines.values():
+                machine.alarm = operating
+                machine.devices.clear()
+        known = self._machines.get(zone)
+        if known is not None:
+            return known
+        machine = ZoneMachine(zone, operating, self.params(zone))
+        row = self._conn.execute(
+            "SELECT snapshot FROM zone_states WHERE zone = ?", (zone,)
+        ).fetchone()
+        if row is not None:
+            machine.restore(json.loads(row[0]))
+        self._machines[zone] = machine
+        return machine
+
+    def _commit(self, machine: ZoneMachine) -> list[ZoneEvent]:
+        """Record the machine's new events and its snapshot, then publish the events."""
+        events = machine.drain()
+        if not events:
+            return events
+        messages = [event_message(e) for e in events]
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO zone_audit (event_id, zone, t, kind, previous, state, "
+                "who, detail) VALUES (?,?,?,?,?,?,?,?)",
+                [(m["event_id"], m["zone"], m["t"], m["kind"], m["previous"], m["state"],
+                  m["who"], json.dumps(m["detail"], default=str)) for m in messages],
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO zone_states (zone, snapshot, changed_s) VALUES (?,?,?) "
+                "ON CONFLICT (zone) DO UPDATE SET snapshot = excluded.snapshot, "
+                "changed_s = excluded.changed_s",
+                (machine.name, json.dumps(machine.snapshot()), time.time()),
+            )
+        if self.bus is not None:
+            self.bus.publish_many(ALARMS_TOPIC, [(m, m["zone"], m["event_id"]) for m in messages])
+        for e in events:
+            if e.kind != "state":
+                logger.info("zone %s: %s by %s %s", e.zone, e.kind, e.who, e.detail or "")
+        return events
+
+    # ------------------------------------------------------------------ inputs
+    def handle(self, risk: dict[str, Any]) -> list[ZoneEvent]:
+        """Take one prediction (a ``risk`` message); the zone events it caused."""
+        zone = risk.get("zone") or f"device:{risk['device_id']}"
+        device, t = str(risk["device_id"]), float(risk["t_s"])
+        p = float("nan") if risk.get("p_fire") is None else float(risk["p_fire"])
+        with self._lock:
+            machine = self._machine(zone)
+            if machine is None:
+                return []
+            machine.update(device, t, p, bool(risk.get("heat")))
+            machine.trouble(device, "scd41_fault", bool(risk.get("sensor_fault")), t)
+            return self._commit(machine)
+
+    def silent(self, zone: str, device: str, t: float) -> list[ZoneEvent]:
+        """A device of ``zone`` stopped reporting at ``t``."""
+        with self._lock:
+            machine = self._machine(zone)
+            if machine is None:
+                return []
+            machine.silent(device, t)
+            return self._commit(machine)
+
+    def tick(self, now: float | None = None) -> list[ZoneEvent]:
+        """Run every zone's timers up to ``now`` [s]."""
+        at = time.time() if now is None else now
+        events: list[ZoneEvent] = []
+        with self._lock:
+            for machine in list(self._machines.values()):
+                machine.tick(at)
+                events += self._commit(machine)
+        return events
+
+    def act(
+        self, zone: str, action: str, who: str, *, seconds: float | None = None,
+        now: float | None = None,
+    ) -> tuple[bool, list[ZoneEvent]]:  # fmt: skip
+        """Do ``action`` to ``zone`` as ``who`` (``seconds``: a silence's length, an isolation's
+        or walk test's duration); whether it was done (a refusal is recorded with its reason)
+        and the events."""
+        if action not in ACTIONS:
+            raise InputError(f"unknown zone action {action!r}; one of {', '.join(ACTIONS)}")
+        at = time.time() if now is None else now
+        with self._lock:
+            if zone not in self._machines and not self._known(zone):
+                raise InputError(f"no zone {zone!r} has reported yet")
+            machine = self._machine(zone)
+            if machine is None:
+                raise InputError("no model serves yet: zones have no state")
+            machine.tick(at)
+            if action in ("isolate", "walk_test") and (seconds is None or seconds <= 0):
+                raise InputError(f"{action} needs a duration in seconds")
+            if action == "acknowledge":
+                done = machine.acknowledge(at, who)
+            elif action == "silence":
+                done = machine.silence(at, who, seconds)
+            elif action == "reset":
+                done = machine.reset(at, who)
+            elif action == "isolate":
+                done = machine.isolate(at, who, at + float(seconds or 0))
+            elif action == "end_isolation":
+                done = machine.end_isolation(at, who)
+            elif action == "walk_test":
+                machine.walk_test(at, who, at + float(seconds or 0))
+                done = True
+            else:
+                machine.walk_test(at, who, None)
+                done = True
+            return done, self._commit(machine)
+
+    def _known(self, zone: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM zone_states WHERE zone = ?", (zone,)).fetchone()
+        return row is not None
+
+    # ------------------------------------------------------------------ views
+    def zones(self) -> list[ZoneView]:
+        """Every zone that has reported, by name."""
+        with self._lock:
+            names = {r[0] for r in self._conn.execute("SELECT zone FROM zone_states")}
+            views = []
+            for name in sorted(names | set(self._machines)):
+                machine = self._machine(name)
+                if machine is not None:
+                    views.append(self._view(machine))
+            return views
+
+    def _view(self, m: ZoneMachine) -> ZoneView:
+        return ZoneView(
+            m.name, m.state.value, m.sounding, m.latched, m.acknowledged, m.silenced_until,
+            m.isolated_until, m.walk_test_until, sorted(m.devices), sorted(m.alarm_devices),
+            {d: sorted(r) for d, r in m.troubles.items() if r},
+            {d: sorted(r) for d, r in m.supervisory.items() if r},
+        )  # fmt: skip
+
+    def audit(self, zone: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """The audit log (of one zone), newest first."""
+        where, args = ("WHERE zone = ?", (zone,)) if zone else ("", ())
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT event_id, zone, t, kind, previous, state, who, detail FROM zone_audit "
+                f"{where} ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        keys = ("event_id", "zone", "t", "kind", "previous", "state", "who", "detail")
+        return [dict(zip(keys, (*r[:7], json.loads(r[7])), strict=True)) for r in rows]
+
+    # ------------------------------------------------------------------ on the bus
+    def step(self, bus: Bus, consumer: str = "zones-1") -> int:
+        """Take the predictions waiting on the bus, then run the timers; how many taken."""
+        taken = bus.receive(RISK_TOPIC, GROUP, consumer, limit=512, visibility_s=60.0)
+        for delivery in taken:
+            try:
+                self.handle(delivery.message.payload)
+            except Exception as exc:
+                logger.exception("prediction %s not handled", delivery.message.message_id)
+                bus.fail(delivery, f"{type(exc).__name__}: {exc}")
+            else:
+                bus.ack(delivery)
+        self.tick()
+        return len(taken)
+
+    def run(self, bus: Bus, stop: threading.Event, idle_s: float = 0.1) -> None:
+        """:meth:`step` until ``stop`` is set."""
+        while not stop.is_set():
+            if not self.step(bus):
+                stop.wait(idle_s)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def risk_message(device_id: str, zone: str | None, prediction: dict[str, Any]) -> tuple[
+    dict[str, Any], str, str
+]:  # fmt: skip
+    """A scored reading as a ``risk`` message: (payload, key, message id)."""
+    p = prediction.get("p_fire")
+    payload = {
+        "device_id": device_id,
+        "zone": zone,
+        "t_s": prediction["t_s"],
+        "p_fire": None if p is None or (isinstance(p, float) and math.isnan(p)) else p,
+        "risk": prediction.get("risk"),
+        "heat": bool(prediction.get("heat")),
+        "sensor_fault": bool(prediction.get("sensor_fault")),
+        "thermal_status": prediction.get("thermal_status", "ok"),
+    }
+    return payload, device_id, f"{device_id}:{prediction['t_s']!r}"

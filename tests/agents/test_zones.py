@@ -1,0 +1,105 @@
+"""The zone agent: predictions to zone states and events, on the bus and in the audit log;
+operators' actions with who did them; state kept across a restart; and the chain
+predictions -> zone agent -> bus -> response agent -> a webhook, once per event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components import WebhookReceiver
+from embercast.agents.response import ResponseAgent
+from embercast.agents.zones import ZoneAgent, risk_message
+from embercast.alarm.decision import AlarmParams
+from embercast.bus import Bus, open_bus
+from embercast.errors import InputError
+from embercast.notify.outbox import Outbox
+from embercast.notify.recipients import Recipient
+
+RULE = AlarmParams(threshold=0.9, clear_threshold=0.5, delay_on_s=10.0, delay_off_s=30.0)
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def bus(tmp_path: Path) -> Iterator[Bus]:
+    with open_bus(str(tmp_path / "bus.sqlite")) as opened:
+        yield opened
+
+
+def publish(bus: Bus, device: str, zone: str, points: list[tuple[float, float]]) -> None:
+    bus.publish_many("risk", [risk_message(device, zone, {"t_s": T0 + t, "p_fire": p})
+                              for t, p in points])  # fmt: skip
+
+
+def test_a_fire_alarms_its_zone_once_and_operators_act_on_it(bus: Bus, tmp_path: Path) -> None:
+    agent = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus)
+    publish(bus, "k1", "kitchen", [(t, 0.95) for t in range(0, 30, 5)])
+    publish(bus, "h1", "hall", [(t, 0.1) for t in range(0, 30, 5)])
+    publish(bus, "k1", "kitchen", [(t, 0.95) for t in range(0, 30, 5)])  # a repeat: ignored
+    agent.step(bus)
+    views = {v.zone: v for v in agent.zones()}
+    assert views["kitchen"].state == "alarm" and views["kitchen"].sounding
+    assert views["hall"].state == "normal"
+    alarms = bus.receive("alarms", "watch", "w", limit=100)
+    assert [d.message.payload["kind"] for d in alarms if d.message.payload["kind"] != "state"] == [
+        "alarm"
+    ]
+    done, _ = agent.act("kitchen", "reset", "ana", now=T0 + 31)
+    assert not done  # the fire still holds the device's decision
+    assert agent.act("kitchen", "acknowledge", "ana", now=T0 + 32)[0]
+    assert agent.act("kitchen", "silence", "ana", seconds=120, now=T0 + 33)[0]
+    publish(bus, "k1", "kitchen", [(t, 0.1) for t in range(35, 80, 5)])
+    agent.step(bus)
+    assert agent.act("kitchen", "reset", "ana", now=T0 + 81)[0]
+    log = agent.audit("kitchen")
+    assert [(e["kind"], e["who"]) for e in log if e["kind"] != "state"][:4] == [
+        ("reset", "ana"), ("silenced", "ana"), ("acknowledged", "ana"), ("reset_refused", "ana"),
+    ]  # fmt: skip
+    with pytest.raises(InputError, match="unknown zone action 'extinguish'"):
+        agent.act("kitchen", "extinguish", "ana")
+    with pytest.raises(InputError, match="no zone 'attic' has reported yet"):
+        agent.act("attic", "reset", "ana")
+
+
+def test_the_latch_survives_a_restart(bus: Bus, tmp_path: Path) -> None:
+    path = str(tmp_path / "zones.sqlite")
+    first = ZoneAgent(path, lambda: RULE, bus)
+    publish(bus, "k1", "kitchen", [(t, 0.95) for t in range(0, 30, 5)])
+    first.step(bus)
+    first.close()
+    again = ZoneAgent(path, lambda: RULE, bus)
+    (kitchen,) = again.zones()
+    assert kitchen.state == "alarm" and kitchen.latched and kitchen.alarm_devices == ["k1"]
+    assert again.act("kitchen", "reset", "ana", now=T0 + 40)[0]  # nothing holds it now
+    assert again.zones()[0].state == "normal"
+
+
+def test_no_model_no_zone_state(bus: Bus, tmp_path: Path) -> None:
+    agent = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: None, bus)
+    publish(bus, "k1", "kitchen", [(0, 0.95)])
+    agent.step(bus)
+    assert agent.zones() == []
+
+
+def test_from_predictions_to_one_notification_per_event(bus: Bus, tmp_path: Path) -> None:
+    receiver = WebhookReceiver(fail_first=1)
+    try:
+        zones = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus)
+        response = ResponseAgent(Outbox(str(tmp_path / "outbox.sqlite"), backoff_s=0.0),
+                                 [Recipient("ops", receiver.url())])  # fmt: skip
+        # a kitchen fire, and toast in the living room: one reading high, then low again
+        publish(bus, "k1", "kitchen", [(t, 0.95) for t in range(0, 60, 5)])
+        publish(bus, "l1", "living-room", [(0, 0.1), (5, 0.95), (10, 0.2), (15, 0.1)])
+        for _ in range(3):
+            zones.step(bus)
+            response.step(bus)
+        (taken,) = receiver.accepted
+        assert taken["body"]["title"] == "FIRE ALARM in kitchen"  # type: ignore[index]
+        assert len(receiver.received) == 2  # refused once, then taken
+        assert {v.zone: v.state for v in zones.zones()} == {
+            "kitchen": "alarm", "living-room": "normal",
+        }  # fmt: skip
+    finally:
+        receiver.stop()
