@@ -41,6 +41,7 @@ SECTIONS: dict[str, str] = {
     "service": "the live service: address, its state, the model it serves, request limits",
     "mqtt": "the MQTT broker the service takes device messages from (none: HTTP only)",
     "bus": "the durable message bus between the live system's parts (SQLite or Redis Streams)",
+    "notify": "who is told of zone events, and how",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -344,6 +345,13 @@ class Settings(BaseSettings):
         le=3600.0,
         description="Wait before the second delivery of a failed message, doubled for each "
         "later one (at most 300 s) [s].",
+    )
+
+    notify_recipients: str | None = Field(
+        json_schema_extra=_in("notify"),
+        default=None,
+        description="TOML file of the recipients of zone events (Apprise URLs, zones, kinds, "
+        "escalation); none: nobody is notified.",
     )
 
     def file_keys(self) -> set[str]:

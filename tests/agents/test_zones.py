@@ -103,3 +103,19 @@ def test_from_predictions_to_one_notification_per_event(bus: Bus, tmp_path: Path
         }  # fmt: skip
     finally:
         receiver.stop()
+
+
+def test_a_zone_runs_on_its_devices_clock(bus: Bus, tmp_path: Path) -> None:
+    """Readings stamped with a replay's own time (seconds from 0): the zone's timers run on
+    that time, advanced by the wall clock, not on the wall clock's date."""
+    agent = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus)
+    bus.publish_many("risk", [risk_message("k1", "kitchen", {"t_s": float(t), "p_fire": 0.95})
+                              for t in range(0, 30, 5)])  # fmt: skip
+    agent.step(bus)
+    assert 25.0 <= agent.now("kitchen") < 60.0
+    agent.tick()
+    kinds = [e["kind"] for e in agent.audit("kitchen")]
+    assert "alarm" in kinds and "reminder" not in kinds  # 300 s have not passed on its clock
+    assert agent.act("kitchen", "acknowledge", "ana")[0]
+    (acknowledged,) = [e for e in agent.audit("kitchen") if e["kind"] == "acknowledged"]
+    assert 25.0 <= acknowledged["t"] < 60.0

@@ -93,6 +93,24 @@ def read_log(settings: Settings, kind: str) -> pa.Table:
         log.close()
 
 
+def _zones(home: Path) -> None:
+    """The kitchen zone in alarm, acknowledged by ana; its notification sent to ops."""
+    from embercast.agents.zones import ZoneAgent
+    from embercast.alarm.decision import AlarmParams
+    from embercast.notify.outbox import Outbox
+    from embercast.notify.send import Sent
+
+    zones = ZoneAgent(str(home / "zones.sqlite"), lambda: AlarmParams(delay_on_s=10.0))
+    for t in (0.0, 5.0, 10.0):
+        zones.handle({"device_id": DEV, "zone": "kitchen", "t_s": t, "p_fire": 0.95})
+    assert zones.act("kitchen", "acknowledge", "ana", now=12.0)[0]
+    zones.close()
+    outbox = Outbox(str(home / "outbox.sqlite"))
+    outbox.enqueue("kitchen:alarm:10000", "ops", "FIRE ALARM in kitchen", "...")
+    outbox.deliver({"ops": "json://unused"}, sender=lambda *_: Sent(True))
+    outbox.close()
+
+
 def build_home(root: Path, detector: Any, dataset: Path) -> Home:
     """A home in ``root``: ``fire@champion`` registered in its own MLflow store (artifacts
     beside it), a dataset in its catalog, an admin key, a device with a twin and a command, an
@@ -125,6 +143,7 @@ def build_home(root: Path, detector: Any, dataset: Path) -> Home:
     (alarm,) = recorder.store.list()
     events = recorder.store.events(alarm.alarm_id)
     assert [e.kind for e in events] == ["raised", "update", "cleared"]
+    _zones(root / "service")
     _ingest(root / "service" / "ingest")
     readings, frames = read_log(settings, "scd41"), read_log(settings, "thermal")
     assert readings.num_rows == frames.num_rows == 2
@@ -195,6 +214,20 @@ def check_restored(home: Home, settings: Settings, monkeypatch: pytest.MonkeyPat
         assert alarms.events(home.alarm_id) == home.events
     finally:
         db.close()
+    from embercast.agents.zones import ZoneAgent
+    from embercast.alarm.decision import AlarmParams
+    from embercast.notify.outbox import Outbox
+
+    zones = ZoneAgent(str(Path(settings.service_home) / "zones.sqlite"), lambda: AlarmParams())
+    (kitchen,) = zones.zones()
+    assert (kitchen.zone, kitchen.state, kitchen.latched, kitchen.acknowledged) == (
+        "kitchen", "alarm", True, True,
+    )  # fmt: skip
+    assert ("acknowledged", "ana") in [(e["kind"], e["who"]) for e in zones.audit("kitchen")]
+    zones.close()
+    outbox = Outbox(str(Path(settings.service_home) / "outbox.sqlite"))
+    assert outbox.states()[("kitchen:alarm:10000", "ops")]["state"] == "sent"
+    outbox.close()
     assert read_log(settings, "scd41").equals(home.readings)
     assert read_log(settings, "thermal").equals(home.frames)
     with open_catalog(settings.catalog_path) as catalog:
@@ -214,7 +247,8 @@ def test_a_backup_restores_everything_elsewhere_after_the_original_is_gone(
     else:
         url = str(tmp_path / "backups" / "2026-12-05")
     summary = backup(home.settings, url)  # the state file open, its last writes in the WAL
-    assert summary.files == {"service": 1, "catalog": 1, "mlflow": 1, "ingest": 4,
+    # the service's state, the zones' and the outbox
+    assert summary.files == {"service": 3, "catalog": 1, "mlflow": 1, "ingest": 4,
                              "artifacts": summary.files["artifacts"]}  # fmt: skip
     assert summary.files["artifacts"] >= 3
     home.db.close()
@@ -241,7 +275,7 @@ def test_a_backup_cut_short_is_refused(
     def failing(*args: Any) -> tuple[int, str]:
         nonlocal copied
         copied += 1
-        if copied == 5:
+        if copied == 7:  # after the five databases and a first ingest part
             raise OSError(28, "No space left on device")
         return upload(*args)
 

@@ -6,7 +6,12 @@ heat evidence, SCD41 fault), runs each zone's
 event of a zone: appends it to the audit log, saves the zone's snapshot, and publishes it on the
 ``alarms`` topic (message id = event id, so a retry publishes nothing twice). Operators act on
 zones through :meth:`ZoneAgent.act` (acknowledge, silence, reset, isolate, end the isolation,
-walk test), recorded with who did it. State lives in one SQLite file: zone snapshots (latch,
+walk test), recorded with who did it.
+
+Time: a zone's clock is its devices' time (the latest reading's timestamp), advanced by the
+wall-clock time since that reading arrived; its timers and operators' actions run on it, so a
+device decision's debounce and the zone's timers share one time base whatever the devices'
+clocks (replays of recorded data included). State lives in one SQLite file: zone snapshots (latch,
 acknowledgement, timers, isolation survive a restart) and the append-only audit log.
 """
 
@@ -103,6 +108,8 @@ class ZoneAgent:
         self.params = params
         self._lock = threading.RLock()
         self._machines: dict[str, ZoneMachine] = {}
+        self._clocks: dict[str, tuple[float, float]] = {}
+        """Zone -> (its latest device time [s], the wall-clock time it arrived [s])."""
         self._operating: AlarmParams | None = None
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -152,8 +159,15 @@ class ZoneAgent:
         ).fetchone()
         if row is not None:
             machine.restore(json.loads(row[0]))
+            if math.isfinite(machine.now):
+                self._clocks[zone] = (machine.now, time.time())
         self._machines[zone] = machine
         return machine
+
+    def now(self, zone: str) -> float:
+        """The zone's clock (see the module docstring) [s]; the wall clock before any reading."""
+        device_t, arrived = self._clocks.get(zone, (time.time(), time.time()))
+        return device_t + max(0.0, time.time() - arrived)
 
     def _commit(self, machine: ZoneMachine) -> list[ZoneEvent]:
         """Record the machine's new events and its snapshot, then publish the events."""
@@ -191,6 +205,8 @@ class ZoneAgent:
             machine = self._machine(zone)
             if machine is None:
                 return []
+            if t >= self._clocks.get(zone, (-math.inf, 0.0))[0]:
+                self._clocks[zone] = (t, time.time())
             machine.update(device, t, p, bool(risk.get("heat")))
             machine.trouble(device, "scd41_fault", bool(risk.get("sensor_fault")), t)
             return self._commit(machine)
@@ -205,12 +221,11 @@ class ZoneAgent:
             return self._commit(machine)
 
     def tick(self, now: float | None = None) -> list[ZoneEvent]:
-        """Run every zone's timers up to ``now`` [s]."""
-        at = time.time() if now is None else now
+        """Run every zone's timers up to ``now`` [s] (default: each zone's clock)."""
         events: list[ZoneEvent] = []
         with self._lock:
-            for machine in list(self._machines.values()):
-                machine.tick(at)
+            for zone, machine in list(self._machines.items()):
+                machine.tick(self.now(zone) if now is None else now)
                 events += self._commit(machine)
         return events
 
@@ -223,8 +238,8 @@ class ZoneAgent:
         and the events."""
         if action not in ACTIONS:
             raise InputError(f"unknown zone action {action!r}; one of {', '.join(ACTIONS)}")
-        at = time.time() if now is None else now
         with self._lock:
+            at = self.now(zone) if now is None else now
             if zone not in self._machines and not self._known(zone):
                 raise InputError(f"no zone {zone!r} has reported yet")
             machine = self._machine(zone)

@@ -419,9 +419,9 @@ class ZoneMachine:
         elif name == "silence":
             self.silenced_until = None
             self._event(at, "resounded")
-        elif name == "reminder":
+        elif name == "reminder":  # one reminder however many were missed (after a restart)
             self._event(at, "reminder")
-            self.next_reminder = at + self.params(at).reminder_s
+            self.next_reminder = max(at, self.now) + self.params(at).reminder_s
         elif name == "pas":
             phase, self.pas_deadline = self.pas_phase, None
             holding = {d for d, s in self.devices.items() if s.decision.active}

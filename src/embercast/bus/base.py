@@ -18,6 +18,7 @@ import json
 import re
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,7 +147,9 @@ class Bus(ABC):
         """Publish ``payload`` on ``topic``; its message id (given or new). Publishing an id the
         topic has already seen changes nothing."""
 
-    def publish_many(self, topic: str, items: list[tuple[dict[str, Any], str, str | None]]) -> int:
+    def publish_many(
+        self, topic: str, items: Sequence[tuple[dict[str, Any], str, str | None]]
+    ) -> int:
         """Publish ``(payload, key, message_id)`` items on ``topic`` at once (backends do it in
         one round trip); how many."""
         for payload, key, message_id in items:

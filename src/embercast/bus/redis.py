@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -167,7 +168,9 @@ class RedisBus(Bus):
         )  # fmt: skip
         return mid
 
-    def publish_many(self, topic: str, items: list[tuple[dict[str, Any], str, str | None]]) -> int:
+    def publish_many(
+        self, topic: str, items: Sequence[tuple[dict[str, Any], str, str | None]]
+    ) -> int:
         """Publish every item in one pipeline (each still deduplicated by its id)."""
         check_name("topic", topic)
         pipe = self.redis.pipeline(transaction=False)

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -148,7 +148,9 @@ class SqliteBus(Bus):
             )
         return mid
 
-    def publish_many(self, topic: str, items: list[tuple[dict[str, Any], str, str | None]]) -> int:
+    def publish_many(
+        self, topic: str, items: Sequence[tuple[dict[str, Any], str, str | None]]
+    ) -> int:
         """Publish every item in one transaction."""
         check_name("topic", topic)
         now = self.clock()

@@ -23,7 +23,7 @@ from embercast.service.limits import BodyLimit
 from embercast.service.live_feed import LiveFeed
 from embercast.service.metrics import Measure
 from embercast.service.openapi import openapi_of
-from embercast.service.routes import alarms, devices, health, ingest, models, predict
+from embercast.service.routes import alarms, devices, health, ingest, models, predict, zones
 from embercast.service.routes.dashboard import router as dashboard_router
 from embercast.service.routes.live import router as live_router
 from embercast.service.state import ServiceState
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(state.alarm_recorder.reconcile, state.hub)
         if state.mqtt is not None:
             state.mqtt.start()
+        if state.agents is not None:
+            state.agents.start()
         follower = asyncio.create_task(_follow_model(state))
         try:
             yield
@@ -62,7 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if state.mqtt is not None:
                 await run_in_threadpool(state.mqtt.stop)
             await run_in_threadpool(state.ingest.stop)
+            if state.agents is not None:
+                await run_in_threadpool(state.agents.stop)
             await run_in_threadpool(state.jobs.close)
+            if state.response is not None:
+                state.response.outbox.close()
+            if state.zones is not None:
+                state.zones.close()
+            if state.bus is not None:
+                state.bus.close()
             state.keys.flush()
             state.db.close()
 
@@ -77,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Measure, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
-    for module in (health, predict, models, devices, ingest, alarms):
+    for module in (health, predict, models, devices, ingest, alarms, zones):
         app.include_router(module.router)
     app.include_router(models.jobs_router)
     app.include_router(live_router)

@@ -3,8 +3,10 @@
 A backup is a folder, local or any fsspec URL (``s3://bucket/backups/2026-12-05``), holding
 
 * ``service/service.sqlite``: API keys, devices, twins, commands, alarms and their events,
-  jobs and sessions (settings' ``service_home``), and ``service/ingest/...``: the ingest log's
-  Parquet parts, laid out as under the home;
+  jobs and sessions (settings' ``service_home``); ``service/zones.sqlite``: the zones' states and
+  audit log; ``service/outbox.sqlite``: the notifications and their attempts;
+  ``service/bus.sqlite``: the embedded bus's messages (each when it exists); and
+  ``service/ingest/...``: the ingest log's Parquet parts, laid out as under the home;
 * ``catalog/catalog.sqlite``: the lineage catalog (``catalog_path``);
 * ``mlflow/mlflow.db``: the MLflow tracking store and registry (``mlflow_uri``, a SQLite file),
   and ``mlflow/artifacts/<k>/...``: the files under each local artifact root the store names;
@@ -37,11 +39,13 @@ from typing import Any
 from fsspec import AbstractFileSystem
 
 from embercast import __version__
+from embercast.bus.open import BUS_FILE
 from embercast.config import Settings
 from embercast.errors import InputError
 from embercast.service.db import DB_FILE
 from embercast.service.ingest import INGEST_DIR
 from embercast.service.mlflow_paths import artifact_roots
+from embercast.service.state import OUTBOX_FILE, ZONES_FILE
 from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,
@@ -59,6 +63,13 @@ FORMAT = "embercast-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SERVICE_DB = "service/service.sqlite"
+SERVICE_FILES: dict[str, str] = {
+    SERVICE_DB: DB_FILE,
+    "service/zones.sqlite": ZONES_FILE,
+    "service/outbox.sqlite": OUTBOX_FILE,
+    "service/bus.sqlite": BUS_FILE,
+}
+"""The service's SQLite files in a backup -> their names in the service's home."""
 INGEST = "service/ingest"
 CATALOG = "catalog/catalog.sqlite"
 MLFLOW_DB = "mlflow/mlflow.db"
@@ -201,7 +212,7 @@ def backup(settings: Settings, url: str) -> BackupSummary:
     places = Places.of(settings)
     store = places.store()
     databases = [
-        (SERVICE_DB, os.path.join(places.service_home, DB_FILE)),
+        *((name, os.path.join(places.service_home, file)) for name, file in SERVICE_FILES.items()),
         (CATALOG, places.catalog),
         (MLFLOW_DB, store),
     ]

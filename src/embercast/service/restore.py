@@ -26,7 +26,7 @@ from embercast.service.backup import (
     INGEST,
     MANIFEST,
     MLFLOW_DB,
-    SERVICE_DB,
+    SERVICE_FILES,
     BackupError,
     BackupSummary,
     Places,
@@ -104,8 +104,8 @@ def _new_roots(manifest: dict[str, Any], store: str, url: str) -> dict[str, tupl
 def _target(rel: str, places: Places, roots: Mapping[str, tuple[str, str]], url: str) -> str:
     """The local path a backed-up file is restored to."""
     rel = _safe(rel, url)
-    if rel == SERVICE_DB:
-        return os.path.join(places.service_home, DB_FILE)
+    if rel in SERVICE_FILES:
+        return os.path.join(places.service_home, SERVICE_FILES[rel])
     if rel.startswith(INGEST + "/"):
         return os.path.join(places.service_home, INGEST_DIR, rel[len(INGEST) + 1 :])
     if rel == CATALOG:
@@ -235,7 +235,8 @@ def restore(url: str, settings: Settings, force: bool = False) -> BackupSummary:
         for tmp, _ in staged:
             os.unlink(tmp)
         raise
-    databases = {os.path.join(places.service_home, DB_FILE), places.catalog, places.mlflow_db}
+    databases = {places.catalog, places.mlflow_db}
+    databases |= {os.path.join(places.service_home, file) for file in SERVICE_FILES.values()}
     for tmp, target in staged:
         if target in databases:
             for leftover in ("-wal", "-shm", "-journal"):  # of the database it replaces
@@ -247,6 +248,11 @@ def restore(url: str, settings: Settings, force: bool = False) -> BackupSummary:
     if summary.files.keys() & {"service", "ingest"}:  # the log holds the backup's parts only
         ingest = os.path.join(places.service_home, INGEST_DIR)
         kept = {target for _, target in plan}
+        for file in SERVICE_FILES.values():  # state the backup did not have is not kept either
+            path = os.path.join(places.service_home, file)
+            for stale in (path, path + "-wal", path + "-shm"):
+                if path not in kept and os.path.exists(stale):
+                    os.unlink(stale)
         for rel in files_below(ingest):
             if os.path.join(ingest, rel) not in kept:
                 os.unlink(os.path.join(ingest, rel))

@@ -7,7 +7,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from embercast.agents.coordinator import Coordinator, Loop
+from embercast.agents.response import ResponseAgent
+from embercast.agents.zones import ZoneAgent
+from embercast.alarm.decision import AlarmParams
+from embercast.bus import Bus, bus_from_settings
 from embercast.config import Settings
+from embercast.notify.outbox import Outbox
+from embercast.notify.recipients import load_recipients
 from embercast.service.alarm_recorder import AlarmRecorder, chained, service_recorder
 from embercast.service.alarms import AlarmStore
 from embercast.service.commands import Command
@@ -21,7 +28,13 @@ from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
 from embercast.service.mqtt import MqttIngest
+from embercast.service.risk_feed import RiskFeed
 from embercast.service.sessions import SessionStore
+
+ZONES_FILE = "zones.sqlite"
+"""The zones' states and audit log, in the service's home."""
+OUTBOX_FILE = "outbox.sqlite"
+"""The notifications' outbox, in the service's home."""
 
 
 @dataclass
@@ -42,6 +55,14 @@ class ServiceState:
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     mqtt: MqttIngest | None = None
     """The broker subscription, when settings name a broker (``mqtt_url``)."""
+    bus: Bus | None = None
+    """The message bus between the service and its agents (``bus_url``)."""
+    zones: ZoneAgent | None = None
+    """The zones' state machines, fed by the predictions on the bus."""
+    response: ResponseAgent | None = None
+    """Notifications of zone events, when ``notify_recipients`` names recipients."""
+    agents: Coordinator | None = None
+    """The agents' loops (risk feed, zones, response)."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
     sessions: SessionStore = field(init=False)
     """The dashboard's browser sessions."""
@@ -64,7 +85,24 @@ class ServiceState:
         )  # fmt: skip
         alarms = AlarmStore(db)
         recorder = service_recorder(alarms, devices, models, metrics)
-        hub.sink = chained(hub.sink, recorder.update)
+        bus = bus_from_settings(settings)
+        risk = RiskFeed(bus, devices)
+        hub.sink = chained(hub.sink, recorder.update, risk.update)
+
+        def operating_point() -> AlarmParams | None:
+            model = models.current
+            return None if model is None else model.params
+
+        zones = ZoneAgent(os.path.join(settings.service_home, ZONES_FILE), operating_point, bus)
+        loops: dict[str, Loop] = {
+            "risk-feed": risk.run,
+            "zones": lambda stop: zones.run(bus, stop),
+        }
+        response = None
+        if settings.notify_recipients:
+            outbox = Outbox(os.path.join(settings.service_home, OUTBOX_FILE))
+            response = ResponseAgent(outbox, load_recipients(settings.notify_recipients))
+            loops["response"] = lambda stop: response.run(bus, stop)
         mqtt = None
         if settings.mqtt_url:
             mqtt = MqttIngest(
@@ -77,6 +115,7 @@ class ServiceState:
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
+            bus=bus, zones=zones, response=response, agents=Coordinator(loops),
         )  # fmt: skip
 
     def send_command(

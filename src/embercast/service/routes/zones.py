@@ -1,0 +1,99 @@
+"""``/v1/zones``: each zone's state (read), its audit log (read), and operators' actions on it
+(operate): acknowledge, silence, reset, isolate, end the isolation, walk test.
+
+An action the zone refuses (a reset while the cause persists, a silence when nothing sounds, an
+isolation of a zone in alarm) answers 409 with the reason; the refusal is in the audit log too,
+with the key's name as who asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from embercast.agents.zones import ZoneAgent
+from embercast.errors import InputError
+from embercast.service.deps import Operator, Reader, State
+
+router = APIRouter(prefix="/v1/zones", tags=["zones"])
+
+
+class ZoneOut(BaseModel):
+    """A zone's state: ``normal``, ``fault``, ``supervisory``, ``pre_alarm``, ``alarm`` or
+    ``isolated``, and what holds it."""
+
+    zone: str
+    state: str
+    sounding: bool
+    latched: bool
+    acknowledged: bool
+    silenced_until: float | None
+    isolated_until: float | None
+    walk_test_until: float | None
+    devices: list[str]
+    alarm_devices: list[str]
+    troubles: dict[str, list[str]]
+    supervisory: dict[str, list[str]]
+
+
+class ActionIn(BaseModel):
+    """An operator's action; ``seconds``: a silence's length (at most 600, default 600), an
+    isolation's or walk test's duration."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal[
+        "acknowledge", "silence", "reset", "isolate", "end_isolation", "walk_test", "end_walk_test"
+    ]
+    seconds: float | None = Field(default=None, gt=0, le=7 * 86400)
+
+
+class ActionOut(BaseModel):
+    """What the action did: whether it was done, the zone after it, and the events."""
+
+    done: bool
+    zone: ZoneOut
+    events: list[dict[str, Any]]
+
+
+def _agent(state: State) -> ZoneAgent:
+    if state.zones is None:
+        raise HTTPException(503, "the zone agent is not running")
+    return state.zones
+
+
+@router.get("", response_model=list[ZoneOut], summary="Every zone's state")
+def zones(_: Reader, state: State) -> list[ZoneOut]:
+    return [ZoneOut(**asdict(v)) for v in _agent(state).zones()]
+
+
+@router.get("/{zone}/events", summary="A zone's audit log, newest first")
+def zone_events(
+    zone: str, _: Reader, state: State, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[dict[str, Any]]:
+    return _agent(state).audit(zone, limit)
+
+
+@router.post(
+    "/{zone}/actions",
+    response_model=ActionOut,
+    summary="Acknowledge, silence, reset, isolate or walk-test a zone",
+    responses={409: {"description": "The zone refused the action (the reason says why)"}},
+)
+def act(zone: str, body: ActionIn, key: Operator, state: State) -> ActionOut:
+    agent = _agent(state)
+    try:
+        done, events = agent.act(zone, body.action, key.name, seconds=body.seconds)
+    except InputError as exc:
+        found = "no zone" in str(exc)
+        raise HTTPException(404 if found else 422, str(exc)) from None
+    if not done:
+        refusal = next((e for e in events if e.kind.endswith("_refused")), None)
+        reason = refusal.detail if refusal is not None else {"reason": "refused"}
+        raise HTTPException(409, {"action": body.action, **reason})
+    view = next(v for v in agent.zones() if v.zone == zone)
+    return ActionOut(done=done, zone=ZoneOut(**asdict(view)),
+                     events=[{"kind": e.kind, "t": e.t, "who": e.who, "state": e.state.value,
+                              "detail": e.detail} for e in events])  # fmt: skip

@@ -1,0 +1,100 @@
+"""Zones in the running service: a streamed fire puts its zone in ALARM through the bus and the
+zone agent, one notification reaches a webhook (which refuses it once), a nuisance zone stays
+quiet, and operators act on zones through ``/v1/zones`` with their roles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_alarms import _stream
+
+from components import WebhookReceiver
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(fail_first=1)
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def notified(
+    webhook: WebhookReceiver, service_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from conftest import Served  # type: ignore[attr-defined]
+    from embercast.config import get_settings
+    from embercast.service.app import create_app
+
+    recipients = service_env.parent / "recipients.toml"
+    recipients.write_text(f'[[recipient]]\nname = "ops"\nurl = "{webhook.url()}"\n')
+    monkeypatch.setenv("EMBERCAST_NOTIFY_RECIPIENTS", str(recipients))
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    keys = {s: app.state.service.keys.create(f"test-{s}", s)[1] for s in ("read", "operate")}
+    with TestClient(app) as client:
+        yield Served(client, keys)
+
+
+def _until(check: Any, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.1)
+
+
+def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
+    notified: Any, webhook: WebhookReceiver, frames_dataset: Path
+) -> None:
+    state = notified.client.app.state.service
+    _, fire = _stream(state, frames_dataset, "flaming_fire", "kitchen")
+    _, machinery = _stream(state, frames_dataset, "hot_machinery", "workshop")
+    assert any(p.alarm for p in fire)
+
+    def zones() -> dict[str, Any]:
+        got = notified.client.get("/v1/zones", headers=notified.auth("read"))
+        assert got.status_code == 200, got.text
+        return {z["zone"]: z for z in got.json()}
+
+    _until(lambda: zones().get("kitchen", {}).get("state") == "alarm" and webhook.accepted)
+    _until(lambda: "workshop" in zones())
+    time.sleep(1.5)  # anything more would have been sent by now (the response agent: 1 s)
+    titles = [r["body"]["title"] for r in webhook.accepted]  # type: ignore[index]
+    nuisance_alarmed = any(p.alarm for p in machinery)
+    assert titles.count("FIRE ALARM in kitchen") == 1
+    assert ("FIRE ALARM in workshop" in titles) == nuisance_alarmed
+    assert zones()["workshop"]["state"] == ("alarm" if nuisance_alarmed else "normal")
+    assert len(webhook.received) == len(webhook.accepted) + 1  # the first was refused
+
+    act = "/v1/zones/kitchen/actions"
+    if fire[-1].alarm:  # the fire still holds the device's decision: a reset is refused
+        refused = notified.client.post(act, json={"action": "reset"},
+                                       headers=notified.auth("operate"))  # fmt: skip
+        assert refused.status_code == 409
+        assert refused.json()["detail"]["reason"] == "the cause persists"
+    forbidden = notified.client.post(act, json={"action": "acknowledge"},
+                                     headers=notified.auth("read"))  # fmt: skip
+    assert forbidden.status_code == 403
+    done = notified.client.post(act, json={"action": "acknowledge"},
+                                headers=notified.auth("operate"))  # fmt: skip
+    assert done.status_code == 200 and done.json()["zone"]["acknowledged"]
+    silenced = notified.client.post(act, json={"action": "silence", "seconds": 60},
+                                    headers=notified.auth("operate"))  # fmt: skip
+    assert silenced.status_code == 200 and not silenced.json()["zone"]["sounding"]
+    log = notified.client.get("/v1/zones/kitchen/events", headers=notified.auth("read")).json()
+    assert [(e["kind"], e["who"]) for e in log[:2]] == [
+        ("silenced", "test-operate"), ("acknowledged", "test-operate"),
+    ]  # fmt: skip
+    assert any(e["kind"] == "alarm" and e["who"] == "system" for e in log)
+    missing = notified.client.post("/v1/zones/attic/actions", json={"action": "reset"},
+                                   headers=notified.auth("operate"))  # fmt: skip
+    assert missing.status_code == 404
+    bad = notified.client.post(act, json={"action": "extinguish"},
+                               headers=notified.auth("operate"))  # fmt: skip
+    assert bad.status_code == 422
