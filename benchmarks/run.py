@@ -3,9 +3,9 @@ BENCHMARKS.md.
 
 Run with ``make bench``. Measures scenarios/s and feature-ready rows/s with and without frames,
 1 worker vs 2, local process pool vs Dask, the 100,000-row goal run, and a plain numpy baseline
-that renders the same number of frames in the same run; then the features, the models and the
-service under load (benchmarks/bench_*.py). ``--only service`` (repeatable) measures one
-section and rewrites only it in an existing BENCHMARKS.md.
+that renders the same number of frames in the same run; then the features, the models, the
+service under load and the message bus (benchmarks/bench_*.py). ``--only service``
+(repeatable) measures one section and rewrites only it in an existing BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from bench_bus import bus_section
 from bench_features import Rate, frame_rates, table_rates
 from bench_models import compiled_batch, dataset, latency, scoring_memory, train_and_predict
 from bench_service import service_section
@@ -316,6 +317,7 @@ SECTIONS: dict[str, tuple[Callable[[bool], list[str]], tuple[str, ...]]] = {
     "features": (features_section, ("## Features",)),
     "models": (models_section, ("## Models",)),
     "service": (service_section, ("## Live service",)),
+    "bus": (bus_section, ("## Message bus",)),
 }
 """Sections of BENCHMARKS.md in order: name -> (what writes it, the headings it owns)."""
 FOOTER = "Command: `make bench`."

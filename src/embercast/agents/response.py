@@ -100,7 +100,7 @@ class ResponseAgent:
         self.deliver(now)
         return len(taken)
 
-    def run(self, bus: Bus, stop: threading.Event, period_s: float = 1.0) -> None:
+    def run(self, bus: Bus, stop: threading.Event, period_s: float = 0.1) -> None:
         """:meth:`step` every ``period_s`` until ``stop`` is set."""
         while not stop.is_set():
             try:
