@@ -108,6 +108,8 @@ class ZoneAgent:
         self.params = params
         self._lock = threading.RLock()
         self._machines: dict[str, ZoneMachine] = {}
+        self._alarm_ids: dict[str, str] = {}
+        """Zone -> the id of its latched alarm (the event that raised it)."""
         self._clocks: dict[str, tuple[float, float]] = {}
         """Zone -> (its latest device time [s], the wall-clock time it arrived [s])."""
         self._operating: AlarmParams | None = None
@@ -161,6 +163,13 @@ class ZoneAgent:
             machine.restore(json.loads(row[0]))
             if math.isfinite(machine.now):
                 self._clocks[zone] = (machine.now, time.time())
+            last = self._conn.execute(
+                "SELECT event_id FROM zone_audit WHERE zone = ? AND kind IN ('alarm', 'reset') "
+                "ORDER BY id DESC LIMIT 1",
+                (zone,),
+            ).fetchone()
+            if machine.latched and last is not None and ":alarm:" in last[0]:
+                self._alarm_ids[zone] = last[0]
         self._machines[zone] = machine
         return machine
 
@@ -174,7 +183,15 @@ class ZoneAgent:
         events = machine.drain()
         if not events:
             return events
-        messages = [event_message(e) for e in events]
+        messages = []
+        for e in events:  # each carries the id of the alarm it belongs to (its raising event's)
+            message = event_message(e)
+            if e.kind == "alarm":
+                self._alarm_ids[machine.name] = message["event_id"]
+            message["alarm_id"] = self._alarm_ids.get(machine.name)
+            if e.kind == "reset":
+                self._alarm_ids.pop(machine.name, None)
+            messages.append(message)
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO zone_audit (event_id, zone, t, kind, previous, state, "

@@ -30,9 +30,15 @@ class BrokerToolError(EmbercastError, OSError):
     """A Mosquitto tool is missing or failed."""
 
 
+READER_USER = "homeassistant"
+"""The broker account of a home-automation hub (Home Assistant): it reads the zones, the
+service's status and the discovery documents, and writes nothing."""
+
+
 def acl_text(service_user: str = SERVICE_USER) -> str:
     """The access list: the service reads every device topic, writes devices' ``commands``
-    and its own topics; each device writes its ``scd41``, ``thermal``, ``state`` (retained) and
+    and its own topics; the reader (:data:`READER_USER`) reads the zones and the discovery
+    documents; each device writes its ``scd41``, ``thermal``, ``state`` (retained) and
     ``commands/ack`` and reads its ``commands``, its ``state`` and the service's status, all
     under its own id (``%u``, its user name): nothing of another device."""
     return "\n".join(
@@ -43,6 +49,10 @@ def acl_text(service_user: str = SERVICE_USER) -> str:
             "topic readwrite embercast/v1/service/#",
             "topic readwrite embercast/v1/zones/#",
             "topic write homeassistant/#",
+            "",
+            f"user {READER_USER}",
+            "topic read embercast/v1/zones/#",
+            "topic read homeassistant/#",
             "",
             "pattern write embercast/v1/devices/%u/scd41",
             "pattern write embercast/v1/devices/%u/thermal",

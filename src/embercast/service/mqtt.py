@@ -146,6 +146,18 @@ class MqttIngest:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def publish_confirmed(self, topic: str, payload: str, retain: bool) -> bool:
+        """Publish with QoS 1; whether the broker acknowledged it within 10 s (False at once
+        while disconnected)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout=10)
+        except (RuntimeError, ValueError):  # the connection dropped or the queue is full
+            return False
+        return info.is_published()
+
     def _connected(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:

@@ -30,6 +30,7 @@ from embercast.service.metrics import ServiceMetrics
 from embercast.service.mqtt import MqttIngest
 from embercast.service.risk_feed import RiskFeed
 from embercast.service.sessions import SessionStore
+from embercast.service.zone_topics import ZonePublisher
 
 ZONES_FILE = "zones.sqlite"
 """The zones' states and audit log, in the service's home."""
@@ -110,6 +111,8 @@ class ServiceState:
                 tls_ca=settings.mqtt_tls_ca, keepalive_s=settings.mqtt_keepalive_s,
                 devices=devices, registry=metrics.registry,
             )  # fmt: skip
+            publisher = ZonePublisher(zones, mqtt.publish_confirmed)
+            loops["mqtt-zones"] = lambda stop: publisher.run(bus, stop)
         return cls(
             settings=settings, db=db, keys=KeyStore(db), models=models,
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
