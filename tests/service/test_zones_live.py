@@ -98,3 +98,5 @@ def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
     bad = notified.client.post(act, json={"action": "extinguish"},
                                headers=notified.auth("operate"))  # fmt: skip
     assert bad.status_code == 422
+    ready = notified.client.get("/readyz").json()
+    assert ready["troubles"] == {}  # the service's own conditions: none holds

@@ -43,6 +43,10 @@ class Coordinator:
         self._agents = {name: _Agent(loop, AgentHealth(name)) for name, loop in loops.items()}
         self._stopping = threading.Event()
 
+    def add(self, name: str, loop: Loop) -> None:
+        """Add an agent (before :meth:`start`)."""
+        self._agents[name] = _Agent(loop, AgentHealth(name))
+
     def start(self) -> None:
         """Start every agent."""
         for name, agent in self._agents.items():

@@ -36,15 +36,18 @@ TITLES: dict[str, str] = {
     "trouble": "Trouble in {zone}",
     "supervisory": "Supervisory condition in {zone}",
     "isolation_expired": "{zone} is enabled again (isolation over)",
-    "system_trouble": "embercast trouble: {zone}",
-    "system_trouble_cleared": "embercast trouble cleared: {zone}",
+    "system_trouble": "embercast trouble: {condition}",
+    "system_trouble_cleared": "embercast trouble cleared: {condition}",
 }
 """Notification titles by event kind."""
 
 
 def describe(event: dict[str, Any]) -> tuple[str, str]:
     """The title and body of the notification of a zone event."""
-    title = TITLES.get(event["kind"], "{zone}: " + event["kind"]).format(zone=event["zone"])
+    condition = event.get("detail", {}).get("condition", "")
+    title = TITLES.get(event["kind"], "{zone}: " + event["kind"]).format(
+        zone=event["zone"], condition=condition
+    )
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(event.get("detail", {}).items()))
     body = f"{title}. Zone state: {event.get('state', '?')}." + (f" {detail}." if detail else "")
     return title, body

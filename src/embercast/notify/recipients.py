@@ -30,8 +30,10 @@ KINDS: tuple[str, ...] = (
 )  # fmt: skip
 """Event kinds a recipient may be told of."""
 
-DEFAULT_KINDS: tuple[str, ...] = ("alarm", "escalated", "pas_started", "resounded", "reminder",
-                                  "trouble", "supervisory", "system_trouble")  # fmt: skip
+DEFAULT_KINDS: tuple[str, ...] = (
+    "alarm", "escalated", "pas_started", "resounded", "reminder", "trouble", "supervisory",
+    "system_trouble", "system_trouble_cleared",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

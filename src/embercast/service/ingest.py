@@ -88,6 +88,7 @@ class Ingest:
         """Messages by outcome: ``stored``, ``duplicate``, ``dead_letter``."""
         self._counted = counted
         self._queue: queue.Queue[list[Message] | None] = queue.Queue()
+        self._backlog = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -140,6 +141,14 @@ class Ingest:
                 self.hub.tick()
             except Exception:  # a defect must not stop ingest: the messages are stored
                 logger.exception("folding %d messages failed", len(batch))
+            finally:
+                with self._lock:
+                    self._backlog -= len(batch)
+
+    def backlog(self) -> int:
+        """Messages stored and not folded yet."""
+        with self._lock:
+            return self._backlog
 
     # ------------------------------------------------------------------ messages
     def _count(self, source: str, outcome: str, n: int) -> None:
@@ -209,6 +218,8 @@ class Ingest:
             if future.exception() is None:
                 self._count(source, "stored", len(fresh))
                 if fresh:
+                    with self._lock:
+                        self._backlog += len(fresh)
                     self._queue.put(fresh)
             else:  # not stored, not acknowledged: taken again when the device resends them
                 self.hub.unreserve(fresh)

@@ -47,6 +47,14 @@ class ServiceMetrics:
             ["zone"], registry=self.registry,
         )  # fmt: skip
 
+        self.trouble = Gauge(
+            "embercast_trouble", "The service's own trouble conditions (1 while one holds)",
+            ["condition"], registry=self.registry,
+        )  # fmt: skip
+
+    def set_trouble(self, condition: str, holds: bool) -> None:
+        self.trouble.labels(condition).set(1 if holds else 0)
+
     def count_ingest(self, source: str, outcome: str, n: int) -> None:
         self.ingested.labels(source, outcome).inc(n)
 

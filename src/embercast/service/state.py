@@ -29,6 +29,7 @@ from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
 from embercast.service.mqtt import MqttIngest
 from embercast.service.risk_feed import RiskFeed
+from embercast.service.self_check import SelfCheck
 from embercast.service.sessions import SessionStore
 from embercast.service.zone_topics import ZonePublisher
 
@@ -63,7 +64,9 @@ class ServiceState:
     response: ResponseAgent | None = None
     """Notifications of zone events, when ``notify_recipients`` names recipients."""
     agents: Coordinator | None = None
-    """The agents' loops (risk feed, zones, response)."""
+    """The agents' loops (risk feed, zones, response, MQTT zones, self-check)."""
+    self_check: SelfCheck | None = None
+    """The service's own trouble conditions."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
     sessions: SessionStore = field(init=False)
     """The dashboard's browser sessions."""
@@ -113,12 +116,19 @@ class ServiceState:
             )  # fmt: skip
             publisher = ZonePublisher(zones, mqtt.publish_confirmed)
             loops["mqtt-zones"] = lambda stop: publisher.run(bus, stop)
+        coordinator = Coordinator(loops)
+        check = SelfCheck(
+            bus, connected=mqtt.connected.is_set if mqtt is not None else None,
+            model_loaded=lambda: models.current is not None, waiting=ingest.backlog,
+            home=settings.service_home, agents=coordinator, set_gauge=metrics.set_trouble,
+        )  # fmt: skip
+        coordinator.add("self-check", check.run)
         return cls(
             settings=settings, db=db, keys=KeyStore(db), models=models,
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
-            bus=bus, zones=zones, response=response, agents=Coordinator(loops),
+            bus=bus, zones=zones, response=response, agents=coordinator, self_check=check,
         )  # fmt: skip
 
     def send_command(

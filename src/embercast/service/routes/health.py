@@ -27,7 +27,9 @@ def readyz(state: State) -> JSONResponse:
         broker = f"{state.mqtt.address.host}:{state.mqtt.address.port}"
         checks["broker"] = "ok" if state.mqtt.connected.is_set() else f"not connected to {broker}"
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if state.self_check is not None:
+        body["troubles"] = dict(state.self_check.active)
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
