@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embercast.agents.coordinator import Coordinator, Loop
+from embercast.agents.monitoring import DeviceWatch
 from embercast.agents.response import ResponseAgent
 from embercast.agents.zones import ZoneAgent
 from embercast.alarm.decision import AlarmParams
@@ -98,9 +99,11 @@ class ServiceState:
             return None if model is None else model.params
 
         zones = ZoneAgent(os.path.join(settings.service_home, ZONES_FILE), operating_point, bus)
+        watch = DeviceWatch(zones)
         loops: dict[str, Loop] = {
             "risk-feed": risk.run,
             "zones": lambda stop: zones.run(bus, stop),
+            "monitoring": lambda stop: watch.run(bus, stop),
         }
         response = None
         if settings.notify_recipients:
