@@ -119,3 +119,25 @@ def test_a_zone_runs_on_its_devices_clock(bus: Bus, tmp_path: Path) -> None:
     assert agent.act("kitchen", "acknowledge", "ana")[0]
     (acknowledged,) = [e for e in agent.audit("kitchen") if e["kind"] == "acknowledged"]
     assert 25.0 <= acknowledged["t"] < 60.0
+
+
+def test_an_operators_verdict_goes_to_the_audit_log_and_the_feedback_topic(
+    bus: Bus, tmp_path: Path
+) -> None:
+    agent = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus)
+    publish(bus, "k1", "kitchen", [(t, 0.95) for t in range(0, 30, 5)])
+    publish(bus, "h1", "hall", [(t, 0.1) for t in range(0, 30, 5)])
+    agent.step(bus)
+    with pytest.raises(InputError, match="a false alarm needs a cause"):
+        agent.feedback("kitchen", "false_alarm", "ana")
+    with pytest.raises(InputError, match="zone 'hall' has had no alarm"):
+        agent.feedback("hall", "fire", "ana")
+    given = agent.feedback("kitchen", "false_alarm", "ana", "toaster", now=T0 + 40)
+    (alarm,) = [e for e in agent.audit("kitchen") if e["kind"] == "alarm"]
+    assert (given["alarm_id"], given["devices"], given["cause"]) == (
+        alarm["event_id"], ["k1"], "toaster",
+    )  # fmt: skip
+    (note,) = [e for e in agent.audit("kitchen") if e["kind"] == "feedback"]
+    assert note["who"] == "ana" and note["detail"]["verdict"] == "false_alarm"
+    (sent,) = bus.receive("feedback", "learning", "l1")
+    assert sent.message.payload == given

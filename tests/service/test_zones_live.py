@@ -98,5 +98,14 @@ def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
     bad = notified.client.post(act, json={"action": "extinguish"},
                                headers=notified.auth("operate"))  # fmt: skip
     assert bad.status_code == 422
+    verdict = "/v1/zones/kitchen/feedback"
+    no_cause = notified.client.post(verdict, json={"verdict": "false_alarm"},
+                                    headers=notified.auth("operate"))  # fmt: skip
+    assert no_cause.status_code == 422 and "needs a cause" in no_cause.json()["detail"]
+    confirmed = notified.client.post(verdict, json={"verdict": "fire"},
+                                     headers=notified.auth("operate"))  # fmt: skip
+    assert confirmed.status_code == 200
+    assert confirmed.json()["alarm_id"].startswith("kitchen:alarm:")
+    assert confirmed.json()["who"] == "test-operate"
     ready = notified.client.get("/readyz").json()
     assert ready["troubles"] == {}  # the service's own conditions: none holds

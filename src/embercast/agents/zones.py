@@ -66,6 +66,16 @@ ACTIONS: tuple[str, ...] = (
 """What an operator may do to a zone."""
 
 
+FEEDBACK_TOPIC = "feedback"
+VERDICTS: tuple[str, ...] = ("false_alarm", "fire")
+"""An operator's verdict on an alarm: a false alarm (with its cause) or a confirmed fire."""
+CAUSES: tuple[str, ...] = (
+    "cooking", "toaster", "steam", "smoking", "candles", "heater", "hot_machinery", "sunlight",
+    "dust", "sensor_fault", "other",
+)  # fmt: skip
+"""The causes a false alarm may be given."""
+
+
 class ZoneStoreError(EmbercastError, OSError):
     """The zones' state file cannot be opened or written."""
 
@@ -282,6 +292,49 @@ class ZoneAgent:
                 machine.walk_test(at, who, None)
                 done = True
             return done, self._commit(machine)
+
+    def feedback(
+        self, zone: str, verdict: str, who: str, cause: str | None = None, *,
+        now: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """An operator's verdict on the zone's latest alarm (``false_alarm`` with a cause from
+        :data:`CAUSES`, or ``fire``): recorded in the audit log and published on the
+        ``feedback`` topic for learning; the feedback message. InputError when the zone had no
+        alarm or the verdict or cause is not known."""
+        if verdict not in VERDICTS:
+            raise InputError(f"unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}")
+        if verdict == "false_alarm" and cause not in CAUSES:
+            raise InputError(f"a false alarm needs a cause, one of {', '.join(CAUSES)}")
+        with self._lock:
+            if zone not in self._machines and not self._known(zone):
+                raise InputError(f"no zone {zone!r} has reported yet")
+            row = self._conn.execute(
+                "SELECT event_id, t, detail FROM zone_audit WHERE zone = ? AND kind = 'alarm' "
+                "ORDER BY id DESC LIMIT 1",
+                (zone,),
+            ).fetchone()
+            if row is None:
+                raise InputError(f"zone {zone!r} has had no alarm to give a verdict on")
+            machine = self._machine(zone)
+            if machine is None:
+                raise InputError("no model serves yet: zones have no state")
+            at = self.now(zone) if now is None else now
+            alarm_id, alarm_t, detail = row[0], float(row[1]), json.loads(row[2])
+            devices = sorted(set(detail.get("devices", [])) | machine.alarm_devices)
+            message = {
+                "feedback_id": f"{alarm_id}:feedback:{round(at * 1000)}", "zone": zone,
+                "alarm_id": alarm_id, "alarm_t": alarm_t, "devices": devices,
+                "verdict": verdict, "cause": cause if verdict == "false_alarm" else None,
+                "who": who, "t": at,
+            }  # fmt: skip
+            machine.note(at, "feedback", who, alarm_id=alarm_id, verdict=verdict,
+                         cause=message["cause"])  # fmt: skip
+            self._commit(machine)
+        if self.bus is not None:
+            self.bus.publish(FEEDBACK_TOPIC, message, key=zone,
+                             message_id=str(message["feedback_id"]))  # fmt: skip
+        logger.info("feedback on %s: %s (%s) by %s", alarm_id, verdict, cause, who)
+        return message
 
     def _known(self, zone: str) -> bool:
         row = self._conn.execute("SELECT 1 FROM zone_states WHERE zone = ?", (zone,)).fetchone()

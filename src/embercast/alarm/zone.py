@@ -514,6 +514,11 @@ class ZoneMachine:
         """The zone's state."""
         return self.state
 
+    def note(self, t: float, kind: str, who: str, **detail: Any) -> None:
+        """Record something about the zone that changes nothing in it (an operator's verdict on
+        an alarm) as an event for the audit log."""
+        self._event(t, kind, who, **detail)
+
     def _event(self, t: float, kind: str, who: str = SYSTEM, **detail: Any) -> None:
         self._events.append(ZoneEvent(t, self.name, kind, self.state, self.state, who, detail))
 

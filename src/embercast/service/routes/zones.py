@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from embercast.agents.zones import ZoneAgent
+from embercast.agents.zones import CAUSES, ZoneAgent
 from embercast.errors import InputError
 from embercast.service.deps import Operator, Reader, State
 
@@ -58,6 +58,17 @@ class ActionOut(BaseModel):
     events: list[dict[str, Any]]
 
 
+class FeedbackIn(BaseModel):
+    """An operator's verdict on the zone's latest alarm: ``false_alarm`` with its cause, or
+    ``fire`` (confirmed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["false_alarm", "fire"]
+    cause: str | None = Field(
+        default=None, max_length=32, description=f"A false alarm's cause: {', '.join(CAUSES)}"
+    )
+
+
 def _agent(state: State) -> ZoneAgent:
     if state.zones is None:
         raise HTTPException(503, "the zone agent is not running")
@@ -97,3 +108,18 @@ def act(zone: str, body: ActionIn, key: Operator, state: State) -> ActionOut:
     return ActionOut(done=done, zone=ZoneOut(**asdict(view)),
                      events=[{"kind": e.kind, "t": e.t, "who": e.who, "state": e.state.value,
                               "detail": e.detail} for e in events])  # fmt: skip
+
+
+@router.post(
+    "/{zone}/feedback",
+    summary="Mark the zone's latest alarm a false alarm (with its cause) or a confirmed fire",
+    responses={409: {"description": "The zone has had no alarm"}},
+)
+def feedback(zone: str, body: FeedbackIn, key: Operator, state: State) -> dict[str, Any]:
+    agent = _agent(state)
+    try:
+        return agent.feedback(zone, body.verdict, key.name, body.cause)
+    except InputError as exc:
+        text = str(exc)
+        code = 404 if "has reported yet" in text else 409 if "no alarm" in text else 422
+        raise HTTPException(code, text) from None
