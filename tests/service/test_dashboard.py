@@ -450,3 +450,60 @@ def test_the_page_shows_a_fire_and_follows_the_service_through_a_restart(
         page.close()
         if service.process is not None:
             service.stop()
+
+
+@pytest.mark.timeout(900)
+def test_an_operator_acts_on_a_zone_in_alarm_from_the_page(
+    service_env: Path, frames_dataset: Path, chromium: Any, tmp_path: Path
+) -> None:
+    from embercast.service.db import DB_FILE, ServiceDB
+    from embercast.service.keys import KeyStore
+
+    db = ServiceDB(str(service_env / DB_FILE))
+    keys = {s: KeyStore(db).create(f"e2e-{s}", s)[1] for s in ("operate", "admin")}
+    db.close()
+    dev, messages = fire_stream(frames_dataset)
+    service = Service(free_port(), tmp_path / "serve.log")
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    service.start()
+    try:
+        assert httpx.post(
+            f"{service.base}/v1/devices", headers={"X-API-Key": keys["admin"]},
+            json={"device_id": dev, "name": "Kitchen camera", "zone": "kitchen"},
+        ).status_code == 201  # fmt: skip
+        with httpx.Client(base_url=service.base, headers={"X-API-Key": keys["operate"]}) as c:
+            for kind, t, payload in messages:
+                if t <= 600.0:
+                    assert c.post(f"/v1/ingest/{dev}/{kind}", content=payload).status_code == 202
+        page.goto(service.base)
+        page.fill("#key", keys["operate"])
+        page.click("#sign-in")
+        zone = ".zone[data-zone=kitchen]"
+        page.wait_for_selector(f"{zone}[data-state=alarm][data-sounding=true]", timeout=60_000)
+        page.click(f"{zone} button[data-action=reset]")  # the fire still holds it
+        page.wait_for_selector(f"{zone} .zone-note:has-text('refused (the cause persists)')")
+        page.click(f"{zone} button[data-action=acknowledge]")
+        page.wait_for_selector(f"{zone}[data-acknowledged=true]")
+        page.click(f"{zone} button[data-action=silence]")
+        page.wait_for_selector(f"{zone}[data-sounding=false]")
+        page.select_option(f"{zone} select[data-feedback=cause]", "toaster")
+        page.click(f"{zone} button[data-action=false_alarm]")
+        page.wait_for_selector(f"{zone} .zone-note:has-text('verdict recorded: false_alarm')")
+        log = httpx.get(f"{service.base}/v1/zones/kitchen/events",
+                        headers={"X-API-Key": keys["operate"]}).json()  # fmt: skip
+        done = [(e["kind"], e["who"]) for e in log if e["who"] != "system"]
+        assert done[:4] == [
+            ("feedback", "e2e-operate"),
+            ("silenced", "e2e-operate"),
+            ("acknowledged", "e2e-operate"),
+            ("reset_refused", "e2e-operate"),
+        ]
+        (verdict,) = [e for e in log if e["kind"] == "feedback"]
+        assert verdict["detail"]["cause"] == "toaster"
+        assert not errors, errors
+    finally:
+        page.close()
+        if service.process is not None:
+            service.stop()

@@ -19,7 +19,14 @@ const view = {
   events: null, // the EventSource
   retry: null, // timer of a manual reconnect
   reload: null, // timer of a debounced reload
+  scope: null, // the session key's scope: read, operate or admin
+  zoneStates: new Map(), // zone -> GET /v1/zones entry (the fire panel's state)
+  zoneNotes: new Map(), // zone -> the last action's outcome, shown under its buttons
+  zonePoll: null, // timer of the zone states' refresh
 };
+
+const CAUSES = ["cooking", "toaster", "steam", "smoking", "candles", "heater", "hot_machinery",
+  "sunlight", "dust", "sensor_fault", "other"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -54,6 +61,7 @@ async function api(path, options) {
 
 function showLogin(message) {
   closeEvents();
+  clearInterval(view.zonePoll);
   $("app").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -101,8 +109,71 @@ async function start() {
   $("app").hidden = false;
   $("logout").hidden = false;
   $("who").textContent = `${who.name} (${who.scope})`;
+  view.scope = who.scope;
   await loadLive();
   connect();
+  clearInterval(view.zonePoll);
+  view.zonePoll = setInterval(loadZones, 2000);
+}
+
+// ------------------------------------------------------------------ zones (the fire panel)
+
+async function loadZones() {
+  if ($("app").hidden) return;
+  try {
+    const zones = await api("/v1/zones");
+    view.zoneStates = new Map(zones.map((z) => [z.zone, z]));
+  } catch (err) {
+    return; // the next poll tries again
+  }
+  if (view.live) renderZones(view.live);
+}
+
+async function zoneAction(zone, path, body) {
+  const response = await fetch(`/v1/zones/${encodeURIComponent(zone)}/${path}`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch (err) {
+    answer = null;
+  }
+  if (response.ok) {
+    view.zoneNotes.set(zone, path === "feedback" ? `verdict recorded: ${body.verdict}` : `${body.action}: done`);
+  } else {
+    const detail = answer && answer.detail;
+    const reason = detail && typeof detail === "object" ? detail.reason : detail;
+    view.zoneNotes.set(zone, `${body.action || body.verdict}: refused (${reason || response.status})`);
+  }
+  await loadZones();
+}
+
+function zoneControls(zone, state) {
+  const box = el("div", { class: "zone-controls" });
+  const status = state
+    ? `${state.state.replace("_", "-").toUpperCase()}${state.sounding ? " · sounding" : ""}`
+      + `${state.acknowledged ? " · acknowledged" : ""}${state.silenced_until ? " · silenced" : ""}`
+    : "no state yet";
+  box.append(el("span", { class: "zone-state", "data-state": state ? state.state : "none" }, status));
+  if (state && (view.scope === "operate" || view.scope === "admin")) {
+    for (const [action, label] of [["acknowledge", "Acknowledge"], ["silence", "Silence"], ["reset", "Reset"]]) {
+      const button = el("button", { type: "button", "data-action": action }, label);
+      button.addEventListener("click", () => zoneAction(zone, "actions", { action }));
+      box.append(button);
+    }
+    const cause = el("select", { "data-feedback": "cause", "aria-label": "cause of a false alarm" });
+    for (const c of CAUSES) cause.append(el("option", { value: c }, c.replace("_", " ")));
+    const falseAlarm = el("button", { type: "button", "data-action": "false_alarm" }, "False alarm");
+    falseAlarm.addEventListener("click", () => zoneAction(zone, "feedback", { verdict: "false_alarm", cause: cause.value }));
+    box.append(cause, falseAlarm);
+  }
+  const note = view.zoneNotes.get(zone);
+  if (note) box.append(el("span", { class: "zone-note", role: "status" }, note));
+  return box;
 }
 
 // ------------------------------------------------------------------ live state
@@ -110,6 +181,8 @@ async function start() {
 async function loadLive() {
   try {
     view.live = await api("/v1/live");
+    const zones = await api("/v1/zones").catch(() => null);
+    if (zones) view.zoneStates = new Map(zones.map((z) => [z.zone, z]));
   } catch (err) {
     if (err instanceof Unauthorized) showLogin("The session has ended: sign in again.");
     return;
@@ -241,10 +314,15 @@ function renderZones(live) {
   const zones = $("zones");
   zones.replaceChildren();
   for (const z of live.zones) {
-    const box = el("section", { class: "zone", "data-zone": z.zone, "data-alarm": z.alarm });
+    const state = view.zoneStates.get(z.zone);
+    const box = el("section", {
+      class: "zone", "data-zone": z.zone, "data-alarm": z.alarm,
+      "data-state": state ? state.state : "none", "data-sounding": Boolean(state && state.sounding),
+      "data-acknowledged": Boolean(state && state.acknowledged),
+    });
     const title = el("h3", {});
     title.append(el("span", {}, z.zone), el("span", { class: "risk", "data-risk": z.risk }, z.alarm ? `ALARM · ${z.risk}` : z.risk));
-    box.append(title);
+    box.append(title, zoneControls(z.zone, state));
     for (const d of z.devices) box.append(deviceRow(d));
     zones.append(box);
   }
