@@ -183,12 +183,14 @@ def notification_latency(work: Path, zones: int, interval_s: float = 1.0) -> dic
 
 
 def bus_section(
-    quick: bool, *, n: int | None = None, zones: int | None = None, interval_s: float = 1.0
-) -> list[str]:
+    quick: bool, *, n: int | None = None, zones: tuple[int, ...] | None = None,
+    interval_s: float = 1.0,
+) -> list[str]:  # fmt: skip
     """The "Message bus" part of BENCHMARKS.md (``n``, ``zones``: other than the sizes of
-    ``quick`` or the full run)."""
+    ``quick`` or the full run; each count of ``zones`` is one latency run, all its zones
+    alarming at once)."""
     n = n or (2_000 if quick else 20_000)
-    zones = zones or (20 if quick else 200)
+    zones = zones or ((10,) if quick else (10, 200))
     work = Path(tempfile.mkdtemp(prefix="embercast-bench-bus-"))
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -218,7 +220,10 @@ def bus_section(
             ),
             "Redis Streams": (throughput(open_bus(url), n), redis_floor(url, n)),
         }
-        latency = notification_latency(work, zones, interval_s)
+        latencies = []
+        for k, count in enumerate(zones):
+            (work / f"latency-{k}").mkdir()
+            latencies.append(notification_latency(work / f"latency-{k}", count, interval_s))
     finally:
         if server is not None:
             server.terminate()
@@ -243,18 +248,32 @@ def bus_section(
                 f"{'-' if base is None else f'{base:,.0f}'} | "
                 f"{'-' if base is None else f'{ours[measure] / base:.2f}'} |"
             )
-    p50, p99, top = (latency[k] for k in ("p50_s", "p99_s", "max_s"))
     lines += [
         "",
-        f"From a fire's reading to a delivered notification: {latency['zones']} zones, each with "
-        "a device sending p = 0.95 every second; the zone agent and the response agent as in "
-        "the service (embedded bus, both polling every 100 ms), a local webhook receiver. Measured "
-        "from the reading that completes the 10-s debounce to the webhook's receipt: "
-        f"{latency['delivered']} of {latency['zones']} delivered, p50 "
-        f"{p50 if p50 is None else f'{p50 * 1000:.0f} ms'}, p99 "
-        f"{p99 if p99 is None else f'{p99 * 1000:.0f} ms'}, max "
-        f"{top if top is None else f'{top * 1000:.0f} ms'} (goal: p99 under 1 s beyond the "
-        f"debounce: **{'met' if p99 is not None and p99 < 1.0 and latency['delivered'] == latency['zones'] else 'NOT met'}**).",  # noqa: E501
+        "From a fire's reading to a delivered notification: zones each with a device sending "
+        "p = 0.95 every second, all catching fire at once; the zone agent and the response "
+        "agent as in the service (embedded bus, both polling every 100 ms, up to 8 "
+        "notifications sent at once), a local webhook receiver. Measured from the reading that "
+        "completes the 10-s debounce to the webhook's receipt.",
         "",
+        "| zones alarming at once | delivered | p50 ms | p99 ms | max ms |",
+        "|---:|---:|---:|---:|---:|",
     ]
+    for latency in latencies:
+        cells = [
+            "-" if latency[k] is None else f"{1000 * latency[k]:.0f}"
+            for k in ("p50_s", "p99_s", "max_s")
+        ]
+        lines.append(f"| {latency['zones']} | {latency['delivered']} | {' | '.join(cells)} |")
+    met = [
+        x["zones"] for x in latencies
+        if x["p99_s"] is not None and x["p99_s"] < 1.0 and x["delivered"] == x["zones"]
+    ]  # fmt: skip
+    verdict = (
+        f"**met** up to {max(met)} zones alarming at once" if met else "**NOT met**"
+    ) + (
+        "" if len(met) == len(latencies)
+        else f"; **NOT met** for {max(x['zones'] for x in latencies)} at once"
+    )  # fmt: skip
+    lines += ["", f"- Goal, p99 under 1 s beyond the debounce: {verdict}.", ""]
     return lines

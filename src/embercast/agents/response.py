@@ -18,7 +18,7 @@ from typing import Any
 from embercast.bus.base import Bus
 from embercast.notify.outbox import Attempt, Outbox, Sender
 from embercast.notify.recipients import Recipient
-from embercast.notify.send import send
+from embercast.notify.send import check_url, send
 
 logger = logging.getLogger(__name__)
 
@@ -61,28 +61,37 @@ class ResponseAgent:
         self.recipients = recipients
         self.urls = {r.name: r.url for r in recipients}
         self.sender = sender
+        for r in recipients:  # each URL usable, its channel loaded now rather than at the alarm
+            check_url(r.url)
 
-    def handle(self, event: dict[str, Any]) -> int:
-        """Take one zone event; the notifications it stored (0 for an event seen before)."""
+    def notifications(
+        self, event: dict[str, Any]
+    ) -> list[tuple[str, str, str, str, float | None, str]]:
+        """The notifications one zone event calls for (outbox items)."""
         kind, zone, t = event["kind"], event["zone"], float(event["t"])
-        if kind in ("acknowledged", "reset"):
-            cancelled = self.outbox.cancel(f"escalate:{zone}")
-            if cancelled:
-                logger.info("%s in %s: %d escalations cancelled", kind, zone, cancelled)
-            return 0
         title, body = describe(event)
-        stored = 0
+        items: list[tuple[str, str, str, str, float | None, str]] = []
         for r in self.recipients:
             if not r.wants(zone, kind):
                 continue
             if r.escalate_after_s is None:
-                stored += self.outbox.enqueue(event["event_id"], r.name, title, body)
+                items.append((event["event_id"], r.name, title, body, None, ""))
             elif kind == "alarm":
-                stored += self.outbox.enqueue(
-                    f"{event['event_id']}:escalation", r.name, f"ESCALATION: {title}", body,
-                    due_s=t + r.escalate_after_s, cancel_key=f"escalate:{zone}",
-                )  # fmt: skip
-        return stored
+                items.append((f"{event['event_id']}:escalation", r.name, f"ESCALATION: {title}",
+                              body, t + r.escalate_after_s, f"escalate:{zone}"))  # fmt: skip
+        return items
+
+    def _cancel(self, event: dict[str, Any]) -> None:
+        if event["kind"] in ("acknowledged", "reset"):
+            cancelled = self.outbox.cancel(f"escalate:{event['zone']}")
+            if cancelled:
+                logger.info("%s in %s: %d escalations cancelled", event["kind"], event["zone"],
+                            cancelled)  # fmt: skip
+
+    def handle(self, event: dict[str, Any]) -> int:
+        """Take one zone event; the notifications it stored (0 for an event seen before)."""
+        self._cancel(event)
+        return self.outbox.enqueue_many(self.notifications(event))
 
     def deliver(self, now: float | None = None) -> list[Attempt]:
         """Send what is due."""
@@ -92,14 +101,24 @@ class ResponseAgent:
         """Take the zone events waiting on the bus (each acknowledged once stored in the
         outbox), then deliver what is due; the events taken."""
         taken = bus.receive(TOPIC, GROUP, consumer, limit=256, visibility_s=60.0)
-        for delivery in taken:
+        items: list[tuple[str, str, str, str, float | None, str]] = []
+        good = []
+        for delivery in taken:  # in order: an acknowledgement cancels the escalations before it
             try:
-                self.handle(delivery.message.payload)
+                event = delivery.message.payload
+                if event["kind"] in ("acknowledged", "reset"):
+                    self.outbox.enqueue_many(items)
+                    items = []
+                    self._cancel(event)
+                items += self.notifications(event)
             except Exception as exc:  # retried by the bus, then a dead letter
                 logger.exception("zone event %s not handled", delivery.message.message_id)
                 bus.fail(delivery, f"{type(exc).__name__}: {exc}")
             else:
-                bus.ack(delivery)
+                good.append(delivery)
+        self.outbox.enqueue_many(items)
+        for delivery in good:
+            bus.ack(delivery)
         self.deliver(now)
         return len(taken)
 

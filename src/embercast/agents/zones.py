@@ -188,20 +188,27 @@ class ZoneAgent:
         device_t, arrived = self._clocks.get(zone, (time.time(), time.time()))
         return device_t + max(0.0, time.time() - arrived)
 
-    def _commit(self, machine: ZoneMachine) -> list[ZoneEvent]:
-        """Record the machine's new events and its snapshot, then publish the events."""
-        events = machine.drain()
+    def _commit(self, *machines: ZoneMachine) -> list[ZoneEvent]:
+        """Record the machines' new events and snapshots in one transaction, then publish the
+        events."""
+        events: list[ZoneEvent] = []
+        messages: list[dict[str, Any]] = []
+        changed: list[ZoneMachine] = []
+        for machine in dict.fromkeys(machines):
+            drained = machine.drain()
+            if drained:
+                changed.append(machine)
+            for e in drained:  # each carries the id of its alarm (the raising event's)
+                message = event_message(e)
+                if e.kind == "alarm":
+                    self._alarm_ids[machine.name] = message["event_id"]
+                message["alarm_id"] = self._alarm_ids.get(machine.name)
+                if e.kind == "reset":
+                    self._alarm_ids.pop(machine.name, None)
+                messages.append(message)
+            events += drained
         if not events:
             return events
-        messages = []
-        for e in events:  # each carries the id of the alarm it belongs to (its raising event's)
-            message = event_message(e)
-            if e.kind == "alarm":
-                self._alarm_ids[machine.name] = message["event_id"]
-            message["alarm_id"] = self._alarm_ids.get(machine.name)
-            if e.kind == "reset":
-                self._alarm_ids.pop(machine.name, None)
-            messages.append(message)
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO zone_audit (event_id, zone, t, kind, previous, state, "
@@ -209,11 +216,11 @@ class ZoneAgent:
                 [(m["event_id"], m["zone"], m["t"], m["kind"], m["previous"], m["state"],
                   m["who"], json.dumps(m["detail"], default=str)) for m in messages],
             )  # fmt: skip
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO zone_states (zone, snapshot, changed_s) VALUES (?,?,?) "
                 "ON CONFLICT (zone) DO UPDATE SET snapshot = excluded.snapshot, "
                 "changed_s = excluded.changed_s",
-                (machine.name, json.dumps(machine.snapshot()), time.time()),
+                [(m.name, json.dumps(m.snapshot()), time.time()) for m in changed],
             )
         if self.bus is not None:
             self.bus.publish_many(ALARMS_TOPIC, [(m, m["zone"], m["event_id"]) for m in messages])
@@ -223,20 +230,43 @@ class ZoneAgent:
         return events
 
     # ------------------------------------------------------------------ inputs
-    def handle(self, risk: dict[str, Any]) -> list[ZoneEvent]:
-        """Take one prediction (a ``risk`` message); the zone events it caused."""
+    def _apply(self, risk: dict[str, Any]) -> ZoneMachine | None:
+        """Run one prediction through its zone's machine (not yet committed)."""
         zone = risk.get("zone") or f"device:{risk['device_id']}"
         device, t = str(risk["device_id"]), float(risk["t_s"])
         p = float("nan") if risk.get("p_fire") is None else float(risk["p_fire"])
+        machine = self._machine(zone)
+        if machine is None:
+            return None
+        if t >= self._clocks.get(zone, (-math.inf, 0.0))[0]:
+            self._clocks[zone] = (t, time.time())
+        machine.update(device, t, p, bool(risk.get("heat")))
+        machine.trouble(device, "scd41_fault", bool(risk.get("sensor_fault")), t)
+        return machine
+
+    def handle(self, risk: dict[str, Any]) -> list[ZoneEvent]:
+        """Take one prediction (a ``risk`` message); the zone events it caused."""
         with self._lock:
-            machine = self._machine(zone)
-            if machine is None:
-                return []
-            if t >= self._clocks.get(zone, (-math.inf, 0.0))[0]:
-                self._clocks[zone] = (t, time.time())
-            machine.update(device, t, p, bool(risk.get("heat")))
-            machine.trouble(device, "scd41_fault", bool(risk.get("sensor_fault")), t)
-            return self._commit(machine)
+            machine = self._apply(risk)
+            return [] if machine is None else self._commit(machine)
+
+    def handle_many(self, risks: list[dict[str, Any]]) -> list[int]:
+        """Take many predictions, committing what they caused at once; the indices of those
+        that could not be taken (malformed)."""
+        failed: list[int] = []
+        touched: list[ZoneMachine] = []
+        with self._lock:
+            for i, risk in enumerate(risks):
+                try:
+                    machine = self._apply(risk)
+                except (KeyError, TypeError, ValueError):
+                    logger.exception("prediction %d of the batch not taken", i)
+                    failed.append(i)
+                    continue
+                if machine is not None:
+                    touched.append(machine)
+            self._commit(*touched)
+        return failed
 
     def silent(self, zone: str, device: str, t: float) -> list[ZoneEvent]:
         """A device of ``zone`` stopped reporting at ``t``."""
@@ -376,14 +406,13 @@ class ZoneAgent:
     def step(self, bus: Bus, consumer: str = "zones-1") -> int:
         """Take the predictions waiting on the bus, then run the timers; how many taken."""
         taken = bus.receive(RISK_TOPIC, GROUP, consumer, limit=512, visibility_s=60.0)
-        for delivery in taken:
-            try:
-                self.handle(delivery.message.payload)
-            except Exception as exc:
-                logger.exception("prediction %s not handled", delivery.message.message_id)
-                bus.fail(delivery, f"{type(exc).__name__}: {exc}")
-            else:
-                bus.ack(delivery)
+        if taken:
+            failed = set(self.handle_many([d.message.payload for d in taken]))
+            for i, delivery in enumerate(taken):
+                if i in failed:
+                    bus.fail(delivery, "a malformed prediction")
+                else:
+                    bus.ack(delivery)
         self.tick()
         return len(taken)
 

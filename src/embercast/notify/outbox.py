@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +78,8 @@ class Attempt:
 
 class Outbox:
     """The outbox in the SQLite file ``path``; failed sends are retried after ``backoff_s``
-    (doubled each time, at most ``backoff_max_s``) up to ``max_attempts``."""
+    (doubled each time, at most ``backoff_max_s``) up to ``max_attempts``; up to ``parallel``
+    sends at once (one slow channel does not hold up the others)."""
 
     def __init__(
         self,
@@ -86,8 +88,10 @@ class Outbox:
         max_attempts: int = 8,
         backoff_s: float = 5.0,
         backoff_max_s: float = 600.0,
+        parallel: int = 8,
     ) -> None:
         self.path = path
+        self.parallel = parallel
         self.max_attempts, self.backoff_s, self.backoff_max_s = (
             max_attempts,
             backoff_s,
@@ -99,6 +103,9 @@ class Outbox:
             self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None,
                                          check_same_thread=False)  # fmt: skip
             self._conn.execute("PRAGMA journal_mode = WAL")
+            # durable across a crash of the process; a power cut may lose the last records,
+            # whose notifications are then sent again (with the same event id)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
         except (OSError, sqlite3.DatabaseError) as exc:
             raise OutboxError(f"cannot open the outbox {path}: {exc}") from None
         with self._write() as conn:
@@ -125,15 +132,22 @@ class Outbox:
     ) -> bool:  # fmt: skip
         """Store a notification (due now, or at ``due_s``); False when this event was already
         stored for this recipient."""
+        return bool(self.enqueue_many([(event_id, recipient, title, body, due_s, cancel_key)]))
+
+    def enqueue_many(self, items: list[tuple[str, str, str, str, float | None, str]]) -> int:
+        """Store ``(event_id, recipient, title, body, due_s, cancel_key)`` items in one
+        transaction (see :meth:`enqueue`); how many were new."""
         now = time.time()
+        added = 0
         with self._write() as conn:
-            added = conn.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, recipient, title, body, state, due_s, "
-                "created_s, cancel_key) VALUES (?,?,?,?,'pending',?,?,?)",
-                (event_id, recipient, title, body, now if due_s is None else due_s, now,
-                 cancel_key),
-            ).rowcount  # fmt: skip
-        return bool(added)
+            for event_id, recipient, title, body, due_s, cancel_key in items:
+                added += conn.execute(
+                    "INSERT OR IGNORE INTO outbox (event_id, recipient, title, body, state, "
+                    "due_s, created_s, cancel_key) VALUES (?,?,?,?,'pending',?,?,?)",
+                    (event_id, recipient, title, body, now if due_s is None else due_s, now,
+                     cancel_key),
+                ).rowcount  # fmt: skip
+        return added
 
     def cancel(self, cancel_key: str) -> int:
         """Cancel the pending notifications enqueued with ``cancel_key``; how many."""
@@ -156,22 +170,29 @@ class Outbox:
                 "WHERE state IN ('pending', 'sending') AND due_s <= ? ORDER BY due_s, created_s",
                 (at,),
             ).fetchall()
-        made: list[Attempt] = []
-        for event_id, recipient, title, body, attempts in due:
+        if not due:
+            return []
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
+                "WHERE event_id = ? AND recipient = ?",
+                [(event_id, recipient) for event_id, recipient, *_ in due],
+            )
+
+        def attempt(row: tuple[str, str, str, str, int]) -> Attempt:
+            event_id, recipient, title, body, attempts = row
             url = urls.get(recipient)
-            with self._write() as conn:
-                conn.execute(
-                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
-                    "WHERE event_id = ? AND recipient = ?",
-                    (event_id, recipient),
-                )
             outcome = (
                 sender(url, title, body, event_id)
                 if url is not None
                 else Sent(False, f"no recipient {recipient!r} configured")
             )
-            made.append(self._record(event_id, recipient, attempts + 1, outcome, at))
-        return made
+            return self._record(event_id, recipient, attempts + 1, outcome, at)
+
+        if len(due) == 1:
+            return [attempt(due[0])]
+        with ThreadPoolExecutor(min(self.parallel, len(due)), "notify") as pool:
+            return list(pool.map(attempt, due))
 
     def _record(
         self, event_id: str, recipient: str, attempt: int, outcome: Sent, at: float
