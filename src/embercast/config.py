@@ -42,6 +42,7 @@ SECTIONS: dict[str, str] = {
     "mqtt": "the MQTT broker the service takes device messages from (none: HTTP only)",
     "bus": "the durable message bus between the live system's parts (SQLite or Redis Streams)",
     "notify": "who is told of zone events, and how",
+    "zones": "the zones' fire-panel parameters (confirmation, positive alarm sequence, schedules)",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -352,6 +353,13 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file of the recipients of zone events (Apprise URLs, zones, kinds, "
         "escalation); none: nobody is notified.",
+    )
+
+    zones_config: str | None = Field(
+        json_schema_extra=_in("zones"),
+        default=None,
+        description="TOML file of the zones' parameters: a default, each zone's own, and "
+        "parameter sets by local time; none: the defaults for every zone.",
     )
 
     def file_keys(self) -> set[str]:

@@ -141,3 +141,17 @@ def test_an_operators_verdict_goes_to_the_audit_log_and_the_feedback_topic(
     assert note["who"] == "ana" and note["detail"]["verdict"] == "false_alarm"
     (sent,) = bus.receive("feedback", "learning", "l1")
     assert sent.message.payload == given
+
+
+def test_each_zone_runs_on_its_own_parameters(bus: Bus, tmp_path: Path) -> None:
+    from embercast.alarm.zone_config import load_zone_config
+
+    config = tmp_path / "zones.toml"
+    config.write_text("[zones.kitchen]\npositive_alarm_sequence = true\n")
+    agent = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus,
+                      load_zone_config(str(config)))  # fmt: skip
+    for zone in ("kitchen", "hall"):
+        publish(bus, f"{zone}-1", zone, [(t, 0.95) for t in range(0, 15, 5)])
+    agent.step(bus)
+    states = {v.zone: v.state for v in agent.zones()}
+    assert states == {"kitchen": "pre_alarm", "hall": "alarm"}  # the sequence runs in the kitchen

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from embercast.alarm.decision import AlarmParams
-from embercast.alarm.zone import ZoneEvent, ZoneMachine, ZoneParams, event_message
+from embercast.alarm.zone import (
+    ZoneEvent,
+    ZoneMachine,
+    ZoneParams,
+    ZoneSchedule,
+    event_message,
+)
 from embercast.bus.base import Bus
 from embercast.errors import EmbercastError, InputError
 
@@ -110,7 +116,7 @@ class ZoneAgent:
         path: str,
         alarm: Callable[[], AlarmParams | None],
         bus: Bus | None = None,
-        params: Callable[[str], ZoneParams] = lambda _zone: ZoneParams(),
+        params: Callable[[str], ZoneParams | ZoneSchedule] = lambda _zone: ZoneParams(),
     ) -> None:
         self.path = path
         self.alarm = alarm

@@ -12,6 +12,8 @@ from embercast.agents.monitoring import DeviceWatch
 from embercast.agents.response import ResponseAgent
 from embercast.agents.zones import ZoneAgent
 from embercast.alarm.decision import AlarmParams
+from embercast.alarm.zone import ZoneParams
+from embercast.alarm.zone_config import ZoneParamsOf, load_zone_config
 from embercast.bus import Bus, bus_from_settings
 from embercast.config import Settings
 from embercast.notify.outbox import Outbox
@@ -98,7 +100,14 @@ class ServiceState:
             model = models.current
             return None if model is None else model.params
 
-        zones = ZoneAgent(os.path.join(settings.service_home, ZONES_FILE), operating_point, bus)
+        zone_params: ZoneParamsOf = (
+            load_zone_config(settings.zones_config)
+            if settings.zones_config
+            else lambda _zone: ZoneParams()
+        )
+        zones = ZoneAgent(
+            os.path.join(settings.service_home, ZONES_FILE), operating_point, bus, zone_params
+        )
         watch = DeviceWatch(zones)
         loops: dict[str, Loop] = {
             "risk-feed": risk.run,
