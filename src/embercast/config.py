@@ -355,6 +355,12 @@ class Settings(BaseSettings):
         "escalation); none: nobody is notified.",
     )
 
+    notify_in_service: bool = Field(
+        json_schema_extra=_in("notify"),
+        default=True,
+        description="Whether embercast serve sends the notifications itself; false when "
+        "`embercast agent response` runs elsewhere on the same bus.",
+    )
     zones_config: str | None = Field(
         json_schema_extra=_in("zones"),
         default=None,

@@ -3,12 +3,14 @@ every attempt recorded.
 
 :meth:`Outbox.enqueue` stores a notification keyed by event id and recipient (a second enqueue of
 the same pair changes nothing: retries and restarts do not duplicate). :meth:`Outbox.deliver`
-sends what is due: each row is marked ``sending`` before the channel is called and ``sent`` after
-it took the message, or ``pending`` again with a backoff, or ``gave_up`` after ``max_attempts``.
-A process killed between the channel taking a message and the record of it leaves the row
-``sending``; it is sent again at the next start with the same event id (webhooks carry it in a
-header for the receiver to drop the repeat). Escalations are enqueued with a later due time and a
-``cancel_key`` that :meth:`Outbox.cancel` uses when the alarm is acknowledged in time.
+sends what is due: each row is claimed (``sending``, for :data:`CLAIM_S`) in one transaction
+before the channel is called, so two senders sharing the file never send one row twice, and is
+``sent`` after the channel took the message, or ``pending`` again with a backoff, or ``gave_up``
+after ``max_attempts``. A process killed between the channel taking a message and the record of
+it leaves the row ``sending``; once the claim runs out it is sent again with the same event id
+(webhooks carry it in a header for the receiver to drop the repeat). Escalations are enqueued
+with a later due time and a ``cancel_key`` that :meth:`Outbox.cancel` uses when the alarm is
+acknowledged in time.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ SCHEMA = (
         detail TEXT NOT NULL
     )""",
 )
+
+CLAIM_S = 120.0
+"""How long a row being sent is another sender's to leave alone [s]; after it (its sender
+died), it is sent again."""
 
 Sender = Callable[[str, str, str, str], Sent]
 """(url, title, body, event_id) -> what came of sending it."""
@@ -164,20 +170,19 @@ class Outbox:
         """Send every notification due at ``now`` [s] (default: the clock) to its recipient's
         URL in ``urls``; the attempts made."""
         at = time.time() if now is None else now
-        with self._write() as conn:
+        with self._write() as conn:  # claimed in one transaction: one sender per row
             due = conn.execute(
                 "SELECT event_id, recipient, title, body, attempts FROM outbox "
                 "WHERE state IN ('pending', 'sending') AND due_s <= ? ORDER BY due_s, created_s",
                 (at,),
             ).fetchall()
+            conn.executemany(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, due_s = ? "
+                "WHERE event_id = ? AND recipient = ?",
+                [(at + CLAIM_S, event_id, recipient) for event_id, recipient, *_ in due],
+            )
         if not due:
             return []
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
-                "WHERE event_id = ? AND recipient = ?",
-                [(event_id, recipient) for event_id, recipient, *_ in due],
-            )
 
         def attempt(row: tuple[str, str, str, str, int]) -> Attempt:
             event_id, recipient, title, body, attempts = row

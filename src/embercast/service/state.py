@@ -115,7 +115,7 @@ class ServiceState:
             "monitoring": lambda stop: watch.run(bus, stop),
         }
         response = None
-        if settings.notify_recipients:
+        if settings.notify_recipients and settings.notify_in_service:
             outbox = Outbox(os.path.join(settings.service_home, OUTBOX_FILE))
             response = ResponseAgent(outbox, load_recipients(settings.notify_recipients))
             loops["response"] = lambda stop: response.run(bus, stop)
