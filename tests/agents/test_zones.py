@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components import WebhookReceiver
+from components import Redis, WebhookReceiver
 from embercast.agents.response import ResponseAgent
 from embercast.agents.zones import ZoneAgent, risk_message
 from embercast.alarm.decision import AlarmParams
@@ -22,10 +22,20 @@ RULE = AlarmParams(threshold=0.9, clear_threshold=0.5, delay_on_s=10.0, delay_of
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture
-def bus(tmp_path: Path) -> Iterator[Bus]:
-    with open_bus(str(tmp_path / "bus.sqlite")) as opened:
-        yield opened
+@pytest.fixture(params=["sqlite", "redis"])
+def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
+    """The bus of the agents: the embedded one, and Redis Streams on a real redis-server."""
+    if request.param == "sqlite":
+        with open_bus(str(tmp_path / "bus.sqlite")) as opened:
+            yield opened
+        return
+    server = Redis(tmp_path / "redis")
+    server.start()
+    try:
+        with open_bus(server.url) as opened:
+            yield opened
+    finally:
+        server.kill()
 
 
 def publish(bus: Bus, device: str, zone: str, points: list[tuple[float, float]]) -> None:
