@@ -23,6 +23,7 @@ def test_conditions_are_raised_once_cleared_and_notified(tmp_path: Path) -> None
     bus = open_bus(str(tmp_path / "bus.sqlite"))
     seen = {"connected": True, "model": True, "waiting": 0, "free": 0.5}
     gauges: dict[str, bool] = {}
+    agent_gauges: dict[str, tuple[bool, int]] = {}
 
     def crashing(stop: threading.Event) -> None:
         raise RuntimeError("the zones' file is gone")
@@ -38,6 +39,7 @@ def test_conditions_are_raised_once_cleared_and_notified(tmp_path: Path) -> None
         bus, connected=lambda: bool(seen["connected"]), model_loaded=lambda: bool(seen["model"]),
         waiting=lambda: int(seen["waiting"]), home=str(tmp_path), agents=agents,
         set_gauge=gauges.__setitem__, lag_messages=100,
+        set_agent=lambda name, up, restarts: agent_gauges.__setitem__(name, (up, restarts)),
         disk_usage=lambda _: Usage(100, 100 - 100 * seen["free"], 100 * seen["free"]),
     )  # fmt: skip
     first = check.check(1000.0)
@@ -45,6 +47,7 @@ def test_conditions_are_raised_once_cleared_and_notified(tmp_path: Path) -> None
         ("system_trouble", "agent_down:zones")
     ]
     assert first[0]["detail"]["seen"] == "RuntimeError: the zones' file is gone"
+    assert agent_gauges == {"zones": (False, 1)}  # for /metrics: down, restarted once
     seen.update(connected=False, model=False, waiting=500, free=0.01)
     raised = {e["detail"]["condition"]: e["detail"]["seen"] for e in check.check(1005.0)}
     assert raised == {

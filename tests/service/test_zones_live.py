@@ -109,3 +109,6 @@ def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
     assert confirmed.json()["who"] == "test-operate"
     ready = notified.client.get("/readyz").json()
     assert ready["troubles"] == {}  # the service's own conditions: none holds
+    shown = notified.client.get("/metrics", headers=notified.auth("read")).text
+    for name in ("risk-feed", "zones", "monitoring", "response"):
+        assert f'embercast_agent_up{{agent="{name}"}} 1.0' in shown, name

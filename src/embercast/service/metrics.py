@@ -47,10 +47,22 @@ class ServiceMetrics:
             ["zone"], registry=self.registry,
         )  # fmt: skip
 
+        self.agent_up = Gauge(
+            "embercast_agent_up", "Whether an agent's loop runs (1) or not (0)", ["agent"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.agent_restarts = Gauge(
+            "embercast_agent_restarts", "Times an agent's loop was restarted after a crash",
+            ["agent"], registry=self.registry,
+        )  # fmt: skip
         self.trouble = Gauge(
             "embercast_trouble", "The service's own trouble conditions (1 while one holds)",
             ["condition"], registry=self.registry,
         )  # fmt: skip
+
+    def set_agent(self, name: str, running: bool, restarts: int) -> None:
+        self.agent_up.labels(name).set(1 if running else 0)
+        self.agent_restarts.labels(name).set(restarts)
 
     def set_trouble(self, condition: str, holds: bool) -> None:
         self.trouble.labels(condition).set(1 if holds else 0)

@@ -42,6 +42,7 @@ class SelfCheck:
         home: str,
         agents: Coordinator | None = None,
         set_gauge: Callable[[str, bool], None] = lambda _c, _v: None,
+        set_agent: Callable[[str, bool, int], None] = lambda _n, _r, _k: None,
         lag_messages: int = 10_000,
         min_free_fraction: float = 0.05,
         disk_usage: Callable[[str], Any] = shutil.disk_usage,
@@ -53,6 +54,7 @@ class SelfCheck:
         self.home = home
         self.agents = agents
         self.set_gauge = set_gauge
+        self.set_agent = set_agent
         self.lag_messages = lag_messages
         self.min_free_fraction = min_free_fraction
         self.disk_usage = disk_usage
@@ -79,7 +81,9 @@ class SelfCheck:
             found["disk_nearly_full"] = f"the disk of {self.home} cannot be read: {exc}"
         if self.agents is not None:
             for health in self.agents.health():
-                if not health.running and health.name != "self-check":
+                running = health.running or health.name == "self-check"  # it runs this check
+                self.set_agent(health.name, running, health.restarts)
+                if not running:
                     found[f"agent_down:{health.name}"] = health.last_error or "not running"
         return found
 

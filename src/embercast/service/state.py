@@ -133,6 +133,7 @@ class ServiceState:
             bus, connected=mqtt.connected.is_set if mqtt is not None else None,
             model_loaded=lambda: models.current is not None, waiting=ingest.backlog,
             home=settings.service_home, agents=coordinator, set_gauge=metrics.set_trouble,
+            set_agent=metrics.set_agent,
         )  # fmt: skip
         coordinator.add("self-check", check.run)
         return cls(
