@@ -80,6 +80,18 @@ def test_many_published_at_once_are_each_one_message(bus: Bus) -> None:
     ]
 
 
+def test_many_acknowledged_at_once_and_a_stale_one_does_not_count(bus: Bus) -> None:
+    for n in range(3):
+        bus.publish("risk", {"n": n})
+    first = bus.receive("risk", "g", "c1", limit=3, visibility_s=0.2)
+    time.sleep(0.3)
+    (again,) = bus.receive("risk", "g", "c2", limit=1, visibility_s=5)  # the oldest, taken over
+    assert bus.ack_many(first) == 2  # the one c2 holds now is not c1's to acknowledge
+    assert bus.ack_many([again]) == 1
+    stats = _one(bus.stats(), "risk", "g")
+    assert (stats.handled, stats.leased, stats.waiting) == (3, 0, 0)
+
+
 def test_consumers_of_a_group_never_hold_the_same_message(bus: Bus) -> None:
     for n in range(3):
         bus.publish("features", {"n": n})

@@ -91,7 +91,7 @@ class DeviceWatch:
         taken = bus.receive(RISK_TOPIC, GROUP, consumer, limit=1024, visibility_s=60.0)
         for delivery in taken:
             self.handle(delivery.message.payload)
-            bus.ack(delivery)
+        bus.ack_many(taken)
         self.check()
         return len(taken)
 

@@ -117,8 +117,7 @@ class ResponseAgent:
             else:
                 good.append(delivery)
         self.outbox.enqueue_many(items)
-        for delivery in good:
-            bus.ack(delivery)
+        bus.ack_many(good)
         self.deliver(now)
         return len(taken)
 

@@ -414,11 +414,9 @@ class ZoneAgent:
         taken = bus.receive(RISK_TOPIC, GROUP, consumer, limit=512, visibility_s=60.0)
         if taken:
             failed = set(self.handle_many([d.message.payload for d in taken]))
-            for i, delivery in enumerate(taken):
-                if i in failed:
-                    bus.fail(delivery, "a malformed prediction")
-                else:
-                    bus.ack(delivery)
+            for i in sorted(failed):
+                bus.fail(taken[i], "a malformed prediction")
+            bus.ack_many([d for i, d in enumerate(taken) if i not in failed])
         self.tick()
         return len(taken)
 

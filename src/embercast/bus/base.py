@@ -176,6 +176,10 @@ class Bus(ABC):
         """The delivery was handled: the group is done with its message. False (and nothing
         changes) when the delivery's lease ran out and the message is another consumer's now."""
 
+    def ack_many(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge many deliveries (backends do it in one round trip); how many counted."""
+        return sum(self.ack(d) for d in deliveries)
+
     @abstractmethod
     def fail(self, delivery: Delivery, error: str) -> bool:
         """Handling the delivery failed with ``error``: the message comes back after the

@@ -314,6 +314,21 @@ class RedisBus(Bus):
                            delivery.message.message_id, delivery.consumer)  # fmt: skip
         return bool(done)
 
+    def ack_many(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge every delivery in one pipeline (each checked as :meth:`ack` does)."""
+        if not deliveries:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deliveries:
+            keys, stream, entry = self._receipt(d)
+            self._ack(keys=[stream, *self._state(stream, d.group), keys["handled"]],
+                      args=[d.group, entry, d.consumer, str(d.attempt)], client=pipe)  # fmt: skip
+        done = sum(int(x) for x in self._call("acknowledgements", pipe.execute))
+        if done < len(deliveries):
+            logger.warning("bus: %d stale acknowledgements (their leases ran out)",
+                           len(deliveries) - done)  # fmt: skip
+        return done
+
     def fail(self, delivery: Delivery, error: str) -> bool:
         keys, stream, entry = self._receipt(delivery)
         if delivery.attempt >= self.policy.max_attempts:

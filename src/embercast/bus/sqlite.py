@@ -265,6 +265,23 @@ class SqliteBus(Bus):
                            delivery.message.message_id, delivery.consumer)  # fmt: skip
         return bool(done)
 
+    def ack_many(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge every delivery in one transaction."""
+        now = self.clock()
+        done = 0
+        with self._write() as conn:
+            for d in deliveries:
+                seq, lease = self._receipt(d)
+                done += conn.execute(
+                    "UPDATE bus_deliveries SET state = 'handled', lease = NULL, changed_s = ? "
+                    "WHERE grp = ? AND seq = ? AND state = 'leased' AND lease = ?",
+                    (now, d.group, seq, lease),
+                ).rowcount
+        if done < len(deliveries):
+            logger.warning("bus: %d stale acknowledgements (their leases ran out)",
+                           len(deliveries) - done)  # fmt: skip
+        return done
+
     def fail(self, delivery: Delivery, error: str) -> bool:
         """True when the lease was still this delivery's (see :meth:`ack`)."""
         seq, lease = self._receipt(delivery)
