@@ -43,6 +43,7 @@ SECTIONS: dict[str, str] = {
     "bus": "the durable message bus between the live system's parts (SQLite or Redis Streams)",
     "notify": "who is told of zone events, and how",
     "zones": "the zones' fire-panel parameters (confirmation, positive alarm sequence, schedules)",
+    "learning": "operators' verdicts as training data, drift, challengers",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -366,6 +367,27 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file of the zones' parameters: a default, each zone's own, and "
         "parameter sets by local time; none: the defaults for every zone.",
+    )
+
+    learning_episodes: str | None = Field(
+        json_schema_extra=_in("learning"),
+        default=None,
+        description="Folder of the labelled episodes made from operators' verdicts (train "
+        "reads it beside synthetic data); none means episodes in service_home.",
+    )
+    learning_before_s: float = Field(
+        json_schema_extra=_in("learning"),
+        default=900.0,
+        ge=0.0,
+        le=86400.0,
+        description="How much of a device's data before an alarm its episode keeps [s].",
+    )
+    learning_after_s: float = Field(
+        json_schema_extra=_in("learning"),
+        default=300.0,
+        ge=0.0,
+        le=86400.0,
+        description="How much after the alarm an episode keeps, no later than the verdict [s].",
     )
 
     def file_keys(self) -> set[str]:

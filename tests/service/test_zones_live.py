@@ -112,3 +112,53 @@ def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
     shown = notified.client.get("/metrics", headers=notified.auth("read")).text
     for name in ("risk-feed", "zones", "monitoring", "response"):
         assert f'embercast_agent_up{{agent="{name}"}} 1.0' in shown, name
+
+
+def test_a_false_alarm_verdict_is_in_the_next_challengers_training_data(
+    served: Any, frames_dataset: Path, features: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from helpers import invoke
+
+    from embercast.dataset.episodes import read_episodes
+    from embercast.evaluation.feature_data import load_features
+    from embercast.lifecycle.registry import Registry
+
+    state = served.client.app.state.service
+    dev, history = _stream(state, frames_dataset, "flaming_fire", "kitchen")
+    assert any(p.alarm for p in history)
+    zones = "/v1/zones"
+    _until(lambda: served.client.get(zones, headers=served.auth()).json()[0]["state"] == "alarm")
+    said = served.client.post(f"{zones}/kitchen/feedback", headers=served.auth("operate"),
+                              json={"verdict": "false_alarm", "cause": "cooking"})  # fmt: skip
+    assert said.status_code == 200, said.text
+    assert state.learning is not None
+    _until(lambda: state.learning.written == 1)
+    home = Path(state.settings.service_home)
+    episodes = read_episodes(str(home / "episodes"))
+    (facts,) = episodes.facts.values()
+    assert (facts["device_id"], facts["verdict"], facts["cause"]) == (dev, "false_alarm", "cooking")
+    assert facts["alarm_id"] == said.json()["alarm_id"] and facts["who"] == "test-operate"
+    assert episodes.rows.num_rows == facts["rows"] > 0
+    assert set(episodes.rows["fire"].to_pylist()) == {0}
+
+    args = ["learn", "retrain", "--scenarios", "4", "--alarm-on", "val", "--out",
+            str(tmp_path / "retrain"), "--json"]  # fmt: skip
+    done = invoke(*args)
+    assert done.exit_code == 0, done.output
+    run = json.loads(done.stdout)["steps"]
+    assert run["episodes"]["outputs"]["classes"] == ["cooking_gas_stove", "cooking_electric"]
+    challenger = run["train"]["outputs"]["model"]
+    assert run["train"]["outputs"]["data"][0] == str(features)  # the champion's data, and more
+    registry = Registry(str(state.settings.mlflow_uri))
+    assert registry.resolve("fire@challenger") == ("fire", int(challenger.split("/")[1]))
+    trained = registry.training_run(challenger)
+    assert trained["tags"]["episodes"] == "1"
+    data = load_features(trained["tags"]["features_location"].split(","))
+    mine = data.split(("train",))
+    assert set(mine.loc[mine["scenario_class"] == "feedback_cooking", "device_id"]) == {dev}
+    assert {"cooking_gas_stove", "cooking_electric"} <= set(data.rows["scenario_class"])
+    assert run["gate"]["status"] == "done" and run["gate"]["outputs"]["model"] == challenger
+    again = json.loads(invoke(*args).stdout)["steps"]  # the same verdicts: nothing runs again
+    assert all(again[s]["cached"] for s in ("episodes", "generate", "train", "gate"))

@@ -38,6 +38,7 @@ from embercast.alarm.zone import (
     event_message,
 )
 from embercast.bus.base import Bus
+from embercast.dataset.episodes import CAUSES, VERDICTS
 from embercast.errors import EmbercastError, InputError
 
 logger = logging.getLogger(__name__)
@@ -73,13 +74,6 @@ ACTIONS: tuple[str, ...] = (
 
 
 FEEDBACK_TOPIC = "feedback"
-VERDICTS: tuple[str, ...] = ("false_alarm", "fire")
-"""An operator's verdict on an alarm: a false alarm (with its cause) or a confirmed fire."""
-CAUSES: tuple[str, ...] = (
-    "cooking", "toaster", "steam", "smoking", "candles", "heater", "hot_machinery", "sunlight",
-    "dust", "sensor_fault", "other",
-)  # fmt: skip
-"""The causes a false alarm may be given."""
 
 
 class ZoneStoreError(EmbercastError, OSError):

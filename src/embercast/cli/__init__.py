@@ -11,7 +11,7 @@ ends with one ``error: ...`` line on stderr and exit code 2.
 # isort: skip_file
 # importing the command modules registers their commands, in the order --help lists them
 from embercast.cli import data, features, models, catalog, config, service, backup, broker  # noqa: F401
-from embercast.cli import agent, bus  # noqa: F401
+from embercast.cli import agent, bus, learn  # noqa: F401
 from embercast.cli import simulate  # noqa: F401
 from embercast.cli.common import EXIT_PROBLEMS, EXIT_USAGE, app
 

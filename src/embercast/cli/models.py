@@ -382,13 +382,14 @@ def pipeline_status(
         _pipeline_table(state)
 
 
-def _pipeline_table(state: dict[str, Any]) -> None:
+def _pipeline_table(state: dict[str, Any], names: tuple[str, ...] | None = None) -> None:
+    """One line per step of a workflow's state (the pipeline's steps when ``names`` is None)."""
     from embercast.lifecycle.pipeline import STEPS
 
     steps = state.get("steps", {})
     if not steps:
-        typer.echo("the pipeline has not run yet")
-    for name in (s for s in STEPS if s in steps):
+        typer.echo("the workflow has not run yet")
+    for name in (s for s in names or STEPS if s in steps):
         rec = steps[name]
         outputs = rec.get("outputs") or {}
         shown = ", ".join(f"{k}={v}" for k, v in outputs.items() if not isinstance(v, dict))

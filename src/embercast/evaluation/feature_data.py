@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
+from embercast.dataset.episodes import FIRE_CLASS, is_episodes, read_episodes
 from embercast.dataset.manifest import FEATURES_DIR, SCENARIOS_FILE
 from embercast.dataset.schema import SPLIT_GROUPS
 from embercast.errors import InputError
@@ -37,6 +38,9 @@ class FeatureData:
     seeds: frozenset[int] = frozenset()
     in_view: dict[str, bool] = field(default_factory=dict)
     conditions: dict[str, dict[str, str]] = field(default_factory=dict)
+    episodes: bool = False
+    """Labelled episodes from the field (:mod:`embercast.dataset.episodes`): training rows only,
+    with no held-out conditions of their own."""
 
     def split(self, groups: tuple[str, ...]) -> pd.DataFrame:
         """Rows of the scenarios in the split groups ``groups``."""
@@ -45,8 +49,9 @@ class FeatureData:
 
 def load_features(location: str | Sequence[str]) -> FeatureData:
     """Read a feature set (``embercast features`` or ``generate --features``) and its parent's
-    scenarios; several locations are read as one (:func:`combine_features`). Raises ValueError
-    when one is not a complete feature set or they cannot be combined."""
+    scenarios, or an episodes folder (:mod:`embercast.dataset.episodes`); several locations
+    are read as one (:func:`combine_features`). Raises ValueError when one is not a complete
+    feature set or they cannot be combined."""
     if not isinstance(location, str):
         locations = list(location)
         if not locations:
@@ -61,7 +66,9 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
     data without regenerating what exists. Scenario IDs become ``K/ID`` (K: the set's position,
     from 0). The sets must have the same feature columns and held-out conditions (or the
     ``holdout`` group would hold conditions another set trains on) and no scenario in common
-    (datasets generated with different ``--seed``)."""
+    (datasets generated with different ``--seed``). Episodes from the field join any sets of
+    their feature set (they are training rows and hold out nothing)."""
+    parts = sorted(parts, key=lambda p: p.episodes)  # the synthetic sets say what is held out
     first = parts[0]
     columns = list(first.rows.columns)
     seen: dict[int, str] = {}
@@ -72,7 +79,7 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
                 f"cannot combine feature set {where!r} ({part.feature_set}) with "
                 f"{first.location!r} ({first.feature_set}): their feature columns differ"
             )
-        if part.holdout != first.holdout:
+        if part.holdout != first.holdout and not part.episodes:
             raise InputError(
                 f"cannot combine {where!r} with {first.location!r}: they hold out different "
                 f"conditions ({part.holdout!r} against {first.holdout!r})"
@@ -101,11 +108,30 @@ def combine_features(parts: Sequence[FeatureData]) -> FeatureData:
         seeds=frozenset(seen),
         in_view=in_view,
         conditions=conditions,
+        episodes=all(p.episodes for p in parts),
     )
 
 
+def _load_episodes(location: str) -> FeatureData:
+    """An episodes folder as feature data: every episode a ``train`` scenario; a confirmed fire
+    "ignites" at its first row (the alarm: the start is not known)."""
+    found = read_episodes(location)
+    rows = found.rows.to_pandas()
+    first_t = rows.groupby("scenario_id")["t_s"].min()
+    scenarios: dict[str, tuple[str, bool, float | None]] = {}
+    for sid, cls in rows.groupby("scenario_id")["scenario_class"].first().items():
+        fire = cls == FIRE_CLASS
+        scenarios[str(sid)] = (str(cls), fire, float(first_t[sid]) if fire else None)
+    return FeatureData(
+        rows=rows, scenarios=scenarios, feature_set=found.feature_set, location=location,
+        content_hash=found.content_hash, episodes=True,
+    )  # fmt: skip
+
+
 def _load_one(location: str) -> FeatureData:
-    """One feature set (see :func:`load_features`)."""
+    """One feature set or episodes folder (see :func:`load_features`)."""
+    if is_episodes(location):
+        return _load_episodes(location)
     features = open_artifact(location, "features")
     fs, root, manifest = features.fs, features.root, features.manifest
     parts = features.parts(FEATURES_DIR)

@@ -86,10 +86,11 @@ Upstream = Mapping[str, Mapping[str, Any]]
 StepFn = Callable[[Inputs, Upstream], dict[str, Any]]
 
 
-def _generate(a: Inputs, _: Upstream) -> dict[str, Any]:
-    """Generate the pipeline's dataset, resuming an interrupted one made with the same inputs;
-    one made with other inputs (another seed, size or generator version) is the pipeline's own
-    and stale, so it is replaced."""
+def generate_step(a: Inputs, _: Upstream) -> dict[str, Any]:
+    """Generate a workflow's dataset (of the classes ``a["classes"]`` when given, else the whole
+    catalogue), resuming an interrupted one made with the same inputs; one made with other
+    inputs (another seed, size or generator version) is the workflow's own and stale, so it is
+    replaced."""
     from embercast.features.inline import InlineFeatureSet
     from embercast.synth.writer import DatasetExistsError, generate_dataset
 
@@ -98,6 +99,7 @@ def _generate(a: Inputs, _: Upstream) -> dict[str, Any]:
             a["dataset"], scenarios=a["scenarios"], seed=a["seed"], frames=a["frames"],
             holdout=a["holdout"], features=InlineFeatureSet(a["feature_set"]), engine=a["engine"],
             workers=a["workers"], scheduler=a["scheduler"], overwrite=overwrite,
+            classes=a.get("classes"),
         )  # fmt: skip
 
     try:
@@ -182,7 +184,7 @@ def build_workflow(config: PipelineConfig) -> Workflow:
            "workers": config.workers, "scheduler": config.scheduler,
            "generator": GENERATOR_VERSION}  # fmt: skip
     runs: list[tuple[str, StepFn, dict[str, Any], tuple[str, ...]]] = [
-        ("generate", _generate, gen, ()),
+        ("generate", generate_step, gen, ()),
         ("validate", _validate, {}, ("generate",)),
         ("features", _features, {}, ("generate",)),
         ("train", _train, {"model": config.model, "register": config.registry_name,

@@ -258,6 +258,16 @@ class Registry:
             raise RegistryError(f"unknown model {name!r}")
         return sorted(rows, key=lambda r: (r["name"], r["version"]))
 
+    def training_run(self, ref: str) -> dict[str, Any]:
+        """The training run of the version ``ref`` names: name, version, its params (``model``,
+        the alarm's) and tags (lineage: ``features_location``, ``features_content_hash``)."""
+        name, version = self.resolve(ref)
+        run_id = self.client.get_model_version(name, str(version)).run_id
+        data = self.client.get_run(run_id).data if run_id else None
+        return {"name": name, "version": version, "run_id": run_id,
+                "params": dict(data.params) if data else {},
+                "tags": dict(data.tags) if data else {}}  # fmt: skip
+
     def _measured_on(self, name: str, version: int) -> tuple[str, str, tuple[str, ...]]:
         """(content hash, location, split groups) of the feature set a version's recorded
         held-out metrics were measured on (from its training run's lineage; empty strings when

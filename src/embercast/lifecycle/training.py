@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from embercast.config import get_settings
+from embercast.dataset.episodes import is_episode_class
 from embercast.errors import InputError
 from embercast.evaluation.condition_folds import condition_folds, condition_out_scores
 from embercast.evaluation.evaluate import evaluate
@@ -137,6 +138,9 @@ def train(
                 "features_location": features.location,
                 "features_content_hash": features.content_hash,
                 "eval_groups": ",".join(eval_groups),
+                "episodes": str(
+                    sum(is_episode_class(c) for c, _, _ in features.scenarios.values())
+                ),
             },  # fmt: skip
             artifacts=[f"{tmp}/metrics.json", f"{tmp}/curves.png", f"{tmp}/scenarios.png"],
             register=register,

@@ -228,6 +228,20 @@ class IngestLog:
         tables = [pq.read_table(p, schema=schema) for p in self.parts(kind)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
+    def window(self, device_id: str, start_s: float, end_s: float) -> tuple[pa.Table, pa.Table]:
+        """What ``device_id`` sent with times in [``start_s``, ``end_s``] (device clock):
+        its readings and frames, each in time order, a repeated message once."""
+        found = []
+        for kind in ("scd41", "thermal"):
+            where = [("device_id", "=", device_id), ("ts", ">=", start_s), ("ts", "<=", end_s)]
+            tables = [pq.read_table(p, schema=SCHEMAS[kind], filters=where)
+                      for p in self.parts(kind)]  # fmt: skip
+            table = pa.concat_tables(tables) if tables else SCHEMAS[kind].empty_table()
+            ts = table["ts"].to_numpy()
+            _, first = np.unique(ts, return_index=True)  # sorted by time, repeats dropped
+            found.append(table.take(pa.array(first)))
+        return found[0], found[1]
+
     def replay(self, window_s: float) -> Iterator[Message]:
         """Each device's stored messages from ``window_s`` before its last one, frames, edge
         rows and readings merged in time order (in that order at equal times), duplicates

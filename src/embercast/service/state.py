@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embercast.agents.coordinator import Coordinator, Loop
+from embercast.agents.learning import LearningAgent
 from embercast.agents.monitoring import DeviceWatch
 from embercast.agents.response import ResponseAgent
 from embercast.agents.zones import ZoneAgent
@@ -40,6 +41,8 @@ ZONES_FILE = "zones.sqlite"
 """The zones' states and audit log, in the service's home."""
 OUTBOX_FILE = "outbox.sqlite"
 """The notifications' outbox, in the service's home."""
+EPISODES_DIR = "episodes"
+"""The labelled episodes of operators' verdicts, in the service's home (``learning_episodes``)."""
 
 
 @dataclass
@@ -70,6 +73,8 @@ class ServiceState:
     """The agents' loops (risk feed, zones, response, MQTT zones, self-check)."""
     self_check: SelfCheck | None = None
     """The service's own trouble conditions."""
+    learning: LearningAgent | None = None
+    """Operators' verdicts into labelled episodes."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
     sessions: SessionStore = field(init=False)
     """The dashboard's browser sessions."""
@@ -109,10 +114,17 @@ class ServiceState:
             os.path.join(settings.service_home, ZONES_FILE), operating_point, bus, zone_params
         )
         watch = DeviceWatch(zones)
+        learning = LearningAgent(
+            settings.learning_episodes or os.path.join(settings.service_home, EPISODES_DIR),
+            ingest.log.window,
+            lambda: None if models.current is None else models.current.feature_set,
+            before_s=settings.learning_before_s, after_s=settings.learning_after_s,
+        )  # fmt: skip
         loops: dict[str, Loop] = {
             "risk-feed": risk.run,
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
+            "learning": lambda stop: learning.run(bus, stop),
         }
         response = None
         if settings.notify_recipients and settings.notify_in_service:
@@ -142,6 +154,7 @@ class ServiceState:
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
             bus=bus, zones=zones, response=response, agents=coordinator, self_check=check,
+            learning=learning,
         )  # fmt: skip
 
     def send_command(

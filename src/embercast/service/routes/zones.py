@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from embercast.agents.zones import CAUSES, ZoneAgent
+from embercast.agents.zones import ZoneAgent
+from embercast.dataset.episodes import CAUSES
 from embercast.errors import InputError
 from embercast.service.deps import Operator, Reader, State
 
