@@ -119,11 +119,10 @@ def test_a_false_alarm_verdict_is_in_the_next_challengers_training_data(
 ) -> None:
     import json
 
-    from helpers import invoke
-
     from embercast.dataset.episodes import read_episodes
     from embercast.evaluation.feature_data import load_features
     from embercast.lifecycle.registry import Registry
+    from helpers import invoke
 
     state = served.client.app.state.service
     dev, history = _stream(state, frames_dataset, "flaming_fire", "kitchen")

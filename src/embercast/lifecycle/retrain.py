@@ -6,8 +6,9 @@ transient failure, resumable; state in ``OUT/state.json``) of four steps:
 1. ``episodes``: the operators' verdicts so far (:mod:`embercast.dataset.episodes`), their
    content hash and the scenario classes of the false alarms' causes (:data:`CAUSE_CLASSES`);
 2. ``generate``: a supplementary dataset (``OUT/supplement-<hash>``) of those classes and every
-   fire class (so fires stay as common as the nuisances; at least one scenario of each), seeded by the episodes' hash, holding
-   out what the base data holds out, its features computed while generating;
+   fire class (so fires stay as common as the nuisances; at least one scenario of each),
+   seeded by the episodes' hash, holding out what the base data holds out, its features
+   computed while generating;
 3. ``train``: the base feature sets, the supplement and the episodes read as one; the fit is
    registered as a new version of the model, which the registry makes ``challenger`` while a
    champion exists;
