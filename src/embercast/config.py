@@ -390,6 +390,26 @@ class Settings(BaseSettings):
         description="How much after the alarm an episode keeps, no later than the verdict [s].",
     )
 
+    learning_shadow_hours: float = Field(
+        json_schema_extra=_in("learning"),
+        default=24.0,
+        gt=0.0,
+        description="Device-hours of live traffic a challenger is scored on in the shadow "
+        "before it may be promoted, or a new champion rolled back [h].",
+    )
+    learning_auto_promote: bool = Field(
+        json_schema_extra=_in("learning"),
+        default=False,
+        description="Promote a challenger that did no worse in the shadow (the registry's gate "
+        "still decides); false: promotion by hand (embercast models promote).",
+    )
+    learning_auto_rollback: bool = Field(
+        json_schema_extra=_in("learning"),
+        default=True,
+        description="Roll back a new champion that does worse in the shadow than the one it "
+        "replaced.",
+    )
+
     def file_keys(self) -> set[str]:
         """Names of the settings the TOML file sets (whether or not a variable overrides them)."""
         path = config_file()

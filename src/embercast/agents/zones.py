@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -425,10 +425,13 @@ class ZoneAgent:
             self._conn.close()
 
 
-def risk_message(device_id: str, zone: str | None, prediction: dict[str, Any]) -> tuple[
-    dict[str, Any], str, str
-]:  # fmt: skip
-    """A scored reading as a ``risk`` message: (payload, key, message id)."""
+def risk_message(
+    device_id: str, zone: str | None, prediction: dict[str, Any],
+    inputs: Sequence[float] = (),
+) -> tuple[dict[str, Any], str, str]:  # fmt: skip
+    """A scored reading as a ``risk`` message: (payload, key, message id); ``inputs`` the
+    model's input row (``x``: null where missing), which the drift watch and shadow scoring
+    read."""
     p = prediction.get("p_fire")
     payload = {
         "device_id": device_id,
@@ -439,5 +442,6 @@ def risk_message(device_id: str, zone: str | None, prediction: dict[str, Any]) -
         "heat": bool(prediction.get("heat")),
         "sensor_fault": bool(prediction.get("sensor_fault")),
         "thermal_status": prediction.get("thermal_status", "ok"),
+        "x": [None if math.isnan(v) else v for v in inputs],
     }
     return payload, device_id, f"{device_id}:{prediction['t_s']!r}"

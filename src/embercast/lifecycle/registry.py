@@ -379,6 +379,12 @@ class Registry:
                 self.client.delete_registered_model_alias(name, "challenger")
         return decision
 
+    def previous_champion(self, name: str) -> int | None:
+        """The version that was champion before the current one (None when none was)."""
+        tags = self.client.get_registered_model(name).tags or {}
+        previous = tags.get("previous_champion")
+        return None if not previous or previous == "None" else int(previous)
+
     def rollback(self, name: str) -> int:
         """Give the champion alias back to the previous champion; returns its version."""
         self.versions(name)

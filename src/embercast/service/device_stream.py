@@ -13,7 +13,7 @@ So a stream scored here gives the probabilities and alarm times the evaluation r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +46,8 @@ class Prediction:
     heat: str | None
     sensor_fault: bool
     thermal_status: str
+    inputs: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    """The model's input row (its features, in its order; NaN where missing)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -156,7 +158,7 @@ class DeviceStream:
         active = self.decision.update(row.t_s, p_fire, heat)
         self._last = Prediction(
             row.t_s, p_fire, risk_level(p_fire), active, self.decision.onset, self.heat.get(),
-            row.sensor_fault, row.thermal_status,
+            row.sensor_fault, row.thermal_status, tuple(row.x.tolist()),
         )  # fmt: skip
         return self._last
 

@@ -55,6 +55,10 @@ class ServiceMetrics:
             "embercast_agent_restarts", "Times an agent's loop was restarted after a crash",
             ["agent"], registry=self.registry,
         )  # fmt: skip
+        self.drift = Counter(
+            "embercast_drift", "Changes the drift watch found, by signal (a feature or p_fire)",
+            ["signal"], registry=self.registry,
+        )  # fmt: skip
         self.trouble = Gauge(
             "embercast_trouble", "The service's own trouble conditions (1 while one holds)",
             ["condition"], registry=self.registry,
@@ -66,6 +70,9 @@ class ServiceMetrics:
 
     def set_trouble(self, condition: str, holds: bool) -> None:
         self.trouble.labels(condition).set(1 if holds else 0)
+
+    def count_drift(self, signal: str) -> None:
+        self.drift.labels(signal).inc()
 
     def count_ingest(self, source: str, outcome: str, n: int) -> None:
         self.ingested.labels(source, outcome).inc(n)

@@ -42,7 +42,9 @@ class RiskFeed:
 
     def update(self, device_id: str, prediction: Prediction) -> None:
         """The hub's sink: keep the prediction for the next batch."""
-        message = risk_message(device_id, self._zone(device_id), prediction.as_dict())
+        message = risk_message(
+            device_id, self._zone(device_id), prediction.as_dict(), prediction.inputs
+        )
         with self._lock:
             self._buffer.append(message)
 

@@ -8,15 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embercast.agents.coordinator import Coordinator, Loop
+from embercast.agents.drift import DriftWatch
 from embercast.agents.learning import LearningAgent
 from embercast.agents.monitoring import DeviceWatch
 from embercast.agents.response import ResponseAgent
+from embercast.agents.shadow import Shadow
+from embercast.agents.steward import ModelSteward
 from embercast.agents.zones import ZoneAgent
 from embercast.alarm.decision import AlarmParams
 from embercast.alarm.zone import ZoneParams
 from embercast.alarm.zone_config import ZoneParamsOf, load_zone_config
 from embercast.bus import Bus, bus_from_settings
 from embercast.config import Settings
+from embercast.lifecycle.registry import Registry, is_ref, parse_ref
 from embercast.notify.outbox import Outbox
 from embercast.notify.recipients import load_recipients
 from embercast.service.alarm_recorder import AlarmRecorder, chained, service_recorder
@@ -41,6 +45,8 @@ ZONES_FILE = "zones.sqlite"
 """The zones' states and audit log, in the service's home."""
 OUTBOX_FILE = "outbox.sqlite"
 """The notifications' outbox, in the service's home."""
+SHADOW_FILE = "shadow.json"
+"""Shadow scoring's tallies, in the service's home."""
 EPISODES_DIR = "episodes"
 """The labelled episodes of operators' verdicts, in the service's home (``learning_episodes``)."""
 
@@ -75,6 +81,10 @@ class ServiceState:
     """The service's own trouble conditions."""
     learning: LearningAgent | None = None
     """Operators' verdicts into labelled episodes."""
+    drift: DriftWatch | None = None
+    """Changes in the live inputs and scores."""
+    steward: ModelSteward | None = None
+    """Shadow scoring of the challenger (or the replaced champion), promotion and roll-back."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
     sessions: SessionStore = field(init=False)
     """The dashboard's browser sessions."""
@@ -120,12 +130,29 @@ class ServiceState:
             lambda: None if models.current is None else models.current.feature_set,
             before_s=settings.learning_before_s, after_s=settings.learning_after_s,
         )  # fmt: skip
+        drift = DriftWatch(lambda: None if models.current is None else models.current.features,
+                           counted=metrics.count_drift)  # fmt: skip
         loops: dict[str, Loop] = {
             "risk-feed": risk.run,
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
             "learning": lambda stop: learning.run(bus, stop),
+            "drift": lambda stop: drift.run(bus, stop),
         }
+        steward = None
+        if is_ref(settings.model_ref):
+            steward = ModelSteward(
+                parse_ref(settings.model_ref)[0], lambda: Registry(settings.mlflow_uri),
+                auto_promote=settings.learning_auto_promote,
+                auto_rollback=settings.learning_auto_rollback,
+            )  # fmt: skip
+            steward.shadow = Shadow(
+                steward.other, load_live_model, lambda: models.current,
+                os.path.join(settings.service_home, SHADOW_FILE),
+                min_hours=settings.learning_shadow_hours,
+            )  # fmt: skip
+            loops["shadow"] = lambda stop: steward.shadow.run(bus, stop)  # type: ignore[union-attr]
+            loops["steward"] = steward.run
         response = None
         if settings.notify_recipients and settings.notify_in_service:
             outbox = Outbox(os.path.join(settings.service_home, OUTBOX_FILE))
@@ -154,7 +181,7 @@ class ServiceState:
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
             bus=bus, zones=zones, response=response, agents=coordinator, self_check=check,
-            learning=learning,
+            learning=learning, drift=drift, steward=steward,
         )  # fmt: skip
 
     def send_command(
