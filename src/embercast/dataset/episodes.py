@@ -88,9 +88,13 @@ class Episodes:
 
 
 def is_episodes(location: str) -> bool:
-    """Whether ``location`` holds an episodes folder (its manifest says so)."""
+    """Whether ``location`` holds an episodes folder (its manifest says so; a manifest that is
+    not JSON is left to the reader of what it claims to be)."""
     fs, root = resolve(location)
-    manifest = read_json(fs, join(root, MANIFEST))
+    try:
+        manifest = read_json(fs, join(root, MANIFEST))
+    except ValueError:
+        return False
     return bool(manifest) and manifest.get("format") == EPISODES_FORMAT  # type: ignore[union-attr]
 
 
