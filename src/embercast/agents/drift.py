@@ -108,7 +108,7 @@ class DriftWatch:
         for drift in found:
             self.found.append(drift)
             self.counted(drift.signal)
-            logger.warning("drift in %s: mean %.4g -> %.4g after %d values", drift.signal,
+            logger.info("drift in %s: mean %.4g -> %.4g after %d values", drift.signal,
                            drift.before, drift.after, drift.seen)  # fmt: skip
         return found
 
