@@ -1,5 +1,5 @@
 """Backup and restore: a home with a champion, keys, a device and its twin, an alarm with its
-events and ingested readings, backed up to a folder and to S3 while its state file is open,
+events, ingested readings, an operator's episode and shadow scoring's tallies, backed up to a folder and to S3 while its state file is open,
 deleted, and restored into other places, where everything is found again (the champion through
 the verified path); a backup cut short, a damaged file and existing state are refused; the CLI
 does the same."""
@@ -21,7 +21,9 @@ import pytest
 from embercast.config import Settings, get_settings
 from embercast.service.backup import MANIFEST, BackupError, backup
 from embercast.service.db import ServiceDB
+from embercast.dataset.episodes import read_episodes
 from embercast.service.restore import restore
+from embercast.service.state import SHADOW_FILE, episodes_location
 from helpers import invoke
 
 DEV = "cam-1"
@@ -50,6 +52,8 @@ class Home:
     readings: pa.Table
     frames: pa.Table
     catalog: list[str]
+    episode: dict[str, Any]
+    shadow: bytes
 
 
 def places(root: Path) -> Settings:
@@ -111,6 +115,26 @@ def _zones(home: Path) -> None:
     outbox.close()
 
 
+EPISODE = "0f3c5a7e9b1d2c4a"
+
+
+def _learned(settings: Settings) -> bytes:
+    """An operator's false-alarm episode in the episodes folder, and shadow scoring's tallies
+    of a challenger (its saved file's bytes)."""
+    from embercast.agents.shadow import Shadow
+    from embercast.dataset.episodes import write_episode
+    from embercast.service.state import SHADOW_FILE, episodes_location
+
+    rows = pa.table({"scenario_id": ["x", "x"], "t_s": [1.0, 6.0], "fire": [0, 0]})
+    facts = {"verdict": "false_alarm", "cause": "cooking", "device_id": DEV, "t": 100.0}
+    write_episode(episodes_location(settings), EPISODE, "extended", facts, rows)
+    state = Path(settings.service_home) / SHADOW_FILE
+    shadow = Shadow(lambda: None, lambda _ref: None, lambda: None, str(state))  # type: ignore[arg-type,return-value]
+    shadow.device_s, shadow.tallies["other"].onsets = 7200.0, 3
+    shadow.save()
+    return state.read_bytes()
+
+
 def build_home(root: Path, detector: Any, dataset: Path) -> Home:
     """A home in ``root``: ``fire@champion`` registered in its own MLflow store (artifacts
     beside it), a dataset in its catalog, an admin key, a device with a twin and a command, an
@@ -147,8 +171,10 @@ def build_home(root: Path, detector: Any, dataset: Path) -> Home:
     _ingest(root / "service" / "ingest")
     readings, frames = read_log(settings, "scd41"), read_log(settings, "thermal")
     assert readings.num_rows == frames.num_rows == 2
+    shadow = _learned(settings)
+    episode = read_episodes(episodes_location(settings)).facts[EPISODE]
     return Home(root, settings, db, key, alarm.alarm_id, alarm, events, twin, readings, frames,
-                listed)  # fmt: skip
+                listed, episode, shadow)  # fmt: skip
 
 
 @pytest.fixture
@@ -230,6 +256,8 @@ def check_restored(home: Home, settings: Settings, monkeypatch: pytest.MonkeyPat
     outbox.close()
     assert read_log(settings, "scd41").equals(home.readings)
     assert read_log(settings, "thermal").equals(home.frames)
+    assert read_episodes(episodes_location(settings)).facts == {EPISODE: home.episode}
+    assert (Path(settings.service_home) / SHADOW_FILE).read_bytes() == home.shadow
     with open_catalog(settings.catalog_path) as catalog:
         assert [a.location for a in catalog.list()] == home.catalog
 
@@ -248,7 +276,8 @@ def test_a_backup_restores_everything_elsewhere_after_the_original_is_gone(
         url = str(tmp_path / "backups" / "2026-12-05")
     summary = backup(home.settings, url)  # the state file open, its last writes in the WAL
     # the service's state, the zones' and the outbox
-    assert summary.files == {"service": 3, "catalog": 1, "mlflow": 1, "ingest": 4,
+    # the service's state, the zones', the outbox and shadow.json; the episode's three files
+    assert summary.files == {"service": 4, "catalog": 1, "mlflow": 1, "ingest": 4, "episodes": 3,
                              "artifacts": summary.files["artifacts"]}  # fmt: skip
     assert summary.files["artifacts"] >= 3
     home.db.close()
@@ -257,8 +286,10 @@ def test_a_backup_restores_everything_elsewhere_after_the_original_is_gone(
         service_home=str(tmp_path / "new" / "state" / "home"),
         catalog_path=str(tmp_path / "new" / "lineage" / "cat.sqlite"),
         mlflow_uri=str(tmp_path / "new" / "models" / "store.db"),
+        learning_episodes=str(tmp_path / "new" / "learned"),
     )
     restored = restore(url, target)
+    assert restored.targets["episodes"] == str(tmp_path / "new" / "learned")
     assert restored.files == summary.files and restored.rewritten > 0
     check_restored(home, target, monkeypatch)
 
@@ -326,6 +357,10 @@ def test_restore_replaces_existing_state_only_with_force(
     stray = Path(target.service_home) / "ingest" / "readings" / "day=2030-01-01" / "part-x.parquet"
     stray.parent.mkdir(parents=True)
     shutil.copy(next((Path(target.service_home) / "ingest").rglob("*.parquet")), stray)
+    from embercast.dataset.episodes import write_episode
+
+    later = pa.table({"scenario_id": ["y"], "t_s": [2.0], "fire": [1]})
+    write_episode(episodes_location(target), "later", "extended", {"verdict": "fire"}, later)
     with pytest.raises(BackupError, match="would replace the service state .*--force"):
         restore(str(out), target)
     db = ServiceDB(str(Path(target.service_home) / "service.sqlite"))
@@ -337,6 +372,7 @@ def test_restore_replaces_existing_state_only_with_force(
     db.close()
     assert not stray.exists()
     assert read_log(target, "scd41").equals(home.readings)
+    assert list(read_episodes(episodes_location(target)).facts) == [EPISODE]
 
 
 def test_a_tracking_server_cannot_be_backed_up(made: tuple[Home, Path], tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
@@ -16,10 +15,9 @@ app.add_typer(learn_app, name="learn")
 
 
 def _episodes_location(given: str | None) -> str:
-    from embercast.service.state import EPISODES_DIR
+    from embercast.service.state import episodes_location
 
-    settings = _settings()
-    return given or settings.learning_episodes or os.path.join(settings.service_home, EPISODES_DIR)
+    return given or episodes_location(_settings())
 
 
 @learn_app.command("episodes")

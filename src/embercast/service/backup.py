@@ -7,6 +7,8 @@ A backup is a folder, local or any fsspec URL (``s3://bucket/backups/2026-12-05`
   audit log; ``service/outbox.sqlite``: the notifications and their attempts;
   ``service/bus.sqlite``: the embedded bus's messages (each when it exists); and
   ``service/ingest/...``: the ingest log's Parquet parts, laid out as under the home;
+  ``service/episodes/...``: the labelled episodes of operators' verdicts (``learning_episodes``)
+  and ``service/shadow.json``: shadow scoring's tallies;
 * ``catalog/catalog.sqlite``: the lineage catalog (``catalog_path``);
 * ``mlflow/mlflow.db``: the MLflow tracking store and registry (``mlflow_uri``, a SQLite file),
   and ``mlflow/artifacts/<k>/...``: the files under each local artifact root the store names;
@@ -45,7 +47,7 @@ from embercast.errors import InputError
 from embercast.service.db import DB_FILE
 from embercast.service.ingest import INGEST_DIR
 from embercast.service.mlflow_paths import artifact_roots
-from embercast.service.state import OUTBOX_FILE, ZONES_FILE
+from embercast.service.state import OUTBOX_FILE, SHADOW_FILE, ZONES_FILE, episodes_location
 from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,
@@ -71,6 +73,8 @@ SERVICE_FILES: dict[str, str] = {
 }
 """The service's SQLite files in a backup -> their names in the service's home."""
 INGEST = "service/ingest"
+EPISODES = "service/episodes"
+SHADOW = "service/shadow.json"
 CATALOG = "catalog/catalog.sqlite"
 MLFLOW_DB = "mlflow/mlflow.db"
 ARTIFACTS = "mlflow/artifacts"
@@ -88,6 +92,8 @@ class Places:
 
     service_home: str
     catalog: str
+    episodes: str
+    """The episodes folder (local)."""
     mlflow_uri: str
     mlflow_db: str | None
     """The MLflow store's SQLite file; None for a tracking server."""
@@ -96,7 +102,13 @@ class Places:
     def of(cls, settings: Settings) -> Places:
         home = os.path.abspath(os.path.expanduser(settings.service_home))
         catalog = os.path.abspath(os.path.expanduser(settings.catalog_path))
-        return cls(home, catalog, settings.mlflow_uri, sqlite_path(settings.mlflow_uri))
+        episodes = os.path.abspath(os.path.expanduser(episodes_location(settings)))
+        return cls(home, catalog, episodes, settings.mlflow_uri, sqlite_path(settings.mlflow_uri))
+
+    @property
+    def shadow(self) -> str:
+        """Shadow scoring's tallies."""
+        return os.path.join(self.service_home, SHADOW_FILE)
 
     def store(self) -> str:
         """The MLflow store's file; BackupError when the store is a tracking server."""
@@ -112,7 +124,7 @@ class Places:
 @dataclass
 class BackupSummary:
     """What :func:`backup` or a restore copied: ``files`` per part (``service``,
-    ``ingest``, ``catalog``, ``mlflow``, ``artifacts``) and ``bytes`` in all."""
+    ``ingest``, ``episodes``, ``catalog``, ``mlflow``, ``artifacts``) and ``bytes`` in all."""
 
     url: str
     files: dict[str, int] = field(default_factory=dict)
@@ -141,6 +153,8 @@ def part_of(path: str) -> str:
     """The part a backed-up file belongs to (a key of :attr:`BackupSummary.files`)."""
     if path.startswith(INGEST + "/"):
         return "ingest"
+    if path.startswith(EPISODES + "/"):
+        return "episodes"
     if path.startswith(ARTIFACTS + "/"):
         return "artifacts"
     return path.split("/", 1)[0]
@@ -254,6 +268,10 @@ def backup(settings: Settings, url: str) -> BackupSummary:
                 add(os.path.join(ingest, rel), f"{INGEST}/{rel}")
             except FileNotFoundError:  # pruned meanwhile
                 logger.info("ingest part %s was deleted while backing up", rel)
+        for rel in files_below(places.episodes):  # each episode's facts are written last
+            add(os.path.join(places.episodes, rel), f"{EPISODES}/{rel}")
+        if os.path.isfile(places.shadow):  # replaced whole (atomic writes), never edited
+            add(places.shadow, SHADOW)
         for k, artifacts in enumerate(roots):
             for rel in files_below(artifacts):
                 add(os.path.join(artifacts, rel), f"{ARTIFACTS}/{k}/{rel}")

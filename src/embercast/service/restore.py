@@ -21,12 +21,14 @@ from embercast.config import Settings
 from embercast.service.backup import (
     CATALOG,
     CHUNK,
+    EPISODES,
     FORMAT,
     FORMAT_VERSION,
     INGEST,
     MANIFEST,
     MLFLOW_DB,
     SERVICE_FILES,
+    SHADOW,
     BackupError,
     BackupSummary,
     Places,
@@ -39,6 +41,9 @@ from embercast.service.mlflow_paths import rewrite_artifact_roots
 from embercast.store.fs import join, read_json, resolve, sha256
 
 logger = logging.getLogger(__name__)
+
+LIVE = frozenset({"service", "ingest", "episodes"})
+"""The parts of a backup that are the live service's state, restored as one."""
 
 
 def _manifest(fs: AbstractFileSystem, root: str, url: str) -> dict[str, Any]:
@@ -108,6 +113,10 @@ def _target(rel: str, places: Places, roots: Mapping[str, tuple[str, str]], url:
         return os.path.join(places.service_home, SERVICE_FILES[rel])
     if rel.startswith(INGEST + "/"):
         return os.path.join(places.service_home, INGEST_DIR, rel[len(INGEST) + 1 :])
+    if rel.startswith(EPISODES + "/"):
+        return os.path.join(places.episodes, rel[len(EPISODES) + 1 :])
+    if rel == SHADOW:
+        return places.shadow
     if rel == CATALOG:
         return places.catalog
     if rel == MLFLOW_DB:
@@ -124,13 +133,15 @@ def _existing(
     """The state a restore of ``plan`` would replace."""
     parts = {part_of(entry["path"]) for entry, _ in plan}
     found = []
-    if parts & {"service", "ingest"}:
+    if parts & LIVE:
         state = os.path.join(places.service_home, DB_FILE)
         if os.path.exists(state):
             found.append(f"the service state {state}")
         ingest = os.path.join(places.service_home, INGEST_DIR)
         if files_below(ingest):
             found.append(f"the ingest log {ingest}")
+        if files_below(places.episodes):
+            found.append(f"the episodes {places.episodes}")
     if "catalog" in parts and os.path.exists(places.catalog):
         found.append(f"the catalog {places.catalog}")
     if "mlflow" in parts and os.path.exists(places.store()):
@@ -204,8 +215,8 @@ def _fsync_folder(folder: str) -> None:
 def restore(url: str, settings: Settings, force: bool = False) -> BackupSummary:
     """Restore the backup at ``url`` to the places ``settings`` name. Nothing is written
     before the manifest and every file's size and SHA-256 are checked, nor when state exists
-    there already, unless ``force`` (which replaces it: the ingest log then holds the backup's
-    parts only). Stop the service first. BackupError naming what is wrong."""
+    there already, unless ``force`` (which replaces it: the ingest log and episodes then hold the
+    backup's files only). Stop the service first. BackupError naming what is wrong."""
     fs, root = resolve(url)
     manifest = _manifest(fs, root, url)
     places = Places.of(settings)
@@ -245,19 +256,22 @@ def restore(url: str, settings: Settings, force: bool = False) -> BackupSummary:
         os.replace(tmp, target)
     for folder in {os.path.dirname(target) for _, target in staged}:
         _fsync_folder(folder)
-    if summary.files.keys() & {"service", "ingest"}:  # the log holds the backup's parts only
-        ingest = os.path.join(places.service_home, INGEST_DIR)
+    if summary.files.keys() & LIVE:  # the log and episodes hold the backup's files only
         kept = {target for _, target in plan}
         for file in SERVICE_FILES.values():  # state the backup did not have is not kept either
             path = os.path.join(places.service_home, file)
             for stale in (path, path + "-wal", path + "-shm"):
                 if path not in kept and os.path.exists(stale):
                     os.unlink(stale)
-        for rel in files_below(ingest):
-            if os.path.join(ingest, rel) not in kept:
-                os.unlink(os.path.join(ingest, rel))
-    if summary.files.keys() & {"service", "ingest"}:
+        if places.shadow not in kept and os.path.exists(places.shadow):
+            os.unlink(places.shadow)
+        for folder in (os.path.join(places.service_home, INGEST_DIR), places.episodes):
+            for rel in files_below(folder):
+                if os.path.join(folder, rel) not in kept:
+                    os.unlink(os.path.join(folder, rel))
         summary.targets["service"] = places.service_home
+    if "episodes" in summary.files:
+        summary.targets["episodes"] = places.episodes
     if "catalog" in summary.files:
         summary.targets["catalog"] = places.catalog
     if has_mlflow:

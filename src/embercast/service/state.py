@@ -51,6 +51,12 @@ EPISODES_DIR = "episodes"
 """The labelled episodes of operators' verdicts, in the service's home (``learning_episodes``)."""
 
 
+def episodes_location(settings: Settings) -> str:
+    """Where the learning agent writes episodes: ``learning_episodes``, else ``episodes`` in the
+    service's home."""
+    return settings.learning_episodes or os.path.join(settings.service_home, EPISODES_DIR)
+
+
 @dataclass
 class ServiceState:
     settings: Settings
@@ -125,7 +131,7 @@ class ServiceState:
         )
         watch = DeviceWatch(zones)
         learning = LearningAgent(
-            settings.learning_episodes or os.path.join(settings.service_home, EPISODES_DIR),
+            episodes_location(settings),
             ingest.log.window,
             lambda: None if models.current is None else models.current.feature_set,
             before_s=settings.learning_before_s, after_s=settings.learning_after_s,
