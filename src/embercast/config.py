@@ -44,6 +44,7 @@ SECTIONS: dict[str, str] = {
     "notify": "who is told of zone events, and how",
     "zones": "the zones' fire-panel parameters (confirmation, positive alarm sequence, schedules)",
     "learning": "operators' verdicts as training data, drift, challengers",
+    "monitoring": "devices' data quality: the trouble it raises",
 }
 """Sections of the settings, in the order ``embercast config show`` lists them; each field
 names its section (``json_schema_extra={"section": ...}``)."""
@@ -408,6 +409,28 @@ class Settings(BaseSettings):
         default=True,
         description="Roll back a new champion that does worse in the shadow than the one it "
         "replaced.",
+    )
+
+    monitoring_dead_pixels: int = Field(
+        json_schema_extra=_in("monitoring"),
+        default=16,
+        ge=1,
+        description="Pixels repeating their value over 10 frames that make a camera's "
+        "dead-pixel trouble [pixels].",
+    )
+    monitoring_ffc_window_s: float = Field(
+        json_schema_extra=_in("monitoring"),
+        default=600.0,
+        gt=0.0,
+        description="Window in which more flat-field corrections than a healthy Lepton makes "
+        "(one per 150 s at most) are an FFC storm [s].",
+    )
+    monitoring_clock_skew_s: float | None = Field(
+        json_schema_extra=_in("monitoring"),
+        default=None,
+        gt=0.0,
+        description="Largest gap between a device's clock and the service's before it is "
+        "trouble [s]; none: off (replays and simulators send time that runs apart).",
     )
 
     def file_keys(self) -> set[str]:

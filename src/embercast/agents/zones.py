@@ -1,7 +1,7 @@
 """The zone agent: devices' predictions in, zone states and events out.
 
 It reads the ``risk`` topic (one message per scored reading: device, zone, time, probability,
-heat evidence, SCD41 fault), runs each zone's
+heat evidence, SCD41 fault, the data-quality trouble), runs each zone's
 :class:`~embercast.alarm.zone.ZoneMachine` at the served model's operating point, and for every
 event of a zone: appends it to the audit log, saves the zone's snapshot, and publishes it on the
 ``alarms`` topic (message id = event id, so a retry publishes nothing twice). Operators act on
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from embercast.alarm.decision import AlarmParams
+from embercast.alarm.device_quality import QUALITY_TROUBLES
 from embercast.alarm.zone import (
     ZoneEvent,
     ZoneMachine,
@@ -242,6 +243,10 @@ class ZoneAgent:
             self._clocks[zone] = (t, time.time())
         machine.update(device, t, p, bool(risk.get("heat")))
         machine.trouble(device, "scd41_fault", bool(risk.get("sensor_fault")), t)
+        found, held = set(risk.get("troubles") or ()), machine.troubles.get(device, set())
+        for reason in QUALITY_TROUBLES:  # the device's data quality (raised and cleared)
+            if (reason in found) != (reason in held):
+                machine.trouble(device, reason, reason in found, t)
         return machine
 
     def handle(self, risk: dict[str, Any]) -> list[ZoneEvent]:
@@ -442,6 +447,7 @@ def risk_message(
         "heat": bool(prediction.get("heat")),
         "sensor_fault": bool(prediction.get("sensor_fault")),
         "thermal_status": prediction.get("thermal_status", "ok"),
+        "troubles": [str(t) for t in prediction.get("troubles") or ()],
         "x": [None if math.isnan(v) else v for v in inputs],
     }
     return payload, device_id, f"{device_id}:{prediction['t_s']!r}"

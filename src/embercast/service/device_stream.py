@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embercast.alarm.decision import AlarmDecision
+from embercast.alarm.device_quality import DeviceQuality, QualityParams
 from embercast.alarm.heat import HeatWatch
 from embercast.alarm.risk import risk_level
 from embercast.alarm.scd41_health import Scd41Health
@@ -48,6 +49,8 @@ class Prediction:
     thermal_status: str
     inputs: tuple[float, ...] = field(default=(), repr=False, compare=False)
     """The model's input row (its features, in its order; NaN where missing)."""
+    troubles: tuple[str, ...] = ()
+    """The device's data-quality trouble at this reading (:mod:`embercast.alarm.device_quality`)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -59,6 +62,7 @@ class Prediction:
             "heat": self.heat,
             "sensor_fault": self.sensor_fault,
             "thermal_status": self.thermal_status,
+            "troubles": list(self.troubles),
         }
 
 
@@ -66,13 +70,15 @@ class Prediction:
 class ModelInput:
     """One reading folded into a device's stream, waiting for its score: time [s], the model's
     row, the temperature the heat watch reads [°C] (NaN when none), whether the SCD41 was in
-    FAULT and the camera's status, as they were at that reading."""
+    FAULT, the camera's status and the device's data-quality trouble, as they were at that
+    reading."""
 
     t_s: float
     x: NDArray[np.float64]
     temperature_c: float
     sensor_fault: bool
     thermal_status: str
+    troubles: tuple[str, ...] = ()
 
 
 class DeviceStream:
@@ -84,8 +90,11 @@ class DeviceStream:
     rejected: its reason is counted in ``features.rejected``); ``get()`` the last prediction.
     """
 
-    def __init__(self, model: LiveModel, device_id: str) -> None:
+    def __init__(
+        self, model: LiveModel, device_id: str, quality: QualityParams | None = None
+    ) -> None:
         self.device_id = device_id
+        self.quality = DeviceQuality(quality)
         self._start(model)
 
     def _start(self, model: LiveModel) -> None:
@@ -127,7 +136,10 @@ class DeviceStream:
 
     def update_frame(self, t_s: float, frame: NDArray[np.generic], ffc: bool = False) -> bool:
         """Take a frame at ``t_s`` [s]; whether it was accepted."""
-        return self.features.update_frame(t_s, frame, ffc)
+        if not self.features.update_frame(t_s, frame, ffc):
+            return False
+        self.quality.update_frame(t_s, frame, ffc)
+        return True
 
     def row(self, reading: Reading, edge: EdgeRow | None = None) -> ModelInput | None:
         """The model's input for ``reading`` (the stream advances; ``edge`` the thermal values
@@ -149,7 +161,9 @@ class DeviceStream:
         # the heat watch reads the temperature the model sees: none from a sensor in FAULT
         heat_at = self._heat_at
         temperature = math.nan if heat_at is None or faulted else float(full[heat_at])
-        return ModelInput(reading.t_s, x, temperature, faulted, self.features.status)
+        return ModelInput(
+            reading.t_s, x, temperature, faulted, self.features.status, self.quality.get()
+        )
 
     def decide(self, row: ModelInput, p_fire: float) -> Prediction:
         """Run the heat watch and the alarm decision on ``row`` scored ``p_fire`` (rows are
@@ -158,7 +172,7 @@ class DeviceStream:
         active = self.decision.update(row.t_s, p_fire, heat)
         self._last = Prediction(
             row.t_s, p_fire, risk_level(p_fire), active, self.decision.onset, self.heat.get(),
-            row.sensor_fault, row.thermal_status, tuple(row.x.tolist()),
+            row.sensor_fault, row.thermal_status, tuple(row.x.tolist()), row.troubles,
         )  # fmt: skip
         return self._last
 

@@ -30,6 +30,7 @@ from functools import partial
 
 import numpy as np
 
+from embercast.alarm.device_quality import QualityParams
 from embercast.service.device_stream import DeviceStream, ModelInput, Prediction
 from embercast.service.live_model import LiveModel
 from embercast.service.messages import EDGE, Message
@@ -87,8 +88,10 @@ class StreamHub:
         wait_s: float = 2.0,
         sink: Sink | None = None,
         threads: int = 1,
+        quality: QualityParams | None = None,
     ) -> None:
         self._model = model
+        self.quality = quality
         self.wait_s = wait_s
         self.sink = sink
         self._devices: dict[str, _Device] = {}
@@ -135,7 +138,8 @@ class StreamHub:
             model = self._model()
             if model is None:
                 return None
-            dev = self._devices[device_id] = _Device(DeviceStream(model, device_id))
+            stream = DeviceStream(model, device_id, self.quality)
+            dev = self._devices[device_id] = _Device(stream)
         return dev
 
     # ------------------------------------------------------------------ after storing
@@ -153,6 +157,7 @@ class StreamHub:
                     self.rejected["no_model"] += 1
                     continue
                 touched.add(m.device_id)
+                dev.stream.quality.update_clock(m.ts, m.received_s)
                 if m.kind == "scd41":
                     bisect.insort(dev.readings, (m.ts, clock, m), key=lambda x: x[0])
                     self._waiting.add(m.device_id)

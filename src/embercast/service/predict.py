@@ -150,6 +150,7 @@ def predict_device(model: LiveModel, data: DeviceData) -> tuple[list[PredictionO
                 heat=found.heat,
                 sensor_fault=found.sensor_fault,
                 thermal_status=found.thermal_status,
+                troubles=list(found.troubles),
             )  # fmt: skip
         )
     return out, stream.features.rejected

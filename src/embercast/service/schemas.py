@@ -153,6 +153,11 @@ class PredictionOut(BaseModel):
     heat: str | None = None
     sensor_fault: bool | None = None
     thermal_status: str | None = None
+    troubles: list[str] | None = Field(
+        default=None,
+        description="The device's data-quality trouble at this reading (ffc_storm, "
+        "dead_pixels, clock_skew).",
+    )
 
 
 class PredictResponse(BaseModel):

@@ -16,6 +16,7 @@ from embercast.agents.shadow import Shadow
 from embercast.agents.steward import ModelSteward
 from embercast.agents.zones import ZoneAgent
 from embercast.alarm.decision import AlarmParams
+from embercast.alarm.device_quality import QualityParams
 from embercast.alarm.zone import ZoneParams
 from embercast.alarm.zone_config import ZoneParamsOf, load_zone_config
 from embercast.bus import Bus, bus_from_settings
@@ -104,8 +105,13 @@ class ServiceState:
         models = ModelHolder(settings.model_ref)
         devices = DeviceStore(db)
         metrics = ServiceMetrics()
+        quality = QualityParams(
+            ffc_window_s=settings.monitoring_ffc_window_s,
+            dead_pixels=settings.monitoring_dead_pixels,
+            clock_skew_s=settings.monitoring_clock_skew_s,
+        )
         hub = StreamHub(lambda: models.current, settings.service_reading_wait_s,
-                        threads=settings.service_fold_threads)  # fmt: skip
+                        threads=settings.service_fold_threads, quality=quality)  # fmt: skip
         ingest = Ingest(
             os.path.join(settings.service_home, INGEST_DIR), db, hub,
             flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
