@@ -100,3 +100,18 @@ def test_bad_thresholds_are_refused() -> None:
         QualityParams(clock_skew_s=0.0)
     with pytest.raises(InputError, match="stuck_frames >= 2"):
         QualityParams(stuck_frames=1)
+
+
+def test_a_minute_of_readings_without_co2_is_an_scd41_dropout_until_one_comes() -> None:
+    q = DeviceQuality()
+    nan = float("nan")
+    for t, co2 in [(0.0, 650.0), (5.0, nan), (10.0, 655.0)]:  # one missed measurement
+        q.update_reading(t, co2)
+    assert q.get() == ()
+    for t in np.arange(15.0, 75.0, 5.0):  # 55 s without
+        q.update_reading(float(t), nan)
+    assert q.get() == ()
+    q.update_reading(75.0, nan)
+    assert q.get() == ("scd41_dropout",)
+    q.update_reading(80.0, 660.0)
+    assert q.get() == ()

@@ -4,6 +4,9 @@ A fire panel reports a detector that needs service as trouble; so does embercast
 device's own data show is wrong with it, beside the SCD41 checks of
 :mod:`embercast.alarm.scd41_health` and the silence of :mod:`embercast.agents.monitoring`:
 
+- **scd41_dropout**: readings arriving without a CO2 value for ``dropout_s`` or longer (the
+  sensor missed its measurements: an I2C or power fault). The fire decision treats them as
+  absent meanwhile; this is the signal that the sensor needs service.
 - **ffc_storm**: more flat-field corrections than the camera makes when healthy. The Lepton 3.5
   runs one every 150-300 s [1]_ (``LEPTON35.ffc_interval_*``), so a window of ``ffc_window_s``
   holds at most ``ffc_window_s / ffc_interval_min_s + 1`` of them; more is a shutter fault, a
@@ -41,7 +44,7 @@ from numpy.typing import NDArray
 from embercast.errors import InputError
 from embercast.sensors.datasheets import LEPTON35
 
-QUALITY_TROUBLES = ("ffc_storm", "dead_pixels", "clock_skew")
+QUALITY_TROUBLES = ("scd41_dropout", "ffc_storm", "dead_pixels", "clock_skew")
 """The trouble a device's data quality may raise, in the order :meth:`DeviceQuality.get` lists
 them."""
 _CEILING_CK = round((LEPTON35.high_gain_max_c + 273.15) * 100.0)
@@ -52,6 +55,7 @@ _CEILING_CK = round((LEPTON35.high_gain_max_c + 273.15) * 100.0)
 class QualityParams:
     """Thresholds of the data-quality checks: times [s], counts [frames, pixels, messages]."""
 
+    dropout_s: float = 60.0
     ffc_window_s: float = 2 * LEPTON35.ffc_interval_max_s
     stuck_frames: int = 10
     dead_pixels: int = 16
@@ -59,8 +63,10 @@ class QualityParams:
     clock_window: int = 12
 
     def __post_init__(self) -> None:
-        if self.ffc_window_s <= 0 or self.stuck_frames < 2 or self.dead_pixels < 1:
-            raise InputError("ffc_window_s must be > 0, stuck_frames >= 2 and dead_pixels >= 1")
+        if self.dropout_s <= 0 or self.ffc_window_s <= 0 or self.stuck_frames < 2 or self.dead_pixels < 1:
+            raise InputError(
+                "dropout_s and ffc_window_s must be > 0, stuck_frames >= 2 and dead_pixels >= 1"
+            )
         if self.clock_skew_s is not None and self.clock_skew_s <= 0:
             raise InputError(f"clock_skew_s must be > 0 or None (off), not {self.clock_skew_s}")
         if self.clock_window < 1:
@@ -75,7 +81,8 @@ class QualityParams:
 class DeviceQuality:
     """The data-quality trouble of one device, message by message.
 
-    ``update_frame(t, frame, ffc)`` takes a frame (raw uint16 centikelvin or °C) at ``t`` [s],
+    ``update_reading(t, co2_ppm)`` takes a reading's time [s] and CO2 [ppm] (NaN: none),
+    ``update_frame(t, frame, ffc)`` a frame (raw uint16 centikelvin or °C) at ``t`` [s],
     ``update_clock(t, received_s)`` any message's device time against the service's clock [s];
     ``get()`` the trouble now, a tuple of :data:`QUALITY_TROUBLES` names.
 
@@ -96,6 +103,17 @@ class DeviceQuality:
         self.stuck = 0
         """Pixels repeating their value over ``stuck_frames`` frames (after the last frame)."""
         self._offsets: deque[float] = deque(maxlen=self.params.clock_window)
+        self._missing_since: float | None = None
+        self._missing_s = 0.0
+
+    def update_reading(self, t_s: float, co2_ppm: float) -> None:
+        """Take a reading at ``t_s`` [s] with its CO2 [ppm] (NaN when the sensor gave none)."""
+        if math.isfinite(co2_ppm):
+            self._missing_since, self._missing_s = None, 0.0
+            return
+        if self._missing_since is None:
+            self._missing_since = t_s
+        self._missing_s = t_s - self._missing_since
 
     def update_frame(self, t_s: float, frame: NDArray[np.generic], ffc: bool) -> None:
         """Take the frame at ``t_s`` [s] (its FFC flag; frames in time order)."""
@@ -127,6 +145,8 @@ class DeviceQuality:
     def get(self) -> tuple[str, ...]:
         """The trouble now (names of :data:`QUALITY_TROUBLES`, in their order)."""
         found = set()
+        if self._missing_since is not None and self._missing_s >= self.params.dropout_s:
+            found.add("scd41_dropout")
         if len(self._ffc_starts) > self.params.ffc_max:
             found.add("ffc_storm")
         if self.stuck >= self.params.dead_pixels:

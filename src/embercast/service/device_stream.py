@@ -154,6 +154,7 @@ class DeviceStream:
         full = np.asarray(values, dtype=np.float64)
         co2, temp, rh = (math.nan if i is None else float(full[i]) for i in self._health_at)
         self.health.update(reading.t_s, self.device_id, co2, temp, rh)
+        self.quality.update_reading(reading.t_s, reading.co2_ppm)
         x: NDArray[np.float64] = full[self._take]
         faulted = self.health.faulted(self.device_id)
         if faulted and len(self._gas):

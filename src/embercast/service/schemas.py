@@ -155,8 +155,8 @@ class PredictionOut(BaseModel):
     thermal_status: str | None = None
     troubles: list[str] | None = Field(
         default=None,
-        description="The device's data-quality trouble at this reading (ffc_storm, "
-        "dead_pixels, clock_skew).",
+        description="The device's data-quality trouble at this reading (scd41_dropout, "
+        "ffc_storm, dead_pixels, clock_skew).",
     )
 
 
