@@ -1,8 +1,8 @@
 """Backup and restore: a home with a champion, keys, a device and its twin, an alarm with its
-events, ingested readings, an operator's episode and shadow scoring's tallies, backed up to a folder and to S3 while its state file is open,
-deleted, and restored into other places, where everything is found again (the champion through
-the verified path); a backup cut short, a damaged file and existing state are refused; the CLI
-does the same."""
+events, ingested readings, an operator's episode and shadow scoring's tallies, backed up to a
+folder and to S3 while its state file is open, deleted, and restored into other places, where
+everything is found again (the champion through the verified path); a backup cut short, a
+damaged file and existing state are refused; the CLI does the same."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import pyarrow as pa
 import pytest
 
 from embercast.config import Settings, get_settings
+from embercast.dataset.episodes import read_episodes
 from embercast.service.backup import MANIFEST, BackupError, backup
 from embercast.service.db import ServiceDB
-from embercast.dataset.episodes import read_episodes
 from embercast.service.restore import restore
 from embercast.service.state import SHADOW_FILE, episodes_location
 from helpers import invoke

@@ -63,7 +63,10 @@ class QualityParams:
     clock_window: int = 12
 
     def __post_init__(self) -> None:
-        if self.dropout_s <= 0 or self.ffc_window_s <= 0 or self.stuck_frames < 2 or self.dead_pixels < 1:
+        if (
+            min(self.dropout_s, self.ffc_window_s) <= 0
+            or min(self.stuck_frames - 1, self.dead_pixels) < 1
+        ):
             raise InputError(
                 "dropout_s and ffc_window_s must be > 0, stuck_frames >= 2 and dead_pixels >= 1"
             )
