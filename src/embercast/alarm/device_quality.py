@@ -136,7 +136,8 @@ class DeviceQuality:
             self.stuck = 0
         else:
             ceiling = _CEILING_CK if frame.dtype == np.uint16 else LEPTON35.high_gain_max_c
-            self._runs = np.where(same & (frame < ceiling), self._runs + 1, 0).astype(np.int32)
+            live = np.asarray(frame, dtype=np.float64) < ceiling
+            self._runs = np.where(same & live, self._runs + 1, 0).astype(np.int32)
             self.stuck = int(np.count_nonzero(self._runs >= self.params.stuck_frames - 1))
         self._prev = frame.copy()
 
