@@ -123,6 +123,11 @@ def test_the_steward_promotes_a_challenger_and_rolls_back_a_worse_champion(
     served[0] = load_live_model("fire@champion")
     assert steward.other() == "fire/1"  # now the champion it replaced is the shadow
     steward.shadow.handle_many(traffic(0.99, 10_000.0))  # the new champion alarms everywhere
+    summary = steward.shadow.summary()
+    assert summary is not None and summary["other_model"] == "fire/1"
+    assert summary["served"]["worse"] is True and summary["other"]["worse"] is False
+    assert summary["served"]["onsets"] == 40 and summary["other"]["onsets"] == 0
+    assert "recent" not in summary["served"]
     done = steward.check()
     assert done is not None and done["action"] == "rollback" and done["model"] == "fire/1"
     assert "alarms per 1,000 device-hours" in done["reasons"][-1]

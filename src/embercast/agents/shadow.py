@@ -246,6 +246,22 @@ class Shadow:
                            f"{found.rate(them):.1f}")  # fmt: skip
         return bool(reasons), reasons or [f"not worse over {found.device_hours:.1f} device-hours"]
 
+    def summary(self) -> dict[str, Any] | None:
+        """The comparison as plain data: the other model's reference (``other_model``), the
+        device-hours, and for ``served`` and ``other`` their tallies (without recent onsets),
+        their alarm onsets per 1,000 device-hours, and the live measure's verdict on each (None
+        while no other model is scored)."""
+        found = self.comparison()
+        if found is None:
+            return None
+        out: dict[str, Any] = {"other_model": found.other, "device_hours": found.device_hours}
+        for which in ("served", "other"):
+            tally = {k: v for k, v in asdict(found.tallies[which]).items() if k != "recent"}
+            worse, reasons = self.worse(which)
+            out[which] = {**tally, "onsets_per_1000_device_hours": found.rate(which),
+                          "worse": worse, "reasons": reasons}  # fmt: skip
+        return out
+
     # ------------------------------------------------------------------ on the bus
     def step(self, bus: Bus, consumer: str = "shadow-1") -> int:
         """Compare on the predictions waiting and take the verdicts; how many messages."""

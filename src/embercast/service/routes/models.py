@@ -23,6 +23,27 @@ def current(_: Reader, served: Served) -> dict[str, Any]:
     return served.summary()
 
 
+@router.get(
+    "/learning",
+    summary="What the live system learns: drift found, the shadow comparison, the steward's "
+    "actions",
+)
+def learning(_: Reader, state: State) -> dict[str, Any]:
+    """The last 50 drifts (oldest first), the challenger's (or the replaced champion's) shadow
+    comparison by the live measure (null when none is scored) and the model steward's settings
+    and last 50 actions (null when the service does not serve a registered model)."""
+    steward = state.steward
+    shadow = None if steward is None or steward.shadow is None else steward.shadow.summary()
+    return {
+        "drift": [] if state.drift is None else [asdict(d) for d in state.drift.found[-50:]],
+        "shadow": shadow,
+        "steward": None if steward is None else {
+            "model": steward.name, "auto_promote": steward.auto_promote,
+            "auto_rollback": steward.auto_rollback, "actions": steward.actions[-50:],
+        },
+    }  # fmt: skip
+
+
 @router.get("", summary="Every registered version with its aliases and held-out metrics")
 def versions(_: Reader, name: str | None = None) -> list[dict[str, Any]]:
     try:
