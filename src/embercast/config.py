@@ -425,6 +425,20 @@ class Settings(BaseSettings):
         description="Window in which more flat-field corrections than a healthy Lepton makes "
         "(one per 150 s at most) are an FFC storm [s].",
     )
+    monitoring_auth_failures: int = Field(
+        json_schema_extra=_in("monitoring"),
+        default=20,
+        ge=1,
+        description="Failed authentications from one client address in a minute that make a "
+        "security event.",
+    )
+    monitoring_burst_messages: int = Field(
+        json_schema_extra=_in("monitoring"),
+        default=600,
+        ge=1,
+        description="Payloads for one device in a minute beyond which it is a security event "
+        "(a device sends about 36).",
+    )
     monitoring_clock_skew_s: float | None = Field(
         json_schema_extra=_in("monitoring"),
         default=None,

@@ -1,6 +1,7 @@
 """The bus, on both backends (SQLite and a real redis-server): every group sees every message,
 one consumer of a group at a time, leases that run out, retries with backoff, dead letters and
-their replay, duplicate publishes, counts that add up, and durability across a SIGKILL."""
+their replay, duplicate publishes, counts that add up, a queue filled faster than it drains, and
+durability across a SIGKILL."""
 
 from __future__ import annotations
 
@@ -191,3 +192,43 @@ def test_what_was_published_survives_a_sigkill_of_redis(tmp_path: Path) -> None:
             assert sorted(int(d.message.message_id[1:]) for d in rest) == list(range(10, 50))
     finally:
         server.kill()
+
+
+def test_a_queue_filled_faster_than_it_drains_loses_and_repeats_nothing(url: str) -> None:
+    import threading
+
+    published: list[str] = []
+
+    def flood() -> None:  # its own connection, as another process would have
+        with open_bus(url, POLICY) as other:
+            for start in range(0, 3000, 100):
+                batch = [({"n": n}, f"dev-{n % 7}", f"m-{n}") for n in range(start, start + 100)]
+                other.publish_many("risk", batch)
+                published.extend(m for _, _, m in batch)
+
+    with open_bus(url, POLICY) as bus:
+        assert bus.receive("risk", "zones", "z1") == []  # the group exists before the flood
+        writer = threading.Thread(target=flood)
+        writer.start()
+        seen: list[str] = []
+        while writer.is_alive():  # a slow consumer: 20 messages per 10 ms at most
+            got = bus.receive("risk", "zones", "z1", limit=20)
+            time.sleep(0.01)
+            bus.ack_many(got)
+            seen += [d.message.message_id for d in got]
+        writer.join()
+        backlog = _one(bus.stats(), "risk", "zones")
+        assert backlog.published == 3000 and backlog.waiting > 0  # it filled faster
+        assert backlog.handled == len(seen) and backlog.waiting + len(seen) == 3000
+        while got := bus.receive("risk", "zones", "z1", limit=500):
+            bus.ack_many(got)
+            seen += [d.message.message_id for d in got]
+        stats = _one(bus.stats(), "risk", "zones")
+    assert len(seen) == len(set(seen)) == 3000 and set(seen) == set(published)
+    numbers = [int(m.removeprefix("m-")) for m in seen]
+    for dev in range(7):  # each device's messages in the order they were published
+        mine = [n for n in numbers if n % 7 == dev]
+        assert mine == sorted(mine)
+    assert (stats.published, stats.waiting, stats.leased, stats.handled, stats.dead) == (
+        3000, 0, 0, 3000, 0,
+    )  # fmt: skip

@@ -38,6 +38,8 @@ TITLES: dict[str, str] = {
     "isolation_expired": "{zone} is enabled again (isolation over)",
     "system_trouble": "embercast trouble: {condition}",
     "system_trouble_cleared": "embercast trouble cleared: {condition}",
+    "security_event": "embercast security event: {condition}",
+    "security_event_cleared": "embercast security event over: {condition}",
 }
 """Notification titles by event kind."""
 

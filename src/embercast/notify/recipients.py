@@ -26,13 +26,14 @@ from embercast.notify.send import check_url
 
 KINDS: tuple[str, ...] = (
     "alarm", "escalated", "pas_started", "resounded", "reminder", "trouble", "supervisory",
-    "isolation_expired", "system_trouble", "system_trouble_cleared",
+    "isolation_expired", "system_trouble", "system_trouble_cleared", "security_event",
+    "security_event_cleared",
 )  # fmt: skip
 """Event kinds a recipient may be told of."""
 
 DEFAULT_KINDS: tuple[str, ...] = (
     "alarm", "escalated", "pas_started", "resounded", "reminder", "trouble", "supervisory",
-    "system_trouble", "system_trouble_cleared",
+    "system_trouble", "system_trouble_cleared", "security_event", "security_event_cleared",
 )  # fmt: skip
 
 

@@ -32,12 +32,18 @@ async def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
+def _client(request: Request) -> str | None:
+    """The address a request came from (the proxy's, unless uvicorn trusts its headers)."""
+    return None if request.client is None else request.client.host
+
+
 def require(scope: Scope, sessions: bool = True) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency admitting callers whose key (or, with ``sessions``, session) allows
     ``scope``."""
 
     async def check(
         state: State,
+        request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         header: Annotated[str | None, Security(_header)],
         session: Annotated[str | None, Security(_session)],
@@ -48,9 +54,11 @@ def require(scope: Scope, sessions: bool = True) -> Callable[..., Awaitable[ApiK
             key = state.sessions.verify(session)
             if key is None:
                 state.metrics.rejected.labels("bad_session").inc()
+                state.misuse.auth_failed(_client(request))
                 raise HTTPException(401, "the session has ended: sign in again with an API key")
         elif not given:
             state.metrics.rejected.labels("no_key").inc()
+            state.misuse.auth_failed(_client(request))
             raise HTTPException(
                 401, "an API key is required (Authorization: Bearer <key> or X-API-Key)",
                 headers={"WWW-Authenticate": "Bearer"},
@@ -59,6 +67,7 @@ def require(scope: Scope, sessions: bool = True) -> Callable[..., Awaitable[ApiK
             key = state.keys.verify(given)
         if key is None:
             state.metrics.rejected.labels("bad_key").inc()
+            state.misuse.auth_failed(_client(request))
             raise HTTPException(
                 401, "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
             )

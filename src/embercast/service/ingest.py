@@ -77,6 +77,7 @@ class Ingest:
         replay_s: float = 7200.0,
         known: Known | None = None,
         counted: Callable[[str, str, int], None] | None = None,
+        submitted: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         db.ensure(SCHEMA)
@@ -87,6 +88,7 @@ class Ingest:
         self.counts: Counter[str] = Counter()
         """Messages by outcome: ``stored``, ``duplicate``, ``dead_letter``."""
         self._counted = counted
+        self._submitted = submitted
         self._queue: queue.Queue[list[Message] | None] = queue.Queue()
         self._backlog = 0
         self._thread: threading.Thread | None = None
@@ -188,6 +190,8 @@ class Ingest:
     def submit(self, source: str, device_id: str, kind: str, payload: bytes) -> Submitted:
         """Take one payload of ``device_id``; see :class:`Submitted`."""
         result = Submitted()
+        if self._submitted is not None:  # every payload, usable or not (misuse)
+            self._submitted(device_id)
         try:
             messages = parse(device_id, kind, payload, time.time())
             self._check_feature_set(messages)

@@ -8,7 +8,9 @@ service is not connected to it), ``model_not_loaded``, ``ingest_lagging`` (more 
 not running). Each change is a zone event of the zone ``system`` (kind ``system_trouble`` or
 ``system_trouble_cleared``, the condition and what was seen in its detail) published on the
 ``alarms`` topic, so the response agent notifies it like any trouble; ``/metrics`` shows each
-condition (``embercast_trouble``) and ``/readyz`` lists those that hold.
+condition (``embercast_trouble``) and ``/readyz`` lists those that hold. The misuse conditions
+of :mod:`embercast.service.misuse` (``security:...``) are checked the same way and published as
+``security_event`` / ``security_event_cleared``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ from typing import Any
 
 from embercast.agents.coordinator import Coordinator
 from embercast.bus.base import Bus
+from embercast.service.misuse import SECURITY
 
 logger = logging.getLogger(__name__)
 
 SYSTEM_ZONE = "system"
 """The zone of the service's own troubles."""
+
+
+def _kind(condition: str) -> str:
+    """The event kind of a condition beginning: a security event or the service's trouble."""
+    return "security_event" if condition.startswith(SECURITY) else "system_trouble"
 
 
 class SelfCheck:
@@ -41,6 +49,7 @@ class SelfCheck:
         waiting: Callable[[], int],
         home: str,
         agents: Coordinator | None = None,
+        misuse: Callable[[], dict[str, str]] | None = None,
         set_gauge: Callable[[str, bool], None] = lambda _c, _v: None,
         set_agent: Callable[[str, bool, int], None] = lambda _n, _r, _k: None,
         lag_messages: int = 10_000,
@@ -53,6 +62,7 @@ class SelfCheck:
         self.waiting = waiting
         self.home = home
         self.agents = agents
+        self.misuse = misuse
         self.set_gauge = set_gauge
         self.set_agent = set_agent
         self.lag_messages = lag_messages
@@ -85,6 +95,8 @@ class SelfCheck:
                 self.set_agent(health.name, running, health.restarts)
                 if not running:
                     found[f"agent_down:{health.name}"] = health.last_error or "not running"
+        if self.misuse is not None:
+            found.update(self.misuse())
         return found
 
     def check(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -95,12 +107,13 @@ class SelfCheck:
             events = []
             for name, seen in found.items():
                 if name not in self.active:
-                    events.append(self._event(at, "system_trouble", name, seen))
+                    events.append(self._event(at, _kind(name), name, seen))
             for name in [n for n in self.active if n not in found]:
-                events.append(self._event(at, "system_trouble_cleared", name, self.active[name]))
+                events.append(self._event(at, _kind(name) + "_cleared", name, self.active[name]))
             self.active = found
             for name in {*found, *(e["detail"]["condition"] for e in events)}:
-                self.set_gauge(name, name in found)
+                if not name.startswith(SECURITY):  # addresses make no metric labels
+                    self.set_gauge(name, name in found)
         if events:
             self.bus.publish_many("alarms", [(e, SYSTEM_ZONE, e["event_id"]) for e in events])
             for e in events:
@@ -110,7 +123,7 @@ class SelfCheck:
 
     @staticmethod
     def _event(at: float, kind: str, condition: str, seen: str) -> dict[str, Any]:
-        state = "fault" if kind == "system_trouble" else "normal"
+        state = {"system_trouble": "fault", "security_event": "supervisory"}.get(kind, "normal")
         return {
             "event_id": f"{SYSTEM_ZONE}:{kind}:{condition}:{round(at * 1000)}",
             "zone": SYSTEM_ZONE, "kind": kind, "t": at, "previous": "normal", "state": state,

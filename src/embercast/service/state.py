@@ -36,6 +36,7 @@ from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
 from embercast.service.metrics import ServiceMetrics
+from embercast.service.misuse import MisuseWatch
 from embercast.service.mqtt import MqttIngest
 from embercast.service.risk_feed import RiskFeed
 from embercast.service.self_check import SelfCheck
@@ -92,6 +93,8 @@ class ServiceState:
     """Changes in the live inputs and scores."""
     steward: ModelSteward | None = None
     """Shadow scoring of the challenger (or the replaced champion), promotion and roll-back."""
+    misuse: MisuseWatch = field(default_factory=MisuseWatch)
+    """Authentication failures by client address and message bursts by device."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
     sessions: SessionStore = field(init=False)
     """The dashboard's browser sessions."""
@@ -112,10 +115,12 @@ class ServiceState:
         )
         hub = StreamHub(lambda: models.current, settings.service_reading_wait_s,
                         threads=settings.service_fold_threads, quality=quality)  # fmt: skip
+        misuse = MisuseWatch(auth_failures=settings.monitoring_auth_failures,
+                             burst_messages=settings.monitoring_burst_messages)  # fmt: skip
         ingest = Ingest(
             os.path.join(settings.service_home, INGEST_DIR), db, hub,
             flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
-            known=devices.refusal, counted=metrics.count_ingest,
+            known=devices.refusal, counted=metrics.count_ingest, submitted=misuse.message,
         )  # fmt: skip
         alarms = AlarmStore(db)
         recorder = service_recorder(alarms, devices, models, metrics)
@@ -184,7 +189,7 @@ class ServiceState:
             bus, connected=mqtt.connected.is_set if mqtt is not None else None,
             model_loaded=lambda: models.current is not None, waiting=ingest.backlog,
             home=settings.service_home, agents=coordinator, set_gauge=metrics.set_trouble,
-            set_agent=metrics.set_agent,
+            set_agent=metrics.set_agent, misuse=misuse.conditions,
         )  # fmt: skip
         coordinator.add("self-check", check.run)
         return cls(
@@ -193,7 +198,7 @@ class ServiceState:
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
             bus=bus, zones=zones, response=response, agents=coordinator, self_check=check,
-            learning=learning, drift=drift, steward=steward,
+            learning=learning, drift=drift, steward=steward, misuse=misuse,
         )  # fmt: skip
 
     def send_command(
