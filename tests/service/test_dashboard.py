@@ -502,6 +502,15 @@ def test_an_operator_acts_on_a_zone_in_alarm_from_the_page(
         ]
         (verdict,) = [e for e in log if e["kind"] == "feedback"]
         assert verdict["detail"]["cause"] == "toaster"
+        # the system panel: the agents at work, and someone guessing keys
+        page.wait_for_selector("#agents li[data-agent=zones][data-running=true]")
+        page.wait_for_selector("#agents li[data-agent=learning][data-running=true]")
+        assert page.is_visible("#no-conditions")
+        for _ in range(20):
+            httpx.get(f"{service.base}/v1/alarms", headers={"X-API-Key": "emb_guess"})
+        guessed = "#conditions li[data-condition='security:auth_failures:127.0.0.1']"
+        page.wait_for_selector(guessed, timeout=30_000)
+        assert "20 failed authentications" in page.text_content(guessed)
         assert not errors, errors
     finally:
         page.close()

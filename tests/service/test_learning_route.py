@@ -1,5 +1,6 @@
 """``GET /v1/models/learning``: the drift the running service found, the shadow comparison
-and the model steward, for operators."""
+and the model steward, for operators; ``GET /v1/system``: the agents, the conditions and the
+same learning summary."""
 
 from __future__ import annotations
 
@@ -29,3 +30,15 @@ def test_the_route_shows_the_steward_and_a_drift_the_service_found(served: Any) 
     assert names[moving] in [d["signal"] for d in body["drift"]]
     (drift,) = [d for d in body["drift"] if d["signal"] == names[moving]]
     assert drift["before"] < 700.0 and drift["after"] > drift["before"]
+
+
+def test_the_system_route_shows_every_agent_and_the_learning_summary(served: Any) -> None:
+    client = served.client
+    assert client.get("/v1/system").status_code == 401
+    body = client.get("/v1/system", headers=served.auth()).json()
+    agents = {a["name"]: a for a in body["agents"]}
+    assert {"risk-feed", "zones", "monitoring", "learning", "drift", "self-check"} <= set(agents)
+    assert all(a["running"] for a in agents.values()), agents
+    assert body["conditions"] == {}
+    learning = client.get("/v1/models/learning", headers=served.auth()).json()
+    assert body["learning"] == learning

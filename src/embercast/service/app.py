@@ -23,7 +23,16 @@ from embercast.service.limits import BodyLimit
 from embercast.service.live_feed import LiveFeed
 from embercast.service.metrics import Measure
 from embercast.service.openapi import openapi_of
-from embercast.service.routes import alarms, devices, health, ingest, models, predict, zones
+from embercast.service.routes import (
+    alarms,
+    devices,
+    health,
+    ingest,
+    models,
+    predict,
+    system,
+    zones,
+)
 from embercast.service.routes.dashboard import router as dashboard_router
 from embercast.service.routes.live import router as live_router
 from embercast.service.state import ServiceState
@@ -87,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Measure, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
-    for module in (health, predict, models, devices, ingest, alarms, zones):
+    for module in (health, predict, models, devices, ingest, alarms, zones, system):
         app.include_router(module.router)
     app.include_router(models.jobs_router)
     app.include_router(live_router)

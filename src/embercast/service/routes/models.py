@@ -14,6 +14,7 @@ from embercast.errors import InputError
 from embercast.lifecycle.registry import Registry
 from embercast.service.deps import Admin, Reader, Served, State
 from embercast.service.jobs import JobNotFound
+from embercast.service.overview import learning_summary
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -32,16 +33,7 @@ def learning(_: Reader, state: State) -> dict[str, Any]:
     """The last 50 drifts (oldest first), the challenger's (or the replaced champion's) shadow
     comparison by the live measure (null when none is scored) and the model steward's settings
     and last 50 actions (null when the service does not serve a registered model)."""
-    steward = state.steward
-    shadow = None if steward is None or steward.shadow is None else steward.shadow.summary()
-    return {
-        "drift": [] if state.drift is None else [asdict(d) for d in state.drift.found[-50:]],
-        "shadow": shadow,
-        "steward": None if steward is None else {
-            "model": steward.name, "auto_promote": steward.auto_promote,
-            "auto_rollback": steward.auto_rollback, "actions": steward.actions[-50:],
-        },
-    }  # fmt: skip
+    return learning_summary(state)
 
 
 @router.get("", summary="Every registered version with its aliases and held-out metrics")

@@ -23,6 +23,7 @@ const view = {
   zoneStates: new Map(), // zone -> GET /v1/zones entry (the fire panel's state)
   zoneNotes: new Map(), // zone -> the last action's outcome, shown under its buttons
   zonePoll: null, // timer of the zone states' refresh
+  systemPoll: null, // timer of the system panel's refresh (GET /v1/system)
 };
 
 const CAUSES = ["cooking", "toaster", "steam", "smoking", "candles", "heater", "hot_machinery",
@@ -62,6 +63,7 @@ async function api(path, options) {
 function showLogin(message) {
   closeEvents();
   clearInterval(view.zonePoll);
+  clearInterval(view.systemPoll);
   $("app").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -114,6 +116,41 @@ async function start() {
   connect();
   clearInterval(view.zonePoll);
   view.zonePoll = setInterval(loadZones, 2000);
+  clearInterval(view.systemPoll);
+  loadSystem();
+  view.systemPoll = setInterval(loadSystem, 5000);
+}
+
+// ------------------------------------------------------------------ the system panel
+
+async function loadSystem() {
+  if ($("app").hidden) return;
+  let system;
+  try {
+    system = await api("/v1/system");
+  } catch (err) {
+    return; // the next poll tries again
+  }
+  const conditions = $("conditions");
+  conditions.replaceChildren(...Object.entries(system.conditions).sort().map(([name, seen]) =>
+    el("li", { "data-condition": name }, `${name}: ${seen}`)));
+  $("no-conditions").hidden = Object.keys(system.conditions).length > 0;
+  $("agents").replaceChildren(...system.agents.map((a) => el("li",
+    { "data-agent": a.name, "data-running": a.running },
+    `${a.name}: ${a.running ? "running" : "down"}${a.restarts ? ` · ${a.restarts} restarts` : ""}`
+      + `${a.last_error && !a.running ? ` · ${a.last_error}` : ""}`)));
+  const learning = system.learning;
+  const parts = [`${learning.drift.length} drifts found`];
+  if (learning.shadow) {
+    parts.push(`in the shadow: ${learning.shadow.other_model} over `
+      + `${learning.shadow.device_hours.toFixed(1)} device-hours`);
+  }
+  const actions = learning.steward ? learning.steward.actions : [];
+  if (actions.length) {
+    const last = actions[actions.length - 1];
+    parts.push(`last model action: ${last.action} ${last.model} (${last.done ? "done" : "refused"})`);
+  }
+  $("learning").textContent = parts.join(" · ");
 }
 
 // ------------------------------------------------------------------ zones (the fire panel)

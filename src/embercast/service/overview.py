@@ -1,0 +1,37 @@
+"""What the live system is doing, for operators: its agents, its own trouble and misuse
+conditions, and what it learns (``GET /v1/system``, ``GET /v1/models/learning`` and the
+dashboard's system panel)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from embercast.service.state import ServiceState
+
+RECENT = 50
+"""How many of the latest drifts and steward actions are shown."""
+
+
+def learning_summary(state: ServiceState) -> dict[str, Any]:
+    """The last drifts (oldest first), the shadow comparison by the live measure (None when no
+    other model is scored) and the model steward's settings and last actions (None when the
+    service does not serve a registered model)."""
+    steward = state.steward
+    shadow = None if steward is None or steward.shadow is None else steward.shadow.summary()
+    return {
+        "drift": [] if state.drift is None else [asdict(d) for d in state.drift.found[-RECENT:]],
+        "shadow": shadow,
+        "steward": None if steward is None else {
+            "model": steward.name, "auto_promote": steward.auto_promote,
+            "auto_rollback": steward.auto_rollback, "actions": steward.actions[-RECENT:],
+        },
+    }  # fmt: skip
+
+
+def system_summary(state: ServiceState) -> dict[str, Any]:
+    """Each agent's health (running, restarts, last error), the service's trouble and misuse
+    conditions that hold now (with what was seen), and :func:`learning_summary`."""
+    agents = [] if state.agents is None else [asdict(h) for h in state.agents.health()]
+    conditions = {} if state.self_check is None else dict(state.self_check.active)
+    return {"agents": agents, "conditions": conditions, "learning": learning_summary(state)}
