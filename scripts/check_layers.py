@@ -4,9 +4,9 @@ and no chain of imports (function-level ones included) comes back to where it st
     python scripts/check_layers.py [SRC]    # exit 1 and one line per violation
 
 The floors follow the data (README, "Layout"): generator -> dataset -> features -> model ->
-evaluation -> lifecycle -> service -> command line. ``store.fs`` (files) sits below the dataset
-contract; the lineage catalog and SQL (the rest of ``store``) sit above it, since they read
-manifests.
+evaluation -> lifecycle -> service -> command line. ``store.wal`` (the live system's SQLite
+files) sits beside the settings, ``store.fs`` (files) below the dataset contract; the lineage
+catalog and SQL (the rest of ``store``) sit above it, since they read manifests.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("embercast", "embercast.errors"),
-    ("embercast.config",),
+    ("embercast.config", "embercast.store.wal"),
     (
         "embercast.physics",
         "embercast.sensors",

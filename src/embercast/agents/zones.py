@@ -20,12 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +38,7 @@ from embercast.alarm.zone import (
 from embercast.bus.base import Bus
 from embercast.dataset.episodes import CAUSES, VERDICTS
 from embercast.errors import EmbercastError, InputError
+from embercast.store.wal import WalFile
 
 logger = logging.getLogger(__name__)
 
@@ -117,39 +115,14 @@ class ZoneAgent:
         self.alarm = alarm
         self.bus = bus
         self.params = params
-        self._lock = threading.RLock()
         self._machines: dict[str, ZoneMachine] = {}
         self._alarm_ids: dict[str, str] = {}
         """Zone -> the id of its latched alarm (the event that raised it)."""
         self._clocks: dict[str, tuple[float, float]] = {}
         """Zone -> (its latest device time [s], the wall-clock time it arrived [s])."""
         self._operating: AlarmParams | None = None
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None,
-                                         check_same_thread=False)  # fmt: skip
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise ZoneStoreError(f"cannot open the zones' state {path}: {exc}") from None
-        with self._write() as conn:
-            for statement in SCHEMA:
-                conn.execute(statement)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._conn.execute("ROLLBACK")
-                raise ZoneStoreError(
-                    f"the zones' state {self.path} cannot be written: {exc}"
-                ) from None
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self._file = WalFile(path, "the zones' state", ZoneStoreError, schema=SCHEMA)
+        self._conn, self._lock, self._write = self._file.conn, self._file.lock, self._file.write
 
     # ------------------------------------------------------------------ machines
     def _machine(self, zone: str) -> ZoneMachine | None:

@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from embercast.bus.base import (
@@ -35,6 +31,7 @@ from embercast.bus.base import (
     new_id,
 )
 from embercast.errors import InputError
+from embercast.store.wal import WalFile
 
 logger = logging.getLogger(__name__)
 
@@ -93,47 +90,12 @@ class SqliteBus(Bus):
         self.path = path
         self.policy = policy or RetryPolicy()
         self.clock = clock
-        self._lock = threading.Lock()
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            os.makedirs(folder, exist_ok=True)
-            self._conn = sqlite3.connect(
-                path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise BusError(f"cannot open the bus {path}: {exc}") from None
-        with self._write() as conn:
-            for statement in SCHEMA:
-                conn.execute(statement)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
-                raise BusError(f"the bus {self.path} cannot be written: {exc}") from None
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._conn.execute("ROLLBACK")
-                raise BusError(f"the bus {self.path} cannot be written: {exc}") from None
+        self._file = WalFile(path, "the bus", BusError, schema=SCHEMA, synchronous_normal=True)
+        self._conn, self._lock, self._write = self._file.conn, self._file.lock, self._file.write
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise BusError(f"the bus {self.path} cannot be read: {exc}") from None
+        return self._file.query(sql, args)
 
-    # ------------------------------------------------------------------ publishing
     def publish(
         self, topic: str, payload: dict[str, Any], *, key: str = "", message_id: str | None = None
     ) -> str:

@@ -16,18 +16,15 @@ acknowledged in time.
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from embercast.errors import EmbercastError
 from embercast.notify.send import Sent, send
+from embercast.store.wal import WalFile
 
 logger = logging.getLogger(__name__)
 
@@ -103,34 +100,11 @@ class Outbox:
             backoff_s,
             backoff_max_s,
         )
-        self._lock = threading.Lock()
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None,
-                                         check_same_thread=False)  # fmt: skip
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            # durable across a crash of the process; a power cut may lose the last records,
-            # whose notifications are then sent again (with the same event id)
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise OutboxError(f"cannot open the outbox {path}: {exc}") from None
-        with self._write() as conn:
-            for statement in SCHEMA:
-                conn.execute(statement)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._conn.execute("ROLLBACK")
-                raise OutboxError(f"the outbox {self.path} cannot be written: {exc}") from None
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        # durable across a crash of the process; a power cut may lose the last records, whose
+        # notifications are then sent again (with the same event id)
+        self._file = WalFile(path, "the outbox", OutboxError, schema=SCHEMA,
+                             synchronous_normal=True)  # fmt: skip
+        self._conn, self._lock, self._write = self._file.conn, self._file.lock, self._file.write
 
     def enqueue(
         self, event_id: str, recipient: str, title: str, body: str, *,
