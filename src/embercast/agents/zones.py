@@ -81,7 +81,8 @@ class ZoneStoreError(EmbercastError, OSError):
 
 @dataclass(frozen=True)
 class ZoneView:
-    """A zone as operators see it: its state and what holds it."""
+    """A zone as operators see it: its state (``normal``, ``fault``, ``supervisory``,
+    ``pre_alarm``, ``alarm`` or ``isolated``) and what holds it."""
 
     zone: str
     state: str

@@ -8,36 +8,17 @@ with the key's name as who asked.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from embercast.agents.zones import ZoneAgent
+from embercast.agents.zones import ZoneAgent, ZoneView
 from embercast.dataset.episodes import CAUSES
 from embercast.errors import InputError
 from embercast.service.deps import Operator, Reader, State
 
 router = APIRouter(prefix="/v1/zones", tags=["zones"])
-
-
-class ZoneOut(BaseModel):
-    """A zone's state: ``normal``, ``fault``, ``supervisory``, ``pre_alarm``, ``alarm`` or
-    ``isolated``, and what holds it."""
-
-    zone: str
-    state: str
-    sounding: bool
-    latched: bool
-    acknowledged: bool
-    silenced_until: float | None
-    isolated_until: float | None
-    walk_test_until: float | None
-    devices: list[str]
-    alarm_devices: list[str]
-    troubles: dict[str, list[str]]
-    supervisory: dict[str, list[str]]
 
 
 class ActionIn(BaseModel):
@@ -55,7 +36,7 @@ class ActionOut(BaseModel):
     """What the action did: whether it was done, the zone after it, and the events."""
 
     done: bool
-    zone: ZoneOut
+    zone: ZoneView
     events: list[dict[str, Any]]
 
 
@@ -76,9 +57,9 @@ def _agent(state: State) -> ZoneAgent:
     return state.zones
 
 
-@router.get("", response_model=list[ZoneOut], summary="Every zone's state")
-def zones(_: Reader, state: State) -> list[ZoneOut]:
-    return [ZoneOut(**asdict(v)) for v in _agent(state).zones()]
+@router.get("", summary="Every zone's state")
+def zones(_: Reader, state: State) -> list[ZoneView]:
+    return _agent(state).zones()
 
 
 @router.get("/{zone}/events", summary="A zone's audit log, newest first")
@@ -106,7 +87,7 @@ def act(zone: str, body: ActionIn, key: Operator, state: State) -> ActionOut:
         reason = refusal.detail if refusal is not None else {"reason": "refused"}
         raise HTTPException(409, {"action": body.action, **reason})
     view = next(v for v in agent.zones() if v.zone == zone)
-    return ActionOut(done=done, zone=ZoneOut(**asdict(view)),
+    return ActionOut(done=done, zone=view,
                      events=[{"kind": e.kind, "t": e.t, "who": e.who, "state": e.state.value,
                               "detail": e.detail} for e in events])  # fmt: skip
 
