@@ -58,7 +58,9 @@ class WalFile:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding the write lock from its start; rolled back on error."""
+        """One write transaction holding the write lock from its start; rolled back when its
+        body raises (that error passes through), the owner's error when it cannot begin or
+        commit."""
         with self.lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -66,10 +68,7 @@ class WalFile:
                 raise self.error(f"{self.what} {self.path} cannot be written: {exc}") from None
             try:
                 yield self.conn
-            except sqlite3.DatabaseError as exc:
-                self.conn.execute("ROLLBACK")
-                raise self.error(f"{self.what} {self.path} cannot be written: {exc}") from None
-            except BaseException:
+            except BaseException:  # the caller's statements: its errors reach it as they are
                 self.conn.execute("ROLLBACK")
                 raise
             try:
