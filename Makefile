@@ -23,9 +23,10 @@ $(NETS): $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/embercast run --out $(RUN_DIR)
 
-## test: the test suite on both cores (slow checks excluded; see test-slow)
+## test: the test suite on both cores (slow checks excluded; see test-slow); three workers, since
+## many tests wait on a broker, a service or a browser while the other two compute
 test: $(NETS)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 ## test-slow: the slow checks that the default suite leaves out
 test-slow: $(NETS)
