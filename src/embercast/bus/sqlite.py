@@ -185,27 +185,31 @@ class SqliteBus(Bus):
                 "AND d.due_s <= ? ORDER BY d.seq LIMIT ?",
                 (topic, group, now, limit),
             ).fetchall()
+            lease = secrets.token_hex(8)  # this hold of the batch; with seq, each delivery's
+            dead: list[tuple[Any, ...]] = []
+            leased: list[tuple[Any, ...]] = []
             for seq, attempts, state, error, mid, key, payload, published_s in due:
                 if state == "leased":  # its consumer let the lease run out: a failed attempt
                     error = f"lease of attempt {attempts} ran out (visibility timeout)"
                 if attempts >= self.policy.max_attempts:
-                    conn.execute(
-                        "UPDATE bus_deliveries SET state = 'dead', error = ?, changed_s = ?, "
-                        "lease = NULL WHERE grp = ? AND seq = ?",
-                        (error, now, group, seq),
-                    )
+                    dead.append((error, now, group, seq))
                     logger.warning("bus: %s/%s message %s dead after %d attempts: %s",
                                    topic, group, mid, attempts, error)  # fmt: skip
                     continue
-                lease = secrets.token_hex(8)
-                conn.execute(
-                    "UPDATE bus_deliveries SET state = 'leased', attempts = attempts + 1, "
-                    "due_s = ?, consumer = ?, lease = ?, error = ?, changed_s = ? "
-                    "WHERE grp = ? AND seq = ?",
-                    (now + visibility_s, consumer, lease, error, now, group, seq),
-                )
+                leased.append((now + visibility_s, consumer, lease, error, now, group, seq))
                 message = Message(topic, mid, key, json.loads(payload), published_s)
                 out.append(Delivery(message, group, consumer, attempts + 1, f"{seq}:{lease}"))
+            conn.executemany(
+                "UPDATE bus_deliveries SET state = 'dead', error = ?, changed_s = ?, "
+                "lease = NULL WHERE grp = ? AND seq = ?",
+                dead,
+            )
+            conn.executemany(
+                "UPDATE bus_deliveries SET state = 'leased', attempts = attempts + 1, "
+                "due_s = ?, consumer = ?, lease = ?, error = ?, changed_s = ? "
+                "WHERE grp = ? AND seq = ?",
+                leased,
+            )
         return out
 
     def _receipt(self, delivery: Delivery) -> tuple[int, str]:
@@ -230,15 +234,13 @@ class SqliteBus(Bus):
     def ack_many(self, deliveries: Sequence[Delivery]) -> int:
         """Acknowledge every delivery in one transaction."""
         now = self.clock()
-        done = 0
+        rows = [(now, d.group, *self._receipt(d)) for d in deliveries]
         with self._write() as conn:
-            for d in deliveries:
-                seq, lease = self._receipt(d)
-                done += conn.execute(
-                    "UPDATE bus_deliveries SET state = 'handled', lease = NULL, changed_s = ? "
-                    "WHERE grp = ? AND seq = ? AND state = 'leased' AND lease = ?",
-                    (now, d.group, seq, lease),
-                ).rowcount
+            done = conn.executemany(
+                "UPDATE bus_deliveries SET state = 'handled', lease = NULL, changed_s = ? "
+                "WHERE grp = ? AND seq = ? AND state = 'leased' AND lease = ?",
+                rows,
+            ).rowcount
         if done < len(deliveries):
             logger.warning("bus: %d stale acknowledgements (their leases ran out)",
                            len(deliveries) - done)  # fmt: skip
