@@ -136,8 +136,9 @@ class DeviceQuality:
             self.stuck = 0
         else:
             ceiling = _CEILING_CK if frame.dtype == np.uint16 else LEPTON35.high_gain_max_c
-            live = np.asarray(frame, dtype=np.float64) < ceiling
-            self._runs = np.where(same & live, self._runs + 1, 0).astype(np.int32)
+            same &= np.less(frame, ceiling)
+            self._runs += 1  # in place: a frame costs tens of microseconds
+            self._runs[~same] = 0
             self.stuck = int(np.count_nonzero(self._runs >= self.params.stuck_frames - 1))
         self._prev = frame.copy()
 
