@@ -24,9 +24,10 @@ run: $(STAMP)
 	$(VENV)/bin/embercast run --out $(RUN_DIR)
 
 ## test: the test suite on both cores (slow checks excluded; see test-slow); three workers, since
-## many tests wait on a broker, a service or a browser while the other two compute
+## many tests wait on a broker, a service or a browser while the other two compute; the longest
+## files first (tests/conftest.py, SLOWEST_FIRST)
 test: $(NETS)
-	$(PY) -m pytest -q -n 3 --dist loadfile
+	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 ## test-slow: the slow checks that the default suite leaves out
 test-slow: $(NETS)

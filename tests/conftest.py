@@ -72,6 +72,32 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
+SLOWEST_FIRST = (
+    "tests/cli/test_bad_inputs.py",  # it builds the shared feature set most tests read
+    "tests/lifecycle/test_pipeline.py",
+    "tests/service/test_operations.py",
+    "tests/cli/test_run.py",
+    "tests/features/test_inline.py",
+    "tests/service/test_dashboard.py",
+    "tests/service/test_simulator.py",
+    "tests/features/test_edge_thermal.py",
+    "tests/service/test_zones_live.py",
+    "tests/service/test_edge.py",
+    "tests/service/test_ingest.py",
+    "tests/service/test_durability.py",
+    "tests/benchmarks/test_bench_service.py",
+    "tests/synth/test_writer.py",
+)
+"""The test files that took longest (``--durations``, about 40-140 s each on 2 cores), longest
+first: with ``make test``'s ``--dist loadfile --no-loadscope-reorder`` the workers start with
+them, so that no worker is left with a long file at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 @pytest.fixture(params=[0, 7, 42])
 def global_random_seed(request: pytest.FixtureRequest) -> int:
     """Seeds a stochastic test must pass for; reproduce one with ``-k 'global_random_seed-7'``."""
