@@ -263,6 +263,14 @@ class Settings(BaseSettings):
         "(the optical flow runs outside Python's lock; edge rows and readings alone are folded "
         "on one).",
     )
+    service_fold_in_service: bool = Field(
+        json_schema_extra=_in("service"),
+        default=True,
+        description="Whether embercast serve folds every device's stream itself; false when "
+        "`embercast agent fold` workers fold them from the bus's `readings` topic (the service "
+        "then only ingests and serves; the workers read its ingest log, so they share its "
+        "file system).",
+    )
     service_reading_wait_s: float = Field(
         json_schema_extra=_in("service"),
         default=2.0,
@@ -340,6 +348,23 @@ class Settings(BaseSettings):
         ge=1,
         le=1000,
         description="Deliveries of a message before it becomes a dead letter.",
+    )
+    bus_partitions: int = Field(
+        json_schema_extra=_in("bus"),
+        default=16,
+        ge=1,
+        le=1024,
+        description="Partitions of the `readings` topic, split by device among the fold "
+        "workers (the most workers that can share the devices).",
+    )
+    bus_partition_lease_s: float = Field(
+        json_schema_extra=_in("bus"),
+        default=10.0,
+        gt=0.0,
+        le=600.0,
+        description="A fold worker renews its partitions this often at least: a stopped "
+        "worker's partitions go to the others after it, the messages it had not acknowledged "
+        "after twice it [s].",
     )
     bus_backoff_s: float = Field(
         json_schema_extra=_in("bus"),

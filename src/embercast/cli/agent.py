@@ -9,31 +9,31 @@ from typing import Annotated, Literal
 
 import typer
 
+from embercast.bus import Bus
 from embercast.cli.common import _fail, _settings, app
+from embercast.config import Settings
 
 
 @app.command()
 def agent(
     name: Annotated[
-        Literal["response"],
-        typer.Argument(help="response: zone events to notifications (notify_recipients)."),
+        Literal["response", "fold"],
+        typer.Argument(
+            help="response: zone events to notifications (notify_recipients); fold: a share of "
+            "the devices' streams from the bus's readings topic (service_fold_in_service = "
+            "false), predictions to the risk topic."
+        ),
     ],
     for_s: Annotated[
         float | None, typer.Option("--for", min=0.0, help="Stop after this many seconds.")
     ] = None,
 ) -> None:
     """Run one agent until Ctrl-C or SIGTERM (or --for seconds). Set notify_in_service = false
-    for the service so that only this process sends the notifications."""
-    from embercast.agents.response import ResponseAgent
+    for the service when response agents send the notifications, service_fold_in_service =
+    false when fold agents fold the devices (start as many as there are cores to spare)."""
     from embercast.bus import bus_from_settings
-    from embercast.notify.outbox import Outbox
-    from embercast.notify.recipients import load_recipients
-    from embercast.service.state import OUTBOX_FILE
 
     settings = _settings()
-    if not settings.notify_recipients:
-        _fail("the response agent needs notify_recipients (a TOML file of recipients)")
-    recipients = load_recipients(settings.notify_recipients)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -42,9 +42,50 @@ def agent(
         timer.daemon = True
         timer.start()
     with bus_from_settings(settings) as bus:
-        outbox = Outbox(os.path.join(settings.service_home, OUTBOX_FILE))
-        try:
-            typer.echo(f"agent {name}: {len(recipients)} recipients; Ctrl-C stops it", err=True)
-            ResponseAgent(outbox, recipients).run(bus, stop)
-        finally:
-            outbox.close()
+        if name == "fold":
+            _fold(settings, bus, stop)
+        else:
+            _response(settings, bus, stop)
+
+
+def _response(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.response import ResponseAgent
+    from embercast.notify.outbox import Outbox
+    from embercast.notify.recipients import load_recipients
+    from embercast.service.state import OUTBOX_FILE
+
+    if not settings.notify_recipients:
+        _fail("the response agent needs notify_recipients (a TOML file of recipients)")
+    recipients = load_recipients(settings.notify_recipients)
+    outbox = Outbox(os.path.join(settings.service_home, OUTBOX_FILE))
+    try:
+        typer.echo(f"agent response: {len(recipients)} recipients; Ctrl-C stops it", err=True)
+        ResponseAgent(outbox, recipients).run(bus, stop)
+    finally:
+        outbox.close()
+
+
+def _fold(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.service.fold_worker import FoldWorker, worker_name
+    from embercast.service.ingest import INGEST_DIR
+    from embercast.service.ingest_log import IngestLog
+    from embercast.service.live_model import ModelHolder
+    from embercast.service.state import stream_hub
+
+    if not settings.model_ref:
+        _fail("the fold agent needs model_ref (the model the service serves)")
+    models = ModelHolder(settings.model_ref)
+    log = IngestLog(os.path.join(settings.service_home, INGEST_DIR))
+    owner = worker_name()
+    worker = FoldWorker(
+        bus, stream_hub(settings, models), models, log, owner, settings.bus_partitions,
+        replay_s=settings.service_replay_s, model_poll_s=settings.service_model_poll_s,
+        lease_s=settings.bus_partition_lease_s, visibility_s=2 * settings.bus_partition_lease_s,
+    )  # fmt: skip
+    try:
+        typer.echo(f"agent fold {owner}: {settings.bus_partitions} partitions; Ctrl-C stops it",
+                   err=True)  # fmt: skip
+        worker.run(stop)
+    finally:
+        log.close()
+        typer.echo(f"agent fold {owner}: {dict(worker.counts)}", err=True)

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from embercast.alarm.decision import AlarmParams
 from embercast.service.alarm_events import stored_p
 from embercast.service.alarms import Alarm, AlarmStore, Cause
-from embercast.service.device_records import NotFound
 from embercast.service.device_stream import Prediction
 from embercast.service.devices import DeviceStore
 from embercast.service.hub import Sink
@@ -167,12 +166,6 @@ def service_recorder(
     """The recorder of one service: zones from ``devices``, the operating point of the model
     ``models`` serves, and ``embercast_alarms_raised`` counted by zone."""
 
-    def zone_of(device_id: str) -> str | None:
-        try:
-            return devices.get(device_id).zone
-        except NotFound:
-            return None
-
     def params() -> AlarmParams | None:
         model = models.current
         return None if model is None else model.params
@@ -180,4 +173,4 @@ def service_recorder(
     def raised(alarm: Alarm) -> None:
         metrics.alarms_raised.labels(alarm.zone or "").inc()
 
-    return AlarmRecorder(store, zone_of, params, raised)
+    return AlarmRecorder(store, devices.zone_of, params, raised)

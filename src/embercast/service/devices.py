@@ -107,6 +107,11 @@ class DeviceStore(Twins, Commands):
             raise NotFound(f"no device {device_id!r} is registered")
         return Device(*rows[0])
 
+    def zone_of(self, device_id: str) -> str | None:
+        """The zone of ``device_id`` (None when it was never registered)."""
+        rows = self.db.query("SELECT zone FROM devices WHERE device_id = ?", (device_id,))
+        return str(rows[0][0]) if rows else None
+
     def list(self, zone: str | None = None, include_revoked: bool = False) -> builtins.list[Device]:
         """The devices (of ``zone`` if given; revoked ones only with ``include_revoked``), by id."""
         rows = self.db.query(

@@ -77,6 +77,8 @@ class _Device:
     history: deque[Prediction] = field(default_factory=lambda: deque(maxlen=HISTORY))
     last_reading: Message | None = None
     last_frame: Message | None = None
+    mirrored: Prediction | None = None
+    """The last prediction a fold worker made (:meth:`StreamHub.mirror`)."""
 
 
 class StreamHub:
@@ -264,6 +266,60 @@ class StreamHub:
                 self.sink(row.device_id, found)
         return out
 
+    # ------------------------------------------------------------------ fold workers
+    def folded_until(self, device_id: str) -> float:
+        """Time of the device's last reading folded [s] (-inf when none): a reading at or
+        before it has its prediction, or was rejected."""
+        with self._lock:
+            dev = self._devices.get(device_id)
+            return float("-inf") if dev is None else dev.folded_t
+
+    def prediction_at(self, device_id: str, t_s: float) -> Prediction | None:
+        """The device's prediction of its reading at ``t_s`` [s], while it is in the history."""
+        with self._lock:
+            dev = self._devices.get(device_id)
+            for p in reversed(dev.history if dev is not None else ()):
+                if abs(p.t_s - t_s) <= _EPS:
+                    return p
+                if p.t_s < t_s:
+                    break
+            return None
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        """Drop the streams of ``device_ids`` (another worker folds them now)."""
+        with self._lock:
+            for d in device_ids:
+                self._devices.pop(d, None)
+                self._waiting.discard(d)
+
+    def note(self, messages: Iterable[Message]) -> None:
+        """Keep each device's last reading and frame without folding them (the service, when
+        fold workers fold its devices)."""
+        with self._lock:
+            for m in messages:
+                dev = self._device(m.device_id)
+                if dev is None:
+                    continue
+                if m.kind == "scd41":
+                    dev.last_reading = m
+                elif m.kind == "thermal":
+                    dev.last_frame = m
+
+    def mirror(self, device_id: str, prediction: Prediction) -> bool:
+        """Take a prediction a fold worker made (its risk message) as this hub's own: kept in
+        the history and passed to the sink; False for one already there or older (a
+        redelivery), or before a model is served."""
+        with self._lock:
+            dev = self._device(device_id)
+            if dev is None or (dev.history and prediction.t_s <= dev.history[-1].t_s + _EPS):
+                return False
+            dev.history.append(prediction)
+            dev.mirrored = prediction
+            self.folded += 1
+        if self.sink is not None:
+            self.sink(device_id, prediction)
+        return True
+
     # ------------------------------------------------------------------ state
     def use(self, model: LiveModel) -> None:
         """Score with ``model`` from now on: each stream keeps its state when the feature set is
@@ -285,7 +341,7 @@ class StreamHub:
     def latest(self, device_id: str) -> Prediction | None:
         with self._lock:
             dev = self._devices.get(device_id)
-            return None if dev is None else dev.stream.get()
+            return None if dev is None else dev.stream.get() or dev.mirrored
 
     def history(self, device_id: str) -> list[Prediction]:
         with self._lock:

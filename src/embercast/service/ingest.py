@@ -11,6 +11,14 @@ duplicate or dead-lettered.
 At start-up :meth:`Ingest.start` rebuilds each device's stream from the log (the last
 ``replay_s`` of it), so a restart neither forgets a fire that was burning nor learns it as
 background.
+
+With ``publish`` (fold workers fold the devices: :mod:`embercast.service.fold_worker`) the
+processor thread hands what was stored to ``publish`` (the ``readings`` topic) instead of
+folding it, and a payload is acknowledged only once its messages are published as well as
+stored. At start-up the log's messages are then only admitted (so a device's resends are
+known), and those received in the last ``REPUBLISH_S`` before the stop are published again (a
+stop between storing and publishing leaves them unacknowledged; their ids make a second
+publication one message).
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason)",
 )
 
+REPUBLISH_S = 60.0
+"""At start-up with fold workers, the messages received this long before the last one are
+published again [s]."""
+
 Known = Callable[[str], str | None]
 """Why a device may not send (``unknown_device``, ``revoked_device``), or None."""
 
@@ -78,6 +90,7 @@ class Ingest:
         known: Known | None = None,
         counted: Callable[[str, str, int], None] | None = None,
         submitted: Callable[[str], None] | None = None,
+        publish: Callable[[list[Message]], object] | None = None,
     ) -> None:
         self.db = db
         db.ensure(SCHEMA)
@@ -89,7 +102,8 @@ class Ingest:
         """Messages by outcome: ``stored``, ``duplicate``, ``dead_letter``."""
         self._counted = counted
         self._submitted = submitted
-        self._queue: queue.Queue[list[Message] | None] = queue.Queue()
+        self.publish = publish
+        self._queue: queue.Queue[tuple[list[Message], Submitted | None] | None] = queue.Queue()
         self._backlog = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -99,13 +113,21 @@ class Ingest:
         """Rebuild the streams from the log, then start folding; the messages replayed."""
         sink, self.hub.sink = self.hub.sink, None  # history, not news
         replayed = 0
+        recent: list[Message] = []
         try:
             for message in self.log.replay(self.replay_s):
                 self.hub.admit(message)
-                self.hub.add([message], force=True)
                 replayed += 1
+                if self.publish is None:
+                    self.hub.add([message], force=True)
+                else:
+                    self.hub.note([message])
+                    recent.append(message)
         finally:
             self.hub.sink = sink
+        if recent and self.publish is not None:
+            newest = max(m.received_s for m in recent)
+            self.publish([m for m in recent if m.received_s >= newest - REPUBLISH_S])
         logger.info("rebuilt %d device streams from %d stored messages", len(self.hub.devices()),
                     replayed)  # fmt: skip
         self._thread = threading.Thread(target=self._process, name="ingest-fold", daemon=True)
@@ -127,25 +149,51 @@ class Ingest:
         stopping = False
         while not stopping:
             batch: list[Message] = []
+            waiting: list[tuple[list[Message], Submitted]] = []
             try:
                 first = self._queue.get(timeout=0.1)
                 while True:
                     if first is None:
                         stopping = True
                         break
-                    batch += first
+                    batch += first[0]
+                    if first[1] is not None:
+                        waiting.append((first[0], first[1]))
                     first = self._queue.get_nowait()
             except queue.Empty:
                 pass
             try:
-                if batch:
-                    self.hub.add(batch)
-                self.hub.tick()
+                if self.publish is not None:
+                    self._hand_over(batch, waiting)
+                else:
+                    if batch:
+                        self.hub.add(batch)
+                    self.hub.tick()
             except Exception:  # a defect must not stop ingest: the messages are stored
                 logger.exception("folding %d messages failed", len(batch))
             finally:
                 with self._lock:
                     self._backlog -= len(batch)
+
+    def _hand_over(
+        self, batch: list[Message], waiting: list[tuple[list[Message], Submitted]]
+    ) -> None:
+        """Publish what was stored to the fold workers, then let its payloads be acknowledged
+        (or, when the bus refuses it, refuse them: the device sends them again)."""
+        if not batch:
+            return
+        assert self.publish is not None
+        try:
+            self.publish(batch)
+        except Exception as exc:
+            logger.error("cannot hand %d stored messages to the fold workers: %s", len(batch), exc)
+            for messages, result in waiting:
+                self.hub.unreserve(messages)
+                result.stored.set_exception(exc)
+            return
+        self.hub.note(batch)
+        for _, result in waiting:
+            result.stored.set_result(None)
 
     def backlog(self) -> int:
         """Messages stored and not folded yet."""
@@ -224,7 +272,10 @@ class Ingest:
                 if fresh:
                     with self._lock:
                         self._backlog += len(fresh)
-                    self._queue.put(fresh)
+                    if self.publish is not None:  # acknowledged once published too
+                        self._queue.put((fresh, result))
+                        return
+                    self._queue.put((fresh, None))
             else:  # not stored, not acknowledged: taken again when the device resends them
                 self.hub.unreserve(fresh)
                 result.stored.set_exception(future.exception())

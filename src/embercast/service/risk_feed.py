@@ -2,31 +2,47 @@
 by device, id = device and time, so a repeat is one message) for the zone agent.
 
 :meth:`RiskFeed.update` is the hub's sink (it only appends to a buffer); :meth:`RiskFeed.run`,
-an agent loop, publishes what gathered every ``period_s`` in one batch. A device's zone is
-looked up once (a device never changes zone).
+an agent loop, publishes what gathered every ``period_s`` in one batch (a fold worker calls
+:meth:`RiskFeed.flush` itself, before it acknowledges the readings). A device's zone is looked
+up once (a device never changes zone). :func:`prediction_of` reads a risk message back as the
+prediction it was made from (the service's view of what fold workers predict).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from embercast.agents.zones import RISK_TOPIC, risk_message
 from embercast.bus.base import Bus
-from embercast.service.device_records import NotFound
 from embercast.service.device_stream import Prediction
-from embercast.service.devices import DeviceStore
 
 logger = logging.getLogger(__name__)
 
 
-class RiskFeed:
-    """Publishes the predictions of devices in ``devices`` on ``bus``."""
+def prediction_of(risk: dict[str, Any]) -> Prediction:
+    """The prediction a ``risk`` message was made from (:func:`risk_message`)."""
+    p = risk.get("p_fire")
+    return Prediction(
+        float(risk["t_s"]), math.nan if p is None else float(p), str(risk.get("risk")),
+        bool(risk.get("alarm")), bool(risk.get("onset")), risk.get("heat_kind"),
+        bool(risk.get("sensor_fault")), str(risk.get("thermal_status", "ok")),
+        tuple(math.nan if v is None else float(v) for v in risk.get("x") or ()),
+        tuple(str(t) for t in risk.get("troubles") or ()),
+    )  # fmt: skip
 
-    def __init__(self, bus: Bus, devices: DeviceStore, period_s: float = 0.05) -> None:
+
+class RiskFeed:
+    """Publishes predictions on ``bus``, each with its device's zone (``zone_of``)."""
+
+    def __init__(
+        self, bus: Bus, zone_of: Callable[[str], str | None], period_s: float = 0.05
+    ) -> None:
         self.bus = bus
-        self.devices = devices
+        self.zone_of = zone_of
         self.period_s = period_s
         self._zones: dict[str, str | None] = {}
         self._buffer: list[tuple[dict[str, Any], str, str]] = []
@@ -34,10 +50,7 @@ class RiskFeed:
 
     def _zone(self, device_id: str) -> str | None:
         if device_id not in self._zones:
-            try:
-                self._zones[device_id] = self.devices.get(device_id).zone
-            except NotFound:
-                self._zones[device_id] = None
+            self._zones[device_id] = self.zone_of(device_id)
         return self._zones[device_id]
 
     def update(self, device_id: str, prediction: Prediction) -> None:
@@ -66,3 +79,27 @@ class RiskFeed:
         while not stop.wait(self.period_s):
             self.flush()
         self.flush()
+
+
+class RiskView:
+    """The service's view of what fold workers predict: every ``risk`` message, read as group
+    ``service``, is mirrored into the service's hub (:meth:`StreamHub.mirror`), whose sink
+    keeps the alarms and the dashboard in step as when the service folds itself."""
+
+    GROUP = "service"
+
+    def __init__(self, bus: Bus, mirror: Callable[[str, Prediction], bool]) -> None:
+        self.bus = bus
+        self.mirror = mirror
+
+    def run(self, stop: threading.Event, idle_s: float = 0.05) -> None:
+        """Mirror risk messages until ``stop`` is set."""
+        while not stop.is_set():
+            taken = self.bus.receive(RISK_TOPIC, self.GROUP, "service", limit=1024,
+                                     visibility_s=60.0)  # fmt: skip
+            for delivery in taken:
+                risk = delivery.message.payload
+                self.mirror(str(risk["device_id"]), prediction_of(risk))
+            self.bus.ack_many(taken)
+            if not taken:
+                stop.wait(idle_s)

@@ -29,16 +29,18 @@ from embercast.service.alarms import AlarmStore
 from embercast.service.commands import Command
 from embercast.service.db import DB_FILE, ServiceDB
 from embercast.service.devices import DeviceStore
+from embercast.service.fold_topic import publish_stored
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.jobs import Jobs
 from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
 from embercast.service.live_model import LiveModel, ModelHolder, load_live_model
+from embercast.service.messages import Message
 from embercast.service.metrics import ServiceMetrics
 from embercast.service.misuse import MisuseWatch
 from embercast.service.mqtt import MqttIngest
-from embercast.service.risk_feed import RiskFeed
+from embercast.service.risk_feed import RiskFeed, RiskView
 from embercast.service.self_check import SelfCheck
 from embercast.service.sessions import SessionStore
 from embercast.service.zone_topics import ZonePublisher
@@ -51,6 +53,18 @@ SHADOW_FILE = "shadow.json"
 """Shadow scoring's tallies, in the service's home."""
 EPISODES_DIR = "episodes"
 """The labelled episodes of operators' verdicts, in the service's home (``learning_episodes``)."""
+
+
+def stream_hub(settings: Settings, models: ModelHolder) -> StreamHub:
+    """The devices' streams as ``settings`` set them, scored by the model ``models`` serves
+    (the service's, or a fold worker's)."""
+    quality = QualityParams(
+        ffc_window_s=settings.monitoring_ffc_window_s,
+        dead_pixels=settings.monitoring_dead_pixels,
+        clock_skew_s=settings.monitoring_clock_skew_s,
+    )
+    return StreamHub(lambda: models.current, settings.service_reading_wait_s,
+                     threads=settings.service_fold_threads, quality=quality)  # fmt: skip
 
 
 def episodes_location(settings: Settings) -> str:
@@ -108,25 +122,25 @@ class ServiceState:
         models = ModelHolder(settings.model_ref)
         devices = DeviceStore(db)
         metrics = ServiceMetrics()
-        quality = QualityParams(
-            ffc_window_s=settings.monitoring_ffc_window_s,
-            dead_pixels=settings.monitoring_dead_pixels,
-            clock_skew_s=settings.monitoring_clock_skew_s,
-        )
-        hub = StreamHub(lambda: models.current, settings.service_reading_wait_s,
-                        threads=settings.service_fold_threads, quality=quality)  # fmt: skip
+        hub = stream_hub(settings, models)
+        bus = bus_from_settings(settings)
+        publish = None
+        if not settings.service_fold_in_service:  # fold workers fold the devices
+
+            def publish(messages: list[Message]) -> int:
+                return publish_stored(bus, messages, devices.zone_of, settings.bus_partitions)
+
         misuse = MisuseWatch(auth_failures=settings.monitoring_auth_failures,
                              burst_messages=settings.monitoring_burst_messages)  # fmt: skip
         ingest = Ingest(
             os.path.join(settings.service_home, INGEST_DIR), db, hub,
             flush_s=settings.service_flush_s, replay_s=settings.service_replay_s,
             known=devices.refusal, counted=metrics.count_ingest, submitted=misuse.message,
+            publish=publish,
         )  # fmt: skip
         alarms = AlarmStore(db)
         recorder = service_recorder(alarms, devices, models, metrics)
-        bus = bus_from_settings(settings)
-        risk = RiskFeed(bus, devices)
-        hub.sink = chained(hub.sink, recorder.update, risk.update)
+        risk = RiskFeed(bus, devices.zone_of)
 
         def operating_point() -> AlarmParams | None:
             model = models.current
@@ -149,8 +163,14 @@ class ServiceState:
         )  # fmt: skip
         drift = DriftWatch(lambda: None if models.current is None else models.current.features,
                            counted=metrics.count_drift)  # fmt: skip
-        loops: dict[str, Loop] = {
-            "risk-feed": risk.run,
+        loops: dict[str, Loop] = {}
+        if settings.service_fold_in_service:
+            hub.sink = chained(hub.sink, recorder.update, risk.update)
+            loops["risk-feed"] = risk.run
+        else:  # the fold workers' predictions, as the service's own
+            hub.sink = chained(hub.sink, recorder.update)
+            loops["risk-view"] = RiskView(bus, hub.mirror).run
+        loops |= {
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
             "learning": lambda stop: learning.run(bus, stop),
