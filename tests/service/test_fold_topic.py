@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from test_ingest import _rows_seen, device_stream, frame_payload, reading_payload
 
 from helpers import OfflineFeatures
-from test_ingest import _rows_seen, device_stream, frame_payload, reading_payload
 
 
 def test_stored_messages_travel_the_bus_unchanged(tmp_path: Path) -> None:
@@ -106,8 +106,8 @@ def test_a_fold_worker_folds_what_the_service_stored_as_the_service_would(
     worker = FoldWorker(bus, stream_hub(settings, models), models, log, "w1",
                         settings.bus_partitions, idle_s=0.01)  # fmt: skip
     stop = threading.Event()
-    threads = [threading.Thread(target=worker.run, args=(stop,)),
-               threading.Thread(target=RiskView(bus, bus_state.hub.mirror).run, args=(stop,))]  # fmt: skip
+    view = RiskView(bus, bus_state.hub.mirror)
+    threads = [threading.Thread(target=loop, args=(stop,)) for loop in (worker.run, view.run)]
     for t in threads:
         t.start()  # the worker takes the partitions, nothing to rebuild yet
     events = [("thermal", f.t_s, frame_payload(f)) for f in frames.itertuples()]
