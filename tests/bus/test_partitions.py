@@ -125,3 +125,18 @@ def test_two_worker_processes_one_killed_nothing_lost_one_worker_per_device_at_a
         spans.sort()
         for (_, e0, w0), (s1, _, w1) in zip(spans, spans[1:], strict=False):
             assert w0 == w1 or s1 >= e0, f"{device} handled by {w0} and {w1} at once"
+
+
+def test_a_heartbeat_keeps_the_partitions_through_a_batch_longer_than_a_lease(url: str) -> None:
+    from embercast.bus.partitions import Heartbeat
+
+    with open_bus(url) as bus:
+        a = PartitionOwner(bus, "readings", "fold", "a", 4, lease_s=0.3)
+        b = PartitionOwner(bus, "readings", "fold", "b", 4, lease_s=0.3)
+        assert a.update() == set(range(4))
+        with Heartbeat(a):
+            time.sleep(1.0)  # a long batch: three leases long
+            assert b.update() == set()  # a's leases were renewed meanwhile
+        assert a.get() == set(range(4))
+        time.sleep(0.4)  # no heartbeat, no renewal: a's leases and membership run out
+        assert b.update() == set(range(4))

@@ -9,7 +9,8 @@ renewing: once its leases run out (``lease_s``) the others take its partitions, 
 it had received but not acknowledged come back to them after their visibility timeout. A worker
 gives a partition back only between batches, after acknowledging what it handled, so a device's
 messages are never handled by two workers at once while leases are renewed in time (a worker
-must not spend longer than ``lease_s`` on one batch).
+must not spend longer than ``lease_s`` on one batch, or must renew on a :class:`Heartbeat`
+thread meanwhile).
 """
 
 from __future__ import annotations
@@ -63,20 +64,32 @@ class PartitionOwner:
         self._members = f"member.{topic}.{group}."
         self._leases = f"partition.{topic}.{group}."
         self._held: set[int] = set()
+        self._lock = threading.RLock()
 
     def _name(self, partition: int) -> str:
         return f"{self._leases}{partition}"
 
+    def renew(self) -> set[int]:
+        """Renew membership and the leases held (from a heartbeat thread, while a long batch
+        runs: see :class:`Heartbeat`); the partitions still held."""
+        with self._lock:
+            self.bus.hold(self._members + self.owner, self.owner, self.lease_s)
+            for p in sorted(self._held):
+                if not self.bus.hold(self._name(p), self.owner, self.lease_s):
+                    logger.warning("%s lost partition %d (its lease ran out)", self.owner, p)
+                    self._held.discard(p)
+            return set(self._held)
+
     def update(self) -> set[int]:
         """Renew membership and leases, take free partitions up to the fair share, give back
         those above it; the partitions held now."""
-        self.bus.hold(self._members + self.owner, self.owner, self.lease_s)
+        with self._lock:
+            return self._update()
+
+    def _update(self) -> set[int]:
+        self.renew()
         members = max(1, len(self.bus.holders(self._members)))
         share = math.ceil(self.partitions / members)
-        for p in sorted(self._held):
-            if not self.bus.hold(self._name(p), self.owner, self.lease_s):
-                logger.warning("%s lost partition %d (its lease ran out)", self.owner, p)
-                self._held.discard(p)
         for p in sorted(self._held, reverse=True)[: max(0, len(self._held) - share)]:
             self.bus.release(self._name(p), self.owner)
             self._held.discard(p)
@@ -92,16 +105,46 @@ class PartitionOwner:
         return set(self._held)
 
     def get(self) -> set[int]:
-        """The partitions held since the last :meth:`update`."""
-        return set(self._held)
+        """The partitions held since the last :meth:`update` (or :meth:`renew`)."""
+        with self._lock:
+            return set(self._held)
 
     def close(self) -> None:
         """Give every partition and the membership back (a clean stop: others take over at
         once instead of after ``lease_s``)."""
-        for p in sorted(self._held):
-            self.bus.release(self._name(p), self.owner)
-        self._held.clear()
-        self.bus.release(self._members + self.owner, self.owner)
+        with self._lock:
+            for p in sorted(self._held):
+                self.bus.release(self._name(p), self.owner)
+            self._held.clear()
+            self.bus.release(self._members + self.owner, self.owner)
+
+
+class Heartbeat:
+    """Renews ``share``'s membership and leases every third of its ``lease_s`` on a thread of
+    its own, so that a batch (or rebuilding the streams of partitions taken over) may take
+    longer than a lease; a process that dies stops renewing with it. Use as a context
+    manager."""
+
+    def __init__(self, share: PartitionOwner) -> None:
+        self.share = share
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="partition-heartbeat",
+                                        daemon=True)  # fmt: skip
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.share.lease_s / 3):
+            try:
+                self.share.renew()
+            except Exception:  # the bus is away: the next beat tries again
+                logger.exception("%s could not renew its partitions", self.share.owner)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run_partitioned(

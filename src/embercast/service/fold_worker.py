@@ -11,9 +11,12 @@ Nothing is lost when a worker dies. A reading is acknowledged only once its pred
 published (after it is folded, which may wait for its frame), frames and edge rows once they are
 in the stream. A worker that gains a partition first rebuilds its devices' streams from the
 ingest log (the last ``replay_s``; the log must be on a file system the workers share), as the
-service does at start-up; a reading the dead worker had not acknowledged is then delivered
-again, found folded by the replay, and its prediction published again (the risk message's id
-is the device and time, so the zone agent sees it once).
+service does at start-up. When messages of such a partition are still leased to another worker
+(it died holding them, or gave the partition up with readings waiting for their frames), the
+worker reads it only once those leases ran out (``visibility_s``), so that they come back
+first: each is found folded by the replay and its prediction published again, in time order
+before any newer one (the risk message's id is the device and time, so the zone agent sees
+it once).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import time
 from collections import Counter
 
 from embercast.bus.base import Bus, Delivery
-from embercast.bus.partitions import PartitionOwner, partition_of, partition_topic
+from embercast.bus.partitions import Heartbeat, PartitionOwner, partition_of, partition_topic
 from embercast.errors import InputError
 from embercast.service.fold_topic import READINGS_TOPIC, message_of
 from embercast.service.hub import StreamHub
@@ -71,6 +74,9 @@ class FoldWorker:
         self._pending: list[tuple[Delivery, Message]] = []
         """Readings taken and not yet folded: acknowledged once their prediction is out."""
         self.held: set[int] = set()
+        self._resume: dict[int, float] = {}
+        """Partitions taken over while their messages were leased to another worker, and when
+        to read them (once those leases ran out, so those messages come first)."""
         self.counts: Counter[str] = Counter()
         """Messages ``folded``, ``duplicate`` (of which ``republished``), ``late``,
         ``unreadable``, and devices ``replayed``."""
@@ -83,6 +89,8 @@ class FoldWorker:
         """Drop the devices of partitions lost, rebuild those of partitions gained."""
         lost, gained = self.held - now_held, now_held - self.held
         self.held = set(now_held)
+        for p in lost:
+            self._resume.pop(p, None)
         if lost:
             self.hub.forget(d for d in self.hub.devices() if self._mine(d, lost))
             self._pending = [(d, m) for d, m in self._pending
@@ -90,6 +98,10 @@ class FoldWorker:
             logger.info("%s gave partitions %s up", self.owner, sorted(lost))
         if gained:
             self._replay(gained)
+            leased = {s.topic for s in self.bus.stats() if s.group == GROUP and s.leased}
+            for p in gained:  # another worker's messages in flight: theirs come back first
+                if partition_topic(READINGS_TOPIC, p) in leased:
+                    self._resume[p] = time.monotonic() + self.visibility_s
 
     def _replay(self, gained: set[int]) -> None:
         sink, self.hub.sink = self.hub.sink, None  # history, not news
@@ -162,37 +174,46 @@ class FoldWorker:
         return self.models.current is not None
 
     def run(self, stop: threading.Event) -> None:
-        """Fold the partitions held until ``stop`` is set; then fold what waits, publish and
-        acknowledge it, and give the partitions back."""
+        """Once there is a model to fold with, fold the partitions held until ``stop`` is set;
+        then fold what waits, publish and acknowledge it, and give the partitions back."""
+        while not self._follow_model():  # no model yet: no partitions taken either
+            if stop.wait(min(self.model_poll_s, 1.0)):
+                return
         share = PartitionOwner(self.bus, READINGS_TOPIC, GROUP, self.owner, self.partitions,
                                self.lease_s)  # fmt: skip
-        polled = float("-inf")
         try:
-            while not stop.is_set():
-                if time.monotonic() - polled >= self.model_poll_s:
-                    polled = time.monotonic()
-                    if not self._follow_model():  # nothing to fold with yet: nothing taken
-                        stop.wait(min(self.model_poll_s, 1.0))
-                        polled = float("-inf")
-                        continue
-                self.rebalance(share.update())
-                busy = False
-                for p in sorted(self.held):
-                    taken = self.bus.receive(
-                        partition_topic(READINGS_TOPIC, p), GROUP, self.owner,
-                        limit=self.batch, visibility_s=self.visibility_s,
-                    )  # fmt: skip
-                    if taken:
-                        busy = True
-                        self.handle(taken)
-                self.hub.tick()
-                self.settle()
-                if not busy:
-                    stop.wait(self.idle_s)
+            with Heartbeat(share):
+                try:
+                    self._loop(share, stop)
+                finally:
+                    self.hub.flush()
+                    self.settle()
         finally:
-            self.hub.flush()
-            self.settle()
             share.close()
+
+    def _loop(self, share: PartitionOwner, stop: threading.Event) -> None:
+        polled = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() - polled >= self.model_poll_s:
+                polled = time.monotonic()
+                self._follow_model()
+            self.rebalance(share.update())
+            busy = False
+            for p in sorted(self.held):
+                if self._resume.get(p, 0.0) > time.monotonic():
+                    continue
+                self._resume.pop(p, None)
+                taken = self.bus.receive(
+                    partition_topic(READINGS_TOPIC, p), GROUP, self.owner,
+                    limit=self.batch, visibility_s=self.visibility_s,
+                )  # fmt: skip
+                if taken:
+                    busy = True
+                    self.handle(taken)
+            self.hub.tick()
+            self.settle()
+            if not busy:
+                stop.wait(self.idle_s)
 
 
 def worker_name(prefix: str = "fold") -> str:
