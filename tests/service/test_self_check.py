@@ -80,3 +80,35 @@ def test_conditions_are_raised_once_cleared_and_notified(tmp_path: Path) -> None
         ])  # fmt: skip
     finally:
         receiver.stop()
+
+
+def test_without_fold_workers_or_with_their_backlog_the_service_is_in_trouble(
+    tmp_path: Path,
+) -> None:
+    from functools import partial
+
+    from embercast.bus.partitions import PartitionOwner, partition_topic, publish_keyed
+    from embercast.service.state import fold_workers
+
+    bus = open_bus(str(tmp_path / "bus.sqlite"))
+    fold = partial(fold_workers, bus)
+    check = SelfCheck(bus, connected=None, model_loaded=lambda: True, waiting=lambda: 0,
+                      home=str(tmp_path), fold=fold, lag_messages=5)  # fmt: skip
+    raised = check.check(1000.0)
+    assert [(e["kind"], e["detail"]["condition"]) for e in raised] == [
+        ("system_trouble", "fold_workers_down")
+    ]
+    worker = PartitionOwner(bus, "readings", "fold", "w1", 2, lease_s=60)
+    assert worker.update() == {0, 1}
+    for p in (0, 1):  # the worker reads its partitions: nothing waits yet
+        assert bus.receive(partition_topic("readings", p), "fold", "w1") == []
+    cleared = check.check(1005.0)
+    assert [(e["kind"], e["detail"]["condition"]) for e in cleared] == [
+        ("system_trouble_cleared", "fold_workers_down")
+    ]
+    for n in range(8):
+        publish_keyed(bus, "readings", {"n": n}, f"dev-{n}", 2)
+    lagging = {e["detail"]["condition"]: e["detail"]["seen"] for e in check.check(1010.0)}
+    assert lagging == {"ingest_lagging": "8 stored messages wait to be folded"}
+    worker.close()
+    bus.close()

@@ -48,6 +48,12 @@ def publish_keyed(
     return bus.publish(topic_of, payload, key=key, message_id=message_id)
 
 
+def members_prefix(topic: str, group: str) -> str:
+    """The prefix of the membership leases of ``group``'s workers on ``topic``: their names
+    follow it (``bus.holders(members_prefix(...))`` lists the live workers)."""
+    return f"member.{topic}.{group}."
+
+
 class PartitionOwner:
     """Worker ``owner``'s share of the ``partitions`` of ``topic`` for ``group``: call
     :meth:`update` between batches; :meth:`get` says which partitions it holds."""
@@ -61,7 +67,7 @@ class PartitionOwner:
         if partitions < 1 or lease_s <= 0:
             raise InputError("partitions must be at least 1 and lease_s positive")
         self.bus, self.owner, self.partitions, self.lease_s = bus, owner, partitions, lease_s
-        self._members = f"member.{topic}.{group}."
+        self._members = members_prefix(topic, group)
         self._leases = f"partition.{topic}.{group}."
         self._held: set[int] = set()
         self._lock = threading.RLock()

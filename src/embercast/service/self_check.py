@@ -5,8 +5,10 @@ Conditions (checked every ``period_s``): ``broker_disconnected`` (a broker is co
 service is not connected to it), ``model_not_loaded``, ``ingest_lagging`` (more than
 ``lag_messages`` stored messages waiting to be folded), ``disk_nearly_full`` (less than
 ``min_free_fraction`` of the service home's disk free), ``agent_down:NAME`` (an agent's loop is
-not running). Each change is a zone event of the zone ``system`` (kind ``system_trouble`` or
-``system_trouble_cleared``, the condition and what was seen in its detail) published on the
+not running), and, when fold workers fold the devices, ``fold_workers_down`` (none is running)
+and ``ingest_lagging`` counting the messages waiting for them too. Each change is a zone event
+of the zone ``system`` (kind ``system_trouble`` or ``system_trouble_cleared``, the condition
+and what was seen in its detail) published on the
 ``alarms`` topic, so the response agent notifies it like any trouble; ``/metrics`` shows each
 condition (``embercast_trouble``) and ``/readyz`` lists those that hold. The misuse conditions
 of :mod:`embercast.service.misuse` (``security:...``) are checked the same way and published as
@@ -50,6 +52,7 @@ class SelfCheck:
         home: str,
         agents: Coordinator | None = None,
         misuse: Callable[[], dict[str, str]] | None = None,
+        fold: Callable[[], tuple[int, int]] | None = None,
         set_gauge: Callable[[str, bool], None] = lambda _c, _v: None,
         set_agent: Callable[[str, bool, int], None] = lambda _n, _r, _k: None,
         lag_messages: int = 10_000,
@@ -63,6 +66,8 @@ class SelfCheck:
         self.home = home
         self.agents = agents
         self.misuse = misuse
+        self.fold = fold
+        """With fold workers: (workers running, messages waiting for them)."""
         self.set_gauge = set_gauge
         self.set_agent = set_agent
         self.lag_messages = lag_messages
@@ -80,6 +85,11 @@ class SelfCheck:
         if not self.model_loaded():
             found["model_not_loaded"] = "no model is served"
         waiting = self.waiting()
+        if self.fold is not None:
+            workers, queued = self.fold()
+            waiting += queued
+            if workers == 0:
+                found["fold_workers_down"] = "no `embercast agent fold` worker is running"
         if waiting > self.lag_messages:
             found["ingest_lagging"] = f"{waiting} stored messages wait to be folded"
         try:

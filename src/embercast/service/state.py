@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from embercast.agents.coordinator import Coordinator, Loop
@@ -20,6 +21,7 @@ from embercast.alarm.device_quality import QualityParams
 from embercast.alarm.zone import ZoneParams
 from embercast.alarm.zone_config import ZoneParamsOf, load_zone_config
 from embercast.bus import Bus, bus_from_settings
+from embercast.bus.partitions import members_prefix
 from embercast.config import Settings
 from embercast.lifecycle.registry import Registry, is_ref, parse_ref
 from embercast.notify.outbox import Outbox
@@ -29,7 +31,8 @@ from embercast.service.alarms import AlarmStore
 from embercast.service.commands import Command
 from embercast.service.db import DB_FILE, ServiceDB
 from embercast.service.devices import DeviceStore
-from embercast.service.fold_topic import publish_stored
+from embercast.service.fold_topic import READINGS_TOPIC, publish_stored
+from embercast.service.fold_worker import GROUP as FOLD_GROUP
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.jobs import Jobs
@@ -65,6 +68,13 @@ def stream_hub(settings: Settings, models: ModelHolder) -> StreamHub:
     )
     return StreamHub(lambda: models.current, settings.service_reading_wait_s,
                      threads=settings.service_fold_threads, quality=quality)  # fmt: skip
+
+
+def fold_workers(bus: Bus) -> tuple[int, int]:
+    """The fold workers running on ``bus`` and the messages waiting for them."""
+    workers = bus.holders(members_prefix(READINGS_TOPIC, FOLD_GROUP))
+    waiting = sum(s.waiting for s in bus.stats() if s.group == FOLD_GROUP)
+    return len(workers), waiting
 
 
 def episodes_location(settings: Settings) -> str:
@@ -210,6 +220,7 @@ class ServiceState:
             model_loaded=lambda: models.current is not None, waiting=ingest.backlog,
             home=settings.service_home, agents=coordinator, set_gauge=metrics.set_trouble,
             set_agent=metrics.set_agent, misuse=misuse.conditions,
+            fold=None if settings.service_fold_in_service else partial(fold_workers, bus),
         )  # fmt: skip
         coordinator.add("self-check", check.run)
         return cls(
