@@ -14,6 +14,7 @@ same in the file and after ``EMBERCAST_``), grouped by concern into the sections
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from functools import lru_cache
@@ -271,6 +272,14 @@ class Settings(BaseSettings):
         "then only ingests and serves; the workers read its ingest log, so they share its "
         "file system).",
     )
+    service_fold_workers: int = Field(
+        json_schema_extra=_in("service"),
+        default=0,
+        ge=0,
+        le=64,
+        description="With service_fold_in_service = false: `embercast agent fold` processes "
+        "embercast serve starts and restarts itself (0: none; run them elsewhere).",
+    )
     service_reading_wait_s: float = Field(
         json_schema_extra=_in("service"),
         default=2.0,
@@ -503,6 +512,23 @@ def get_settings() -> Settings:
     if path is not None:
         _check_file(path)
     return Settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the environment variables that give them to a child process (every
+    setting set, lists and tables as JSON, and no TOML file: ``EMBERCAST_CONFIG`` empty)."""
+    env = {"EMBERCAST_CONFIG": ""}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (list, dict, tuple)):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        env[f"EMBERCAST_{name.upper()}"] = text
+    return env
 
 
 def field_section(name: str) -> str:

@@ -117,3 +117,26 @@ def test_a_missing_config_file_is_an_error_and_empty_means_none(
     monkeypatch.delenv("EMBERCAST_CONFIG")
     get_settings.cache_clear()
     assert "  workers = 3  (embercast.toml)" in runner.invoke(cli.app, ["config", "show"]).stdout
+
+
+def test_a_child_process_gets_the_same_settings_from_settings_env(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.config import settings_env
+
+    settings = get_settings().model_copy(
+        update={
+            "service_port": 9123,
+            "service_fold_in_service": False,
+            "bus_partitions": 4,
+            "model_ref": "fire@challenger",
+        }  # fmt: skip
+    )
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(f"EMBERCAST_{name.upper()}", raising=False)
+    for key, value in settings_env(settings).items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    child = get_settings()  # as `embercast agent fold` reads them, the TOML file left out
+    assert child == settings
+    assert (child.workers, child.engine, child.service_port) == (2, "dask", 9123)

@@ -175,3 +175,48 @@ def test_two_fold_processes_one_killed_one_joining_every_reading_predicted_once(
         np.testing.assert_array_equal([p.inputs for p in mine[device]],
                                       [p.inputs for p in want[device]])  # fmt: skip
     assert any(p.alarm for ps in mine.values() for p in ps)  # the fire scenario's alarm
+
+
+def test_the_service_starts_its_fold_workers_and_restarts_one_that_was_killed(
+    service_env: Path, frames_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from embercast.bus import open_bus
+    from embercast.config import get_settings
+    from embercast.service.app import create_app
+
+    for key, value in {
+        "SERVICE_FOLD_IN_SERVICE": "false", "SERVICE_FOLD_WORKERS": "1",
+        "BUS_PARTITIONS": "2", "BUS_PARTITION_LEASE_S": "1", "SERVICE_READING_WAIT_S": "0",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(f"EMBERCAST_{key}", value)
+    get_settings.cache_clear()
+    device, rows = next(iter(_devices(frames_dataset, copies=1).items()))
+    payloads = [reading_payload(r) for r in rows.itertuples()][:60]
+    app = create_app(get_settings())
+    state = app.state.service
+    state.devices.register(device, zone="hall")
+    key = state.keys.create("feeder", "admin")[1]
+    auth = {"Authorization": f"Bearer {key}"}
+    bus = open_bus(str(service_env / "bus.sqlite"))  # the service's bus: SQLite, shared
+    with TestClient(app) as client:
+        _wait(lambda: len(_members(bus)) == 1)  # the service started one worker
+        first = next(iter(_members(bus).values()))
+        system = client.get("/v1/system", headers=auth).json()
+        assert system["fold"] == {"in_service": False, "workers": [first], "waiting": 0}
+        assert {a["name"]: a["running"] for a in system["agents"]}["fold-1"] is True
+        r = client.post(f"/v1/ingest/{device}/scd41", content=b"[" + b",".join(payloads[:30])
+                        + b"]", headers=auth)  # fmt: skip
+        assert r.status_code == 202, r.text
+        _wait(lambda: state.hub.folded == 30)
+        os.kill(int(first.rsplit("-", 1)[1]), signal.SIGKILL)  # the worker dies
+        _wait(lambda: set(_members(bus).values()) - {first} != set())  # another one started
+        r = client.post(f"/v1/ingest/{device}/scd41", content=b"[" + b",".join(payloads[30:])
+                        + b"]", headers=auth)  # fmt: skip
+        assert r.status_code == 202, r.text
+        _wait(lambda: state.hub.folded == 60)
+        health = {a["name"]: a for a in client.get("/v1/system", headers=auth).json()["agents"]}
+        assert health["fold-1"]["restarts"] == 1 and health["fold-1"]["running"] is True
+    assert [p.t_s for p in state.hub.history(device)] == rows["t_s"].tolist()[:60]
+    bus.close()

@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -214,6 +216,26 @@ class FoldWorker:
             self.settle()
             if not busy:
                 stop.wait(self.idle_s)
+
+
+def run_fold_process(env: dict[str, str], stop: threading.Event, poll_s: float = 0.5) -> None:
+    """An ``embercast agent fold`` process with the settings ``env`` (see
+    :func:`~embercast.config.settings_env`) until ``stop`` is set (then stopped cleanly); a
+    RuntimeError when it ends by itself, so that the coordinator starts another."""
+    command = [sys.executable, "-m", "embercast.cli", "agent", "fold"]
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    try:
+        while not stop.wait(poll_s):
+            if process.poll() is not None:
+                raise RuntimeError(f"the fold worker {process.pid} exited ({process.returncode})")
+    finally:
+        if process.poll() is None:
+            process.terminate()  # SIGTERM: it folds what waits, acknowledges, lets go
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def worker_name(prefix: str = "fold") -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from embercast.service.state import ServiceState
+from embercast.service.state import ServiceState, fold_workers
 
 RECENT = 50
 """How many of the latest drifts and steward actions are shown."""
@@ -31,7 +31,13 @@ def learning_summary(state: ServiceState) -> dict[str, Any]:
 
 def system_summary(state: ServiceState) -> dict[str, Any]:
     """Each agent's health (running, restarts, last error), the service's trouble and misuse
-    conditions that hold now (with what was seen), and :func:`learning_summary`."""
+    conditions that hold now (with what was seen), who folds the devices (``fold``: the
+    service itself, or the fold workers running and the messages waiting for them) and
+    :func:`learning_summary`."""
     agents = [] if state.agents is None else [asdict(h) for h in state.agents.health()]
     conditions = {} if state.self_check is None else dict(state.self_check.active)
-    return {"agents": agents, "conditions": conditions, "learning": learning_summary(state)}
+    fold: dict[str, Any] = {"in_service": state.settings.service_fold_in_service}
+    if state.bus is not None and not state.settings.service_fold_in_service:
+        fold["workers"], fold["waiting"] = fold_workers(state.bus)
+    return {"agents": agents, "conditions": conditions, "fold": fold,
+            "learning": learning_summary(state)}  # fmt: skip

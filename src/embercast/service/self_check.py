@@ -21,7 +21,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from embercast.agents.coordinator import Coordinator
@@ -52,7 +52,7 @@ class SelfCheck:
         home: str,
         agents: Coordinator | None = None,
         misuse: Callable[[], dict[str, str]] | None = None,
-        fold: Callable[[], tuple[int, int]] | None = None,
+        fold: Callable[[], tuple[Sequence[str], int]] | None = None,
         set_gauge: Callable[[str, bool], None] = lambda _c, _v: None,
         set_agent: Callable[[str, bool, int], None] = lambda _n, _r, _k: None,
         lag_messages: int = 10_000,
@@ -88,7 +88,7 @@ class SelfCheck:
         if self.fold is not None:
             workers, queued = self.fold()
             waiting += queued
-            if workers == 0:
+            if not workers:
                 found["fold_workers_down"] = "no `embercast agent fold` worker is running"
         if waiting > self.lag_messages:
             found["ingest_lagging"] = f"{waiting} stored messages wait to be folded"

@@ -22,7 +22,7 @@ from embercast.alarm.zone import ZoneParams
 from embercast.alarm.zone_config import ZoneParamsOf, load_zone_config
 from embercast.bus import Bus, bus_from_settings
 from embercast.bus.partitions import members_prefix
-from embercast.config import Settings
+from embercast.config import Settings, settings_env
 from embercast.lifecycle.registry import Registry, is_ref, parse_ref
 from embercast.notify.outbox import Outbox
 from embercast.notify.recipients import load_recipients
@@ -33,6 +33,7 @@ from embercast.service.db import DB_FILE, ServiceDB
 from embercast.service.devices import DeviceStore
 from embercast.service.fold_topic import READINGS_TOPIC, publish_stored
 from embercast.service.fold_worker import GROUP as FOLD_GROUP
+from embercast.service.fold_worker import run_fold_process
 from embercast.service.hub import StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.jobs import Jobs
@@ -70,11 +71,11 @@ def stream_hub(settings: Settings, models: ModelHolder) -> StreamHub:
                      threads=settings.service_fold_threads, quality=quality)  # fmt: skip
 
 
-def fold_workers(bus: Bus) -> tuple[int, int]:
-    """The fold workers running on ``bus`` and the messages waiting for them."""
-    workers = bus.holders(members_prefix(READINGS_TOPIC, FOLD_GROUP))
+def fold_workers(bus: Bus) -> tuple[list[str], int]:
+    """The fold workers running on ``bus`` (their names) and the messages waiting for them."""
+    workers = bus.holders(members_prefix(READINGS_TOPIC, FOLD_GROUP)).values()
     waiting = sum(s.waiting for s in bus.stats() if s.group == FOLD_GROUP)
-    return len(workers), waiting
+    return sorted(workers), waiting
 
 
 def episodes_location(settings: Settings) -> str:
@@ -180,6 +181,8 @@ class ServiceState:
         else:  # the fold workers' predictions, as the service's own
             hub.sink = chained(hub.sink, recorder.update)
             loops["risk-view"] = RiskView(bus, hub.mirror).run
+            for n in range(settings.service_fold_workers):
+                loops[f"fold-{n + 1}"] = partial(run_fold_process, settings_env(settings))
         loops |= {
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
