@@ -32,6 +32,7 @@ from service_stack import (
     Child,
     Metrics,
     Service,
+    children_cpu_s,
     cpu_s,
     datasets,
     metric,
@@ -69,10 +70,13 @@ class Sizes:
     drain_s: float
     rest_s: float
     connections: tuple[int, ...]
+    fold_edge: tuple[int, ...] = ()
+    """Edge device counts run again with ``fold_workers`` fold worker processes."""
+    fold_workers: int = 1
 
 
 FULL = Sizes(raw=(100, 250, 500), edge=(1_000, 2_500, 5_000), send_s=60.0, drain_s=60.0,
-             rest_s=15.0, connections=(1, 4, 16))  # fmt: skip
+             rest_s=15.0, connections=(1, 4, 16), fold_edge=(2_500, 5_000))  # fmt: skip
 QUICK = Sizes(raw=(10,), edge=(50,), send_s=10.0, drain_s=30.0, rest_s=3.0, connections=(1, 4))
 
 
@@ -98,6 +102,8 @@ class MqttRun:
     cores: dict[str, float]
     """Mean CPU use of each process over the run [cores]."""
     lag_p99_ms: float
+    fold_workers: int = 0
+    """Fold worker processes beside the service (0: it folds every device itself)."""
     """How late the load process published, 99th percentile [ms]."""
     dropped: int
     """Device connections lost during the run."""
@@ -225,6 +231,7 @@ def mqtt_run(
         f.wait_ready(120 + len(devices) / 20)
     pids = {"mosquitto": broker.pid} | ({"service": service.pid} if service else {})
     cpu0 = {k: cpu_s(p) for k, p in pids.items()}
+    workers0 = children_cpu_s(service.pid) if service else 0.0
     start = time.time() + 0.5
     for f in fleets:
         f.start_at(start)
@@ -246,6 +253,8 @@ def mqtt_run(
         outcomes = {k: v - before[k] for k, v in _ingested(service).items()}
     end = time.time()
     cores = {k: (cpu_s(p) - cpu0[k]) / (end - start) for k, p in pids.items()}
+    if service is not None and service.fold_workers:
+        cores["fold workers"] = (children_cpu_s(service.pid) - workers0) / (end - start)
     watcher.stop()
     seen = watcher.finish(60)
     cores["load processes"] = sum(o["cpu_s"] for o in outs) / max(o["busy_s"] for o in outs)
@@ -262,6 +271,7 @@ def mqtt_run(
         outcomes=outcomes,
         skipped=int(seen.get("skipped", 0)), caught_up=caught_up, drain_s=drain_s, cores=cores,
         lag_p99_ms=1e3 * max(o["lag_p99_s"] for o in outs), dropped=len(dropped),
+        fold_workers=service.fold_workers if service else 0,
     )  # fmt: skip
 
 
@@ -412,6 +422,18 @@ def measure(
             for n in counts:
                 runs.append(mqtt_run(broker, service, pools[edge][:n], edge, at, sizes, work))
                 print(runs[-1], flush=True)
+        if sizes.fold_edge:  # the same edge devices, folded by worker processes
+            service.stop()
+            service = None
+            workers = {"EMBERCAST_SERVICE_FOLD_IN_SERVICE": "false",
+                       "EMBERCAST_SERVICE_FOLD_WORKERS": str(sizes.fold_workers)}  # fmt: skip
+            service = Service(work / "service-fold", store, broker.service_url, workers)
+            service.fold_workers = sizes.fold_workers
+            service.start()
+            service.register(zones)
+            for n in sizes.fold_edge:
+                runs.append(mqtt_run(broker, service, pools[True][:n], True, at, sizes, work))
+                print(runs[-1], flush=True)
     finally:
         if service is not None:
             service.stop()
@@ -438,6 +460,7 @@ def mqtt_table(runs: list[MqttRun]) -> list[str]:
     ]
     for r in runs:
         what = "service" if r.service else "broker + plain subscriber"
+        what += f" + {r.fold_workers} fold worker(s)" if r.fold_workers else ""
         lost = f"{r.lost:,}" if r.caught_up else f"behind after {r.drain_s:.0f} s"
         lines.append(
             f"| {what} | {r.devices:,} | {r.rate:,.0f} | {r.readings:,} | "
@@ -457,7 +480,8 @@ def mqtt_notes(runs: list[MqttRun], goal: int, kind: str) -> list[str]:
     notes = [f"- Goal of {goal:,} {kind} devices, p99 under {MQTT_P99_MS:.0f} ms, none lost: "
              f"**{said}** ({reached})."]  # fmt: skip
     base = next((r for r in runs if not r.service), None)
-    top = max((r for r in runs if r.service), key=lambda r: r.devices, default=None)
+    own = [r for r in runs if r.service and not r.fold_workers]
+    top = max(own, key=lambda r: r.devices, default=None)
     if base is not None and top is not None and top.latencies_ms:
         notes.append(
             f"- At {top.devices:,} devices, the same as the baseline's, the service's p99 is "
@@ -468,6 +492,14 @@ def mqtt_notes(runs: list[MqttRun], goal: int, kind: str) -> list[str]:
             f"the broker {top.cores.get('mosquitto', 0):.2f} "
             f"(alone: {base.cores.get('mosquitto', 0):.2f})."
         )
+    for f in (r for r in runs if r.fold_workers):
+        same = next((r for r in own if r.devices == f.devices), None)
+        if same is not None and same.latencies_ms and f.latencies_ms:
+            notes.append(
+                f"- {f.devices:,} devices with {f.fold_workers} fold worker(s): p99 "
+                f"{_ms(f.pct(99))} ms against {_ms(same.pct(99))} ms when the service folds "
+                f"itself ({same.pct(99) / f.pct(99):.2f}x); CPU {_cores(f.cores)}."
+            )
     late = max((r.lag_p99_ms for r in runs), default=0.0)
     notes.append(f"- The load processes published on time (p99 at most {late:.1f} ms late).")
     for r in runs:

@@ -77,6 +77,19 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_s(pid: int) -> float:
+    """CPU time of the living child processes of ``pid`` so far (the service's fold workers)
+    [s]."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            try:
+                total += cpu_s(int(child))
+            except OSError:  # it ended meanwhile
+                pass
+    return total
+
+
 def cli(*args: str, env: dict[str, str], timeout: float = 1800) -> str:
     """Run ``embercast ARGS`` in ``env``; its stdout (BenchError with its output on failure)."""
     done = subprocess.run([sys.executable, "-m", "embercast.cli", *args], env=env,
@@ -266,12 +279,15 @@ class Service:
     """``embercast serve`` in ``folder`` (its home; MLflow store ``store``), subscribed to
     ``mqtt_url``, with an admin and a read key."""
 
-    def __init__(self, folder: Path, store: Path, mqtt_url: str) -> None:
+    def __init__(
+        self, folder: Path, store: Path, mqtt_url: str, env: dict[str, str] | None = None
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.env = dict(os.environ, EMBERCAST_CONFIG="", EMBERCAST_MLFLOW_URI=str(store),
                         EMBERCAST_SERVICE_HOME=str(folder / "home"), EMBERCAST_MQTT_URL=mqtt_url,
                         EMBERCAST_CATALOG_PATH=str(folder / "catalog.sqlite"))  # fmt: skip
+        self.env |= env or {}
 
         self.keys = {}
         for scope in ("admin", "read"):
@@ -280,6 +296,8 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.fold_workers = 0
+        """Fold worker processes the service starts (``service_fold_workers``)."""
         self.http = httpx.Client(base_url=self.url, timeout=60.0,
                                  headers={"X-API-Key": self.keys["admin"]})  # fmt: skip
 
