@@ -102,11 +102,11 @@ class MqttRun:
     cores: dict[str, float]
     """Mean CPU use of each process over the run [cores]."""
     lag_p99_ms: float
-    fold_workers: int = 0
-    """Fold worker processes beside the service (0: it folds every device itself)."""
     """How late the load process published, 99th percentile [ms]."""
     dropped: int
     """Device connections lost during the run."""
+    fold_workers: int = 0
+    """Fold worker processes beside the service (0: it folds every device itself)."""
 
     @property
     def counted(self) -> int:

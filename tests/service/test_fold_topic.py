@@ -147,3 +147,64 @@ def test_a_fold_worker_folds_what_the_service_stored_as_the_service_would(
     stats = {(s.topic, s.group): s for s in bus.stats()}
     waiting = sum(s.waiting + s.leased for (t, g), s in stats.items() if g == "fold")
     assert waiting == 0  # every stored message acknowledged by the worker
+
+
+def _reading(t: float) -> bytes:
+    return f'{{"ts": {t}, "co2_ppm": 600, "temperature_c": 21.0, "humidity_pct": 40}}'.encode()
+
+
+def test_what_the_bus_refused_is_not_acknowledged_and_is_taken_when_sent_again(
+    bus_state: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.bus.base import BusError
+
+    bus_state.devices.register("hall-1", zone="hall")
+    ingest = bus_state.ingest
+    publish = ingest.publish
+
+    def refused(messages: Any) -> int:
+        raise BusError("the bus's file is locked")
+
+    monkeypatch.setattr(ingest, "publish", refused)
+    first = ingest.submit("http", "hall-1", "scd41", _reading(5.0))
+    with pytest.raises(BusError, match="locked"):
+        first.stored.result(timeout=30)  # stored in the log, but not handed over: no ack
+    monkeypatch.setattr(ingest, "publish", publish)
+    again = ingest.submit("http", "hall-1", "scd41", _reading(5.0))
+    again.stored.result(timeout=30)
+    assert (again.accepted, again.duplicates) == (1, 0)  # taken, not a duplicate
+    taken = [d for p in range(16) for d in bus_state.bus.receive(f"readings.p{p}", "fold", "w")]
+    assert [d.message.message_id for d in taken] == ["hall-1:scd41:5.0"]
+
+
+def test_a_restart_publishes_again_what_came_in_the_last_minute(
+    service_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.bus import open_bus
+    from embercast.config import get_settings
+    from embercast.service.state import ServiceState
+
+    monkeypatch.setenv("EMBERCAST_SERVICE_FOLD_IN_SERVICE", "false")
+    get_settings.cache_clear()
+    state = ServiceState.open(get_settings())
+    assert state.refresh_model()
+    state.ingest.start()
+    state.devices.register("hall-1", zone="hall")
+    for t in (5.0, 10.0, 15.0):
+        state.ingest.submit("http", "hall-1", "scd41", _reading(t)).stored.result(timeout=30)
+    state.ingest.stop()
+    state.bus.close()
+    state.db.close()
+    (service_env / "bus.sqlite").unlink()  # as if the service died before publishing them
+    state = ServiceState.open(get_settings())
+    assert state.refresh_model()
+    state.ingest.start()
+    try:
+        with open_bus(str(service_env / "bus.sqlite")) as bus:
+            taken = [d for p in range(16) for d in bus.receive(f"readings.p{p}", "fold", "w")]
+        assert sorted(d.message.payload["ts"] for d in taken) == [5.0, 10.0, 15.0]
+        resent = state.ingest.submit("http", "hall-1", "scd41", _reading(15.0))
+        assert resent.duplicates == 1  # the log's messages are known after the restart
+    finally:
+        state.ingest.stop()
+        state.db.close()
