@@ -78,6 +78,7 @@ SLOWEST_FIRST = (
     "tests/service/test_operations.py",
     "tests/cli/test_run.py",
     "tests/features/test_inline.py",
+    "tests/service/test_fold_workers.py",
     "tests/service/test_dashboard.py",
     "tests/service/test_simulator.py",
     "tests/features/test_edge_thermal.py",
