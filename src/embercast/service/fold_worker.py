@@ -122,7 +122,8 @@ class FoldWorker:
 
     # ------------------------------------------------------------------ messages
     def handle(self, deliveries: list[Delivery]) -> None:
-        """Fold a batch of one partition's deliveries; acknowledge what is done with."""
+        """Fold a batch of deliveries (each device's in its order); acknowledge what is done
+        with."""
         done: list[Delivery] = []
         fresh: list[Message] = []
         for delivery in deliveries:
@@ -165,7 +166,8 @@ class FoldWorker:
                 waiting.append((delivery, m))
         self._pending = waiting
         self.risk.flush()
-        self.bus.ack_many([*(done or []), *folded])
+        if done or folded:
+            self.bus.ack_many([*(done or []), *folded])
 
     # ------------------------------------------------------------------ loop
     def _follow_model(self) -> bool:
@@ -200,21 +202,20 @@ class FoldWorker:
                 polled = time.monotonic()
                 self._follow_model()
             self.rebalance(share.update())
-            busy = False
+            taken: list[Delivery] = []
             for p in sorted(self.held):
                 if self._resume.get(p, 0.0) > time.monotonic():
                     continue
                 self._resume.pop(p, None)
-                taken = self.bus.receive(
+                taken += self.bus.receive(
                     partition_topic(READINGS_TOPIC, p), GROUP, self.owner,
                     limit=self.batch, visibility_s=self.visibility_s,
                 )  # fmt: skip
-                if taken:
-                    busy = True
-                    self.handle(taken)
+            if taken:  # every partition's messages at once: one model call, one publish
+                self.handle(taken)
             self.hub.tick()
             self.settle()
-            if not busy:
+            if not taken:
                 stop.wait(self.idle_s)
 
 
