@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from embercast.agents.coordinator import Coordinator, Loop
@@ -137,9 +137,10 @@ class ServiceState:
         bus = bus_from_settings(settings)
         publish = None
         if not settings.service_fold_in_service:  # fold workers fold the devices
+            zone_of = lru_cache(maxsize=100_000)(devices.zone_of)  # a device keeps its zone
 
             def publish(messages: list[Message]) -> int:
-                return publish_stored(bus, messages, devices.zone_of, settings.bus_partitions)
+                return publish_stored(bus, messages, zone_of, settings.bus_partitions)
 
         misuse = MisuseWatch(auth_failures=settings.monitoring_auth_failures,
                              burst_messages=settings.monitoring_burst_messages)  # fmt: skip
