@@ -360,7 +360,7 @@ class Settings(BaseSettings):
     )
     bus_partitions: int = Field(
         json_schema_extra=_in("bus"),
-        default=16,
+        default=8,
         ge=1,
         le=1024,
         description="Partitions of the `readings` topic, split by device among the fold "

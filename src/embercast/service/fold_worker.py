@@ -185,6 +185,9 @@ class FoldWorker:
                 return
         share = PartitionOwner(self.bus, READINGS_TOPIC, GROUP, self.owner, self.partitions,
                                self.lease_s)  # fmt: skip
+        follower = threading.Thread(target=self._follow, args=(stop,), name="fold-model",
+                                    daemon=True)  # fmt: skip
+        follower.start()  # asking the registry takes a while: not on the folding thread
         try:
             with Heartbeat(share):
                 try:
@@ -194,14 +197,23 @@ class FoldWorker:
                     self.settle()
         finally:
             share.close()
+            follower.join()
+
+    def _follow(self, stop: threading.Event) -> None:
+        while not stop.wait(self.model_poll_s):
+            try:
+                self._follow_model()
+            except Exception:  # the registry away: the model being served stays
+                logger.exception("%s could not follow the model", self.owner)
 
     def _loop(self, share: PartitionOwner, stop: threading.Event) -> None:
-        polled = time.monotonic()
+        rebalanced, idle = float("-inf"), self.idle_s
         while not stop.is_set():
-            if time.monotonic() - polled >= self.model_poll_s:
-                polled = time.monotonic()
-                self._follow_model()
-            self.rebalance(share.update())
+            if time.monotonic() - rebalanced >= self.lease_s / 3:  # the heartbeat renews
+                rebalanced = time.monotonic()
+                self.rebalance(share.update())
+            elif share.get() != self.held:  # a lease the heartbeat could not renew
+                self.rebalance(share.get())
             taken: list[Delivery] = []
             for p in sorted(self.held):
                 if self._resume.get(p, 0.0) > time.monotonic():
@@ -215,8 +227,11 @@ class FoldWorker:
                 self.handle(taken)
             self.hub.tick()
             self.settle()
-            if not taken:
-                stop.wait(self.idle_s)
+            if taken:
+                idle = self.idle_s
+            else:  # nothing came: wait, longer while nothing comes (each look is a write)
+                stop.wait(idle)
+                idle = min(4 * self.idle_s, 2 * idle)
 
 
 def run_fold_process(env: dict[str, str], stop: threading.Event, poll_s: float = 0.5) -> None:
