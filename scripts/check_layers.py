@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("embercast", "embercast.errors"),
+    ("embercast", "embercast.errors", "embercast.jsonio"),
     ("embercast.config", "embercast.store.wal"),
     (
         "embercast.physics",

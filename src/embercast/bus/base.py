@@ -14,7 +14,6 @@ therefore written to be idempotent by ``message_id`` (the bus delivers at least 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from abc import ABC, abstractmethod
@@ -22,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from embercast import jsonio
 from embercast.errors import EmbercastError, InputError
 
 TOPICS: tuple[str, ...] = (
@@ -125,7 +125,7 @@ class GroupStats:
 def encode(payload: dict[str, Any]) -> str:
     """A payload as compact JSON; InputError when it is not JSON-serialisable."""
     try:
-        return json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False)
+        return jsonio.dumps(payload, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise InputError(f"a bus payload must be JSON (finite numbers): {exc}") from None
 

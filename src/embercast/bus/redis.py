@@ -15,7 +15,6 @@ lease is still the delivery's.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import redis
 
+from embercast import jsonio
 from embercast.bus.base import (
     Bus,
     BusError,
@@ -280,7 +280,7 @@ class RedisBus(Bus):
         pipe.hset(until_key, entry, repr(time.time() + visibility_s))
         pipe.hdel(backoff_key, entry)
         attempts = int(self._call("a lease", pipe.execute)[0])
-        message = Message(topic, fields["mid"], fields["key"], json.loads(fields["payload"]),
+        message = Message(topic, fields["mid"], fields["key"], jsonio.loads(fields["payload"]),
                           float(fields["ts"]))  # fmt: skip
         out.append(Delivery(message, group, consumer, attempts, f"{stream}|{entry}"))
 
@@ -382,7 +382,7 @@ class RedisBus(Bus):
                 if group is not None and g != group:
                     continue
                 for _, f in self._call("dead letters", self.redis.xrange, self._keys(t, g)["dead"]):
-                    message = Message(t, f["mid"], f["key"], json.loads(f["payload"]),
+                    message = Message(t, f["mid"], f["key"], jsonio.loads(f["payload"]),
                                       float(f["ts"]))  # fmt: skip
                     out.append(DeadLetter(message, g, int(f["attempts"]), f["error"],
                                           float(f["dead_s"])))  # fmt: skip

@@ -11,13 +11,13 @@ message and a crash leaves each message in exactly one state.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from embercast import jsonio
 from embercast.bus.base import (
     Bus,
     BusError,
@@ -197,7 +197,7 @@ class SqliteBus(Bus):
                                    topic, group, mid, attempts, error)  # fmt: skip
                     continue
                 leased.append((now + visibility_s, consumer, lease, error, now, group, seq))
-                message = Message(topic, mid, key, json.loads(payload), published_s)
+                message = Message(topic, mid, key, jsonio.loads(payload), published_s)
                 out.append(Delivery(message, group, consumer, attempts + 1, f"{seq}:{lease}"))
             conn.executemany(
                 "UPDATE bus_deliveries SET state = 'dead', error = ?, changed_s = ?, "
@@ -304,7 +304,7 @@ class SqliteBus(Bus):
         )
         return [
             DeadLetter(
-                Message(t, mid, key, json.loads(payload), published_s),
+                Message(t, mid, key, jsonio.loads(payload), published_s),
                 grp,
                 attempts,
                 error or "",

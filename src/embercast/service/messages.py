@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
+from embercast import jsonio
 from embercast.errors import InputError
 from embercast.features.base import Reading
 from embercast.features.edge import EdgeProblem, EdgeRow
@@ -142,7 +143,7 @@ def parse(device_id: str, kind: str, payload: bytes, received_s: float) -> list[
     if kind not in KINDS:
         raise Rejected("kind", f"unknown message kind {kind!r}: one of {', '.join(KINDS)}")
     try:
-        obj = json.loads(payload)
+        obj = jsonio.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Rejected("json", f"{kind} message is not JSON: {exc}") from None
     items = obj if isinstance(obj, list) else [obj]
