@@ -302,6 +302,53 @@ def test_a_slow_client_loses_the_oldest_events_and_the_earlier_sink_still_runs()
     assert events[-1].kind == "prediction" and events[-1].id.endswith(f"-{QUEUE_SIZE + 2}")
 
 
+def test_events_made_while_the_loop_is_busy_cross_to_it_at_once_in_order() -> None:
+    from embercast.service.hub import StreamHub
+    from embercast.service.live_feed import LiveFeed
+    from embercast.service.sse import Subscriber
+
+    empty = SimpleNamespace(num_rows=0)
+    state = SimpleNamespace(
+        hub=StreamHub(lambda: None), models=SimpleNamespace(current=None),
+        ingest=SimpleNamespace(log=SimpleNamespace(read=lambda kind: empty)),
+    )  # fmt: skip
+    feed = LiveFeed(state)  # type: ignore[arg-type]
+    crossings = 0
+
+    async def run() -> list[Any]:
+        nonlocal crossings
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+
+        def counted(*args: Any) -> Any:
+            nonlocal crossings
+            crossings += 1
+            return real(*args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        feed.start(loop)
+        try:
+            sub = feed.subscribe()
+            await sub.next(1.0)  # hello
+            worker = threading.Thread(
+                target=lambda: [feed.publish("n", {"i": i}) for i in range(100)]
+            )  # fmt: skip
+            worker.start()
+            worker.join()  # the loop is held meanwhile
+            first = await sub.next(1.0)
+            return [first, *sub.waiting()]
+        finally:
+            feed.stop()
+
+    events = asyncio.run(run())
+    assert [e.data["i"] for e in events] == list(range(100))
+    assert crossings == 2  # one hand-over for the hundred events, one for the stop
+    sub = Subscriber()
+    for e in (*events[:2], None):
+        sub.put(e)
+    assert sub.waiting() == [*events[:2], None] and sub.waiting() == []
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 

@@ -4,8 +4,9 @@ following ``GET /v1/live/events`` (server-sent events, :mod:`embercast.service.s
 :class:`LiveFeed` chains itself into the hub's sink (the sink there before it still runs first)
 and turns each prediction into a ``prediction`` event, plus an ``alarm`` event when the device's
 alarm decision turns on or off or its risk level moves while on. The sink runs on the ingest
-thread; each event crosses to the event loop once (``loop.call_soon_threadsafe``) and is put in
-every client's bounded queue there (a client too slow to keep up loses the oldest first).
+thread; the events made while the loop is busy cross to it together (one
+``loop.call_soon_threadsafe`` for all of them, in order) and are put in every client's bounded
+queue there (a client too slow to keep up loses the oldest first).
 Event ids are ``<boot>-<n>``: a client that reconnects gets a ``hello`` event first and reloads
 the state (``GET /v1/live``) rather than a replay.
 
@@ -67,6 +68,10 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: set[Subscriber] = set()
+        self._outbox: list[Event] = []
+        """Events made and not yet handed to the loop."""
+        self._handing = False
+        """Whether a hand-over of the outbox is scheduled on the loop."""
         self._closed = False
         self._zones: dict[str, str] = {}
         self._alarm: dict[str, tuple[bool, str]] = {}
@@ -128,17 +133,37 @@ class LiveFeed:
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Send an event to every client (from any thread)."""
-        if self._subscribers:
-            self._call(self._deliver, self.event(kind, data))
+        if not self._subscribers:
+            return
+        event = self.event(kind, data)
+        with self._lock:
+            self._outbox.append(event)
+            if self._handing:  # the scheduled hand-over takes this one too
+                return
+            self._handing = True
+        if not self._call(self._hand_over, None):
+            with self._lock:
+                self._outbox.clear()
+                self._handing = False
 
-    def _call(self, fn: Callable[[Event | None], None], arg: Event | None) -> None:
+    def _hand_over(self, _: Event | None) -> None:
+        """On the loop: every event of the outbox to every client, in order."""
+        with self._lock:
+            events, self._outbox = self._outbox, []
+            self._handing = False
+        for event in events:
+            self._deliver(event)
+
+    def _call(self, fn: Callable[[Event | None], None], arg: Event | None) -> bool:
+        """Run ``fn(arg)`` on the loop; whether it was scheduled."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            return
+            return False
         try:
             loop.call_soon_threadsafe(fn, arg)
         except RuntimeError:  # the loop closed meanwhile: nobody is listening
-            pass
+            return False
+        return True
 
     def _deliver(self, event: Event | None) -> None:
         for sub in list(self._subscribers):

@@ -61,6 +61,12 @@ class Subscriber:
             await asyncio.wait_for(self._ready.wait(), timeout_s)
         return self.events.popleft()
 
+    def waiting(self) -> list[Event | None]:
+        """The events queued now, taken at once (a stream writes them in one piece)."""
+        taken = list(self.events)
+        self.events.clear()
+        return taken
+
 
 def end_on_exit(close: Callable[[], None]) -> Callable[[], None]:
     """Call ``close`` when the process is told to stop (SIGTERM, SIGINT), then the handler that

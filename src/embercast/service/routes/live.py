@@ -140,7 +140,13 @@ async def events(_: Reader, feed: Feed) -> StreamingResponse:
                     continue
                 if event is None:
                     return
-                yield event.encode()
+                chunk = [event.encode()]  # with those queued meanwhile: one write for all
+                for more in sub.waiting():
+                    if more is None:
+                        yield b"".join(chunk)
+                        return
+                    chunk.append(more.encode())
+                yield b"".join(chunk)
         finally:
             feed.unsubscribe(sub)
 
