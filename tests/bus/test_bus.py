@@ -232,3 +232,43 @@ def test_a_queue_filled_faster_than_it_drains_loses_and_repeats_nothing(url: str
     assert (stats.published, stats.waiting, stats.leased, stats.handled, stats.dead) == (
         3000, 0, 0, 3000, 0,
     )  # fmt: skip
+
+
+def test_sqlite_makes_a_delivery_only_when_it_leases_and_indexes_only_those_to_handle(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from embercast.bus.sqlite import SqliteBus
+
+    path = tmp_path / "bus.sqlite"
+    with sqlite3.connect(path) as old:  # a file of the schema before: its index of every delivery
+        old.execute("CREATE TABLE bus_deliveries (grp TEXT NOT NULL, seq INTEGER NOT NULL, "
+                    "topic TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, "
+                    "due_s REAL NOT NULL, consumer TEXT, lease TEXT, error TEXT, "
+                    "changed_s REAL NOT NULL, PRIMARY KEY (grp, seq))")  # fmt: skip
+        old.execute("CREATE INDEX bus_due ON bus_deliveries (topic, grp, state, due_s)")
+    bus = SqliteBus(str(path), POLICY)
+    bus.publish_many("risk", [({"n": n}, "", None) for n in range(10)])
+    first = bus.receive("risk", "g", "c", limit=3, visibility_s=30)
+    assert bus.fail(first[1], "flaky")  # waiting again, due after its backoff
+    assert bus.ack_many([first[0], first[2]]) == 2
+    rows = bus._query("SELECT seq, state FROM bus_deliveries ORDER BY seq")
+    assert [state for _, state in rows] == ["handled", "waiting", "handled"]  # 7 not made yet
+    assert (_one(bus.stats(), "risk", "g").waiting, _one(bus.stats(), "risk", "g").handled) == (
+        8,
+        2,
+    )
+    time.sleep(0.3)  # the failed one is due: it comes first, then the messages past the cursor
+    again = bus.receive("risk", "g", "c", limit=4, visibility_s=30)
+    assert [d.message.payload["n"] for d in again] == [1, 3, 4, 5]
+    assert [d.attempt for d in again] == [2, 1, 1, 1]
+    indexes = dict(bus._query("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                              "AND tbl_name = 'bus_deliveries'"))  # fmt: skip
+    assert "bus_due" not in indexes and "WHERE state IN" in indexes["bus_pending"]
+    plan = " ".join(str(r) for r in bus._query(
+        "EXPLAIN QUERY PLAN SELECT seq FROM bus_deliveries d WHERE d.topic = ? AND d.grp = ? "
+        "AND d.state IN ('waiting', 'leased') AND d.due_s <= ? ORDER BY d.seq", ("risk", "g", 0.0)
+    ))  # fmt: skip
+    assert "bus_pending" in plan
+    bus.close()

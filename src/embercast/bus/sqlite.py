@@ -1,11 +1,14 @@
 """The embedded bus: one SQLite file (WAL) that any number of threads and processes share.
 
 Messages are rows of ``bus_messages`` (unique per topic and message id). A group's position in a
-topic is a cursor; on each :meth:`SqliteBus.receive` the messages past it become the group's
-deliveries (``waiting``), and due ones are leased (``leased`` until ``due_s``, the end of the
-visibility timeout), then ``handled`` on acknowledgement, ``waiting`` again after a failure
-(due after the backoff) or a lease that ran out, and ``dead`` once the policy's attempts are
-spent. Every change is one ``BEGIN IMMEDIATE`` transaction, so two consumers never hold the same
+topic is a cursor, and the messages past it are waiting for the group. :meth:`SqliteBus.receive`
+leases the group's due deliveries first (failed ones past their backoff, leases that ran out),
+then messages past the cursor, which become deliveries as they are leased (``leased`` until
+``due_s``, the end of the visibility timeout; the cursor moves past them); a delivery is then
+``handled`` on acknowledgement, ``waiting`` again after a failure (due after the backoff) or a
+lease that ran out, and ``dead`` once the policy's attempts are spent. Deliveries still to
+handle are indexed apart (``bus_pending``), so the handled ones cost nothing to a receive.
+Every change is one ``BEGIN IMMEDIATE`` transaction, so two consumers never hold the same
 message and a crash leaves each message in exactly one state.
 """
 
@@ -64,16 +67,15 @@ SCHEMA = (
         changed_s REAL NOT NULL,
         PRIMARY KEY (grp, seq)
     )""",
-    "CREATE INDEX IF NOT EXISTS bus_due ON bus_deliveries (topic, grp, state, due_s)",
+    "DROP INDEX IF EXISTS bus_due",  # of every delivery; bus_pending holds those still to handle
+    "CREATE INDEX IF NOT EXISTS bus_pending ON bus_deliveries (topic, grp, due_s) "
+    "WHERE state IN ('waiting', 'leased')",
     """CREATE TABLE IF NOT EXISTS bus_leases (
         name TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
         until_s REAL NOT NULL
     )""",
 )
-
-PULL = 10_000
-"""New messages made deliveries of a group per receive, at most."""
 
 
 class SqliteBus(Bus):
@@ -155,6 +157,7 @@ class SqliteBus(Bus):
         self, topic: str, group: str, consumer: str, limit: int, visibility_s: float
     ) -> list[Delivery]:
         now = self.clock()
+        lease = secrets.token_hex(8)  # this hold of the batch; with seq, each delivery's
         out: list[Delivery] = []
         with self._write() as conn:
             conn.execute(
@@ -164,28 +167,13 @@ class SqliteBus(Bus):
             (cursor,) = conn.execute(
                 "SELECT cursor FROM bus_groups WHERE topic = ? AND grp = ?", (topic, group)
             ).fetchone()
-            new = conn.execute(
-                "SELECT seq FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (topic, cursor, PULL),
-            ).fetchall()
-            if new:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO bus_deliveries (grp, seq, topic, state, attempts, "
-                    "due_s, changed_s) VALUES (?,?,?,'waiting',0,0,?)",
-                    [(group, seq, topic, now) for (seq,) in new],
-                )
-                conn.execute(
-                    "UPDATE bus_groups SET cursor = ? WHERE topic = ? AND grp = ?",
-                    (new[-1][0], topic, group),
-                )
-            due = conn.execute(
+            due = conn.execute(  # every delivery is at or before the cursor: these come first
                 "SELECT d.seq, d.attempts, d.state, d.error, m.message_id, m.key, m.payload, "
                 "m.published_s FROM bus_deliveries d JOIN bus_messages m ON m.seq = d.seq "
                 "WHERE d.topic = ? AND d.grp = ? AND d.state IN ('waiting', 'leased') "
                 "AND d.due_s <= ? ORDER BY d.seq LIMIT ?",
                 (topic, group, now, limit),
             ).fetchall()
-            lease = secrets.token_hex(8)  # this hold of the batch; with seq, each delivery's
             dead: list[tuple[Any, ...]] = []
             leased: list[tuple[Any, ...]] = []
             for seq, attempts, state, error, mid, key, payload, published_s in due:
@@ -210,6 +198,26 @@ class SqliteBus(Bus):
                 "WHERE grp = ? AND seq = ?",
                 leased,
             )
+            if len(due) < limit:  # then messages past the cursor, leased as they become due
+                new = conn.execute(
+                    "SELECT seq, message_id, key, payload, published_s FROM bus_messages "
+                    "WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (topic, cursor, limit - len(due)),
+                ).fetchall()
+                if new:
+                    conn.executemany(
+                        "INSERT INTO bus_deliveries (grp, seq, topic, state, attempts, due_s, "
+                        "consumer, lease, changed_s) VALUES (?,?,?,'leased',1,?,?,?,?)",
+                        [(group, seq, topic, now + visibility_s, consumer, lease, now)
+                         for seq, *_ in new],
+                    )  # fmt: skip
+                    conn.execute(
+                        "UPDATE bus_groups SET cursor = ? WHERE topic = ? AND grp = ?",
+                        (new[-1][0], topic, group),
+                    )
+                for seq, mid, key, payload, published_s in new:
+                    message = Message(topic, mid, key, jsonio.loads(payload), published_s)
+                    out.append(Delivery(message, group, consumer, 1, f"{seq}:{lease}"))
         return out
 
     def _receipt(self, delivery: Delivery) -> tuple[int, str]:
