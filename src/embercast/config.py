@@ -375,6 +375,14 @@ class Settings(BaseSettings):
         "worker's partitions go to the others after it, the messages it had not acknowledged "
         "after twice it [s].",
     )
+    bus_retention_days: float = Field(
+        json_schema_extra=_in("bus"),
+        default=2.0,
+        gt=0.0,
+        le=3650.0,
+        description="Messages every group is done with are forgotten this long after they were "
+        "published (the service prunes hourly; `embercast bus prune`); dead letters stay [days].",
+    )
     bus_backoff_s: float = Field(
         json_schema_extra=_in("bus"),
         default=1.0,

@@ -161,6 +161,45 @@ def test_a_lease_that_runs_out_on_the_last_attempt_is_a_dead_letter(bus: Bus) ->
     assert "ran out" in dead.error
 
 
+def test_prune_forgets_old_messages_every_group_is_done_with_and_counts_them(bus: Bus) -> None:
+    for n in range(6):
+        bus.publish("risk", {"n": n}, message_id=f"r-{n}")
+    one = bus.receive("risk", "g1", "c", limit=6, visibility_s=30)
+    assert bus.ack_many(one[:4]) == 4 and bus.fail(one[4], "flaky")  # r-5 stays leased
+    two = bus.receive("risk", "g2", "c", limit=3, visibility_s=30)
+    assert bus.ack_many(two) == 3  # r-3 .. r-5 not read yet by g2
+    assert bus.prune(3600.0) == 0  # nothing that old
+    before = {s.group: s for s in bus.stats() if s.topic == "risk"}
+    time.sleep(0.01)
+    assert bus.prune(0.0) == 3  # r-0 .. r-2: handled by both groups
+    after = {s.group: s for s in bus.stats() if s.topic == "risk"}
+    assert after == before  # still counted as published and handled
+    assert all(s.published == s.waiting + s.leased + s.handled + s.dead for s in after.values())
+    rest = bus.receive("risk", "g2", "c", limit=10, visibility_s=30)
+    assert [d.message.message_id for d in rest] == ["r-3", "r-4", "r-5"]
+    assert bus.ack_many(rest) == 3 and bus.prune(0.0) == 1  # r-3; g1 holds r-4 and r-5
+    time.sleep(0.25)  # r-4's backoff is over
+    (again,) = bus.receive("risk", "g1", "c", limit=10, visibility_s=30)
+    assert again.message.message_id == "r-4" and again.attempt == 2
+
+
+def test_a_dead_letter_stays_replayable_after_a_prune(bus: Bus) -> None:
+    bus.publish("alerts", {"to": "ops"}, message_id="a-1")
+    deadline = time.monotonic() + 10
+    while not bus.dead_letters("alerts") and time.monotonic() < deadline:
+        for d in bus.receive("alerts", "send", "s", visibility_s=5, wait_s=0.1):
+            assert bus.fail(d, "refused")
+    time.sleep(0.01)
+    bus.prune(0.0)
+    (dead,) = bus.dead_letters("alerts")
+    assert dead.message.message_id == "a-1" and dead.message.payload == {"to": "ops"}
+    stats = _one(bus.stats(), "alerts", "send")
+    assert (stats.published, stats.dead, stats.handled) == (1, 1, 0)
+    assert bus.replay("alerts", "send") == 1
+    (back,) = bus.receive("alerts", "send", "s")
+    assert back.message.message_id == "a-1" and bus.ack(back)
+
+
 def test_bad_names_and_payloads_are_refused(bus: Bus) -> None:
     with pytest.raises(InputError, match="topic 'no spaces' is not a usable name"):
         bus.publish("no spaces", {})

@@ -61,3 +61,38 @@ def test_an_unreachable_bus_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -
     result = runner.invoke(app, ["bus", "stats"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: the bus at {url} cannot be reached")
+
+
+def test_prune_keeps_the_retention_and_the_dead_letter(
+    bus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    kept = runner.invoke(app, ["bus", "prune"])  # bus_retention_days (2): nothing that old
+    assert kept.exit_code == 0 and kept.stdout.strip() == (
+        "0 messages pruned; the last 2 days are kept"
+    )
+    time.sleep(0.01)
+    done = runner.invoke(app, ["bus", "prune", "--older-than-days", "0", "--json"])
+    assert json.loads(done.stdout) == {"pruned": 1, "kept_days": 0.0}  # n-2; n-1 is dead
+    stats = runner.invoke(app, ["bus", "stats"])
+    assert stats.stdout.strip() == (
+        "notifications / send: published 2, waiting 0, leased 0, handled 1, dead 1"
+    )
+    with open_bus(bus_file) as bus:  # what the service runs hourly
+        bus.publish("notifications", {"to": "a"}, message_id="n-3")
+        (d,) = bus.receive("notifications", "send", "s1")
+        bus.ack(d)
+        time.sleep(0.01)
+        stop = threading.Event()
+        loop = threading.Thread(target=bus.run_pruning, args=(0.0, stop, 0.05))
+        loop.start()
+        deadline = time.monotonic() + 10
+        while bus._query("SELECT count(*) FROM bus_messages")[0][0] > 1:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "not pruned"
+            time.sleep(0.05)
+        stop.set()
+        loop.join(5)
+        assert not loop.is_alive()
+        assert [m.message.message_id for m in bus.dead_letters()] == ["n-1"]

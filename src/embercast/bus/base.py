@@ -15,6 +15,7 @@ therefore written to be idempotent by ``message_id`` (the bus delivers at least 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -200,6 +201,20 @@ class Bus(ABC):
     def replay(self, topic: str, group: str, message_ids: list[str] | None = None) -> int:
         """Give ``group``'s dead letters of ``topic`` (those of ``message_ids``, or all) their
         attempts again; how many."""
+
+    @abstractmethod
+    def prune(self, older_than_s: float) -> int:
+        """Forget the messages published more than ``older_than_s`` seconds ago that every
+        group of their topic is done with (handled; dead letters keep their copy and stay
+        replayable); how many. :meth:`stats` goes on counting them as published and handled."""
+
+    def run_pruning(
+        self, older_than_s: float, stop: threading.Event, period_s: float = 3600.0
+    ) -> None:
+        """:meth:`prune` every ``period_s`` seconds, first at once, until ``stop`` is set."""
+        while not stop.is_set():
+            self.prune(older_than_s)
+            stop.wait(period_s)
 
     @abstractmethod
     def hold(self, name: str, owner: str, ttl_s: float) -> bool:

@@ -10,7 +10,8 @@ pending with a consumer: :meth:`RedisBus.receive` first claims pending entries w
 has passed (their consumer died, or their backoff is over; ``XCLAIM`` with the idle time it saw,
 so of two consumers racing for one entry only one gets it), then reads new ones.
 Acknowledgement, failure and dead-lettering are Lua scripts, atomic on the server, that check the
-lease is still the delivery's.
+lease is still the delivery's. :meth:`RedisBus.prune` trims from a stream its old entries that
+every group has read and none holds (``XTRIM MINID``) and counts them in ``{topic}:pruned``.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ LEASES = PREFIX + "lease:"
 
 SCAN = 1000
 """Pending entries looked at per stream and receive, oldest first."""
+
+
+def _entry(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``ms-seq``) as numbers that sort as the stream does."""
+    ms, _, seq = str(entry_id).partition("-")
+    return int(ms), int(seq or 0)
 
 
 class RedisBus(Bus):
@@ -353,6 +360,7 @@ class RedisBus(Bus):
         for topic in self._topics():
             stream = PREFIX + topic
             published = int(self._call("a length", self.redis.xlen, stream))
+            published += int(self._call("a count", self.redis.get, stream + ":pruned") or 0)
             groups = self._call("the groups", self.redis.xinfo_groups, stream)
             for info in sorted(groups, key=lambda g: str(g["name"])):
                 group = str(info["name"])
@@ -371,6 +379,27 @@ class RedisBus(Bus):
                     int(self._call("a length", self.redis.xlen, keys["dead"])),
                 ))  # fmt: skip
         return out
+
+    def prune(self, older_than_s: float) -> int:
+        total = 0
+        cutoff = (int((time.time() - older_than_s) * 1000), 0)
+        for topic in self._topics():
+            stream = PREFIX + topic
+            bound = cutoff  # entries below it go: old, read by every group, held by none
+            for info in self._call("the groups", self.redis.xinfo_groups, stream):
+                ms, seq = _entry(info["last-delivered-id"])
+                bound = min(bound, (ms, seq + 1))  # read up to and with last-delivered-id
+                if int(info["pending"]):
+                    held = self._call("the pending", self.redis.xpending, stream, info["name"])
+                    bound = min(bound, _entry(held["min"]))
+            gone = int(self._call("a trim", self.redis.xtrim, stream,
+                                  minid=f"{bound[0]}-{bound[1]}", approximate=False))  # fmt: skip
+            if gone:
+                self._call("a count", self.redis.incrby, stream + ":pruned", gone)
+                total += gone
+        if total:
+            logger.info("bus: %d messages older than %.0f s pruned", total, older_than_s)
+        return total
 
     def dead_letters(
         self, topic: str | None = None, group: str | None = None, limit: int = 100

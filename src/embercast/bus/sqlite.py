@@ -8,6 +8,8 @@ then messages past the cursor, which become deliveries as they are leased (``lea
 ``handled`` on acknowledgement, ``waiting`` again after a failure (due after the backoff) or a
 lease that ran out, and ``dead`` once the policy's attempts are spent. Deliveries still to
 handle are indexed apart (``bus_pending``), so the handled ones cost nothing to a receive.
+:meth:`SqliteBus.prune` deletes old messages every group is done with, with their deliveries,
+and keeps their tally (``bus_pruned``: per topic, ``grp`` '' for the messages).
 Every change is one ``BEGIN IMMEDIATE`` transaction, so two consumers never hold the same
 message and a crash leaves each message in exactly one state.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -70,12 +73,22 @@ SCHEMA = (
     "DROP INDEX IF EXISTS bus_due",  # of every delivery; bus_pending holds those still to handle
     "CREATE INDEX IF NOT EXISTS bus_pending ON bus_deliveries (topic, grp, due_s) "
     "WHERE state IN ('waiting', 'leased')",
+    """CREATE TABLE IF NOT EXISTS bus_pruned (
+        topic TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (topic, grp)
+    )""",
     """CREATE TABLE IF NOT EXISTS bus_leases (
         name TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
         until_s REAL NOT NULL
     )""",
 )
+
+
+PRUNE_BATCH = 5_000
+"""Messages deleted per transaction by :meth:`SqliteBus.prune` (others write in between)."""
 
 
 class SqliteBus(Bus):
@@ -289,10 +302,61 @@ class SqliteBus(Bus):
             "AND d.state = 'dead') "
             "FROM bus_groups g ORDER BY g.topic, g.grp"
         )
+        pruned = {(t, g): n for t, g, n in self._query("SELECT topic, grp, count FROM bus_pruned")}
         return [
-            GroupStats(topic, grp, published, beyond + waiting, leased, handled, dead)
+            GroupStats(topic, grp, published + pruned.get((topic, ""), 0), beyond + waiting,
+                       leased, handled + pruned.get((topic, grp), 0), dead)
             for topic, grp, published, beyond, waiting, leased, handled, dead in rows
-        ]
+        ]  # fmt: skip
+
+    def prune(self, older_than_s: float) -> int:
+        cutoff = self.clock() - older_than_s
+        (end,) = self._query(  # messages are in time order: the first recent one ends the scan
+            "SELECT coalesce((SELECT seq FROM bus_messages WHERE published_s >= ? ORDER BY seq "
+            "LIMIT 1), (SELECT max(seq) + 1 FROM bus_messages), 0)",
+            (cutoff,),
+        )[0]
+        total, start = 0, 0
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(
+                    "SELECT m.seq, m.topic FROM bus_messages m WHERE m.seq > ? AND m.seq < ? "
+                    "AND m.published_s < ? AND NOT EXISTS (SELECT 1 FROM bus_groups g "
+                    "WHERE g.topic = m.topic AND g.cursor < m.seq) AND NOT EXISTS (SELECT 1 "
+                    "FROM bus_groups g JOIN bus_deliveries d ON d.grp = g.grp AND d.seq = m.seq "
+                    "WHERE g.topic = m.topic AND d.state != 'handled') ORDER BY m.seq LIMIT ?",
+                    (start, end, cutoff, PRUNE_BATCH),
+                ).fetchall()
+                if not rows:
+                    break
+                start = rows[-1][0]
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS bus_gone (seq INTEGER PRIMARY KEY)")
+                conn.execute("DELETE FROM bus_gone")
+                conn.executemany("INSERT INTO bus_gone (seq) VALUES (?)", [(q,) for q, _ in rows])
+                tallies = Counter((topic, "") for _, topic in rows)
+                for topic, group in conn.execute("SELECT topic, grp FROM bus_groups").fetchall():
+                    (n,) = conn.execute(  # each through the key (grp, seq)
+                        "SELECT count(*) FROM bus_deliveries WHERE grp = ? AND topic = ? "
+                        "AND seq IN (SELECT seq FROM bus_gone)",
+                        (group, topic),
+                    ).fetchone()
+                    if n:
+                        tallies[(topic, group)] += n
+                        conn.execute(
+                            "DELETE FROM bus_deliveries WHERE grp = ? AND topic = ? "
+                            "AND seq IN (SELECT seq FROM bus_gone)",
+                            (group, topic),
+                        )
+                conn.executemany(
+                    "INSERT INTO bus_pruned (topic, grp, count) VALUES (?,?,?) ON CONFLICT "
+                    "(topic, grp) DO UPDATE SET count = count + excluded.count",
+                    [(t, g, n) for (t, g), n in tallies.items()],
+                )
+                conn.execute("DELETE FROM bus_messages WHERE seq IN (SELECT seq FROM bus_gone)")
+            total += len(rows)
+        if total:
+            logger.info("bus: %d messages older than %.0f s pruned", total, older_than_s)
+        return total
 
     def dead_letters(
         self, topic: str | None = None, group: str | None = None, limit: int = 100

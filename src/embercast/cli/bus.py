@@ -1,4 +1,4 @@
-"""``embercast bus``: the message bus's counts, its dead letters, and their replay."""
+"""``embercast bus``: the message bus's counts, its dead letters, their replay, and pruning."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from embercast.cli.common import _settings, app
 
-bus_app = typer.Typer(help="The message bus (bus_url): counts, dead letters, replay.")
+bus_app = typer.Typer(help="The message bus (bus_url): counts, dead letters, replay, pruning.")
 app.add_typer(bus_app, name="bus")
 
 
@@ -70,3 +70,25 @@ def bus_replay(
     with bus_from_settings(_settings()) as bus:
         count = bus.replay(topic, group, ids or None)
     typer.echo(f"replayed {count} dead letters of {topic} / {group}")
+
+
+@bus_app.command("prune")
+def bus_prune(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Keep this many days (settings bus_retention_days)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Forget the messages older than the retention that every group is done with (the
+    service does it hourly); dead letters stay, and the counts of `bus stats` keep them."""
+    from embercast.bus import bus_from_settings
+
+    settings = _settings()
+    days = settings.bus_retention_days if older_than_days is None else older_than_days
+    with bus_from_settings(settings) as bus:
+        gone = bus.prune(days * 86_400.0)
+    if as_json:
+        typer.echo(json.dumps({"pruned": gone, "kept_days": days}))
+    else:
+        typer.echo(f"{gone} messages pruned; the last {days:g} days are kept")

@@ -185,6 +185,7 @@ class ServiceState:
             for n in range(settings.service_fold_workers):
                 loops[f"fold-{n + 1}"] = partial(run_fold_process, settings_env(settings))
         loops |= {
+            "bus-prune": partial(bus.run_pruning, settings.bus_retention_days * 86_400.0),
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
             "learning": lambda stop: learning.run(bus, stop),
