@@ -216,11 +216,12 @@ class ZoneAgent:
         if t >= self._clocks.get(zone, (-math.inf, 0.0))[0]:
             self._clocks[zone] = (t, time.time())
         machine.update(device, t, p, bool(risk.get("heat")))
-        machine.trouble(device, "scd41_fault", bool(risk.get("sensor_fault")), t)
-        found, held = set(risk.get("troubles") or ()), machine.troubles.get(device, set())
-        for reason in QUALITY_TROUBLES:  # the device's data quality (raised and cleared)
-            if (reason in found) != (reason in held):
-                machine.trouble(device, reason, reason in found, t)
+        held, found = machine.troubles.get(device, set()), set(risk.get("troubles") or ())
+        wanted = {"scd41_fault": bool(risk.get("sensor_fault"))}
+        wanted |= {reason: reason in found for reason in QUALITY_TROUBLES}  # the data quality
+        for reason, on in wanted.items():  # raised and cleared on a change only
+            if on != (reason in held):
+                machine.trouble(device, reason, on, t)
         return machine
 
     def handle(self, risk: dict[str, Any]) -> list[ZoneEvent]:
