@@ -200,6 +200,16 @@ def test_a_dead_letter_stays_replayable_after_a_prune(bus: Bus) -> None:
     assert back.message.message_id == "a-1" and bus.ack(back)
 
 
+def test_read_gives_what_was_published_since_page_by_page_and_changes_nothing(bus: Bus) -> None:
+    since = time.time() - 1.0
+    bus.publish_many("risk", [({"n": n}, f"d{n % 3}", f"r-{n}") for n in range(2_500)])
+    got = list(bus.read("risk", since))
+    assert [m.payload["n"] for m in got] == list(range(2_500))  # pages of 1,000, in order
+    assert (got[7].message_id, got[7].key, got[7].topic) == ("r-7", "d1", "risk")
+    assert list(bus.read("risk", time.time() + 60)) == [] and list(bus.read("other", 0.0)) == []
+    assert len(bus.receive("risk", "g", "c", limit=3000)) == 2_500  # nobody took them before
+
+
 def test_bad_names_and_payloads_are_refused(bus: Bus) -> None:
     with pytest.raises(InputError, match="topic 'no spaces' is not a usable name"):
         bus.publish("no spaces", {})

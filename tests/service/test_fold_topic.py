@@ -208,3 +208,49 @@ def test_a_restart_publishes_again_what_came_in_the_last_minute(
     finally:
         state.ingest.stop()
         state.db.close()
+
+
+def test_a_restarted_service_puts_the_workers_last_predictions_back_in_its_history(
+    bus_state: Any,
+) -> None:
+    from embercast.agents.zones import RISK_TOPIC
+    from embercast.config import get_settings
+    from embercast.service.device_stream import Prediction
+    from embercast.service.live_model import ModelHolder
+    from embercast.service.risk_feed import RiskFeed, RiskView
+    from embercast.service.state import stream_hub
+
+    bus = bus_state.bus
+    feed = RiskFeed(bus, lambda _: "kitchen")  # what fold workers published
+    made = [Prediction(5.0 * k, 0.1 * k, "none", k >= 9, k == 9, None, False, "ok", (1.0, 2.0))
+            for k in range(1, 11)]  # fmt: skip
+    for p in made:
+        feed.update("d1", p)
+    feed.flush()
+    seen = bus.receive(RISK_TOPIC, RiskView.GROUP, "service", limit=8)
+    assert bus.ack_many(seen) == 8  # the service's last life took eight of them
+    settings = get_settings()
+    models = ModelHolder(settings.model_ref)
+    assert models.refresh()
+    hub = stream_hub(settings, models)  # the service started again
+    sunk: list[float] = []
+    hub.sink = lambda device, p: sunk.append(p.t_s)
+    view = RiskView(bus, hub.mirror, hub.restore, history_s=3600.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=view.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(sunk) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # nothing more comes
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert view.restored == 10
+    assert hub.history("d1") == made  # the dashboard's chart, as before the restart
+    assert sunk == [45.0, 50.0]  # the two never taken reach the alarms, once; the rest do not
+    assert hub.latest("d1") == made[-1]
+    assert not hub.mirror("d1", made[-1])  # a redelivery changes nothing
+    late = RiskView(bus, hub.mirror, hub.restore, history_s=0.0)
+    assert late.restored == 0 and list(bus.read(RISK_TOPIC, time.time() + 60)) == []

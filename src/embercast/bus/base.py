@@ -18,7 +18,7 @@ import re
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +201,11 @@ class Bus(ABC):
     def replay(self, topic: str, group: str, message_ids: list[str] | None = None) -> int:
         """Give ``group``'s dead letters of ``topic`` (those of ``message_ids``, or all) their
         attempts again; how many."""
+
+    @abstractmethod
+    def read(self, topic: str, since_s: float) -> Iterator[Message]:
+        """The messages of ``topic`` published since ``since_s`` [s since the epoch] and still
+        kept, oldest first, read page by page outside any group (nothing changes)."""
 
     @abstractmethod
     def prune(self, older_than_s: float) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
@@ -379,6 +379,18 @@ class RedisBus(Bus):
                     int(self._call("a length", self.redis.xlen, keys["dead"])),
                 ))  # fmt: skip
         return out
+
+    def read(self, topic: str, since_s: float) -> Iterator[Message]:
+        check_name("topic", topic)
+        stream, start = PREFIX + topic, f"{max(0, int(since_s * 1000))}-0"
+        while True:
+            entries = self._call("a read", self.redis.xrange, stream, start, "+", count=SCAN)
+            for _, f in entries:
+                yield Message(topic, f["mid"], f["key"], jsonio.loads(f["payload"]),
+                              float(f["ts"]))  # fmt: skip
+            if len(entries) < SCAN:
+                return
+            start = "(" + entries[-1][0]
 
     def prune(self, older_than_s: float) -> int:
         total = 0

@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from embercast import jsonio
@@ -87,6 +87,8 @@ SCHEMA = (
 )
 
 
+READ_PAGE = 1_000
+"""Messages per query of :meth:`SqliteBus.read`."""
 PRUNE_BATCH = 5_000
 """Messages deleted per transaction by :meth:`SqliteBus.prune` (others write in between)."""
 
@@ -308,6 +310,21 @@ class SqliteBus(Bus):
                        leased, handled + pruned.get((topic, grp), 0), dead)
             for topic, grp, published, beyond, waiting, leased, handled, dead in rows
         ]  # fmt: skip
+
+    def read(self, topic: str, since_s: float) -> Iterator[Message]:
+        check_name("topic", topic)
+        after = -1
+        while True:
+            rows = self._query(
+                "SELECT seq, message_id, key, payload, published_s FROM bus_messages "
+                "WHERE topic = ? AND seq > ? AND published_s >= ? ORDER BY seq LIMIT ?",
+                (topic, after, since_s, READ_PAGE),
+            )
+            for seq, mid, key, payload, published_s in rows:
+                after = seq
+                yield Message(topic, mid, key, jsonio.loads(payload), published_s)
+            if len(rows) < READ_PAGE:
+                return
 
     def prune(self, older_than_s: float) -> int:
         cutoff = self.clock() - older_than_s

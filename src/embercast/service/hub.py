@@ -78,7 +78,9 @@ class _Device:
     last_reading: Message | None = None
     last_frame: Message | None = None
     mirrored: Prediction | None = None
-    """The last prediction a fold worker made (:meth:`StreamHub.mirror`)."""
+    """The last prediction a fold worker made (:meth:`StreamHub.mirror`, :meth:`restore`)."""
+    mirrored_t: float = float("-inf")
+    """Time of the last fold worker's prediction passed to the sink."""
 
 
 class StreamHub:
@@ -307,18 +309,34 @@ class StreamHub:
 
     def mirror(self, device_id: str, prediction: Prediction) -> bool:
         """Take a prediction a fold worker made (its risk message) as this hub's own: kept in
-        the history and passed to the sink; False for one already there or older (a
-        redelivery), or before a model is served."""
+        the history (unless :meth:`restore` put it there) and passed to the sink; False for
+        one already passed or older (a redelivery), or before a model is served."""
+        with self._lock:
+            dev = self._device(device_id)
+            if dev is None or prediction.t_s <= dev.mirrored_t + _EPS:
+                return False
+            dev.mirrored_t = prediction.t_s
+            if not dev.history or prediction.t_s > dev.history[-1].t_s + _EPS:
+                dev.history.append(prediction)
+            if dev.mirrored is None or prediction.t_s >= dev.mirrored.t_s:
+                dev.mirrored = prediction
+            self.folded += 1
+        if self.sink is not None:
+            self.sink(device_id, prediction)
+        return True
+
+    def restore(self, device_id: str, prediction: Prediction) -> bool:
+        """Put back in the history a prediction a fold worker made before this service started
+        (the sink does not see it: history, not news; :meth:`mirror` still passes it on if
+        it was never taken); False for one older than the history's last, or before a model is
+        served."""
         with self._lock:
             dev = self._device(device_id)
             if dev is None or (dev.history and prediction.t_s <= dev.history[-1].t_s + _EPS):
                 return False
             dev.history.append(prediction)
             dev.mirrored = prediction
-            self.folded += 1
-        if self.sink is not None:
-            self.sink(device_id, prediction)
-        return True
+            return True
 
     # ------------------------------------------------------------------ state
     def use(self, model: LiveModel) -> None:

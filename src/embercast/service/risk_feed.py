@@ -5,7 +5,9 @@ by device, id = device and time, so a repeat is one message) for the zone agent.
 an agent loop, publishes what gathered every ``period_s`` in one batch (a fold worker calls
 :meth:`RiskFeed.flush` itself, before it acknowledges the readings). A device's zone is looked
 up once (a device never changes zone). :func:`prediction_of` reads a risk message back as the
-prediction it was made from (the service's view of what fold workers predict).
+prediction it was made from (the service's view of what fold workers predict); a starting
+:class:`RiskView` first puts the last predictions still on the bus back in the dashboard's
+history.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,12 +91,31 @@ class RiskView:
 
     GROUP = "service"
 
-    def __init__(self, bus: Bus, mirror: Callable[[str, Prediction], bool]) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        mirror: Callable[[str, Prediction], bool],
+        restore: Callable[[str, Prediction], bool] | None = None,
+        history_s: float = 0.0,
+    ) -> None:
         self.bus = bus
         self.mirror = mirror
+        self.restore = restore
+        self.history_s = history_s
+        self.restored = 0
+        """Predictions put back in the history at the start."""
 
     def run(self, stop: threading.Event, idle_s: float = 0.05) -> None:
-        """Mirror risk messages until ``stop`` is set."""
+        """Put back the last ``history_s`` of predictions (with ``restore``), then mirror risk
+        messages until ``stop`` is set."""
+        if self.restore is not None and self.history_s > 0:
+            for message in self.bus.read(RISK_TOPIC, time.time() - self.history_s):
+                if stop.is_set():
+                    return
+                risk = message.payload
+                self.restored += self.restore(str(risk["device_id"]), prediction_of(risk))
+            logger.info("%d predictions of the last %.0f s restored", self.restored,
+                        self.history_s)  # fmt: skip
         while not stop.is_set():
             taken = self.bus.receive(RISK_TOPIC, self.GROUP, "service", limit=1024,
                                      visibility_s=60.0)  # fmt: skip

@@ -34,7 +34,7 @@ from embercast.service.devices import DeviceStore
 from embercast.service.fold_topic import READINGS_TOPIC, publish_stored
 from embercast.service.fold_worker import GROUP as FOLD_GROUP
 from embercast.service.fold_worker import run_fold_process
-from embercast.service.hub import StreamHub
+from embercast.service.hub import HISTORY, StreamHub
 from embercast.service.ingest import INGEST_DIR, Ingest
 from embercast.service.jobs import Jobs
 from embercast.service.keys import KeyStore
@@ -53,6 +53,9 @@ ZONES_FILE = "zones.sqlite"
 """The zones' states and audit log, in the service's home."""
 OUTBOX_FILE = "outbox.sqlite"
 """The notifications' outbox, in the service's home."""
+RESTORE_MAX = 100_000
+"""With fold workers, predictions a starting service puts back in the dashboard's history at
+most: an hour of them (``HISTORY``) for up to ~140 devices, less per device beyond."""
 SHADOW_FILE = "shadow.json"
 """Shadow scoring's tallies, in the service's home."""
 EPISODES_DIR = "episodes"
@@ -181,7 +184,9 @@ class ServiceState:
             loops["risk-feed"] = risk.run
         else:  # the fold workers' predictions, as the service's own
             hub.sink = chained(hub.sink, recorder.update)
-            loops["risk-view"] = RiskView(bus, hub.mirror).run
+            shown = max(1, len(devices.list()))  # a start restores ~100,000 at most
+            history_s = min(HISTORY * 5.0, RESTORE_MAX * 5.0 / shown)
+            loops["risk-view"] = RiskView(bus, hub.mirror, hub.restore, history_s).run
             for n in range(settings.service_fold_workers):
                 loops[f"fold-{n + 1}"] = partial(run_fold_process, settings_env(settings))
         loops |= {
