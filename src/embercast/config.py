@@ -452,6 +452,12 @@ class Settings(BaseSettings):
         description="Roll back a new champion that does worse in the shadow than the one it "
         "replaced.",
     )
+    learning_drift_in_service: bool = Field(
+        json_schema_extra=_in("learning"),
+        default=True,
+        description="The service watches drift itself; false when `embercast agent drift` runs "
+        "(the service then takes the drifts it publishes as its own).",
+    )
 
     monitoring_dead_pixels: int = Field(
         json_schema_extra=_in("monitoring"),

@@ -8,7 +8,8 @@ together, so it sees the population move (new rooms, a season, a sensor batch, a
 rather than one device's day. A detected change is a :class:`Drift`, published on
 ``model_events`` (at most one per signal per ``cooldown_s``) and counted; it says retraining may
 be due (``embercast learn retrain``), it never raises an alarm. When the served model's features
-change, the detectors start afresh.
+change, the detectors start afresh. It runs in the service, or as ``embercast agent drift``: the
+service then takes the drifts published as its own (:meth:`DriftWatch.follow`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from embercast.bus.base import Bus
 logger = logging.getLogger(__name__)
 
 GROUP = "drift"
+FOLLOW_GROUP = "service-drift"
+"""The service's group on ``model_events`` when the drift watch runs elsewhere."""
 EVENTS_TOPIC = "model_events"
 SCORE = "p_fire"
 """The signal name of the fire probability (the others are the features' names)."""
@@ -128,4 +131,25 @@ class DriftWatch:
         """:meth:`step` until ``stop`` is set."""
         while not stop.is_set():
             if not self.step(bus):
+                stop.wait(idle_s)
+
+    def follow(self, bus: Bus, stop: threading.Event, idle_s: float = 1.0) -> None:
+        """When a drift watch runs elsewhere: take the drifts it publishes on ``model_events``
+        (group ``FOLLOW_GROUP``) as this one's own (listed, counted), until ``stop`` is set."""
+        while not stop.is_set():
+            taken = bus.receive(EVENTS_TOPIC, FOLLOW_GROUP, "service", limit=256,
+                                visibility_s=60.0)  # fmt: skip
+            for delivery in taken:
+                event = delivery.message.payload
+                if event.get("kind") != "drift":
+                    continue
+                drift = Drift(
+                    str(event["signal"]), float(event["before"]), float(event["after"]),
+                    int(event["seen"]), float(event["t"]),
+                )  # fmt: skip
+                with self._lock:
+                    self.found.append(drift)
+                self.counted(drift.signal)
+            bus.ack_many(taken)
+            if not taken:
                 stop.wait(idle_s)

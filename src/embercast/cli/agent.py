@@ -17,11 +17,13 @@ from embercast.config import Settings
 @app.command()
 def agent(
     name: Annotated[
-        Literal["response", "fold"],
+        Literal["response", "fold", "drift"],
         typer.Argument(
             help="response: zone events to notifications (notify_recipients); fold: a share of "
             "the devices' streams from the bus's readings topic (service_fold_in_service = "
-            "false), predictions to the risk topic."
+            "false), predictions to the risk topic; drift: ADWIN on the served model's inputs "
+            "and probability from the risk topic, drifts to model_events "
+            "(learning_drift_in_service = false)."
         ),
     ],
     for_s: Annotated[
@@ -30,7 +32,8 @@ def agent(
 ) -> None:
     """Run one agent until Ctrl-C or SIGTERM (or --for seconds). Set notify_in_service = false
     for the service when response agents send the notifications, service_fold_in_service =
-    false when fold agents fold the devices (start as many as there are cores to spare)."""
+    false when fold agents fold the devices (start as many as there are cores to spare),
+    learning_drift_in_service = false when a drift agent watches drift."""
     from embercast.bus import bus_from_settings
 
     settings = _settings()
@@ -44,6 +47,8 @@ def agent(
     with bus_from_settings(settings) as bus:
         if name == "fold":
             _fold(settings, bus, stop)
+        elif name == "drift":
+            _drift(settings, bus, stop)
         else:
             _response(settings, bus, stop)
 
@@ -89,3 +94,23 @@ def _fold(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     finally:
         log.close()
         typer.echo(f"agent fold {owner}: {dict(worker.counts)}", err=True)
+
+
+def _drift(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.drift import DriftWatch
+    from embercast.service.live_model import ModelHolder
+
+    if not settings.model_ref:
+        _fail("the drift agent needs model_ref (the model the service serves: its features)")
+    models = ModelHolder(settings.model_ref)
+    models.refresh()
+
+    def follow() -> None:  # the served model's features, as the service follows its alias
+        while not stop.wait(settings.service_model_poll_s):
+            models.refresh()
+
+    threading.Thread(target=follow, name="drift-model", daemon=True).start()
+    watch = DriftWatch(lambda: None if models.current is None else models.current.features)
+    typer.echo("agent drift: Ctrl-C stops it", err=True)
+    watch.run(bus, stop)
+    typer.echo(f"agent drift: {len(watch.found)} drifts", err=True)

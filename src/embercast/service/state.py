@@ -194,8 +194,11 @@ class ServiceState:
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
             "learning": lambda stop: learning.run(bus, stop),
-            "drift": lambda stop: drift.run(bus, stop),
         }
+        if settings.learning_drift_in_service:
+            loops["drift"] = lambda stop: drift.run(bus, stop)
+        else:  # `embercast agent drift` watches: its drifts, as the service's own
+            loops["drift-view"] = lambda stop: drift.follow(bus, stop)
         steward = None
         if is_ref(settings.model_ref):
             steward = ModelSteward(
