@@ -452,6 +452,12 @@ class Settings(BaseSettings):
         description="Roll back a new champion that does worse in the shadow than the one it "
         "replaced.",
     )
+    learning_in_service: bool = Field(
+        json_schema_extra=_in("learning"),
+        default=True,
+        description="The service turns operators' verdicts into episodes itself; false when "
+        "`embercast agent learning` does.",
+    )
     learning_drift_in_service: bool = Field(
         json_schema_extra=_in("learning"),
         default=True,

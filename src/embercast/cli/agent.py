@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -13,17 +13,21 @@ from embercast.bus import Bus
 from embercast.cli.common import _fail, _settings, app
 from embercast.config import Settings
 
+if TYPE_CHECKING:
+    from embercast.service.live_model import ModelHolder
+
 
 @app.command()
 def agent(
     name: Annotated[
-        Literal["response", "fold", "drift"],
+        Literal["response", "fold", "drift", "learning"],
         typer.Argument(
             help="response: zone events to notifications (notify_recipients); fold: a share of "
             "the devices' streams from the bus's readings topic (service_fold_in_service = "
             "false), predictions to the risk topic; drift: ADWIN on the served model's inputs "
             "and probability from the risk topic, drifts to model_events "
-            "(learning_drift_in_service = false)."
+            "(learning_drift_in_service = false); learning: operators' verdicts from the "
+            "feedback topic to labelled episodes (learning_in_service = false)."
         ),
     ],
     for_s: Annotated[
@@ -33,7 +37,9 @@ def agent(
     """Run one agent until Ctrl-C or SIGTERM (or --for seconds). Set notify_in_service = false
     for the service when response agents send the notifications, service_fold_in_service =
     false when fold agents fold the devices (start as many as there are cores to spare),
-    learning_drift_in_service = false when a drift agent watches drift."""
+    learning_drift_in_service = false when a drift agent watches drift, learning_in_service =
+    false when a learning agent writes the episodes (on the service's machine: it reads the
+    ingest log)."""
     from embercast.bus import bus_from_settings
 
     settings = _settings()
@@ -49,6 +55,8 @@ def agent(
             _fold(settings, bus, stop)
         elif name == "drift":
             _drift(settings, bus, stop)
+        elif name == "learning":
+            _learning(settings, bus, stop)
         else:
             _response(settings, bus, stop)
 
@@ -96,21 +104,49 @@ def _fold(settings: Settings, bus: Bus, stop: threading.Event) -> None:
         typer.echo(f"agent fold {owner}: {dict(worker.counts)}", err=True)
 
 
-def _drift(settings: Settings, bus: Bus, stop: threading.Event) -> None:
-    from embercast.agents.drift import DriftWatch
+def _followed_model(settings: Settings, stop: threading.Event, who: str) -> ModelHolder:
+    """The served model (``model_ref``), followed as the service follows its alias."""
     from embercast.service.live_model import ModelHolder
 
     if not settings.model_ref:
-        _fail("the drift agent needs model_ref (the model the service serves: its features)")
+        _fail(f"the {who} agent needs model_ref (the model the service serves)")
     models = ModelHolder(settings.model_ref)
     models.refresh()
 
-    def follow() -> None:  # the served model's features, as the service follows its alias
+    def follow() -> None:
         while not stop.wait(settings.service_model_poll_s):
             models.refresh()
 
-    threading.Thread(target=follow, name="drift-model", daemon=True).start()
+    threading.Thread(target=follow, name=f"{who}-model", daemon=True).start()
+    return models
+
+
+def _drift(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.drift import DriftWatch
+
+    models = _followed_model(settings, stop, "drift")  # its inputs' names
     watch = DriftWatch(lambda: None if models.current is None else models.current.features)
     typer.echo("agent drift: Ctrl-C stops it", err=True)
     watch.run(bus, stop)
     typer.echo(f"agent drift: {len(watch.found)} drifts", err=True)
+
+
+def _learning(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.learning import LearningAgent
+    from embercast.service.ingest import INGEST_DIR
+    from embercast.service.ingest_log import IngestLog
+    from embercast.service.state import episodes_location
+
+    models = _followed_model(settings, stop, "learning")  # its feature set
+    log = IngestLog(os.path.join(settings.service_home, INGEST_DIR))
+    agent = LearningAgent(
+        episodes_location(settings), log.window,
+        lambda: None if models.current is None else models.current.feature_set,
+        before_s=settings.learning_before_s, after_s=settings.learning_after_s,
+    )  # fmt: skip
+    try:
+        typer.echo("agent learning: Ctrl-C stops it", err=True)
+        agent.run(bus, stop)
+    finally:
+        log.close()
+        typer.echo(f"agent learning: {agent.written} episodes written", err=True)

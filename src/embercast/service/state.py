@@ -193,8 +193,9 @@ class ServiceState:
             "bus-prune": partial(bus.run_pruning, settings.bus_retention_days * 86_400.0),
             "zones": lambda stop: zones.run(bus, stop),
             "monitoring": lambda stop: watch.run(bus, stop),
-            "learning": lambda stop: learning.run(bus, stop),
         }
+        if settings.learning_in_service:
+            loops["learning"] = lambda stop: learning.run(bus, stop)
         if settings.learning_drift_in_service:
             loops["drift"] = lambda stop: drift.run(bus, stop)
         else:  # `embercast agent drift` watches: its drifts, as the service's own

@@ -1,0 +1,132 @@
+"""Agents in processes of their own, on the service's bus: ``embercast agent drift`` (the
+service, ``learning_drift_in_service = false``, takes the drifts it publishes as its own) and
+``embercast agent learning`` (``learning_in_service = false``: verdicts become episodes there)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embercast.agents.drift import EVENTS_TOPIC
+from embercast.agents.zones import RISK_TOPIC, risk_message
+from embercast.bus import open_bus
+
+
+def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
+    service_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.config import get_settings
+    from embercast.service.live_model import ModelHolder
+    from embercast.service.state import ServiceState
+
+    monkeypatch.setenv("EMBERCAST_LEARNING_DRIFT_IN_SERVICE", "false")
+    get_settings.cache_clear()
+    settings = get_settings()
+    models = ModelHolder(settings.model_ref)
+    assert models.refresh() and models.current is not None
+    names = models.current.features
+    state = ServiceState.open(settings)
+    assert state.agents is not None
+    running = {h.name for h in state.agents.health()}
+    assert "drift-view" in running and "drift" not in running  # the service only follows
+    rng = np.random.default_rng(3)
+    messages = []
+    for k in range(3000):  # the first input's mean moves from 1 to 3 halfway
+        x = list(rng.normal(1.0, 0.05, len(names)))
+        x[0] += 2.0 if k >= 1500 else 0.0
+        prediction = {"t_s": 1.8e9 + k, "p_fire": float(rng.beta(1, 30))}
+        messages.append(risk_message(f"d{k % 20}", "z", prediction, x))
+    state.bus.publish_many(RISK_TOPIC, messages)
+    log = tmp_path / "drift.log"
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "embercast.cli", "agent", "drift", "--for", "120"],
+        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=dict(os.environ),
+    )  # fmt: skip
+    counted: list[str] = []
+    shown = state.drift
+    shown.counted = counted.append
+    stop = threading.Event()
+    follower = threading.Thread(target=shown.follow, args=(state.bus, stop, 0.05))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not shown.found and time.monotonic() < deadline:
+            assert agent.poll() is None, log.read_text()
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=60) == 0, log.read_text()
+        state.db.close()
+        state.bus.close()
+    assert [d.signal for d in shown.found] == [names[0]] == counted
+    assert 1500 < shown.found[0].seen < 1800 and shown.found[0].after > shown.found[0].before
+    assert "agent drift: 1 drifts" in log.read_text()
+    with open_bus(str(service_env / "bus.sqlite")) as bus:  # what the agent published
+        events = [m.payload for m in bus.read(EVENTS_TOPIC, 0.0)]
+    assert [(e["kind"], e["signal"]) for e in events] == [("drift", names[0])]
+
+
+def test_a_learning_agent_process_turns_a_verdict_into_episodes(
+    service_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.config import get_settings
+    from embercast.dataset.episodes import read_episodes
+    from embercast.features.base import Reading
+    from embercast.service.ingest_log import IngestLog
+    from embercast.service.messages import Message
+    from embercast.service.state import ServiceState, episodes_location
+
+    monkeypatch.setenv("EMBERCAST_LEARNING_IN_SERVICE", "false")
+    get_settings.cache_clear()
+    settings = get_settings()
+    state = ServiceState.open(settings)
+    assert state.agents is not None
+    assert "learning" not in {h.name for h in state.agents.health()}
+    t0 = 1_800_000_000.0
+    log = IngestLog(str(service_env / "ingest"))  # what the service stored of d1
+    frame = np.full((120, 160), 29_500, np.uint16)
+    stored = []
+    for k in range(240):
+        t = t0 + 5.0 * k
+        stored.append(Message("d1", "thermal", t, t, frame=frame))
+        reading = Reading(t, 450.0 + max(0.0, k - 120) * 4.0, 22.0, 40.0)
+        stored.append(Message("d1", "scd41", t, t, reading=reading))
+    log.append(stored).result(timeout=30)
+    log.close()
+    verdict = {"feedback_id": "z:alarm:1:feedback:1", "alarm_id": "z:alarm:1", "zone": "z",
+               "devices": ["d1"], "verdict": "false_alarm", "cause": "candles", "who": "ops",
+               "alarm_t": t0 + 900.0, "t": t0 + 960.0}  # fmt: skip
+    state.bus.publish("feedback", verdict, message_id=verdict["feedback_id"])
+    out = tmp_path / "learning.log"
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "embercast.cli", "agent", "learning", "--for", "120"],
+        stdout=subprocess.DEVNULL, stderr=out.open("ab"), env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert agent.poll() is None, out.read_text()
+            stats = [s for s in state.bus.stats() if s.topic == "feedback"]
+            if stats and stats[0].handled == 1:
+                break
+            time.sleep(0.2)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=60) == 0, out.read_text()
+        state.db.close()
+        state.bus.close()
+    found = read_episodes(episodes_location(settings))
+    (fact,) = found.facts.values()
+    # learning_before_s (900) before the alarm, to the verdict
+    assert (fact["device_id"], fact["window"]) == ("d1", [t0, t0 + 960.0])
+    assert "agent learning: 1 episodes written" in out.read_text()
