@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-QUEUE_SIZE = 256
-"""Events waiting per client before the oldest are dropped."""
+QUEUE_SIZE = 2048
+"""Events waiting per client before the oldest are dropped: about 2 s of a 5,000-device fleet's
+predictions, so the bursts of batch folding reach a client whole (a few MB per client)."""
 RETRY_MS = 1000
 """How long a browser waits before it reconnects [ms] (the stream's ``retry:`` field)."""
 HEARTBEAT_S = 15.0
