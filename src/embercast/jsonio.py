@@ -1,5 +1,5 @@
-"""JSON for the live system's hot paths (device payloads, bus messages, server-sent events):
-orjson's speed with the standard library's meaning.
+"""JSON for the live system's hot paths (device payloads, bus messages): orjson's speed with
+the standard library's meaning.
 
 :func:`loads` reads what :func:`json.loads` reads (a payload orjson refuses, such as a ``NaN``
 token or UTF-16 text, is read again by :mod:`json`, which also words the error), but for an

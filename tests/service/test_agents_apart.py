@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,22 +21,36 @@ from embercast.agents.zones import RISK_TOPIC, risk_message
 from embercast.bus import open_bus
 
 
+def _service_without(monkeypatch: pytest.MonkeyPatch, setting: str) -> tuple[Any, Any, set[str]]:
+    """Settings, the opened service state and its agents' names, with ``setting`` false."""
+    from embercast.config import get_settings
+    from embercast.service.state import ServiceState
+
+    monkeypatch.setenv(setting, "false")
+    get_settings.cache_clear()
+    settings = get_settings()
+    state = ServiceState.open(settings)
+    assert state.agents is not None
+    return settings, state, {h.name for h in state.agents.health()}
+
+
+def _agent(name: str, log: Path) -> subprocess.Popen[bytes]:
+    """``embercast agent NAME`` in a process of its own (its stderr to ``log``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "embercast.cli", "agent", name, "--for", "120"],
+        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=dict(os.environ),
+    )  # fmt: skip
+
+
 def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
     service_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from embercast.config import get_settings
     from embercast.service.live_model import ModelHolder
-    from embercast.service.state import ServiceState
 
-    monkeypatch.setenv("EMBERCAST_LEARNING_DRIFT_IN_SERVICE", "false")
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings, state, running = _service_without(monkeypatch, "EMBERCAST_LEARNING_DRIFT_IN_SERVICE")
     models = ModelHolder(settings.model_ref)
     assert models.refresh() and models.current is not None
     names = models.current.features
-    state = ServiceState.open(settings)
-    assert state.agents is not None
-    running = {h.name for h in state.agents.health()}
     assert "drift-view" in running and "drift" not in running  # the service only follows
     rng = np.random.default_rng(3)
     messages = []
@@ -46,10 +61,7 @@ def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
         messages.append(risk_message(f"d{k % 20}", "z", prediction, x))
     state.bus.publish_many(RISK_TOPIC, messages)
     log = tmp_path / "drift.log"
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "embercast.cli", "agent", "drift", "--for", "120"],
-        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=dict(os.environ),
-    )  # fmt: skip
+    agent = _agent("drift", log)
     counted: list[str] = []
     shown = state.drift
     shown.counted = counted.append
@@ -79,19 +91,14 @@ def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
 def test_a_learning_agent_process_turns_a_verdict_into_episodes(
     service_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from embercast.config import get_settings
     from embercast.dataset.episodes import read_episodes
     from embercast.features.base import Reading
     from embercast.service.ingest_log import IngestLog
     from embercast.service.messages import Message
-    from embercast.service.state import ServiceState, episodes_location
+    from embercast.service.state import episodes_location
 
-    monkeypatch.setenv("EMBERCAST_LEARNING_IN_SERVICE", "false")
-    get_settings.cache_clear()
-    settings = get_settings()
-    state = ServiceState.open(settings)
-    assert state.agents is not None
-    assert "learning" not in {h.name for h in state.agents.health()}
+    settings, state, running = _service_without(monkeypatch, "EMBERCAST_LEARNING_IN_SERVICE")
+    assert "learning" not in running
     t0 = 1_800_000_000.0
     log = IngestLog(str(service_env / "ingest"))  # what the service stored of d1
     frame = np.full((120, 160), 29_500, np.uint16)
@@ -108,10 +115,7 @@ def test_a_learning_agent_process_turns_a_verdict_into_episodes(
                "alarm_t": t0 + 900.0, "t": t0 + 960.0}  # fmt: skip
     state.bus.publish("feedback", verdict, message_id=verdict["feedback_id"])
     out = tmp_path / "learning.log"
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "embercast.cli", "agent", "learning", "--for", "120"],
-        stdout=subprocess.DEVNULL, stderr=out.open("ab"), env=dict(os.environ),
-    )  # fmt: skip
+    agent = _agent("learning", out)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
