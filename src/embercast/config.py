@@ -464,7 +464,27 @@ class Settings(BaseSettings):
         description="The service watches drift itself; false when `embercast agent drift` runs "
         "(the service then takes the drifts it publishes as its own).",
     )
+    learning_shadow_in_service: bool = Field(
+        json_schema_extra=_in("learning"),
+        default=True,
+        description="The service scores the other model in the shadow and promotes or rolls "
+        "back itself; false when `embercast agent shadow` does (the service then shows what it "
+        "publishes).",
+    )
 
+    monitoring_in_service: bool = Field(
+        json_schema_extra=_in("monitoring"),
+        default=True,
+        description="The service watches for silent devices itself; false when `embercast agent "
+        "monitoring` does (the service's zones then take the silences it publishes).",
+    )
+    monitoring_silent_s: float = Field(
+        json_schema_extra=_in("monitoring"),
+        default=60.0,
+        gt=0.0,
+        description="A device that has sent nothing for this long, or for 6 of its reading "
+        "periods if longer, is silent: trouble in its zone [s].",
+    )
     monitoring_dead_pixels: int = Field(
         json_schema_extra=_in("monitoring"),
         default=16,

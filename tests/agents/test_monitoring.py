@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embercast.agents.monitoring import DeviceWatch
+from embercast.agents.monitoring import DeviceWatch, told
 from embercast.agents.zones import ZoneAgent
 from embercast.alarm.decision import AlarmParams
 
@@ -22,7 +22,7 @@ def _feed(watch: DeviceWatch, zones: ZoneAgent, device: str, zone: str,
 
 def test_a_silent_device_is_trouble_and_one_silent_in_a_rise_an_alarm(tmp_path: Path) -> None:
     zones = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE)
-    watch = DeviceWatch(zones, silent_periods=6.0, silent_min_s=60.0)
+    watch = DeviceWatch(told(zones), silent_periods=6.0, silent_min_s=60.0)
     wall0 = 1_000_000.0
     _feed(watch, zones, "h1", "hall", [(float(t), 0.05) for t in range(0, 100, 5)], wall0)
     _feed(watch, zones, "a1", "attic", [(80.0, 0.05), (85.0, 0.2), (90.0, 0.45), (95.0, 0.6)],

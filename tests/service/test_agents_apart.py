@@ -1,6 +1,9 @@
 """Agents in processes of their own, on the service's bus: ``embercast agent drift`` (the
-service, ``learning_drift_in_service = false``, takes the drifts it publishes as its own) and
-``embercast agent learning`` (``learning_in_service = false``: verdicts become episodes there)."""
+service, ``learning_drift_in_service = false``, takes the drifts it publishes as its own),
+``embercast agent learning`` (``learning_in_service = false``: verdicts become episodes there),
+``embercast agent shadow`` (``learning_shadow_in_service = false``: the service shows its
+comparison and promotions) and ``embercast agent monitoring`` (``monitoring_in_service =
+false``: its silences reach the service's zones)."""
 
 from __future__ import annotations
 
@@ -21,12 +24,17 @@ from embercast.agents.zones import RISK_TOPIC, risk_message
 from embercast.bus import open_bus
 
 
-def _service_without(monkeypatch: pytest.MonkeyPatch, setting: str) -> tuple[Any, Any, set[str]]:
-    """Settings, the opened service state and its agents' names, with ``setting`` false."""
+def _service_without(
+    monkeypatch: pytest.MonkeyPatch, setting: str, **more: str
+) -> tuple[Any, Any, set[str]]:
+    """Settings, the opened service state and its agents' names, with ``setting`` false (and
+    the EMBERCAST_* settings ``more``)."""
     from embercast.config import get_settings
     from embercast.service.state import ServiceState
 
     monkeypatch.setenv(setting, "false")
+    for name, value in more.items():
+        monkeypatch.setenv(f"EMBERCAST_{name}", value)
     get_settings.cache_clear()
     settings = get_settings()
     state = ServiceState.open(settings)
@@ -51,7 +59,7 @@ def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
     models = ModelHolder(settings.model_ref)
     assert models.refresh() and models.current is not None
     names = models.current.features
-    assert "drift-view" in running and "drift" not in running  # the service only follows
+    assert "learning-view" in running and "drift" not in running  # the service only follows
     rng = np.random.default_rng(3)
     messages = []
     for k in range(3000):  # the first input's mean moves from 1 to 3 halfway
@@ -66,7 +74,7 @@ def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
     shown = state.drift
     shown.counted = counted.append
     stop = threading.Event()
-    follower = threading.Thread(target=shown.follow, args=(state.bus, stop, 0.05))
+    follower = threading.Thread(target=state.learning_view.run, args=(state.bus, stop, 0.05))
     follower.start()
     try:
         deadline = time.monotonic() + 90
@@ -134,3 +142,103 @@ def test_a_learning_agent_process_turns_a_verdict_into_episodes(
     # learning_before_s (900) before the alarm, to the verdict
     assert (fact["device_id"], fact["window"]) == ("d1", [t0, t0 + 960.0])
     assert "agent learning: 1 episodes written" in out.read_text()
+
+
+def test_a_shadow_agent_process_promotes_a_challenger_the_service_then_shows(
+    service_env: Path, features: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from embercast.lifecycle.registry import Registry
+    from embercast.service.overview import learning_summary
+
+    settings, state, running = _service_without(
+        monkeypatch, "EMBERCAST_LEARNING_SHADOW_IN_SERVICE",
+        LEARNING_AUTO_PROMOTE="true", LEARNING_SHADOW_HOURS="0.05",
+    )  # fmt: skip
+    assert "learning-view" in running and not {"shadow", "steward"} & running
+    registry = Registry(settings.mlflow_uri)  # the champion again, as the challenger
+    first = registry.training_run("fire/1")
+    metrics = {k: v for k, v in registry.versions("fire")[0]["metrics"].items() if v is not None}
+    registry.log_training(registry.load("fire/1"), params=first["params"], metrics=metrics,
+                          tags=first["tags"], register="fire")  # fmt: skip
+    assert registry.resolve("fire@challenger") == ("fire", 2)
+    assert state.refresh_model() and state.models.current is not None
+    names = list(state.models.current.features)
+    rows = pq.read_table(features / "features").to_pandas()[names].to_numpy(float)
+    quiet = rows[state.models.current.score(rows) < 0.05][:40]
+    messages = [risk_message(f"d{i}", "z", {"t_s": 1.8e9 + 5 * k, "p_fire": 0.01}, list(x))
+                for k in range(30) for i, x in enumerate(quiet)]  # fmt: skip
+    state.bus.publish_many(RISK_TOPIC, messages)  # 1.6 device-hours, no alarm
+    log = tmp_path / "shadow.log"
+    agent = _agent("shadow", log)
+    stop = threading.Event()
+    view = state.learning_view
+    follower = threading.Thread(target=view.run, args=(state.bus, stop, 0.05))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not (state.steward.actions and view.shadow) and time.monotonic() < deadline:
+            assert agent.poll() is None, log.read_text()
+            time.sleep(0.1)
+        shown = learning_summary(state)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=60) == 0, log.read_text()
+        state.db.close()
+        state.bus.close()
+    (action,) = shown["steward"]["actions"]
+    assert (action["action"], action["model"], action["done"]) == ("promote", "fire/2", True)
+    assert registry.resolve("fire@champion") == ("fire", 2)
+    comparison = shown["shadow"]  # the comparison the agent published
+    assert comparison["other_model"] == "fire/2" and comparison["device_hours"] > 0.05
+    assert comparison["served"]["onsets"] == comparison["other"]["onsets"] == 0
+    assert "agent shadow: 1 steward actions" in log.read_text()
+    assert (service_env / "shadow.json").exists()  # the tallies, in its service_home
+
+
+def test_a_monitoring_agent_process_reports_a_silent_device_to_the_zones(
+    service_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embercast.agents.monitoring import EVENTS_TOPIC as DEVICE_EVENTS
+    from embercast.agents.monitoring import take_reports
+
+    settings, state, running = _service_without(
+        monkeypatch, "EMBERCAST_MONITORING_IN_SERVICE", MONITORING_SILENT_S="1"
+    )
+    assert "silences" in running and "monitoring" not in running
+    assert state.refresh_model()  # the zones' operating point
+    zones = state.zones
+    messages = [risk_message("h1", "hall", {"t_s": 1.8e9 + 0.1 * k, "p_fire": 0.01}, [])
+                for k in range(20)]  # fmt: skip
+    for message, _, _ in messages:
+        zones.handle(message)
+    log = tmp_path / "monitoring.log"
+    agent = _agent("monitoring", log)
+    stop = threading.Event()
+    relay = threading.Thread(target=take_reports, args=(zones, state.bus, stop, 0.05))
+    relay.start()
+    try:
+        state.bus.publish_many(RISK_TOPIC, messages)  # then nothing: silent after 1 s
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert agent.poll() is None, log.read_text()
+            (hall,) = zones.zones()
+            if hall.state == "fault":
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=60) == 0, log.read_text()
+        bus_file = str(service_env / "bus.sqlite")
+        state.db.close()
+        state.bus.close()
+    assert (hall.state, hall.troubles) == ("fault", {"h1": ["silent"]})
+    assert "agent monitoring: 1 devices, 1 silent" in log.read_text()
+    with open_bus(bus_file) as bus:
+        (event,) = [m.payload for m in bus.read(DEVICE_EVENTS, 0.0)]
+    assert (event["kind"], event["zone"], event["device_id"]) == ("silent", "hall", "h1")

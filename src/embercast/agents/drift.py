@@ -30,7 +30,6 @@ from embercast.bus.base import Bus
 logger = logging.getLogger(__name__)
 
 GROUP = "drift"
-FOLLOW_GROUP = "service-drift"
 """The service's group on ``model_events`` when the drift watch runs elsewhere."""
 EVENTS_TOPIC = "model_events"
 SCORE = "p_fire"
@@ -109,11 +108,16 @@ class DriftWatch:
                 drift = Drift(name, before, float(detector.estimation), self._seen[name], at)
                 found.append(drift)
         for drift in found:
-            self.found.append(drift)
-            self.counted(drift.signal)
+            self.add(drift)
             logger.info("drift in %s: mean %.4g -> %.4g after %d values", drift.signal,
                            drift.before, drift.after, drift.seen)  # fmt: skip
         return found
+
+    def add(self, drift: Drift) -> None:
+        """List and count a drift (found here, or by a drift watch elsewhere)."""
+        with self._lock:
+            self.found.append(drift)
+        self.counted(drift.signal)
 
     def step(self, bus: Bus, consumer: str = "drift-1") -> int:
         """Take the predictions waiting, publish the drifts they reveal; how many taken."""
@@ -131,25 +135,4 @@ class DriftWatch:
         """:meth:`step` until ``stop`` is set."""
         while not stop.is_set():
             if not self.step(bus):
-                stop.wait(idle_s)
-
-    def follow(self, bus: Bus, stop: threading.Event, idle_s: float = 1.0) -> None:
-        """When a drift watch runs elsewhere: take the drifts it publishes on ``model_events``
-        (group ``FOLLOW_GROUP``) as this one's own (listed, counted), until ``stop`` is set."""
-        while not stop.is_set():
-            taken = bus.receive(EVENTS_TOPIC, FOLLOW_GROUP, "service", limit=256,
-                                visibility_s=60.0)  # fmt: skip
-            for delivery in taken:
-                event = delivery.message.payload
-                if event.get("kind") != "drift":
-                    continue
-                drift = Drift(
-                    str(event["signal"]), float(event["before"]), float(event["after"]),
-                    int(event["seen"]), float(event["t"]),
-                )  # fmt: skip
-                with self._lock:
-                    self.found.append(drift)
-                self.counted(drift.signal)
-            bus.ack_many(taken)
-            if not taken:
                 stop.wait(idle_s)

@@ -7,6 +7,10 @@ period (the median of its last intervals, in its own time) and when its latest r
 (:meth:`~embercast.agents.zones.ZoneAgent.silent`): trouble, or ``ALARM`` when it fell silent in
 a steep rise (heat destroys sensors). Its next reading ends the silence (the zone clears the
 trouble itself).
+
+In the service it tells the zone agent directly; as ``embercast agent monitoring`` it publishes
+each silence on ``device_events`` (:func:`publisher`), from which the service's zone agent takes
+it (:func:`take_reports`, group ``zones``).
 """
 
 from __future__ import annotations
@@ -16,15 +20,22 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from embercast.agents.zones import GROUP as ZONES_GROUP
 from embercast.agents.zones import RISK_TOPIC, ZoneAgent
 from embercast.bus.base import Bus
 
 logger = logging.getLogger(__name__)
 
 GROUP = "monitoring"
+EVENTS_TOPIC = "device_events"
+"""Where a monitoring agent in a process of its own reports the devices that fell silent."""
+
+Report = Callable[[str, str], None]
+"""Told ``(zone, device)`` of a device that fell silent."""
 
 
 @dataclass
@@ -40,13 +51,49 @@ class _Seen:
         return statistics.median(self.intervals) if self.intervals else 5.0
 
 
+def told(zones: ZoneAgent) -> Report:
+    """A report that tells ``zones`` itself: the device is silent at its zone's clock."""
+
+    def report(zone: str, device: str) -> None:
+        zones.silent(zone, device, zones.now(zone))
+
+    return report
+
+
+def publisher(bus: Bus) -> Report:
+    """A report published on ``device_events`` (id: the device and the wall-clock second)."""
+
+    def report(zone: str, device: str) -> None:
+        at = time.time()
+        event = {"kind": "silent", "zone": zone, "device_id": device, "t": at}
+        bus.publish(EVENTS_TOPIC, event, key=zone, message_id=f"silent:{device}:{at:.0f}")
+
+    return report
+
+
+def take_reports(zones: ZoneAgent, bus: Bus, stop: threading.Event, idle_s: float = 1.0) -> None:
+    """When the monitoring agent runs elsewhere: hand the silences it publishes to ``zones``
+    (group ``zones`` of ``device_events``) until ``stop`` is set."""
+    report = told(zones)
+    while not stop.is_set():
+        taken = bus.receive(EVENTS_TOPIC, ZONES_GROUP, "zones-1", limit=256, visibility_s=60.0)
+        for delivery in taken:
+            event = delivery.message.payload
+            if event.get("kind") == "silent":
+                report(str(event["zone"]), str(event["device_id"]))
+        bus.ack_many(taken)
+        if not taken:
+            stop.wait(idle_s)
+
+
 class DeviceWatch:
-    """Watches the devices whose predictions reach it and tells ``zones`` of the silent ones."""
+    """Watches the devices whose predictions reach it and reports the silent ones (``report``:
+    :func:`told` a zone agent, or :func:`publisher` on the bus)."""
 
     def __init__(
-        self, zones: ZoneAgent, *, silent_periods: float = 6.0, silent_min_s: float = 60.0
+        self, report: Report, *, silent_periods: float = 6.0, silent_min_s: float = 60.0
     ) -> None:
-        self.zones = zones
+        self.report = report
         self.silent_periods = silent_periods
         self.silent_min_s = silent_min_s
         self.devices: dict[str, _Seen] = {}
@@ -83,7 +130,11 @@ class DeviceWatch:
         for device, seen in found:
             logger.warning("device %s of %s silent for %.0f s", device, seen.zone,
                            at - seen.arrived)  # fmt: skip
-            self.zones.silent(seen.zone, device, self.zones.now(seen.zone))
+            try:
+                self.report(seen.zone, device)
+            except Exception:
+                seen.silent = False  # not reported: the next check reports it again
+                raise
         return [device for device, _ in found]
 
     def step(self, bus: Bus, consumer: str = "monitoring-1") -> int:

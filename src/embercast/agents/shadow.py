@@ -275,10 +275,17 @@ class Shadow:
         bus.ack_many(said)
         return len(taken) + len(said)
 
-    def run(self, bus: Bus, stop: threading.Event, idle_s: float = 0.2,
-            save_s: float = 10.0) -> None:  # fmt: skip
-        """:meth:`step` until ``stop`` is set, saving the tallies every ``save_s``."""
-        saved = time.monotonic()
+    def run(
+        self,
+        bus: Bus,
+        stop: threading.Event,
+        idle_s: float = 0.2,
+        save_s: float = 10.0,
+        announce: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """:meth:`step` until ``stop`` is set, saving the tallies every ``save_s`` (and telling
+        ``announce`` the :meth:`summary` when it changed, in ``{"summary": ...}``)."""
+        saved, told = time.monotonic(), None
         try:
             while not stop.is_set():
                 if not self.step(bus):
@@ -286,5 +293,9 @@ class Shadow:
                 if time.monotonic() - saved > save_s:
                     self.save()
                     saved = time.monotonic()
+                    summary = self.summary()
+                    if announce is not None and summary != told:
+                        announce({"summary": summary})
+                        told = summary
         finally:
             self.save()

@@ -34,6 +34,7 @@ class ModelSteward:
         auto_promote: bool = False,
         auto_rollback: bool = True,
         refresh_s: float = 30.0,
+        announce: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.name = name
         self.registry = registry
@@ -42,6 +43,8 @@ class ModelSteward:
         self.refresh_s = refresh_s
         self.shadow: Shadow | None = None
         self.actions: list[dict[str, Any]] = []
+        self.announce = announce
+        """Told each action (in a process of its own: published on ``model_events``)."""
         self._other: tuple[float, str | None] = (-1e18, None)
 
     def other(self) -> str | None:
@@ -92,6 +95,8 @@ class ModelSteward:
         record = {"action": action, "model": ref, "done": done, "reasons": reasons,
                   "t": time.time()}  # fmt: skip
         self.actions.append(record)
+        if self.announce is not None:
+            self.announce(record)
         self._other = (-1e18, None)  # the registry changed: look again
         logger.warning("model steward: %s %s (%s): %s", action, ref,
                        "done" if done else "refused", "; ".join(reasons))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -20,14 +21,18 @@ if TYPE_CHECKING:
 @app.command()
 def agent(
     name: Annotated[
-        Literal["response", "fold", "drift", "learning"],
+        Literal["response", "fold", "drift", "learning", "shadow", "monitoring"],
         typer.Argument(
             help="response: zone events to notifications (notify_recipients); fold: a share of "
             "the devices' streams from the bus's readings topic (service_fold_in_service = "
             "false), predictions to the risk topic; drift: ADWIN on the served model's inputs "
             "and probability from the risk topic, drifts to model_events "
             "(learning_drift_in_service = false); learning: operators' verdicts from the "
-            "feedback topic to labelled episodes (learning_in_service = false)."
+            "feedback topic to labelled episodes (learning_in_service = false); shadow: the "
+            "challenger (or the replaced champion) scored on the risk topic, promotion and "
+            "roll-back, comparison and actions to model_events (learning_shadow_in_service = "
+            "false); monitoring: silent devices from the risk topic to device_events "
+            "(monitoring_in_service = false)."
         ),
     ],
     for_s: Annotated[
@@ -39,7 +44,9 @@ def agent(
     false when fold agents fold the devices (start as many as there are cores to spare),
     learning_drift_in_service = false when a drift agent watches drift, learning_in_service =
     false when a learning agent writes the episodes (on the service's machine: it reads the
-    ingest log)."""
+    ingest log), learning_shadow_in_service = false when a shadow agent scores the other model
+    (its tallies in shadow.json of its service_home), monitoring_in_service = false when a
+    monitoring agent watches for silent devices."""
     from embercast.bus import bus_from_settings
 
     settings = _settings()
@@ -57,6 +64,10 @@ def agent(
             _drift(settings, bus, stop)
         elif name == "learning":
             _learning(settings, bus, stop)
+        elif name == "shadow":
+            _shadow(settings, bus, stop)
+        elif name == "monitoring":
+            _monitoring(settings, bus, stop)
         else:
             _response(settings, bus, stop)
 
@@ -150,3 +161,30 @@ def _learning(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     finally:
         log.close()
         typer.echo(f"agent learning: {agent.written} episodes written", err=True)
+
+
+def _shadow(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.model_events import announcer
+    from embercast.service.state import model_steward
+
+    models = _followed_model(settings, stop, "shadow")  # the served model, scored beside
+    steward = model_steward(settings, lambda: models.current, partial(announcer, bus))
+    if steward is None or steward.shadow is None:
+        _fail("the shadow agent needs model_ref to name a registered model (NAME@ALIAS)")
+    # checked as often as the tallies are saved: this process has nothing else to do
+    checks = threading.Thread(target=steward.run, args=(stop, 10.0), name="steward", daemon=True)
+    checks.start()
+    typer.echo(f"agent shadow: {steward.name}; Ctrl-C stops it", err=True)
+    steward.shadow.run(bus, stop, announce=announcer(bus, "shadow"))
+    checks.join(timeout=10)
+    typer.echo(f"agent shadow: {len(steward.actions)} steward actions", err=True)
+
+
+def _monitoring(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.monitoring import DeviceWatch, publisher
+
+    watch = DeviceWatch(publisher(bus), silent_min_s=settings.monitoring_silent_s)
+    typer.echo("agent monitoring: Ctrl-C stops it", err=True)
+    watch.run(bus, stop)
+    silent = sum(seen.silent for seen in watch.devices.values())
+    typer.echo(f"agent monitoring: {len(watch.devices)} devices, {silent} silent", err=True)

@@ -17,8 +17,12 @@ def learning_summary(state: ServiceState) -> dict[str, Any]:
     """The last drifts (oldest first), the shadow comparison by the live measure (None when no
     other model is scored) and the model steward's settings and last actions (None when the
     service does not serve a registered model)."""
-    steward = state.steward
-    shadow = None if steward is None or steward.shadow is None else steward.shadow.summary()
+    steward, view = state.steward, state.learning_view
+    shadow = None
+    if steward is not None and steward.shadow is not None:
+        shadow = steward.shadow.summary()
+    elif view is not None:  # `embercast agent shadow` scores
+        shadow = view.shadow
     return {
         "drift": [] if state.drift is None else [asdict(d) for d in state.drift.found[-RECENT:]],
         "shadow": shadow,

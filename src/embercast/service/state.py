@@ -4,6 +4,7 @@ limits and metrics (kept on ``app.state.service``)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from embercast.agents.coordinator import Coordinator, Loop
 from embercast.agents.drift import DriftWatch
 from embercast.agents.learning import LearningAgent
-from embercast.agents.monitoring import DeviceWatch
+from embercast.agents.model_events import LearningView
+from embercast.agents.monitoring import DeviceWatch, take_reports, told
 from embercast.agents.response import ResponseAgent
 from embercast.agents.shadow import Shadow
 from embercast.agents.steward import ModelSteward
@@ -81,6 +83,30 @@ def fold_workers(bus: Bus) -> tuple[list[str], int]:
     return sorted(workers), waiting
 
 
+def model_steward(
+    settings: Settings,
+    served: Callable[[], LiveModel | None],
+    announce: Callable[[str], Callable[[dict[str, Any]], None]] | None = None,
+) -> ModelSteward | None:
+    """The steward of the registered model ``model_ref`` serves, with its shadow scoring
+    beside ``served`` (None when ``model_ref`` names a file); ``announce(kind)`` tells others
+    of its actions and comparison (an agent in a process of its own)."""
+    if not is_ref(settings.model_ref):
+        return None
+    steward = ModelSteward(
+        parse_ref(settings.model_ref)[0], lambda: Registry(settings.mlflow_uri),
+        auto_promote=settings.learning_auto_promote,
+        auto_rollback=settings.learning_auto_rollback,
+        announce=None if announce is None else announce("steward"),
+    )  # fmt: skip
+    steward.shadow = Shadow(
+        steward.other, load_live_model, served,
+        os.path.join(settings.service_home, SHADOW_FILE),
+        min_hours=settings.learning_shadow_hours,
+    )  # fmt: skip
+    return steward
+
+
 def episodes_location(settings: Settings) -> str:
     """Where the learning agent writes episodes: ``learning_episodes``, else ``episodes`` in the
     service's home."""
@@ -121,6 +147,8 @@ class ServiceState:
     """Changes in the live inputs and scores."""
     steward: ModelSteward | None = None
     """Shadow scoring of the challenger (or the replaced champion), promotion and roll-back."""
+    learning_view: LearningView | None = None
+    """What learning agents in processes of their own publish (drifts, shadow, steward)."""
     misuse: MisuseWatch = field(default_factory=MisuseWatch)
     """Authentication failures by client address and message bursts by device."""
     _others: dict[str, LiveModel] = field(default_factory=dict)
@@ -169,7 +197,7 @@ class ServiceState:
         zones = ZoneAgent(
             os.path.join(settings.service_home, ZONES_FILE), operating_point, bus, zone_params
         )
-        watch = DeviceWatch(zones)
+        watch = DeviceWatch(told(zones), silent_min_s=settings.monitoring_silent_s)
         learning = LearningAgent(
             episodes_location(settings),
             ingest.log.window,
@@ -192,28 +220,27 @@ class ServiceState:
         loops |= {
             "bus-prune": partial(bus.run_pruning, settings.bus_retention_days * 86_400.0),
             "zones": lambda stop: zones.run(bus, stop),
-            "monitoring": lambda stop: watch.run(bus, stop),
         }
+        if settings.monitoring_in_service:
+            loops["monitoring"] = lambda stop: watch.run(bus, stop)
+        else:  # `embercast agent monitoring` watches: its silences, to the zones
+            loops["silences"] = lambda stop: take_reports(zones, bus, stop)
         if settings.learning_in_service:
             loops["learning"] = lambda stop: learning.run(bus, stop)
         if settings.learning_drift_in_service:
             loops["drift"] = lambda stop: drift.run(bus, stop)
-        else:  # `embercast agent drift` watches: its drifts, as the service's own
-            loops["drift-view"] = lambda stop: drift.follow(bus, stop)
-        steward = None
-        if is_ref(settings.model_ref):
-            steward = ModelSteward(
-                parse_ref(settings.model_ref)[0], lambda: Registry(settings.mlflow_uri),
-                auto_promote=settings.learning_auto_promote,
-                auto_rollback=settings.learning_auto_rollback,
-            )  # fmt: skip
-            steward.shadow = Shadow(
-                steward.other, load_live_model, lambda: models.current,
-                os.path.join(settings.service_home, SHADOW_FILE),
-                min_hours=settings.learning_shadow_hours,
-            )  # fmt: skip
+        steward = model_steward(settings, lambda: models.current)
+        if steward is not None and settings.learning_shadow_in_service:
             loops["shadow"] = lambda stop: steward.shadow.run(bus, stop)  # type: ignore[union-attr]
             loops["steward"] = steward.run
+        elif steward is not None:  # `embercast agent shadow` scores: the service shows it
+            steward.shadow = None
+        view = LearningView(
+            None if settings.learning_drift_in_service else drift,
+            None if settings.learning_shadow_in_service else steward,
+        )
+        if view.drift is not None or view.steward is not None:
+            loops["learning-view"] = lambda stop: view.run(bus, stop)
         response = None
         if settings.notify_recipients and settings.notify_in_service:
             outbox = Outbox(os.path.join(settings.service_home, OUTBOX_FILE))
@@ -243,7 +270,7 @@ class ServiceState:
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
             bus=bus, zones=zones, response=response, agents=coordinator, self_check=check,
-            learning=learning, drift=drift, steward=steward, misuse=misuse,
+            learning=learning, drift=drift, steward=steward, learning_view=view, misuse=misuse,
         )  # fmt: skip
 
     def send_command(
