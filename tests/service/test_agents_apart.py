@@ -81,13 +81,16 @@ def test_a_drift_agent_process_finds_a_drift_the_service_then_shows(
         while not shown.found and time.monotonic() < deadline:
             assert agent.poll() is None, log.read_text()
             time.sleep(0.1)
+        assert "agent_down:drift" not in state.self_check.conditions()  # it is present
     finally:
         stop.set()
         follower.join(timeout=30)
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=60) == 0, log.read_text()
+        after = state.self_check.conditions()  # it stopped: nobody watches drift
         state.db.close()
         state.bus.close()
+    assert after["agent_down:drift"] == "no `embercast agent drift` process is running"
     assert [d.signal for d in shown.found] == [names[0]] == counted
     assert 1500 < shown.found[0].seen < 1800 and shown.found[0].after > shown.found[0].before
     assert "agent drift: 1 drifts" in log.read_text()

@@ -112,3 +112,30 @@ def test_without_fold_workers_or_with_their_backlog_the_service_is_in_trouble(
     assert lagging == {"ingest_lagging": "8 stored messages wait to be folded"}
     worker.close()
     bus.close()
+
+
+def test_an_agent_left_to_processes_is_down_until_one_is_present(tmp_path: Path) -> None:
+    from embercast.bus.presence import Presence, present
+
+    bus = open_bus(str(tmp_path / "bus.sqlite"))
+    agent_gauges: dict[str, tuple[bool, int]] = {}
+    check = SelfCheck(
+        bus, connected=None, model_loaded=lambda: True, waiting=lambda: 0, home=str(tmp_path),
+        apart=lambda: {"drift": present(bus, "drift")},
+        set_agent=lambda name, up, restarts: agent_gauges.__setitem__(name, (up, restarts)),
+    )  # fmt: skip
+    (down,) = check.check(1000.0)
+    assert (down["kind"], down["detail"]["condition"]) == ("system_trouble", "agent_down:drift")
+    assert down["detail"]["seen"] == "no `embercast agent drift` process is running"
+    assert agent_gauges == {"drift": (False, 0)}
+    with Presence(bus, "drift", "drift-host-1", lease_s=0.6):
+        time.sleep(1.0)  # longer than the lease: the heartbeat renews it
+        assert present(bus, "drift") == ["drift-host-1"]
+        (up,) = check.check(1005.0)
+        assert (up["kind"], up["detail"]["condition"]) == (
+            "system_trouble_cleared", "agent_down:drift"
+        )  # fmt: skip
+        assert agent_gauges == {"drift": (True, 0)}
+    assert present(bus, "drift") == []  # given up when it stops
+    assert [e["kind"] for e in check.check(1010.0)] == ["system_trouble"]
+    bus.close()

@@ -21,7 +21,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from embercast.bus.base import Bus, Delivery, check_name
 from embercast.errors import InputError
@@ -125,13 +125,22 @@ class PartitionOwner:
             self.bus.release(self._members + self.owner, self.owner)
 
 
-class Heartbeat:
-    """Renews ``share``'s membership and leases every third of its ``lease_s`` on a thread of
-    its own, so that a batch (or rebuilding the streams of partitions taken over) may take
-    longer than a lease; a process that dies stops renewing with it. Use as a context
-    manager."""
+class Renewable(Protocol):
+    """Leases of ``owner`` that :meth:`renew` keeps for ``lease_s`` more seconds."""
 
-    def __init__(self, share: PartitionOwner) -> None:
+    owner: str
+    lease_s: float
+
+    def renew(self) -> object: ...
+
+
+class Heartbeat:
+    """Renews ``share``'s leases (a worker's membership and partitions, or a process's
+    presence) every third of its ``lease_s`` on a thread of its own, so that a batch (or
+    rebuilding the streams of partitions taken over) may take longer than a lease; a process
+    that dies stops renewing with it. Use as a context manager."""
+
+    def __init__(self, share: Renewable) -> None:
         self.share = share
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="partition-heartbeat",
@@ -142,7 +151,7 @@ class Heartbeat:
             try:
                 self.share.renew()
             except Exception:  # the bus is away: the next beat tries again
-                logger.exception("%s could not renew its partitions", self.share.owner)
+                logger.exception("%s could not renew its leases", self.share.owner)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

@@ -48,6 +48,8 @@ def agent(
     (its tallies in shadow.json of its service_home), monitoring_in_service = false when a
     monitoring agent watches for silent devices."""
     from embercast.bus import bus_from_settings
+    from embercast.bus.presence import Presence
+    from embercast.service.fold_worker import worker_name
 
     settings = _settings()
     stop = threading.Event()
@@ -58,18 +60,13 @@ def agent(
         timer.daemon = True
         timer.start()
     with bus_from_settings(settings) as bus:
-        if name == "fold":
+        if name == "fold":  # present on the bus through its partitions' membership
             _fold(settings, bus, stop)
-        elif name == "drift":
-            _drift(settings, bus, stop)
-        elif name == "learning":
-            _learning(settings, bus, stop)
-        elif name == "shadow":
-            _shadow(settings, bus, stop)
-        elif name == "monitoring":
-            _monitoring(settings, bus, stop)
-        else:
-            _response(settings, bus, stop)
+            return
+        run = {"response": _response, "drift": _drift, "learning": _learning,
+               "shadow": _shadow, "monitoring": _monitoring}[name]  # fmt: skip
+        with Presence(bus, name, worker_name(name)):  # the service sees it running
+            run(settings, bus, stop)
 
 
 def _response(settings: Settings, bus: Bus, stop: threading.Event) -> None:

@@ -34,11 +34,18 @@ def learning_summary(state: ServiceState) -> dict[str, Any]:
 
 
 def system_summary(state: ServiceState) -> dict[str, Any]:
-    """Each agent's health (running, restarts, last error), the service's trouble and misuse
+    """Each agent's health (running, restarts, last error; an agent left to processes of its
+    own: running when one is present, and their names in ``processes``), the service's trouble
+    and misuse
     conditions that hold now (with what was seen), who folds the devices (``fold``: the
     service itself, or the fold workers running and the messages waiting for them) and
     :func:`learning_summary`."""
     agents = [] if state.agents is None else [asdict(h) for h in state.agents.health()]
+    check = state.self_check
+    for name, processes in ({} if check is None or check.apart is None else check.apart()).items():
+        agents.append({"name": name, "running": bool(processes), "restarts": 0,
+                       "last_error": None if processes else "no process is running",
+                       "started_s": None, "processes": processes})  # fmt: skip
     conditions = {} if state.self_check is None else dict(state.self_check.active)
     fold: dict[str, Any] = {"in_service": state.settings.service_fold_in_service}
     if state.bus is not None and not state.settings.service_fold_in_service:

@@ -5,13 +5,14 @@ Conditions (checked every ``period_s``): ``broker_disconnected`` (a broker is co
 service is not connected to it), ``model_not_loaded``, ``ingest_lagging`` (more than
 ``lag_messages`` stored messages waiting to be folded), ``disk_nearly_full`` (less than
 ``min_free_fraction`` of the service home's disk free), ``agent_down:NAME`` (an agent's loop is
-not running), and, when fold workers fold the devices, ``fold_workers_down`` (none is running)
-and ``ingest_lagging`` counting the messages waiting for them too. Each change is a zone event
-of the zone ``system`` (kind ``system_trouble`` or ``system_trouble_cleared``, the condition
-and what was seen in its detail) published on the
-``alarms`` topic, so the response agent notifies it like any trouble; ``/metrics`` shows each
-condition (``embercast_trouble``) and ``/readyz`` lists those that hold. The misuse conditions
-of :mod:`embercast.service.misuse` (``security:...``) are checked the same way and published as
+not running; for an agent left to processes of their own, no ``embercast agent NAME`` process
+present on the bus), and, when fold workers fold the devices, ``fold_workers_down`` (none is
+running) and ``ingest_lagging`` counting the messages waiting for them too. Each change is a
+zone event of the zone ``system`` (kind ``system_trouble`` or ``system_trouble_cleared``, the
+condition and what was seen in its detail) published on the ``alarms`` topic, so the response
+agent notifies it like any trouble; ``/metrics`` shows each condition (``embercast_trouble``)
+and ``/readyz`` lists those that hold. The misuse conditions of
+:mod:`embercast.service.misuse` (``security:...``) are checked the same way and published as
 ``security_event`` / ``security_event_cleared``.
 """
 
@@ -53,6 +54,7 @@ class SelfCheck:
         agents: Coordinator | None = None,
         misuse: Callable[[], dict[str, str]] | None = None,
         fold: Callable[[], tuple[Sequence[str], int]] | None = None,
+        apart: Callable[[], dict[str, list[str]]] | None = None,
         set_gauge: Callable[[str, bool], None] = lambda _c, _v: None,
         set_agent: Callable[[str, bool, int], None] = lambda _n, _r, _k: None,
         lag_messages: int = 10_000,
@@ -68,6 +70,8 @@ class SelfCheck:
         self.misuse = misuse
         self.fold = fold
         """With fold workers: (workers running, messages waiting for them)."""
+        self.apart = apart
+        """Agents left to processes of their own -> those processes present."""
         self.set_gauge = set_gauge
         self.set_agent = set_agent
         self.lag_messages = lag_messages
@@ -105,6 +109,10 @@ class SelfCheck:
                 self.set_agent(health.name, running, health.restarts)
                 if not running:
                     found[f"agent_down:{health.name}"] = health.last_error or "not running"
+        for name, processes in ({} if self.apart is None else self.apart()).items():
+            self.set_agent(name, bool(processes), 0)
+            if not processes:
+                found[f"agent_down:{name}"] = f"no `embercast agent {name}` process is running"
         if self.misuse is not None:
             found.update(self.misuse())
         return found

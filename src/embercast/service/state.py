@@ -24,6 +24,7 @@ from embercast.alarm.zone import ZoneParams
 from embercast.alarm.zone_config import ZoneParamsOf, load_zone_config
 from embercast.bus import Bus, bus_from_settings
 from embercast.bus.partitions import members_prefix
+from embercast.bus.presence import present
 from embercast.config import Settings, settings_env
 from embercast.lifecycle.registry import Registry, is_ref, parse_ref
 from embercast.notify.outbox import Outbox
@@ -81,6 +82,19 @@ def fold_workers(bus: Bus) -> tuple[list[str], int]:
     workers = bus.holders(members_prefix(READINGS_TOPIC, FOLD_GROUP)).values()
     waiting = sum(s.waiting for s in bus.stats() if s.group == FOLD_GROUP)
     return sorted(workers), waiting
+
+
+def agents_apart(settings: Settings) -> list[str]:
+    """The agents ``settings`` leave to ``embercast agent NAME`` processes (fold workers
+    aside: :func:`fold_workers`)."""
+    apart = {
+        "response": bool(settings.notify_recipients) and not settings.notify_in_service,
+        "drift": not settings.learning_drift_in_service,
+        "learning": not settings.learning_in_service,
+        "shadow": is_ref(settings.model_ref) and not settings.learning_shadow_in_service,
+        "monitoring": not settings.monitoring_in_service,
+    }
+    return [name for name, away in apart.items() if away]
 
 
 def model_steward(
@@ -262,6 +276,7 @@ class ServiceState:
             home=settings.service_home, agents=coordinator, set_gauge=metrics.set_trouble,
             set_agent=metrics.set_agent, misuse=misuse.conditions,
             fold=None if settings.service_fold_in_service else partial(fold_workers, bus),
+            apart=lambda: {name: present(bus, name) for name in agents_apart(settings)},
         )  # fmt: skip
         coordinator.add("self-check", check.run)
         return cls(
