@@ -405,6 +405,13 @@ class Settings(BaseSettings):
         description="Whether embercast serve sends the notifications itself; false when "
         "`embercast agent response` runs elsewhere on the same bus.",
     )
+    zones_in_service: bool = Field(
+        json_schema_extra=_in("zones"),
+        default=True,
+        description="The service runs the zones' state machines itself; false when `embercast "
+        "agent zones` runs them on the service's machine (the service reads their state file "
+        "and sends operators' actions on the bus).",
+    )
     zones_config: str | None = Field(
         json_schema_extra=_in("zones"),
         default=None,

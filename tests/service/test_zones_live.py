@@ -1,9 +1,14 @@
 """Zones in the running service: a streamed fire puts its zone in ALARM through the bus and the
 zone agent, one notification reaches a webhook (which refuses it once), a nuisance zone stays
-quiet, and operators act on zones through ``/v1/zones`` with their roles."""
+quiet, and operators act on zones through ``/v1/zones`` with their roles; the same when the zones
+run in ``embercast agent zones`` (``zones_in_service = false``)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,24 +27,46 @@ def webhook() -> Iterator[WebhookReceiver]:
     receiver.stop()
 
 
-@pytest.fixture
+@pytest.fixture(params=["in the service", "embercast agent zones"])
 def notified(
-    webhook: WebhookReceiver, service_env: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    webhook: WebhookReceiver,
+    service_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Any]:
+    """The service notifying a webhook, its zones in its own process or in an agent's."""
     from fastapi.testclient import TestClient
 
     from conftest import Served  # type: ignore[attr-defined]
+    from embercast.bus import open_bus
+    from embercast.bus.presence import present
     from embercast.config import get_settings
     from embercast.service.app import create_app
 
     recipients = service_env.parent / "recipients.toml"
     recipients.write_text(f'[[recipient]]\nname = "ops"\nurl = "{webhook.url()}"\n')
     monkeypatch.setenv("EMBERCAST_NOTIFY_RECIPIENTS", str(recipients))
+    agent = None
+    if request.param == "embercast agent zones":
+        monkeypatch.setenv("EMBERCAST_ZONES_IN_SERVICE", "false")
+        log = service_env.parent / "zones.log"
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "embercast.cli", "agent", "zones", "--for", "300"],
+            stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=dict(os.environ),
+        )  # fmt: skip
+        with open_bus(str(service_env / "bus.sqlite")) as bus:  # up before the service
+            _until(lambda: agent.poll() is None and bool(present(bus, "zones")))
     get_settings.cache_clear()
     app = create_app(get_settings())
     keys = {s: app.state.service.keys.create(f"test-{s}", s)[1] for s in ("read", "operate")}
-    with TestClient(app) as client:
-        yield Served(client, keys)
+    try:
+        with TestClient(app) as client:
+            yield Served(client, keys)
+    finally:
+        if agent is not None:
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(timeout=60) == 0, log.read_text()
+            assert "agent zones: 2 zones" in log.read_text()
 
 
 def _until(check: Any, timeout_s: float = 60.0) -> None:
@@ -110,7 +137,7 @@ def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
     ready = notified.client.get("/readyz").json()
     assert ready["troubles"] == {}  # the service's own conditions: none holds
     shown = notified.client.get("/metrics", headers=notified.auth("read")).text
-    for name in ("risk-feed", "zones", "monitoring", "response"):
+    for name in ("risk-feed", "zones", "monitoring", "response"):  # zones: here, or present
         assert f'embercast_agent_up{{agent="{name}"}} 1.0' in shown, name
 
 

@@ -71,18 +71,23 @@ def publisher(bus: Bus) -> Report:
     return report
 
 
-def take_reports(zones: ZoneAgent, bus: Bus, stop: threading.Event, idle_s: float = 1.0) -> None:
-    """When the monitoring agent runs elsewhere: hand the silences it publishes to ``zones``
-    (group ``zones`` of ``device_events``) until ``stop`` is set."""
+def hand_over(zones: ZoneAgent, bus: Bus) -> int:
+    """Hand the silences published on ``device_events`` to ``zones`` (group ``zones``); how
+    many events were taken."""
     report = told(zones)
+    taken = bus.receive(EVENTS_TOPIC, ZONES_GROUP, "zones-1", limit=256, visibility_s=60.0)
+    for delivery in taken:
+        event = delivery.message.payload
+        if event.get("kind") == "silent":
+            report(str(event["zone"]), str(event["device_id"]))
+    bus.ack_many(taken)
+    return len(taken)
+
+
+def take_reports(zones: ZoneAgent, bus: Bus, stop: threading.Event, idle_s: float = 1.0) -> None:
+    """When the monitoring agent runs elsewhere: :func:`hand_over` until ``stop`` is set."""
     while not stop.is_set():
-        taken = bus.receive(EVENTS_TOPIC, ZONES_GROUP, "zones-1", limit=256, visibility_s=60.0)
-        for delivery in taken:
-            event = delivery.message.payload
-            if event.get("kind") == "silent":
-                report(str(event["zone"]), str(event["device_id"]))
-        bus.ack_many(taken)
-        if not taken:
+        if not hand_over(zones, bus):
             stop.wait(idle_s)
 
 

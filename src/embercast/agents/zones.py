@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from embercast.alarm.decision import AlarmParams
@@ -64,7 +65,14 @@ SCHEMA = (
         detail TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS zone_audit_zone ON zone_audit (zone, id)",
+    """CREATE TABLE IF NOT EXISTS zone_views (
+        zone TEXT PRIMARY KEY,
+        view TEXT NOT NULL,
+        changed_s REAL NOT NULL
+    )""",
 )
+"""``zone_views``: each zone as operators see it, kept by a zone agent in a process of its own
+(:meth:`ZoneAgent.record_views`) for the service to read."""
 
 ACTIONS: tuple[str, ...] = (
     "acknowledge", "silence", "reset", "isolate", "end_isolation", "walk_test", "end_walk_test",
@@ -122,6 +130,8 @@ class ZoneAgent:
         self._clocks: dict[str, tuple[float, float]] = {}
         """Zone -> (its latest device time [s], the wall-clock time it arrived [s])."""
         self._operating: AlarmParams | None = None
+        self._recorded: dict[str, str] = {}
+        """Zone -> its view as last written to ``zone_views``."""
         self._file = WalFile(path, "the zones' state", ZoneStoreError, schema=SCHEMA)
         self._conn, self._lock, self._write = self._file.conn, self._file.lock, self._file.write
 
@@ -372,15 +382,26 @@ class ZoneAgent:
 
     def audit(self, zone: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """The audit log (of one zone), newest first."""
-        where, args = ("WHERE zone = ?", (zone,)) if zone else ("", ())
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT event_id, zone, t, kind, previous, state, who, detail FROM zone_audit "
-                f"{where} ORDER BY id DESC LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-        keys = ("event_id", "zone", "t", "kind", "previous", "state", "who", "detail")
-        return [dict(zip(keys, (*r[:7], json.loads(r[7])), strict=True)) for r in rows]
+            return read_audit(self._conn, zone, limit)
+
+    def record_views(self) -> int:
+        """Write the zones whose view changed since the last call to ``zone_views`` (for a
+        service that reads them: :class:`~embercast.agents.zone_requests.RemoteZones`); how
+        many."""
+        with self._lock:
+            changed = [(v.zone, json.dumps(asdict(v))) for v in self.zones()]
+            changed = [(z, doc) for z, doc in changed if self._recorded.get(z) != doc]
+            if changed:
+                with self._write() as conn:
+                    conn.executemany(
+                        "INSERT INTO zone_views (zone, view, changed_s) VALUES (?,?,?) "
+                        "ON CONFLICT (zone) DO UPDATE SET view = excluded.view, "
+                        "changed_s = excluded.changed_s",
+                        [(z, doc, time.time()) for z, doc in changed],
+                    )
+                self._recorded.update(changed)
+            return len(changed)
 
     # ------------------------------------------------------------------ on the bus
     def step(self, bus: Bus, consumer: str = "zones-1") -> int:
@@ -403,6 +424,18 @@ class ZoneAgent:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def read_audit(conn: sqlite3.Connection, zone: str | None, limit: int) -> list[dict[str, Any]]:
+    """The audit log of a zones' state file (of one zone), newest first."""
+    where, args = ("WHERE zone = ?", (zone,)) if zone else ("", ())
+    rows = conn.execute(
+        f"SELECT event_id, zone, t, kind, previous, state, who, detail FROM zone_audit "
+        f"{where} ORDER BY id DESC LIMIT ?",
+        (*args, limit),
+    ).fetchall()
+    keys = ("event_id", "zone", "t", "kind", "previous", "state", "who", "detail")
+    return [dict(zip(keys, (*r[:7], json.loads(r[7])), strict=True)) for r in rows]
 
 
 def risk_message(

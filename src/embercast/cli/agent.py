@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @app.command()
 def agent(
     name: Annotated[
-        Literal["response", "fold", "drift", "learning", "shadow", "monitoring"],
+        Literal["response", "fold", "drift", "learning", "shadow", "monitoring", "zones"],
         typer.Argument(
             help="response: zone events to notifications (notify_recipients); fold: a share of "
             "the devices' streams from the bus's readings topic (service_fold_in_service = "
@@ -32,7 +32,9 @@ def agent(
             "challenger (or the replaced champion) scored on the risk topic, promotion and "
             "roll-back, comparison and actions to model_events (learning_shadow_in_service = "
             "false); monitoring: silent devices from the risk topic to device_events "
-            "(monitoring_in_service = false)."
+            "(monitoring_in_service = false); zones: the zones' state machines over the risk "
+            "topic, operators' requests from zone_requests, events to alarms "
+            "(zones_in_service = false; on the service's machine: it shares zones.sqlite)."
         ),
     ],
     for_s: Annotated[
@@ -46,7 +48,8 @@ def agent(
     false when a learning agent writes the episodes (on the service's machine: it reads the
     ingest log), learning_shadow_in_service = false when a shadow agent scores the other model
     (its tallies in shadow.json of its service_home), monitoring_in_service = false when a
-    monitoring agent watches for silent devices."""
+    monitoring agent watches for silent devices, zones_in_service = false when a zones agent
+    runs the zones (one at a time)."""
     from embercast.bus import bus_from_settings
     from embercast.bus.presence import Presence
     from embercast.service.fold_worker import worker_name
@@ -64,7 +67,7 @@ def agent(
             _fold(settings, bus, stop)
             return
         run = {"response": _response, "drift": _drift, "learning": _learning,
-               "shadow": _shadow, "monitoring": _monitoring}[name]  # fmt: skip
+               "shadow": _shadow, "monitoring": _monitoring, "zones": _zones}[name]  # fmt: skip
         with Presence(bus, name, worker_name(name)):  # the service sees it running
             run(settings, bus, stop)
 
@@ -185,3 +188,22 @@ def _monitoring(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     watch.run(bus, stop)
     silent = sum(seen.silent for seen in watch.devices.values())
     typer.echo(f"agent monitoring: {len(watch.devices)} devices, {silent} silent", err=True)
+
+
+def _zones(settings: Settings, bus: Bus, stop: threading.Event) -> None:
+    from embercast.agents.zone_requests import run_zone_agent
+    from embercast.agents.zones import ZoneAgent
+    from embercast.service.state import ZONES_FILE, zone_params_of
+
+    models = _followed_model(settings, stop, "zones")  # its operating point
+    zones = ZoneAgent(
+        os.path.join(settings.service_home, ZONES_FILE),
+        lambda: None if models.current is None else models.current.params,
+        bus, zone_params_of(settings),
+    )  # fmt: skip
+    try:
+        typer.echo("agent zones: Ctrl-C stops it", err=True)
+        run_zone_agent(zones, bus, stop)
+    finally:
+        typer.echo(f"agent zones: {len(zones.zones())} zones", err=True)
+        zones.close()

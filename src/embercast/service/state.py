@@ -13,10 +13,11 @@ from embercast.agents.coordinator import Coordinator, Loop
 from embercast.agents.drift import DriftWatch
 from embercast.agents.learning import LearningAgent
 from embercast.agents.model_events import LearningView
-from embercast.agents.monitoring import DeviceWatch, take_reports, told
+from embercast.agents.monitoring import DeviceWatch, publisher, take_reports, told
 from embercast.agents.response import ResponseAgent
 from embercast.agents.shadow import Shadow
 from embercast.agents.steward import ModelSteward
+from embercast.agents.zone_requests import RemoteZones, Zones
 from embercast.agents.zones import ZoneAgent
 from embercast.alarm.decision import AlarmParams
 from embercast.alarm.device_quality import QualityParams
@@ -84,6 +85,13 @@ def fold_workers(bus: Bus) -> tuple[list[str], int]:
     return sorted(workers), waiting
 
 
+def zone_params_of(settings: Settings) -> ZoneParamsOf:
+    """Each zone's parameters: from ``zones_config``, else the defaults."""
+    if settings.zones_config:
+        return load_zone_config(settings.zones_config)
+    return lambda _zone: ZoneParams()
+
+
 def agents_apart(settings: Settings) -> list[str]:
     """The agents ``settings`` leave to ``embercast agent NAME`` processes (fold workers
     aside: :func:`fold_workers`)."""
@@ -93,6 +101,7 @@ def agents_apart(settings: Settings) -> list[str]:
         "learning": not settings.learning_in_service,
         "shadow": is_ref(settings.model_ref) and not settings.learning_shadow_in_service,
         "monitoring": not settings.monitoring_in_service,
+        "zones": not settings.zones_in_service,
     }
     return [name for name, away in apart.items() if away]
 
@@ -147,8 +156,9 @@ class ServiceState:
     """The broker subscription, when settings name a broker (``mqtt_url``)."""
     bus: Bus | None = None
     """The message bus between the service and its agents (``bus_url``)."""
-    zones: ZoneAgent | None = None
-    """The zones' state machines, fed by the predictions on the bus."""
+    zones: Zones | None = None
+    """The zones' state machines, fed by the predictions on the bus (in this process, or in
+    ``embercast agent zones``)."""
     response: ResponseAgent | None = None
     """Notifications of zone events, when ``notify_recipients`` names recipients."""
     agents: Coordinator | None = None
@@ -203,15 +213,16 @@ class ServiceState:
             model = models.current
             return None if model is None else model.params
 
-        zone_params: ZoneParamsOf = (
-            load_zone_config(settings.zones_config)
-            if settings.zones_config
-            else lambda _zone: ZoneParams()
-        )
-        zones = ZoneAgent(
-            os.path.join(settings.service_home, ZONES_FILE), operating_point, bus, zone_params
-        )
-        watch = DeviceWatch(told(zones), silent_min_s=settings.monitoring_silent_s)
+        zones_file = os.path.join(settings.service_home, ZONES_FILE)
+        zones: ZoneAgent | None = None
+        if settings.zones_in_service:
+            zones = ZoneAgent(zones_file, operating_point, bus, zone_params_of(settings))
+            shown_zones: Zones = zones
+            report = told(zones)
+        else:  # `embercast agent zones` runs them: the service reads and asks
+            remote = RemoteZones(zones_file, bus)
+            shown_zones, report = remote, publisher(bus)
+        watch = DeviceWatch(report, silent_min_s=settings.monitoring_silent_s)
         learning = LearningAgent(
             episodes_location(settings),
             ingest.log.window,
@@ -231,14 +242,15 @@ class ServiceState:
             loops["risk-view"] = RiskView(bus, hub.mirror, hub.restore, history_s).run
             for n in range(settings.service_fold_workers):
                 loops[f"fold-{n + 1}"] = partial(run_fold_process, settings_env(settings))
-        loops |= {
-            "bus-prune": partial(bus.run_pruning, settings.bus_retention_days * 86_400.0),
-            "zones": lambda stop: zones.run(bus, stop),
-        }
+        loops["bus-prune"] = partial(bus.run_pruning, settings.bus_retention_days * 86_400.0)
+        if zones is not None:
+            loops["zones"] = partial(zones.run, bus)
+        else:
+            loops["zone-replies"] = remote.run
         if settings.monitoring_in_service:
             loops["monitoring"] = lambda stop: watch.run(bus, stop)
-        else:  # `embercast agent monitoring` watches: its silences, to the zones
-            loops["silences"] = lambda stop: take_reports(zones, bus, stop)
+        elif zones is not None:  # `embercast agent monitoring` watches: its silences, to zones
+            loops["silences"] = partial(take_reports, zones, bus)
         if settings.learning_in_service:
             loops["learning"] = lambda stop: learning.run(bus, stop)
         if settings.learning_drift_in_service:
@@ -267,8 +279,8 @@ class ServiceState:
                 tls_ca=settings.mqtt_tls_ca, keepalive_s=settings.mqtt_keepalive_s,
                 devices=devices, registry=metrics.registry,
             )  # fmt: skip
-            publisher = ZonePublisher(zones, mqtt.publish_confirmed)
-            loops["mqtt-zones"] = lambda stop: publisher.run(bus, stop)
+            zone_topics = ZonePublisher(shown_zones, mqtt.publish_confirmed)
+            loops["mqtt-zones"] = lambda stop: zone_topics.run(bus, stop)
         coordinator = Coordinator(loops)
         check = SelfCheck(
             bus, connected=mqtt.connected.is_set if mqtt is not None else None,
@@ -284,7 +296,7 @@ class ServiceState:
             limiter=RateLimiter(settings.service_rate_per_s), devices=devices, hub=hub,
             ingest=ingest, metrics=metrics, mqtt=mqtt,
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
-            bus=bus, zones=zones, response=response, agents=coordinator, self_check=check,
+            bus=bus, zones=shown_zones, response=response, agents=coordinator, self_check=check,
             learning=learning, drift=drift, steward=steward, learning_view=view, misuse=misuse,
         )  # fmt: skip
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from embercast.agents.zones import ZoneAgent
+from embercast.agents.zone_requests import Zones
 from embercast.bus.base import Bus
 from embercast.service.mqtt import STATUS_TOPIC
 
@@ -86,7 +86,7 @@ Publish = Callable[[str, str, bool], bool]
 class ZonePublisher:
     """Publishes the zones of ``zones`` through ``publish``."""
 
-    def __init__(self, zones: ZoneAgent, publish: Publish) -> None:
+    def __init__(self, zones: Zones, publish: Publish) -> None:
         self.zones = zones
         self.publish = publish
         self._announced: set[str] = set()

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from embercast.agents.zones import ZoneAgent, ZoneView
+from embercast.agents.zone_requests import Zones, ZonesUnavailable
+from embercast.agents.zones import ZoneView
 from embercast.dataset.episodes import CAUSES
 from embercast.errors import InputError
 from embercast.service.deps import Operator, Reader, State
@@ -51,7 +52,7 @@ class FeedbackIn(BaseModel):
     )
 
 
-def _agent(state: State) -> ZoneAgent:
+def _agent(state: State) -> Zones:
     if state.zones is None:
         raise HTTPException(503, "the zone agent is not running")
     return state.zones
@@ -73,7 +74,10 @@ def zone_events(
     "/{zone}/actions",
     response_model=ActionOut,
     summary="Acknowledge, silence, reset, isolate or walk-test a zone",
-    responses={409: {"description": "The zone refused the action (the reason says why)"}},
+    responses={
+        409: {"description": "The zone refused the action (the reason says why)"},
+        503: {"description": "The zone agent (in a process of its own) did not answer"},
+    },
 )
 def act(zone: str, body: ActionIn, key: Operator, state: State) -> ActionOut:
     agent = _agent(state)
@@ -82,6 +86,8 @@ def act(zone: str, body: ActionIn, key: Operator, state: State) -> ActionOut:
     except InputError as exc:
         found = "no zone" in str(exc)
         raise HTTPException(404 if found else 422, str(exc)) from None
+    except ZonesUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
     if not done:
         refusal = next((e for e in events if e.kind.endswith("_refused")), None)
         reason = refusal.detail if refusal is not None else {"reason": "refused"}
@@ -95,7 +101,10 @@ def act(zone: str, body: ActionIn, key: Operator, state: State) -> ActionOut:
 @router.post(
     "/{zone}/feedback",
     summary="Mark the zone's latest alarm a false alarm (with its cause) or a confirmed fire",
-    responses={409: {"description": "The zone has had no alarm"}},
+    responses={
+        409: {"description": "The zone has had no alarm"},
+        503: {"description": "The zone agent (in a process of its own) did not answer"},
+    },
 )
 def feedback(zone: str, body: FeedbackIn, key: Operator, state: State) -> dict[str, Any]:
     agent = _agent(state)
@@ -105,3 +114,5 @@ def feedback(zone: str, body: FeedbackIn, key: Operator, state: State) -> dict[s
         text = str(exc)
         code = 404 if "has reported yet" in text else 409 if "no alarm" in text else 422
         raise HTTPException(code, text) from None
+    except ZonesUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
