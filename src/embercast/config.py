@@ -255,6 +255,14 @@ class Settings(BaseSettings):
         description="Ingest: the longest a message waits to be written, with the others that "
         "arrived meanwhile, before it is acknowledged [s].",
     )
+    service_gc_full_s: float = Field(
+        json_schema_extra=_in("service"),
+        default=3600.0,
+        ge=0.0,
+        description="A full garbage collection every this long, and none started by CPython "
+        "itself (its pauses grow with the devices' streams held); 0: CPython's own schedule "
+        "[s].",
+    )
     service_fold_threads: int = Field(
         json_schema_extra=_in("service"),
         default=2,

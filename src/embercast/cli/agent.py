@@ -91,6 +91,7 @@ def _response(settings: Settings, bus: Bus, stop: threading.Event) -> None:
 
 def _fold(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     from embercast.service.fold_worker import FoldWorker, worker_name
+    from embercast.service.heap import full_collections_every
     from embercast.service.ingest import INGEST_DIR
     from embercast.service.ingest_log import IngestLog
     from embercast.service.live_model import ModelHolder
@@ -109,7 +110,8 @@ def _fold(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     try:
         typer.echo(f"agent fold {owner}: {settings.bus_partitions} partitions; Ctrl-C stops it",
                    err=True)  # fmt: skip
-        worker.run(stop)
+        with full_collections_every(settings.service_gc_full_s):  # it holds device streams
+            worker.run(stop)
     finally:
         log.close()
         typer.echo(f"agent fold {owner}: {dict(worker.counts)}", err=True)

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from embercast import __version__
 from embercast.config import Settings, get_settings
+from embercast.service.heap import full_collections_every
 from embercast.service.limits import BodyLimit
 from embercast.service.live_feed import LiveFeed
 from embercast.service.metrics import Measure
@@ -54,6 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with full_collections_every(settings.service_gc_full_s):
+            async with _running(app):
+                yield
+
+    @contextlib.asynccontextmanager
+    async def _running(app: FastAPI) -> AsyncIterator[None]:
         feed.start(asyncio.get_running_loop())
         await run_in_threadpool(state.refresh_model)
         await run_in_threadpool(state.ingest.start)
