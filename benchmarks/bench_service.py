@@ -73,10 +73,23 @@ class Sizes:
     fold_edge: tuple[int, ...] = ()
     """Edge device counts run again with ``fold_workers`` fold worker processes."""
     fold_workers: int = 1
+    apart_edge: tuple[int, ...] = ()
+    """Edge device counts run again with the agents in processes of their own (``AGENTS``)."""
 
 
 FULL = Sizes(raw=(100, 250, 500), edge=(1_000, 2_500, 5_000), send_s=60.0, drain_s=60.0,
-             rest_s=15.0, connections=(1, 4, 16), fold_edge=(2_500, 5_000))  # fmt: skip
+             rest_s=15.0, connections=(1, 4, 16), fold_edge=(2_500, 5_000),
+             apart_edge=(5_000,))  # fmt: skip
+AGENTS = ("zones", "monitoring", "drift", "shadow", "learning")
+"""The agents a large fleet's service leaves to processes of their own (``*_in_service``)."""
+APART = {
+    "EMBERCAST_ZONES_IN_SERVICE": "false",
+    "EMBERCAST_MONITORING_IN_SERVICE": "false",
+    "EMBERCAST_LEARNING_DRIFT_IN_SERVICE": "false",
+    "EMBERCAST_LEARNING_SHADOW_IN_SERVICE": "false",
+    "EMBERCAST_LEARNING_IN_SERVICE": "false",
+}
+"""The settings that leave :data:`AGENTS` to their processes."""
 QUICK = Sizes(raw=(10,), edge=(50,), send_s=10.0, drain_s=30.0, rest_s=3.0, connections=(1, 4))
 
 
@@ -107,6 +120,8 @@ class MqttRun:
     """Device connections lost during the run."""
     fold_workers: int = 0
     """Fold worker processes beside the service (0: it folds every device itself)."""
+    agents_apart: int = 0
+    """Agent processes beside the service (0: its agents run in it)."""
 
     @property
     def counted(self) -> int:
@@ -232,6 +247,7 @@ def mqtt_run(
     pids = {"mosquitto": broker.pid} | ({"service": service.pid} if service else {})
     cpu0 = {k: cpu_s(p) for k, p in pids.items()}
     workers0 = children_cpu_s(service.pid) if service else 0.0
+    agents0 = sum(cpu_s(a.pid) for a in service.agents) if service else 0.0
     start = time.time() + 0.5
     for f in fleets:
         f.start_at(start)
@@ -255,6 +271,10 @@ def mqtt_run(
     cores = {k: (cpu_s(p) - cpu0[k]) / (end - start) for k, p in pids.items()}
     if service is not None and service.fold_workers:
         cores["fold workers"] = (children_cpu_s(service.pid) - workers0) / (end - start)
+    if service is not None and service.agents:
+        cores["agent processes"] = (sum(cpu_s(a.pid) for a in service.agents) - agents0) / (
+            end - start
+        )
     watcher.stop()
     seen = watcher.finish(60)
     cores["load processes"] = sum(o["cpu_s"] for o in outs) / max(o["busy_s"] for o in outs)
@@ -272,6 +292,7 @@ def mqtt_run(
         skipped=int(seen.get("skipped", 0)), caught_up=caught_up, drain_s=drain_s, cores=cores,
         lag_p99_ms=1e3 * max(o["lag_p99_s"] for o in outs), dropped=len(dropped),
         fold_workers=service.fold_workers if service else 0,
+        agents_apart=len(service.agents) if service else 0,
     )  # fmt: skip
 
 
@@ -434,6 +455,17 @@ def measure(
             for n in sizes.fold_edge:
                 runs.append(mqtt_run(broker, service, pools[True][:n], True, at, sizes, work))
                 print(runs[-1], flush=True)
+        if sizes.apart_edge:  # the same edge devices, the agents in processes of their own
+            if service is not None:
+                service.stop()
+            service = None
+            service = Service(work / "service-apart", store, broker.service_url, APART)
+            service.start()
+            service.start_agents(AGENTS)
+            service.register(zones)
+            for n in sizes.apart_edge:
+                runs.append(mqtt_run(broker, service, pools[True][:n], True, at, sizes, work))
+                print(runs[-1], flush=True)
     finally:
         if service is not None:
             service.stop()
@@ -461,6 +493,7 @@ def mqtt_table(runs: list[MqttRun]) -> list[str]:
     for r in runs:
         what = "service" if r.service else "broker + plain subscriber"
         what += f" + {r.fold_workers} fold worker(s)" if r.fold_workers else ""
+        what += f" + {r.agents_apart} agent processes" if r.agents_apart else ""
         lost = f"{r.lost:,}" if r.caught_up else f"behind after {r.drain_s:.0f} s"
         lines.append(
             f"| {what} | {r.devices:,} | {r.rate:,.0f} | {r.readings:,} | "
@@ -480,7 +513,7 @@ def mqtt_notes(runs: list[MqttRun], goal: int, kind: str) -> list[str]:
     notes = [f"- Goal of {goal:,} {kind} devices, p99 under {MQTT_P99_MS:.0f} ms, none lost: "
              f"**{said}** ({reached})."]  # fmt: skip
     base = next((r for r in runs if not r.service), None)
-    own = [r for r in runs if r.service and not r.fold_workers]
+    own = [r for r in runs if r.service and not r.fold_workers and not r.agents_apart]
     top = max(own, key=lambda r: r.devices, default=None)
     if base is not None and top is not None and top.latencies_ms:
         notes.append(
@@ -499,6 +532,14 @@ def mqtt_notes(runs: list[MqttRun], goal: int, kind: str) -> list[str]:
                 f"- {f.devices:,} devices with {f.fold_workers} fold worker(s): p99 "
                 f"{_ms(f.pct(99))} ms against {_ms(same.pct(99))} ms when the service folds "
                 f"itself ({same.pct(99) / f.pct(99):.2f}x); CPU {_cores(f.cores)}."
+            )
+    for a in (r for r in runs if r.agents_apart):
+        same = next((r for r in own if r.devices == a.devices), None)
+        if same is not None and same.latencies_ms and a.latencies_ms:
+            notes.append(
+                f"- {a.devices:,} devices with {', '.join(AGENTS)} in {a.agents_apart} processes "
+                f"of their own (`embercast agent NAME`): p99 {_ms(a.pct(99))} ms against "
+                f"{_ms(same.pct(99))} ms with every agent in the service; CPU {_cores(a.cores)}."
             )
     late = max((r.lag_p99_ms for r in runs), default=0.0)
     notes.append(f"- The load processes published on time (p99 at most {late:.1f} ms late).")

@@ -298,6 +298,8 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
         self.fold_workers = 0
         """Fold worker processes the service starts (``service_fold_workers``)."""
+        self.agents: list[subprocess.Popen[bytes]] = []
+        """``embercast agent NAME`` processes beside the service (:meth:`start_agents`)."""
         self.http = httpx.Client(base_url=self.url, timeout=60.0,
                                  headers={"X-API-Key": self.keys["admin"]})  # fmt: skip
 
@@ -341,7 +343,33 @@ class Service:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(one, devices))
 
+    def start_agents(self, names: tuple[str, ...]) -> None:
+        """Start ``embercast agent NAME`` for each of ``names`` on the service's settings and
+        wait until the service sees every one running."""
+        for name in names:
+            with (self.folder / f"agent-{name}.log").open("ab") as log:
+                self.agents.append(subprocess.Popen(
+                    [sys.executable, "-m", "embercast.cli", "agent", name],
+                    env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                ))  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            running = {a["name"] for a in self.http.get("/v1/system").json()["agents"]
+                       if a["running"]}  # fmt: skip
+            if set(names) <= running:
+                return
+            time.sleep(0.5)
+        raise BenchError(f"agents {names} never all ran: {self.log_tail()}")
+
     def stop(self) -> None:
+        for agent in self.agents:
+            agent.send_signal(signal.SIGTERM)
+        for agent in self.agents:
+            try:
+                agent.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait()
         self.http.close()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -34,13 +34,15 @@ def test_every_run_at_a_tiny_size_counts_every_message_and_sees_every_risk(
         need(binary, package)
     bench = _script("bench_service", monkeypatch)
     sizes = bench.Sizes(raw=(3,), edge=(4,), send_s=4.0, drain_s=30.0, rest_s=1.0,
-                        connections=(2,))  # fmt: skip
+                        connections=(2,), apart_edge=(4,))  # fmt: skip
     prepared = bench.Prepared(features, frames_dataset, fire_registry)
     runs, rest, info = bench.measure(sizes, tmp_path / "work", prepared)
 
-    assert [(r.edge, r.service, r.devices) for r in runs] == [
-        (False, False, 3), (True, False, 4), (False, True, 3), (True, True, 4)
+    assert [(r.edge, r.service, r.devices, r.agents_apart) for r in runs] == [
+        (False, False, 3, 0), (True, False, 4, 0), (False, True, 3, 0), (True, True, 4, 0),
+        (True, True, 4, len(bench.AGENTS)),
     ]  # fmt: skip
+    assert runs[-1].cores["agent processes"] > 0
     for r in runs:
         # every message counted (by the service, or the plain subscriber), every reading's
         # prediction (or message) seen, after it was published
@@ -62,6 +64,7 @@ def test_every_run_at_a_tiny_size_counts_every_message_and_sees_every_risk(
     text = "\n".join(bench.section(sizes, runs, rest, info))
     assert text.startswith("## Live service") and not re.search(r"\bnan\b", text)
     assert "### Raw-frame devices" in text and "### REST: single-row predict" in text
+    assert f"4 devices with {', '.join(bench.AGENTS)} in 5 processes of their own" in text
 
 
 def test_only_the_section_asked_for_is_rewritten(monkeypatch: pytest.MonkeyPatch) -> None:
