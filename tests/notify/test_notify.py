@@ -118,6 +118,43 @@ def test_zone_events_on_the_bus_become_notifications_once(
     assert bus.stats()[0].handled == 1
 
 
+def test_every_attempt_is_published_once_and_the_service_keeps_it(
+    webhook: WebhookReceiver, tmp_path: Path
+) -> None:
+    from embercast.agents.response import NOTIFICATIONS_TOPIC
+    from embercast.service.db import ServiceDB
+    from embercast.service.notifications import NotificationLog
+
+    webhook.fail_first = 1
+    bus = open_bus(str(tmp_path / "bus.sqlite"))
+    alarm = event("alarm")
+    bus.publish("alarms", alarm, message_id=str(alarm["event_id"]))
+    outbox = Outbox(str(tmp_path / "o.sqlite"), backoff_s=1.0)
+    agent = ResponseAgent(outbox, [Recipient("hook", webhook.url())])
+    published = bus.publish_many
+
+    def refused(*_: object) -> int:
+        raise OSError("the bus is away")
+
+    bus.publish_many = refused  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="the bus is away"):
+        agent.step(bus, now=T0)  # the first attempt failed, and could not be published
+    bus.publish_many = published  # type: ignore[method-assign]
+    agent.step(bus, now=T0 + 5)  # the second went through: both published now
+    agent.step(bus, now=T0 + 10)
+    # a second agent on the same outbox publishes nothing again
+    assert ResponseAgent(outbox, [Recipient("hook", webhook.url())]).publish_attempts(bus) == 0
+    assert [(m.payload["ok"], m.payload["recipient"]) for m in bus.read(NOTIFICATIONS_TOPIC, 0)
+            ] == [(False, "hook"), (True, "hook")]  # fmt: skip
+    log = NotificationLog(ServiceDB(str(tmp_path / "service.sqlite")))
+    assert log.step(bus) == 2 and log.step(bus) == 0
+    shown = log.list(str(alarm["event_id"]))
+    assert [(n["ok"], n["t_s"]) for n in shown] == [(True, T0 + 5), (False, T0)]  # newest first
+    assert "error=500" in shown[1]["detail"]  # what the channel said
+    assert log.list("kitchen:alarm:0") == []
+    bus.close()
+
+
 def test_recipients_file_errors_name_the_entry(tmp_path: Path) -> None:
     path = tmp_path / "recipients.toml"
     path.write_text('[[recipient]]\nname = "ops"\nurl = "json://127.0.0.1:1/h"\n'

@@ -99,6 +99,16 @@ def test_a_fire_alarms_its_zone_notifies_once_and_operators_act(
     assert zones()["workshop"]["state"] == ("alarm" if nuisance_alarmed else "normal")
     assert len(webhook.received) == len(webhook.accepted) + 1  # the first was refused
 
+    def attempts() -> list[dict[str, Any]]:
+        got = notified.client.get("/v1/notifications", headers=notified.auth("read"))
+        assert got.status_code == 200, got.text
+        return list(got.json())
+
+    _until(lambda: len(attempts()) == len(webhook.received))  # each attempt, as published
+    assert [n["ok"] for n in attempts()].count(False) == 1
+    fire_alarm = [n for n in attempts() if n["event_id"].startswith("kitchen:alarm:")]
+    assert [n["ok"] for n in fire_alarm][:1] == [True] and fire_alarm[0]["recipient"] == "ops"
+
     act = "/v1/zones/kitchen/actions"
     if fire[-1].alarm:  # the fire still holds the device's decision: a reset is refused
         refused = notified.client.post(act, json={"action": "reset"},

@@ -3,7 +3,8 @@
 It reads the ``alarms`` topic (zone events, :func:`~embercast.alarm.zone.event_message`), routes
 each event to the recipients that want it (:class:`~embercast.notify.recipients.Recipient`),
 stores one notification per event and recipient in the outbox (so retries and restarts send
-nothing twice), delivers what is due, and handles escalation: a recipient with
+nothing twice), delivers what is due (every attempt recorded there, then published on
+``notifications`` for the service), and handles escalation: a recipient with
 ``escalate_after_s`` is told of an alarm only if nobody acknowledged it by then (an
 ``acknowledged`` or ``reset`` event of the zone cancels the pending escalations). Reminders and
 the sounder's return after a silence come as their own events.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import asdict
 from typing import Any
 
 from embercast.bus.base import Bus
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 TOPIC = "alarms"
 """The bus topic of zone events."""
+NOTIFICATIONS_TOPIC = "notifications"
+"""Where every attempt to notify is published (after the outbox recorded it)."""
 GROUP = "response"
 """The response agent's consumer group."""
 
@@ -121,7 +125,20 @@ class ResponseAgent:
         self.outbox.enqueue_many(items)
         bus.ack_many(good)
         self.deliver(now)
+        self.publish_attempts(bus)
         return len(taken)
+
+    def publish_attempts(self, bus: Bus) -> int:
+        """Publish the attempts the outbox recorded since the last published (id: event,
+        recipient and time, so agents sharing the outbox publish each once); how many."""
+        last, attempts = self.outbox.unpublished()
+        if attempts:
+            bus.publish_many(NOTIFICATIONS_TOPIC, [
+                (asdict(a), a.recipient, f"{a.event_id}:{a.recipient}:{a.t_s!r}")
+                for a in attempts
+            ])  # fmt: skip
+            self.outbox.published(last)
+        return len(attempts)
 
     def run(self, bus: Bus, stop: threading.Event, period_s: float = 0.1) -> None:
         """:meth:`step` every ``period_s`` until ``stop`` is set."""

@@ -27,14 +27,17 @@ from embercast.errors import EmbercastError, InputError
 
 TOPICS: tuple[str, ...] = (
     "readings",
-    "features",
     "risk",
     "alarms",
     "notifications",
     "feedback",
     "model_events",
+    "device_events",
+    "zone_requests",
+    "zone_replies",
 )
-"""The topics of the live system (DESIGN 4.5-4.7); others may be used, with the same rules."""
+"""The topics of the live system (DESIGN 4.5-4.7; a scored reading's features travel in its
+``risk`` message); others may be used, with the same rules."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

@@ -53,6 +53,10 @@ SCHEMA = (
         ok INTEGER NOT NULL,
         detail TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS outbox_published (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        last_id INTEGER NOT NULL
+    )""",
 )
 
 CLAIM_S = 120.0
@@ -210,6 +214,28 @@ class Outbox:
                 args,
             ).fetchall()
         return [Attempt(e, r, t, bool(ok), d) for e, r, t, ok, d in rows]
+
+    def unpublished(self, limit: int = 1000) -> tuple[int, list[Attempt]]:
+        """The attempts after the last one :meth:`published` marks, oldest first, and the id
+        of the last of them (to mark once they are published)."""
+        with self._lock:
+            row = self._conn.execute("SELECT last_id FROM outbox_published").fetchone()
+            rows = self._conn.execute(
+                "SELECT id, event_id, recipient, t_s, ok, detail FROM outbox_attempts "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (0 if row is None else row[0], limit),
+            ).fetchall()
+        last = rows[-1][0] if rows else (0 if row is None else row[0])
+        return last, [Attempt(e, r, t, bool(ok), d) for _, e, r, t, ok, d in rows]
+
+    def published(self, last_id: int) -> None:
+        """Mark the attempts up to ``last_id`` published (never back)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO outbox_published (one, last_id) VALUES (1, ?) ON CONFLICT (one) "
+                "DO UPDATE SET last_id = max(last_id, excluded.last_id)",
+                (last_id,),
+            )
 
     def states(self) -> dict[tuple[str, str], dict[str, Any]]:
         """(event id, recipient) -> its state, attempts and last error."""

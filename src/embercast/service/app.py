@@ -30,6 +30,7 @@ from embercast.service.routes import (
     health,
     ingest,
     models,
+    notifications,
     predict,
     system,
     zones,
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Measure, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
-    for module in (health, predict, models, devices, ingest, alarms, zones, system):
+    for module in (health, predict, models, devices, ingest, alarms, zones, notifications, system):
         app.include_router(module.router)
     app.include_router(models.jobs_router)
     app.include_router(live_router)

@@ -48,6 +48,7 @@ from embercast.service.messages import Message
 from embercast.service.metrics import ServiceMetrics
 from embercast.service.misuse import MisuseWatch
 from embercast.service.mqtt import MqttIngest
+from embercast.service.notifications import NotificationLog
 from embercast.service.risk_feed import RiskFeed, RiskView
 from embercast.service.self_check import SelfCheck
 from embercast.service.sessions import SessionStore
@@ -171,6 +172,8 @@ class ServiceState:
     """Changes in the live inputs and scores."""
     steward: ModelSteward | None = None
     """Shadow scoring of the challenger (or the replaced champion), promotion and roll-back."""
+    notifications: NotificationLog | None = None
+    """Every attempt to notify, as the response agents publish them."""
     learning_view: LearningView | None = None
     """What learning agents in processes of their own publish (drifts, shadow, steward)."""
     misuse: MisuseWatch = field(default_factory=MisuseWatch)
@@ -243,6 +246,8 @@ class ServiceState:
             for n in range(settings.service_fold_workers):
                 loops[f"fold-{n + 1}"] = partial(run_fold_process, settings_env(settings))
         loops["bus-prune"] = partial(bus.run_pruning, settings.bus_retention_days * 86_400.0)
+        notifications = NotificationLog(db)
+        loops["notifications"] = partial(notifications.run, bus)
         if zones is not None:
             loops["zones"] = partial(zones.run, bus)
         else:
@@ -298,6 +303,7 @@ class ServiceState:
             alarms=alarms, alarm_recorder=recorder, jobs=Jobs(db),
             bus=bus, zones=shown_zones, response=response, agents=coordinator, self_check=check,
             learning=learning, drift=drift, steward=steward, learning_view=view, misuse=misuse,
+            notifications=notifications,
         )  # fmt: skip
 
     def send_command(
