@@ -83,6 +83,7 @@ SLOWEST_FIRST = (
     "tests/service/test_simulator.py",
     "tests/features/test_edge_thermal.py",
     "tests/service/test_zones_live.py",
+    "tests/service/test_agents_apart.py",
     "tests/service/test_edge.py",
     "tests/service/test_ingest.py",
     "tests/service/test_durability.py",
