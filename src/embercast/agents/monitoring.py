@@ -9,8 +9,8 @@ a steep rise (heat destroys sensors). Its next reading ends the silence (the zon
 trouble itself).
 
 In the service it tells the zone agent directly; as ``embercast agent monitoring`` it publishes
-each silence on ``device_events`` (:func:`publisher`), from which the service's zone agent takes
-it (:func:`take_reports`, group ``zones``).
+each silence on ``device_events`` (:func:`publisher`), from which the zone agent takes it, in
+the service or in ``embercast agent zones`` (:func:`hand_over`, group ``zones``).
 """
 
 from __future__ import annotations
