@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +151,22 @@ def test_the_registry_stores_skops_where_it_fits(
     assert tags["serialization"] == "skops"
     assert list(tmp_path.rglob("model.skops")) and not list(tmp_path.rglob("model.pkl"))
     assert isinstance(registry.load("fire@champion"), CO2Threshold)
+
+
+def test_loading_a_skops_file_imports_neither_torch_nor_dask(tmp_path: Path) -> None:
+    """skops' first import walks scikit-learn's packages; its array-API shims, which import
+    PyTorch and Dask, are kept out of that walk, and skops trusts every estimator all the same."""
+    path = tmp_path / "m.skops"
+    save_model(fitted(), str(path), {})
+    script = f"""
+import sys
+from embercast.models.persistence import load_model
+load_model({str(path)!r})
+loaded = sorted({{"torch", "dask"}} & set(sys.modules))
+from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES as trusted
+from sklearn.utils import all_estimators
+every = [f"{{c.__module__}}.{{c.__name__}}" for _, c in all_estimators()]
+print(loaded, sorted(trusted) == sorted(n for n in every if n.startswith("sklearn.")))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True"], out.stdout + out.stderr

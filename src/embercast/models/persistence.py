@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 from embercast.errors import InputError
@@ -41,6 +43,35 @@ arrays, plain containers); a file naming any other type is refused. A trained de
 its alarm operating point (``AlarmParams``, a frozen record of numbers)."""
 
 
+_ARRAY_API_SHIMS = tuple(
+    f"sklearn.externals.array_api_compat.{library}" for library in ("torch", "dask", "cupy")
+)
+"""scikit-learn's array-API shims for other libraries, each of which imports its library."""
+
+
+def _skops() -> ModuleType:
+    """``skops.io``, imported without PyTorch and Dask.
+
+    skops lists scikit-learn's estimators when it is first imported
+    (``sklearn.utils.all_estimators``), whose package walk imports every sub-package, the
+    array-API shims of :data:`_ARRAY_API_SHIMS` among them, and so PyTorch and Dask, which every
+    process that loads a model would then pay for when it starts and when it stops. The shims
+    hold no estimator and the walk passes over a package it cannot import, so they are kept out
+    while skops is first imported, then allowed again.
+    """
+    kept_out = [name for name in _ARRAY_API_SHIMS if name not in sys.modules]
+    if "skops.io" not in sys.modules:
+        for name in kept_out:
+            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        for name in kept_out:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return sys.modules["skops.io"]
+
+
 def serialization_for(path: str) -> Serialization:
     """``skops`` for a ``.skops`` file, else ``pickle``."""
     return "skops" if path.endswith(".skops") else "pickle"
@@ -50,7 +81,7 @@ def dumps_detector(detector: FireDetector, serialization: Serialization) -> byte
     """``detector`` as bytes; InputError when skops cannot hold it (a PyTorch network)."""
     if serialization == "pickle":
         return pickle.dumps(detector)
-    import skops.io as sio
+    sio = _skops()
 
     try:
         data = bytes(sio.dumps(detector))
@@ -91,7 +122,7 @@ def verified_load(
     _check_digest(data, expected, what)
     if serialization == "pickle":
         return _unpickle(data, what)
-    import skops.io as sio
+    sio = _skops()
 
     types = trusted_types(data, what)
     try:
@@ -104,7 +135,7 @@ def verified_load(
 def trusted_types(data: bytes, what: str) -> list[str]:
     """The types a skops file names beyond skops' own trusted ones, all in
     :data:`TRUSTED_MODULES`; InputError naming the others, or for data that is not skops."""
-    import skops.io as sio
+    sio = _skops()
 
     try:
         types = [str(t) for t in sio.get_untrusted_types(data=data)]
