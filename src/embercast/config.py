@@ -455,6 +455,14 @@ class Settings(BaseSettings):
         description="Device-hours of live traffic a challenger is scored on in the shadow "
         "before it may be promoted, or a new champion rolled back [h].",
     )
+    learning_shadow_save_s: float = Field(
+        json_schema_extra=_in("learning"),
+        default=10.0,
+        gt=0.0,
+        le=3600.0,
+        description="How often the shadow's tallies are saved [s]; `embercast agent shadow` "
+        "also publishes its comparison and lets the steward act on it as often.",
+    )
     learning_auto_promote: bool = Field(
         json_schema_extra=_in("learning"),
         default=False,

@@ -157,7 +157,7 @@ def test_a_shadow_agent_process_promotes_a_challenger_the_service_then_shows(
 
     settings, state, running = _service_without(
         monkeypatch, "EMBERCAST_LEARNING_SHADOW_IN_SERVICE",
-        LEARNING_AUTO_PROMOTE="true", LEARNING_SHADOW_HOURS="0.05",
+        LEARNING_AUTO_PROMOTE="true", LEARNING_SHADOW_HOURS="0.05", LEARNING_SHADOW_SAVE_S="1",
     )  # fmt: skip
     assert "learning-view" in running and not {"shadow", "steward"} & running
     registry = Registry(settings.mlflow_uri)  # the champion again, as the challenger

@@ -174,10 +174,13 @@ def _shadow(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     if steward is None or steward.shadow is None:
         _fail("the shadow agent needs model_ref to name a registered model (NAME@ALIAS)")
     # checked as often as the tallies are saved: this process has nothing else to do
-    checks = threading.Thread(target=steward.run, args=(stop, 10.0), name="steward", daemon=True)
+    period_s = settings.learning_shadow_save_s
+    checks = threading.Thread(
+        target=steward.run, args=(stop, period_s), name="steward", daemon=True
+    )
     checks.start()
     typer.echo(f"agent shadow: {steward.name}; Ctrl-C stops it", err=True)
-    steward.shadow.run(bus, stop, announce=announcer(bus, "shadow"))
+    steward.shadow.run(bus, stop, save_s=period_s, announce=announcer(bus, "shadow"))
     checks.join(timeout=10)
     typer.echo(f"agent shadow: {len(steward.actions)} steward actions", err=True)
 

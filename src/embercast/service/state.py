@@ -262,7 +262,9 @@ class ServiceState:
             loops["drift"] = lambda stop: drift.run(bus, stop)
         steward = model_steward(settings, lambda: models.current)
         if steward is not None and settings.learning_shadow_in_service:
-            loops["shadow"] = lambda stop: steward.shadow.run(bus, stop)  # type: ignore[union-attr]
+            loops["shadow"] = lambda stop: steward.shadow.run(  # type: ignore[union-attr]
+                bus, stop, save_s=settings.learning_shadow_save_s
+            )
             loops["steward"] = steward.run
         elif steward is not None:  # `embercast agent shadow` scores: the service shows it
             steward.shadow = None
