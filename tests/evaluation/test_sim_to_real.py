@@ -11,15 +11,18 @@ import pytest
 from typer.testing import CliRunner
 
 from embercast.cli import app
+from embercast.errors import InputError
 from embercast.evaluation.sim_to_real import (
     AMBIENT_C,
     AMBIENT_CO2_PPM,
+    FAA_FUEL_WATER_PER_CO2,
     QUIET_S,
     faa_streams,
     sim_to_real,
 )
 from embercast.models.baselines import CO2Threshold
 from embercast.models.persistence import load_model
+from embercast.physics.species import h2o_ppm_from_rh
 
 runner = CliRunner()
 
@@ -46,6 +49,18 @@ def test_each_faa_co2_probe_becomes_a_device_stream(real_fires: Path) -> None:
     assert one.temperature_c.max() - AMBIENT_C == pytest.approx(table[tcs].median(axis=1).max())
     # warming the air at constant water lowers its relative humidity
     assert one.rh_pct[quiet][0] == pytest.approx(40.0) and one.rh_pct.min() < 40.0
+
+
+def test_the_fires_water_may_come_with_its_co2(real_fires: Path) -> None:
+    dry = {s.name: s for s in faa_streams(real_fires)}["TestCase1/Mid Pan CO2"]
+    wet = {s.name: s for s in faa_streams(real_fires, FAA_FUEL_WATER_PER_CO2)}[dry.name]
+    water = h2o_ppm_from_rh(dry.rh_pct, dry.temperature_c)
+    assert np.allclose(water, water[0])  # by default, the room's water only
+    added = h2o_ppm_from_rh(wet.rh_pct, wet.temperature_c) - water
+    assert np.allclose(added, FAA_FUEL_WATER_PER_CO2 * (dry.co2_ppm - AMBIENT_CO2_PPM))
+    assert added.max() > 1000 and wet.rh_pct.max() > dry.rh_pct.max()
+    with pytest.raises(InputError, match="water per CO2 must be at least 0 mol/mol, not -1"):
+        faa_streams(real_fires, -1.0)
 
 
 def test_detectors_meet_the_real_fires_through_the_alarm_decision(real_fires: Path) -> None:

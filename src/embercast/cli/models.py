@@ -219,6 +219,15 @@ def sim2real(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the SCD41 errors and noise.")] = 0,
+    water_per_co2: Annotated[
+        float,
+        typer.Option(
+            "--water-per-co2",
+            min=0.0,
+            help="Water added with the measured CO2 rise [mol/mol]; the tests measured none "
+            "(0, the default); the resin burnt in them gives 1.",
+        ),
+    ] = 0.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Sim-to-real: detectors trained on synthetic data, fed the FAA cargo-compartment fire
@@ -238,7 +247,7 @@ def sim2real(
     sets = {str(d.get_params().get("feature_set", "extended")) for d in detectors.values()}
     result = sim_to_real(
         detectors, real_fires, "standard18" if sets == {"standard18"} else "extended",
-        seed=seed, fit_on=fit_on,
+        seed=seed, fit_on=fit_on, water_per_co2=water_per_co2,
     )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(result))  # detectors in the order given, the baselines last

@@ -10,10 +10,13 @@ the stream of one SCD41 device without a camera.
 
 - The air at the probe holds ``AMBIENT_CO2_PPM`` plus the measured rise, and is ``AMBIENT_C``
   plus the warming of the probe's own thermocouple (``TC36 CO2`` sits at TC36) or else the
-  median warming of the ceiling thermocouples. The room's water is held at ``AMBIENT_RH_PCT``
-  of ``AMBIENT_C``: the tests did not measure the water a fire adds, so these streams have less
-  water per CO2 than a real fire has, which makes them harder, not easier, for a model that
-  reads that ratio. The ambient values are assumed (the data give rises only).
+  median warming of the ceiling thermocouples. The room's water is that of ``AMBIENT_RH_PCT``
+  at ``AMBIENT_C`` plus ``water_per_co2`` times the CO2 rise: the tests did not measure the
+  water the fire added, so by default (0) these streams have less water per CO2 than a real
+  fire has, which makes them harder, not easier, for a model that reads that ratio;
+  :data:`FAA_FUEL_WATER_PER_CO2` is the fuel's own (the replicas' resin, one H2O per CO2), the
+  water that burning it brings with its CO2. The ambient values are assumed (the data give
+  rises only).
 - ``QUIET_S`` of that room precede ignition, as on a device that has been running, so the
   features' 30-min windows are filled.
 - The air passes through the SCD41 sensor model (:func:`embercast.sensors.scd41.measure`: 5-s
@@ -47,8 +50,10 @@ from embercast.evaluation.metrics import outcomes
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.features.fold import fold
 from embercast.models.base import FireDetector
-from embercast.physics.species import h2o_ppm_from_rh, relative_humidity
+from embercast.physics.species import M_CO2, M_H2O, h2o_ppm_from_rh, relative_humidity
 from embercast.sensors.scd41 import lost_when_overheated, measure, sample_scd41_device
+from embercast.synth.fuels import get_fuel
+from embercast.synth.replicas import FAA_FUEL
 
 FAA_FOLDER = "faa_cargo_compartments"
 """Folder of the FAA cargo-compartment tests in the real-fires directory."""
@@ -60,6 +65,11 @@ AMBIENT_RH_PCT = 40.0
 """Relative humidity before ignition [%RH] (assumed; the water content is then held)."""
 QUIET_S = 1800
 """Quiet room before ignition [s]."""
+FAA_FUEL_WATER_PER_CO2 = (get_fuel(FAA_FUEL).h2o_yield / M_H2O) / (
+    get_fuel(FAA_FUEL).co2_yield / M_CO2
+)
+"""Water per CO2 [mol/mol] the FAA tests' resin gives burning (the replicas' fuel,
+:data:`embercast.synth.replicas.FAA_FUEL`)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +96,12 @@ def _faa_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, skiprows=[1])
 
 
-def faa_streams(real_fires: str | Path) -> list[RealStream]:
-    """The air at every CO2 probe of the FAA tests under ``real_fires`` (module docstring).
-    ValueError naming the folder when it holds no test."""
+def faa_streams(real_fires: str | Path, water_per_co2: float = 0.0) -> list[RealStream]:
+    """The air at every CO2 probe of the FAA tests under ``real_fires`` (module docstring), with
+    ``water_per_co2`` [mol/mol] of the CO2 rise added as water. InputError naming the folder
+    when it holds no test, or for a negative ``water_per_co2``."""
+    if not water_per_co2 >= 0.0:
+        raise InputError(f"water per CO2 must be at least 0 mol/mol, not {water_per_co2}")
     folder = Path(real_fires) / FAA_FOLDER
     paths = sorted(folder.glob("TestCase*_FAA_EXPDATA.csv"))
     if not paths:
@@ -121,7 +134,7 @@ def faa_streams(real_fires: str | Path) -> list[RealStream]:
                     t_s=np.concatenate([before, grid]) + QUIET_S,
                     co2_ppm=co2,
                     temperature_c=temp,
-                    rh_pct=relative_humidity(np.full(temp.size, water), temp),
+                    rh_pct=relative_humidity(water + water_per_co2 * (co2 - AMBIENT_CO2_PPM), temp),
                     ignition_s=float(QUIET_S),
                 )
             )
@@ -165,6 +178,7 @@ def sim_to_real(
     feature_set: str = "extended",
     seed: int = 0,
     fit_on: FeatureData | None = None,
+    water_per_co2: float = 0.0,
 ) -> dict[str, Any]:
     """Run each detector on the FAA tests, its SCD41 supervised and its probabilities through
     the live alarm decision at its operating point, as ``evaluate`` does. A detector not fitted
@@ -174,7 +188,7 @@ def sim_to_real(
     whether and when it alarmed [s after ignition] and its highest probability) and
     ``detectors`` (per detector: streams detected, their share, median time to alarm [s], and
     alarms raised before ignition)."""
-    streams = faa_streams(real_fires)
+    streams = faa_streams(real_fires, water_per_co2)
     table = fold(readings(streams, seed), FRAMES_SCHEMA.empty_table(), feature_set, {})
     rows, _ = apply_sensor_supervision(table.to_pandas(), SUPERVISED)
     facts = {s.name: ("flaming_fire", True, s.ignition_s) for s in streams}
@@ -215,4 +229,5 @@ def sim_to_real(
         }
     return {"streams": per_stream, "detectors": summary, "seed": seed,
             "ambient": {"co2_ppm": AMBIENT_CO2_PPM, "temperature_c": AMBIENT_C,
-                        "rh_pct": AMBIENT_RH_PCT, "quiet_s": QUIET_S}}  # fmt: skip
+                        "rh_pct": AMBIENT_RH_PCT, "quiet_s": QUIET_S},
+            "water_per_co2": water_per_co2}  # fmt: skip
