@@ -79,6 +79,9 @@ def test_detectors_meet_the_real_fires_through_the_alarm_decision(real_fires: Pa
     assert 0 < first < 300  # after ignition: the SCD41's lag and the debounce
     # a detector that alarms in the quiet room is charged with it before ignition
     assert result["detectors"]["jumpy"]["false_alarms_before_ignition"] == len(streams)
+    # and the quiet room's probabilities are reported: nothing there for the 1,000-ppm level
+    assert summary["quiet_p_median"] == summary["quiet_p_max"] == 0.0
+    assert result["detectors"]["jumpy"]["quiet_p_median"] == 1.0
 
 
 def test_an_unfitted_detector_needs_synthetic_data_to_fit_on(real_fires: Path) -> None:

@@ -256,8 +256,8 @@ def sim2real(
         ttd = "-" if m["ttd_median_s"] is None else f"{m['ttd_median_s']:.0f} s"
         typer.echo(
             f"{name}: {m['detected']} of {m['streams']} fires alarmed on, median {ttd} after "
-            f"ignition; {m['false_alarms_before_ignition']} alarms before ignition "
-            f"({m['alarm_rule']})"
+            f"ignition; {m['false_alarms_before_ignition']} alarms before ignition, p there "
+            f"median {m['quiet_p_median']:.2f}, up to {m['quiet_p_max']:.2f} ({m['alarm_rule']})"
         )
     for probe, facts in result["streams"].items():
         seen = ", ".join(

@@ -186,8 +186,9 @@ def sim_to_real(
     learned from the real tests); without ``fit_on`` it is a ValueError. Returns ``streams``
     (per probe: the CO2 rise [ppm] and ceiling warming [K] after ignition, and per detector
     whether and when it alarmed [s after ignition] and its highest probability) and
-    ``detectors`` (per detector: streams detected, their share, median time to alarm [s], and
-    alarms raised before ignition)."""
+    ``detectors`` (per detector: streams detected, their share, median time to alarm [s],
+    alarms raised before ignition, and the median and highest probability in the quiet room
+    before it)."""
     streams = faa_streams(real_fires, water_per_co2)
     table = fold(readings(streams, seed), FRAMES_SCHEMA.empty_table(), feature_set, {})
     rows, _ = apply_sensor_supervision(table.to_pandas(), SUPERVISED)
@@ -209,6 +210,7 @@ def sim_to_real(
         det = fitted(det, None if fit_on is None else fit_on.split(("train",)), missing)
         p = det.predict_proba(rows)[:, 1]
         peak = rows.assign(p=p).groupby("scenario_id")["p"].max()
+        quiet = p[rows["t_s"].to_numpy() < QUIET_S]  # ignition is at QUIET_S in every stream
         result = outcomes(rows, p, facts, alarm_params(det))
         ttds = []
         for o in result:
@@ -226,6 +228,8 @@ def sim_to_real(
             "detection_rate": len(ttds) / len(result),
             "ttd_median_s": float(np.median(ttds)) if ttds else None,
             "false_alarms_before_ignition": sum(o.false_alarms for o in result),
+            "quiet_p_median": float(np.median(quiet)),
+            "quiet_p_max": float(quiet.max()),
         }
     return {"streams": per_stream, "detectors": summary, "seed": seed,
             "ambient": {"co2_ppm": AMBIENT_CO2_PPM, "temperature_c": AMBIENT_C,
