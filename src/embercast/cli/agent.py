@@ -125,12 +125,10 @@ def _followed_model(settings: Settings, stop: threading.Event, who: str) -> Mode
         _fail(f"the {who} agent needs model_ref (the model the service serves)")
     models = ModelHolder(settings.model_ref)
     models.refresh()
-
-    def follow() -> None:
-        while not stop.wait(settings.service_model_poll_s):
-            models.refresh()
-
-    threading.Thread(target=follow, name=f"{who}-model", daemon=True).start()
+    threading.Thread(
+        target=models.follow, args=(stop, settings.service_model_poll_s), name=f"{who}-model",
+        daemon=True,
+    ).start()  # fmt: skip
     return models
 
 

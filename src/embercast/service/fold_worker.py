@@ -185,8 +185,10 @@ class FoldWorker:
                 return
         share = PartitionOwner(self.bus, READINGS_TOPIC, GROUP, self.owner, self.partitions,
                                self.lease_s)  # fmt: skip
-        follower = threading.Thread(target=self._follow, args=(stop,), name="fold-model",
-                                    daemon=True)  # fmt: skip
+        follower = threading.Thread(
+            target=self.models.follow, args=(stop, self.model_poll_s, self.hub.use),
+            name="fold-model", daemon=True,
+        )  # fmt: skip
         follower.start()  # asking the registry takes a while: not on the folding thread
         try:
             with Heartbeat(share):
@@ -198,13 +200,6 @@ class FoldWorker:
         finally:
             share.close()
             follower.join()
-
-    def _follow(self, stop: threading.Event) -> None:
-        while not stop.wait(self.model_poll_s):
-            try:
-                self._follow_model()
-            except Exception:  # the registry away: the model being served stays
-                logger.exception("%s could not follow the model", self.owner)
 
     def _loop(self, share: PartitionOwner, stop: threading.Event) -> None:
         rebalanced, idle = float("-inf"), self.idle_s

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,21 @@ class ModelHolder:
             self.current = model
             logger.info("serving %s (%s)", model.describe(), self.ref)
             return True
+
+    def follow(
+        self,
+        stop: threading.Event,
+        period_s: float,
+        on_change: Callable[[LiveModel], None] | None = None,
+    ) -> None:
+        """:meth:`refresh` every ``period_s`` [s] until ``stop`` is set, handing each new model
+        to ``on_change``; a failure is logged and the model being served stays."""
+        while not stop.wait(period_s):
+            try:
+                if self.refresh() and on_change is not None and self.current is not None:
+                    on_change(self.current)
+            except Exception:
+                logger.exception("could not follow the model %s", self.ref)
 
     def _moves(self) -> bool:
         """Whether ``ref`` can point elsewhere later (an alias, not a fixed version)."""
