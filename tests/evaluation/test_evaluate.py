@@ -330,6 +330,21 @@ def test_evaluate_a_baseline_and_bad_references(features: Path, tmp_path: Path) 
     assert "- sensor supervision: off" in (tmp_path / "r0" / "report.md").read_text()
     doc0 = json.loads((tmp_path / "r0" / "metrics.json").read_text())
     assert "sensor_fault_scenarios" not in doc0["detectors"]["co2_threshold"]
+    # without cameras the hot-spot threshold sees nothing (only the heat path is left to it)
+    assert doc["detectors"]["hotspot"]["roc_auc"] > 0.5
+    blind = runner.invoke(
+        app,
+        ["evaluate", "--model", "co2_threshold", "--data", str(features), "--out",
+         str(tmp_path / "r1"), "--no-camera"],
+    )  # fmt: skip
+    assert blind.exit_code == 0, blind.output
+    doc1 = json.loads((tmp_path / "r1" / "metrics.json").read_text())
+    assert doc1["detectors"]["hotspot"]["roc_auc"] == 0.5
+    assert doc1["detectors"]["co2_threshold"] == doc["detectors"]["co2_threshold"]  # gas alone
+    assert (
+        "- cameras: off: every device scored without one"
+        in (tmp_path / "r1" / "report.md").read_text()
+    )
     bad = runner.invoke(
         app, ["evaluate", "--model", "nope", "--data", str(features), "--out", str(tmp_path / "r")]
     )

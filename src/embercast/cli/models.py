@@ -143,6 +143,13 @@ def evaluate(
             "goes to FAULT and is scored as absent.",
         ),
     ] = True,
+    camera: Annotated[
+        bool,
+        typer.Option(
+            help="--no-camera: score every device as one without a camera (its camera's "
+            "features missing), the gas-and-environment path alone.",
+        ),
+    ] = True,
 ) -> None:
     """Evaluate detectors side by side with the baselines: scenario detection, time to detect,
     false alarms (through the live alarm decision) and row-level ROC-AUC, PR-AUC, Brier, with
@@ -163,15 +170,17 @@ def evaluate(
         detectors.setdefault(base, make_detector(base))
     features = load_features(data)
     results = run_evaluation(
-        features, detectors, eval_groups=groups, health=SUPERVISED if sensor_health else None
-    )
+        features, detectors, eval_groups=groups, health=SUPERVISED if sensor_health else None,
+        camera=camera,
+    )  # fmt: skip
     rows = features.split(groups)
     faults = results[0].metrics.get("sensor_fault_scenarios")
     faulted = None if faults is None else sum(c["with_fault"] for c in faults.values())
     supervision = "off" if faulted is None else f"on ({faulted} scenarios with a sensor FAULT)"
     context = {"data": features.location, "feature_set": features.feature_set,
                "evaluated on": ", ".join(groups), "rows": len(rows),
-               "sensor supervision": supervision, "model": ", ".join(model)}  # fmt: skip
+               "sensor supervision": supervision, "model": ", ".join(model),
+               "cameras": "on" if camera else "off: every device scored without one"}  # fmt: skip
     doc = write_report(
         results, rows["fire"].to_numpy(), out, f"Evaluation of {name}", context, model=name
     )

@@ -17,6 +17,8 @@ from embercast.errors import InputError
 from embercast.evaluation.feature_data import FeatureData
 from embercast.evaluation.metrics import Outcome, outcomes, row_metrics, scenario_metrics
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
+from embercast.features.sets import feature_names
+from embercast.models.augment import without_camera
 from embercast.models.base import FireDetector, is_fitted
 
 
@@ -144,6 +146,7 @@ def evaluate(
     params: AlarmParams | None = None,
     health: HealthParams | None = SUPERVISED,
     zones: Mapping[str, ZoneParams] = ZONE_POLICIES,
+    camera: bool = True,
 ) -> list[Evaluated]:
     """Fit what is not fitted on ``train_groups`` and score every detector on ``eval_groups``.
 
@@ -152,7 +155,9 @@ def evaluate(
     (:func:`~embercast.evaluation.sensor_supervision.apply_sensor_supervision`), and the
     metrics count each class's scenarios with a sensor FAULT (``sensor_fault_scenarios``).
     Each detector's alarms are also run through the zone policies ``zones``, each scenario's
-    room one zone (``zone_policies``: detection, time to detect and false alarms of each)."""
+    room one zone (``zone_policies``: detection, time to detect and false alarms of each).
+    Without ``camera`` every device is scored as one without a camera
+    (:func:`~embercast.models.augment.without_camera`): the gas-and-environment path alone."""
     train = data.split(train_groups)
     rows = data.split(eval_groups)
     if rows.empty:
@@ -160,6 +165,8 @@ def evaluate(
             f"{data.location!r} has no rows in the split groups {list(eval_groups)}; "
             "generate more scenarios or choose other groups"
         )
+    if not camera:
+        rows = without_camera(rows, list(feature_names(data.feature_set)))
     supervision: dict[str, Any] = {}
     if health is not None:
         rows, faulted = apply_sensor_supervision(rows, health)

@@ -29,6 +29,22 @@ def sensor_columns(columns: list[str]) -> tuple[list[str], list[str]]:
     return gas, thermal
 
 
+def without_camera(X: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """``X`` as a device without a camera would give it: the camera's features among
+    ``features`` missing (NaN) and ``thermal_ok`` 0; other columns as they are.
+
+    >>> X = pd.DataFrame({"t_max": [300.0], "gas_val": [900.0], "thermal_ok": [1.0], "t_s": [5.0]})
+    >>> without_camera(X, ["t_max", "gas_val", "thermal_ok"]).to_numpy().tolist()
+    [[nan, 900.0, 0.0, 5.0]]
+    """
+    _, thermal = sensor_columns([c for c in features if c in X.columns])
+    out = X.copy()
+    out[thermal] = np.nan
+    if THERMAL_FLAG in out.columns:
+        out[THERMAL_FLAG] = 0.0
+    return out
+
+
 def sensor_dropout(
     X: pd.DataFrame,
     y: NDArray[np.int_],
@@ -52,14 +68,15 @@ def sensor_dropout(
     n = min(len(X), max(1, round(fraction * len(X))))
     parts: list[pd.DataFrame] = [X]
     labels: list[NDArray[np.int_]] = [y]
-    for columns, flag in ((gas, None), (thermal, 0.0)):
+    for columns in (gas, thermal):
         if not columns:
             continue
         pick = np.sort(rng.choice(len(X), size=n, replace=False))
         copy = X.iloc[pick].copy()
-        copy[columns] = np.nan
-        if flag is not None and THERMAL_FLAG in copy.columns:
-            copy[THERMAL_FLAG] = flag
+        if columns is gas:
+            copy[columns] = np.nan
+        else:
+            copy = without_camera(copy, list(X.columns))
         parts.append(copy)
         labels.append(y[pick])
     return pd.concat(parts, ignore_index=True).astype(float), np.concatenate(labels)
