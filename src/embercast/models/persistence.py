@@ -59,16 +59,16 @@ def _skops() -> ModuleType:
     hold no estimator and the walk passes over a package it cannot import, so they are kept out
     while skops is first imported, then allowed again.
     """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
     kept_out = [name for name in _ARRAY_API_SHIMS if name not in sys.modules]
-    if "skops.io" not in sys.modules:
-        for name in kept_out:
-            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    for name in kept_out:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
     try:
         import skops.io  # noqa: F401
     finally:
         for name in kept_out:
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
+            del sys.modules[name]
     return sys.modules["skops.io"]
 
 
