@@ -3,7 +3,7 @@ from the tests' geometry, fire and probes, compared probe by probe with the meas
 plotted beside them.
 
 The goal (CO2 rise within 1.5x at every probe, warming within 2x, at 60, 120 and 180 s) is not
-reached yet; the bounds below hold what generator v9 reaches, so a change that moves the
+reached yet; the bounds below hold what generator v10 reaches, so a change that moves the
 replicas away from the measurements fails here (docs/RESULTS.md has the table).
 """
 
@@ -68,12 +68,13 @@ def test_every_measured_probe_is_compared(rows: list[ProbeComparison]) -> None:
     assert all(r.co2_replica > 0 and r.warming_replica > 0 for r in rows)
 
 
-def test_replicas_stay_as_close_as_generator_v9_brings_them(rows: list[ProbeComparison]) -> None:
+def test_replicas_stay_as_close_as_generator_v10_brings_them(rows: list[ProbeComparison]) -> None:
     co2 = np.array([r.co2_factor for r in rows if np.isfinite(r.co2_factor)])
     warm = np.array([r.warming_factor for r in rows if np.isfinite(r.warming_factor)])
-    assert co2.max() < 1.9 and np.median(co2) < 1.55
-    assert warm.max() < 5.0 and np.median(warm) < 1.65
-    assert (co2 <= CO2_GOAL).sum() >= 8 and (warm <= WARMING_GOAL).sum() >= 19
+    assert co2.max() < 1.75 and np.median(co2) < 1.4
+    assert warm.max() < 5.0 and np.median(warm) < 1.3
+    # generator v9 (the jet of the fire's total heat release): 9 of 18 and 19 of 30
+    assert (co2 <= CO2_GOAL).sum() >= 15 and (warm <= WARMING_GOAL).sum() >= 23
     # the replicas err on the high side for CO2: none is under half the measured rise
     assert all(r.co2_replica > 0.5 * r.co2_measured for r in rows if np.isfinite(r.co2_measured))
 

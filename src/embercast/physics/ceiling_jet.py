@@ -6,12 +6,46 @@ References
    Technology 8 (1972) 181-195. :doi:`10.1007/BF02590543`
 .. [2] Alpert, R. L., "Ceiling Jet Flows", SFPE Handbook of Fire Protection Engineering, 5th ed.,
    ch. 14, 2016. :doi:`10.1007/978-1-4939-2565-0_14`
+.. [3] Heskestad, G., "Fire Plumes, Flame Height, and Air Entrainment", SFPE Handbook of Fire
+   Protection Engineering, 5th ed., ch. 13, 2016 (plume buoyancy from the convective heat release).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from embercast.errors import InputError
+
+ALPERT_CONVECTIVE_SHARE = 0.7
+"""Convective share of the heat release of the fires behind Alpert's correlations [-]: they take
+a fire's total heat release, and the fires they were fitted to radiated about 30 % of it."""
+
+
+def jet_equivalent_hrr(q: ArrayLike, chi_rad: float) -> NDArray[np.float64]:
+    """Heat release [kW] to give Alpert's correlations for a fire radiating ``chi_rad`` of ``q``.
+
+    Parameters
+    ----------
+    q : total heat release rate [kW]
+    chi_rad : radiative share of the fire's heat release [-]
+
+    Notes
+    -----
+    A plume and the jet it drives carry the convective heat release, not the radiated part
+    [3]_, so a fire is given to the correlations as the fire of their data with its convective
+    heat release: :math:`Q (1 - \\chi_r) / 0.7` (:data:`ALPERT_CONVECTIVE_SHARE`). A fire that
+    radiates 30 % keeps its Q; a sooty one that radiates 55 % drives the jet of 0.64 Q.
+
+    >>> jet_equivalent_hrr([10.0, 100.0], 0.3).round(6).tolist()
+    [10.0, 100.0]
+    >>> round(float(jet_equivalent_hrr(100.0, 0.55)), 1)
+    64.3
+    """
+    if not 0.0 <= chi_rad < 1.0:
+        raise InputError(f"chi_rad must be a share in [0, 1), got {chi_rad}")
+    q = np.asarray(q, dtype=np.float64)
+    return np.asarray(q * (1.0 - chi_rad) / ALPERT_CONVECTIVE_SHARE, dtype=np.float64)
 
 
 def alpert_radial_factor(h: float, r: ArrayLike) -> NDArray[np.float64]:
@@ -43,7 +77,8 @@ def alpert_excess_temperature(q: ArrayLike, h: float, r: ArrayLike) -> NDArray[n
 
     Parameters
     ----------
-    q : total heat release rate [kW]
+    q : total heat release rate of a fire that radiates 30 % of it [kW]
+        (:func:`jet_equivalent_hrr` for others)
     h : ceiling height above the fuel [m]
     r : radial distance from the plume axis [m]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embercast.physics.ceiling_jet import alpert_excess_temperature
+from embercast.physics.ceiling_jet import alpert_excess_temperature, jet_equivalent_hrr
 from embercast.physics.compartment import layer_temperature, smoke_layer, zone_concentration
 from embercast.physics.heating import surface_response
 from embercast.physics.species import (
@@ -44,7 +44,8 @@ table A.3). A concrete ceiling stays about three times cooler than a board one."
 @dataclass(frozen=True)
 class ZoneTruth:
     """The sensor zone: heat release [kW], temperature [°C], CO2 and H2O [ppm]; and the surface
-    heating levels the renderer uses (ceiling-jet Q^(2/3) [kW^(2/3)], layer excess [K])."""
+    heating levels the renderer uses (ceiling-jet Q^(2/3) of the fires' jet-equivalent heat release
+    [kW^(2/3)], layer excess [K])."""
 
     hrr: FloatArray
     temp: FloatArray
@@ -77,11 +78,13 @@ def zone_truth(plan: ScenarioPlan) -> ZoneTruth:
     volume = room.volume * plan.mix_fraction
     area = floor + 2 * (room.length + room.width) * plan.layer_depth
     hrr = np.zeros(plan.n)
+    jet_hrr = np.zeros(plan.n)
     fire_conv = np.zeros(plan.n)
     co2_src = np.zeros(plan.n)
     h2o_src = np.zeros(plan.n)
     for fire in plan.fires:
         hrr += fire.hrr
+        jet_hrr += jet_equivalent_hrr(fire.hrr, fire.fuel.chi_rad)
         fire_conv += (1.0 - fire.fuel.chi_rad) * fire.hrr
         hc = fire.fuel.heat_of_combustion
         co2_src += gas_volume_rate(species_mass_rate(fire.hrr, hc, fire.fuel.co2_yield), M_CO2)
@@ -113,13 +116,14 @@ def zone_truth(plan: ScenarioPlan) -> ZoneTruth:
         co2 = co2 + layer.excess[0]
         h2o = h2o + layer.excess[1]
     share, tau = CEILINGS[plan.ceiling]
-    jet = surface_response(1.0, share * hrr ** (2.0 / 3.0), tau)
+    jet = surface_response(1.0, share * jet_hrr ** (2.0 / 3.0), tau)
     surface = surface_response(1.0, share * np.maximum(temp - plan.room_temp, 0.0), tau)
     return ZoneTruth(hrr=hrr, temp=temp, co2=co2, h2o=h2o, jet_surface=jet, layer_surface=surface)
 
 
 def sensor_truth(plan: ScenarioPlan, zone: ZoneTruth, device: Device) -> SensorTruth:
-    """Air at a device under the ceiling: the zone plus each fire's delayed ceiling jet, whose
+    """Air at a device under the ceiling: the zone plus each fire's delayed ceiling jet (driven by
+    its convective heat release, :func:`~embercast.physics.ceiling_jet.jet_equivalent_hrr`), whose
     species excess follows its temperature excess (plume similarity)."""
     temp = zone.temp.copy()
     co2 = zone.co2.copy()
@@ -130,7 +134,8 @@ def sensor_truth(plan: ScenarioPlan, zone: ZoneTruth, device: Device) -> SensorT
             continue
         height = max(plan.room.height - fire.z, 0.3)
         r = float(np.hypot(fire.xy[0] - x, fire.xy[1] - y))
-        q_seen = delayed(plan.t, fire.hrr, transport_delay(fire.hrr, height, r))
+        q_jet = jet_equivalent_hrr(fire.hrr, fire.fuel.chi_rad)
+        q_seen = delayed(plan.t, q_jet, transport_delay(q_jet, height, r))
         excess = alpert_excess_temperature(q_seen, height, r)
         chi_c = 1.0 - fire.fuel.chi_rad
         hc = fire.fuel.heat_of_combustion

@@ -88,7 +88,7 @@ __all__ = [
     "scenarios_table",
 ]
 
-GENERATOR_VERSION = "9"
+GENERATOR_VERSION = "10"
 """Version of the generated content: bump it when the same arguments give different data."""
 DATASET_ENTRIES = frozenset(
     {MANIFEST, RUN_FILE, SCENARIOS_FILE, READINGS_DIR, FRAMES_DIR, STAGING_DIR, FEATURES_DIR}
