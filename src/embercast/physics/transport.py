@@ -24,7 +24,9 @@ def transport_delay(q: ArrayLike, h: float, r: float) -> NDArray[np.float64]:
 
     Parameters
     ----------
-    q : heat release rate [kW], a value or a series on a time grid
+    q : heat release rate [kW] of a fire that radiates 30 % of it (for others
+        :func:`~embercast.physics.ceiling_jet.jet_equivalent_hrr`), a value or a series on a
+        time grid
     h : ceiling height above the fuel [m]
     r : radial distance of the sensor from the plume axis [m]
 
