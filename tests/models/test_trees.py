@@ -71,10 +71,12 @@ def test_monotone_rises_never_give_a_stronger_rise_a_lower_p() -> None:
 
 
 def test_rows_without_a_camera_are_scored_by_the_gas_alone() -> None:
+    from embercast.features.sets import SCD41_STEPS
     from embercast.models.augment import sensor_columns
 
     X, y, groups = table(n_scenarios=16)
-    gas, thermal = sensor_columns(list(X.columns))
+    scd41, thermal = sensor_columns(list(X.columns))
+    gas = [c for c in scd41 if c not in SCD41_STEPS]
     plain = GBMDetector(n_estimators=20, bags=2, camera_less=False).fit(X, y, groups=groups)
     det = GBMDetector(n_estimators=20, bags=2).fit(X, y, groups=groups)  # camera_less by default
     assert len(det.camera_less_members_) == 2 and not plain.camera_less_members_
@@ -99,3 +101,30 @@ def test_rows_without_a_camera_are_scored_by_the_gas_alone() -> None:
         .fit(X, y, groups=groups)
         .camera_less_members_
     )
+
+
+def test_judgements_from_the_scd41_alone_do_not_read_one_reading_changes() -> None:
+    from embercast.features.sets import SCD41_STEPS
+    from embercast.models.augment import sensor_columns
+
+    X, y, groups = table(n_scenarios=16)
+    # one-reading changes that tell the training fires apart: the trap, as with the SCD41's
+    # noise on synthetic rises, that makes a camera-less p jump on real fires
+    steps = sorted(SCD41_STEPS & set(X.columns))
+    assert steps == ["gas_delta", "scd_rh_delta", "scd_temp_delta"]
+    for name in steps:
+        X[name] = 30.0 * y
+    _, thermal = sensor_columns(list(X.columns))
+    blind = X.copy()
+    blind[thermal] = np.nan
+    moved = blind.copy()
+    moved[steps] = 30.0 - moved[steps]  # every fire row's change now reads as a nuisance's
+    gbm = GBMDetector(n_estimators=20, bags=1).fit(X, y, groups=groups)
+    gas = GasModel(n_estimators=20, bags=1).fit(X, y, groups=groups)
+    for det in (gbm, gas):
+        np.testing.assert_array_equal(det.predict_proba(blind), det.predict_proba(moved))
+    assert not set(steps) & set(gas.feature_names_in_)
+    # with a camera, the bag's trees read them as before
+    seen = X.copy()
+    seen[steps] = 30.0 - seen[steps]
+    assert not np.allclose(gbm.predict_proba(X), gbm.predict_proba(seen))

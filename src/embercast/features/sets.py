@@ -128,6 +128,23 @@ def scd41_features(name: str) -> tuple[str, ...]:
 
 SCD41_FEATURES: frozenset[str] = frozenset(n for s in FEATURE_SETS for n in scd41_features(s))
 """Every SCD41-only feature column of any feature set."""
+SCD41_STEPS: frozenset[str] = frozenset(n for n in SCD41_FEATURES if n.endswith("_delta"))
+"""The SCD41's changes from one reading to the next (CO2 [ppm], temperature [K], humidity
+[%RH]). At its 5-s period much of one is noise: two readings' CO2 differ by 14 ppm (one
+standard deviation; repeatability 10 ppm each) where a growing fire adds tens of ppm, so a
+judgement from the SCD41 alone that reads them jumps from reading to reading."""
+
+
+def camera_less_features(name: str) -> tuple[str, ...]:
+    """Feature columns of feature set ``name`` a judgement from the SCD41 alone reads: its
+    :func:`scd41_features` but the one-reading changes (:data:`SCD41_STEPS`).
+
+    >>> camera_less_features("standard18")
+    ('gas_val', 'gas_vel')
+    """
+    return tuple(n for n in scd41_features(name) if n not in SCD41_STEPS)
+
+
 RISE_FEATURES: frozenset[str] = frozenset(
     {"gas_vel", "gas_vel_300", "gas_rise_600", "gas_rise_1800", "scd_temp_vel", "scd_temp_rise_600"}
 )

@@ -14,7 +14,13 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from embercast.features.sets import FEATURE_SETS, RISE_FEATURES, feature_names, scd41_features
+from embercast.features.sets import (
+    FEATURE_SETS,
+    RISE_FEATURES,
+    SCD41_STEPS,
+    camera_less_features,
+    feature_names,
+)
 from embercast.models.augment import sensor_columns, sensor_dropout
 from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
@@ -129,7 +135,10 @@ class GBMDetector(_Calibrated):
     (:data:`~embercast.features.sets.RISE_FEATURES`). With ``camera_less`` it also fits a bag
     on the SCD41 features alone (its own calibration) and scores with it the rows whose camera
     features are all missing: a device without a camera, or with it down, is judged by a model
-    that learned from the gas alone, not by trees that mostly saw a camera."""
+    that learned from the gas alone, not by trees that mostly saw a camera. Like the gas model,
+    that bag leaves out the SCD41's one-reading changes
+    (:data:`~embercast.features.sets.SCD41_STEPS`): with them its p jumped from reading to
+    reading on real fires and rarely held the alarm's debounce (docs/MODELS.md)."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
@@ -185,7 +194,8 @@ class GBMDetector(_Calibrated):
     def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
         super()._fit(X, y, groups)
         self.camera_less_members_: list[tuple[Any, IsotonicRegression | None]] = []
-        gas, thermal = sensor_columns(list(X.columns))
+        scd41, thermal = sensor_columns(list(X.columns))
+        gas = [c for c in scd41 if c not in SCD41_STEPS]
         self.camera_less_columns_ = (tuple(gas), tuple(thermal))
         if not (self.camera_less and gas and thermal):
             return
@@ -230,8 +240,9 @@ class GBMDetector(_Calibrated):
 
 
 class GasModel(GBMDetector):
-    """The gas-and-environment model: LightGBM on the SCD41 features only, for devices without
-    a camera or with the camera down (standard18 tables give it the three gas features)."""
+    """The gas-and-environment model: LightGBM on the SCD41 features but its one-reading
+    changes (:func:`~embercast.features.sets.camera_less_features`), for devices without a
+    camera or with the camera down (standard18 tables give it CO2 and its 60-s slope)."""
 
     def _features(self) -> tuple[str, ...]:
-        return scd41_features(self.feature_set)
+        return camera_less_features(self.feature_set)
