@@ -70,6 +70,7 @@ def test_compiled_scorer_gives_the_same_probabilities(tmp_path: Path) -> None:
 
 
 def test_camera_less_rows_are_scored_alike_everywhere(tmp_path: Path) -> None:
+    from embercast.features.sets import camera_less_features
     from embercast.models import compiled
     from embercast.models.augment import sensor_columns
 
@@ -77,8 +78,11 @@ def test_camera_less_rows_are_scored_alike_everywhere(tmp_path: Path) -> None:
     X = X.copy()
     _, thermal = sensor_columns(list(X.columns))
     X.loc[X.index[::3], thermal] = np.nan  # a third of the rows without a camera
+    gas = list(camera_less_features("extended"))
+    X.loc[X.index[::12], gas] = np.nan  # and some of them without their SCD41: p 0
     det = GBMDetector(n_estimators=30, bags=2, camera_less=True).fit(X, y, groups=groups)
     p = det.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(p[::12], 0.0)
     compiled._LOADED.clear()
     batch = compiled.CompiledScorer(det, str(tmp_path)).score(X)
     np.testing.assert_allclose(batch, p, rtol=0, atol=1e-12)

@@ -62,6 +62,15 @@ def _camera_columns(detector: FireDetector) -> tuple[list[int], list[int]]:
     return [names.index(c) for c in gas], [names.index(c) for c in thermal]
 
 
+def _no_sensor(x: NDArray[np.float64], gas: list[int], thermal: list[int]) -> NDArray[np.bool_]:
+    """Rows of ``x`` with none of the SCD41 (``gas``) and camera (``thermal``) features the
+    camera-less members read: scored 0, as the detector scores them
+    (:meth:`~embercast.models.trees.GBMDetector.no_evidence`)."""
+    if not gas:
+        return np.zeros(len(x), dtype=bool)
+    return np.asarray(np.isnan(x[:, gas + thermal]).all(axis=1), dtype=bool)
+
+
 def _calibrated(raw: Any, cx: _Table, cy: _Table) -> Any:
     """Raw probabilities through a calibration table (isotonic regression clipped at its ends
     interpolates linearly between its thresholds, as ``np.interp`` does)."""
@@ -103,6 +112,8 @@ class RowScorer:
     def score(self, row: NDArray[np.float64]) -> float:
         """Fire probability of one row (NaN allowed for missing features)."""
         x = self._check(np.asarray(row, dtype=np.float64).reshape(1, -1))
+        if _no_sensor(x, self._gas, self._thermal)[0]:
+            return 0.0
         members = self._members
         if self._camera_less and np.isnan(x[0, self._thermal]).all():
             members, x = self._camera_less, x[:, self._gas]
@@ -116,11 +127,12 @@ class RowScorer:
         same numbers as :meth:`score` row by row (rows without a camera go to the camera-less
         members)."""
         x = self._check(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
-        out = np.empty(len(x))
+        out = np.zeros(len(x))
+        nothing = _no_sensor(x, self._gas, self._thermal)
         blind: NDArray[np.bool_] = np.zeros(len(x), dtype=bool)
         if self._camera_less:
-            blind = np.asarray(np.isnan(x[:, self._thermal]).all(axis=1))
-        for members, rows, take in ((self._members, ~blind, None),
+            blind = np.asarray(np.isnan(x[:, self._thermal]).all(axis=1)) & ~nothing
+        for members, rows, take in ((self._members, ~blind & ~nothing, None),
                                     (self._camera_less, blind, self._gas)):  # fmt: skip
             if not rows.any():
                 continue
@@ -235,13 +247,14 @@ class CompiledScorer:
         an array of them in its order) [-]."""
         frame = self.detector._prepare_predict(X)
         values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+        nothing = _no_sensor(values, self._gas, self._thermal)
         missing = (
-            np.isnan(values[:, self._thermal]).all(axis=1)
+            np.isnan(values[:, self._thermal]).all(axis=1) & ~nothing
             if self._camera_less
             else np.zeros(len(values), dtype=bool)
         )
         p = np.zeros(len(values), dtype=np.float64)
-        for members, rows in ((self._members, ~missing), (self._camera_less, missing)):
+        for members, rows in ((self._members, ~missing & ~nothing), (self._camera_less, missing)):
             if not rows.any():
                 continue
             part = values[rows]

@@ -135,12 +135,13 @@ class GBMDetector(_Calibrated):
     (:data:`~embercast.features.sets.RISE_FEATURES`). With ``camera_less`` it also fits a bag
     on the SCD41 features alone (its own calibration) and scores with it the rows whose camera
     features are all missing: a device without a camera, or with it down, is judged by a model
-    that learned from the gas alone, not by trees that mostly saw a camera (with the dropout
-    copies of the SCD41 the other bag has: in generated fires the SCD41 stops mostly when a
-    fire overheats it, and without them a device with no camera and its SCD41 in FAULT scored
-    0.99). Like the gas model, that bag leaves out the SCD41's one-reading changes
+    that learned from the gas alone, not by trees that mostly saw a camera. Like the gas model,
+    that bag leaves out the SCD41's one-reading changes
     (:data:`~embercast.features.sets.SCD41_STEPS`): with them its p jumped from reading to
-    reading on real fires and rarely held the alarm's debounce (docs/MODELS.md)."""
+    reading on real fires and rarely held the alarm's debounce (docs/MODELS.md).
+
+    A row with neither camera nor SCD41 features (no camera, its SCD41 in FAULT) is no evidence
+    of fire: p 0 (:meth:`no_evidence`)."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
@@ -204,8 +205,7 @@ class GBMDetector(_Calibrated):
         for k in range(self.bags):
             seed = None if self.random_state is None else self.random_state + k
             hold = held_out_rows(y, groups, self.calibration_fraction, seed)
-            Xa, ya = sensor_dropout(X.loc[~hold, gas], y[~hold], self.dropout_fraction, seed)
-            model = self._base(seed, tuple(gas)).fit(Xa.to_numpy(), ya)
+            model = self._base(seed, tuple(gas)).fit(X.loc[~hold, gas].to_numpy(), y[~hold])
             calibrator = (
                 fit_isotonic(model.predict_proba(X.loc[hold, gas].to_numpy())[:, 1], y[hold])
                 if hold.any()
@@ -224,21 +224,35 @@ class GBMDetector(_Calibrated):
         _, thermal = self.camera_less_columns_
         return np.asarray(X[list(thermal)].isna().all(axis=1).to_numpy(), dtype=bool)
 
+    def no_evidence(self, X: pd.DataFrame) -> NDArray[np.bool_]:
+        """Rows with no sensor's features: the camera's all missing and every SCD41 feature the
+        camera-less judgement reads too. In generated fires the SCD41 stops mostly when the fire
+        overheats it, so trees (and their calibration) read "nothing left" as a fire and scored
+        a device without a camera whose SCD41 is in FAULT at 0.99; a device that falls silent in
+        a fire is the heat path's (:mod:`embercast.alarm.heat`), a sensor in FAULT
+        supervision's."""
+        gas = list(getattr(self, "camera_less_columns_", ((), ()))[0])
+        if not gas:
+            return np.zeros(len(X), dtype=bool)
+        blind = X[gas].isna().all(axis=1).to_numpy()
+        return np.asarray(blind & self.camera_missing(X), dtype=bool)
+
     def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
         p = super()._proba(X)
-        if not getattr(self, "camera_less_members_", None):
-            return p
-        missing = self.camera_missing(X)
-        if missing.any():
-            gas = list(self.camera_less_columns_[0])
-            values = X.loc[missing, gas].to_numpy()
-            p[missing] = np.mean(
-                [
-                    calibrated(np.asarray(m.predict_proba(values)[:, 1], dtype=float), c)
-                    for m, c in self.camera_less_members_
-                ],
-                axis=0,
-            )
+        nothing = self.no_evidence(X)
+        if getattr(self, "camera_less_members_", None):
+            missing = self.camera_missing(X) & ~nothing
+            if missing.any():
+                gas = list(self.camera_less_columns_[0])
+                values = X.loc[missing, gas].to_numpy()
+                p[missing] = np.mean(
+                    [
+                        calibrated(np.asarray(m.predict_proba(values)[:, 1], dtype=float), c)
+                        for m, c in self.camera_less_members_
+                    ],
+                    axis=0,
+                )
+        p[nothing] = 0.0
         return p
 
 
