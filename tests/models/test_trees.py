@@ -147,7 +147,7 @@ def test_a_row_with_no_sensor_left_is_no_evidence_of_fire() -> None:
     ):
         assert det.no_evidence(nothing).all()
         np.testing.assert_array_equal(det.predict_proba(nothing)[:, 1], 0.0)
-        # one SCD41 feature, or the camera, left: the trees judge it (as a fire, here)
+        # one SCD41 feature left: the trees judge it (as a fire, here)
         some = nothing.copy()
         some["gas_val"] = 3450.0  # a fire's CO2 in this table
         assert not det.no_evidence(some).any()

@@ -62,13 +62,19 @@ def _camera_columns(detector: FireDetector) -> tuple[list[int], list[int]]:
     return [names.index(c) for c in gas], [names.index(c) for c in thermal]
 
 
-def _no_sensor(x: NDArray[np.float64], gas: list[int], thermal: list[int]) -> NDArray[np.bool_]:
-    """Rows of ``x`` with none of the SCD41 (``gas``) and camera (``thermal``) features the
-    camera-less members read: scored 0, as the detector scores them
+def _sensor_columns(gas: list[int], thermal: list[int]) -> list[int]:
+    """Positions of every SCD41 and camera feature the camera-less members read (none when
+    the detector has no camera-less columns: no row is then without a sensor)."""
+    return gas + thermal if gas else []
+
+
+def _no_sensor(x: NDArray[np.float64], sensors: list[int]) -> NDArray[np.bool_]:
+    """Rows of ``x`` with none of the features at ``sensors`` (:func:`_sensor_columns`):
+    scored 0, as the detector scores them
     (:meth:`~embercast.models.trees.GBMDetector.no_evidence`)."""
-    if not gas:
+    if not sensors:
         return np.zeros(len(x), dtype=bool)
-    return np.asarray(np.isnan(x[:, gas + thermal]).all(axis=1), dtype=bool)
+    return np.asarray(np.isnan(x[:, sensors]).all(axis=1), dtype=bool)
 
 
 def _calibrated(raw: Any, cx: _Table, cy: _Table) -> Any:
@@ -108,11 +114,12 @@ class RowScorer:
         self._members = predictors(False)
         self._camera_less = predictors(True)
         self._gas, self._thermal = _camera_columns(detector)
+        self._sensors = _sensor_columns(self._gas, self._thermal)
 
     def score(self, row: NDArray[np.float64]) -> float:
         """Fire probability of one row (NaN allowed for missing features)."""
         x = self._check(np.asarray(row, dtype=np.float64).reshape(1, -1))
-        if _no_sensor(x, self._gas, self._thermal)[0]:
+        if _no_sensor(x, self._sensors)[0]:
             return 0.0
         members = self._members
         if self._camera_less and np.isnan(x[0, self._thermal]).all():
@@ -128,7 +135,7 @@ class RowScorer:
         members)."""
         x = self._check(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
         out = np.zeros(len(x))
-        nothing = _no_sensor(x, self._gas, self._thermal)
+        nothing = _no_sensor(x, self._sensors)
         blind: NDArray[np.bool_] = np.zeros(len(x), dtype=bool)
         if self._camera_less:
             blind = np.asarray(np.isnan(x[:, self._thermal]).all(axis=1)) & ~nothing
@@ -234,6 +241,7 @@ class CompiledScorer:
             for less in (False, True)
         )
         self._gas, self._thermal = _camera_columns(self.detector)
+        self._sensors = _sensor_columns(self._gas, self._thermal)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("_members", "_camera_less")}
@@ -247,7 +255,7 @@ class CompiledScorer:
         an array of them in its order) [-]."""
         frame = self.detector._prepare_predict(X)
         values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-        nothing = _no_sensor(values, self._gas, self._thermal)
+        nothing = _no_sensor(values, self._sensors)
         missing = (
             np.isnan(values[:, self._thermal]).all(axis=1) & ~nothing
             if self._camera_less
