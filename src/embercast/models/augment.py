@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from embercast.features.sets import SCD41_FEATURES
+from embercast.features.sets import SCD41_FEATURES, SCD41_STEPS
 
 THERMAL_FLAG = "thermal_ok"
 """The camera-availability feature (1 when the frame is usable)."""
@@ -27,6 +27,36 @@ def sensor_columns(columns: list[str]) -> tuple[list[str], list[str]]:
     gas = [c for c in columns if c in SCD41_FEATURES]
     thermal = [c for c in columns if c not in gas and c != THERMAL_FLAG]
     return gas, thermal
+
+
+def evidence_columns(columns: list[str]) -> tuple[list[str], list[str]]:
+    """(SCD41 features a judgement from the SCD41 alone reads, camera features) among
+    ``columns``: :func:`sensor_columns` but the SCD41's one-reading changes
+    (:data:`~embercast.features.sets.SCD41_STEPS`).
+
+    >>> evidence_columns(["t_max", "gas_val", "gas_delta", "thermal_ok"])
+    (['gas_val'], ['t_max'])
+    """
+    gas, thermal = sensor_columns(columns)
+    return [c for c in gas if c not in SCD41_STEPS], thermal
+
+
+def no_sensor_left(X: pd.DataFrame) -> NDArray[np.bool_]:
+    """Rows of ``X`` with no sensor's features: every one of :func:`evidence_columns` missing
+    (a device without a camera, or with it down, whose SCD41 is in FAULT). In generated fires the
+    SCD41 stops mostly when the fire overheats it, so trees and their calibration learn to read
+    "nothing left" as a fire; such a row is no evidence of fire, and the detectors score it 0
+    (a device that falls silent in a fire is the heat path's, :mod:`embercast.alarm.heat`; a
+    sensor in FAULT supervision's). None without SCD41 features among the columns.
+
+    >>> X = pd.DataFrame({"t_max": [np.nan, 30.0], "gas_val": [np.nan, np.nan]})
+    >>> no_sensor_left(X).tolist()
+    [True, False]
+    """
+    gas, thermal = evidence_columns(list(X.columns))
+    if not gas:
+        return np.zeros(len(X), dtype=bool)
+    return np.asarray(X[gas + thermal].isna().all(axis=1).to_numpy(), dtype=bool)
 
 
 def without_camera(X: pd.DataFrame, features: list[str]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from embercast.config import get_settings
 from embercast.errors import InputError
+from embercast.models.augment import evidence_columns
 from embercast.models.base import FireDetector
 from embercast.models.trees import GBMDetector
 
@@ -58,7 +59,7 @@ def _camera_columns(detector: FireDetector) -> tuple[list[int], list[int]]:
     """Positions, in the detector's feature order, of its SCD41 and its camera features (what
     the camera-less members read, and what is all missing when they score a row)."""
     names = list(detector.feature_names_in_)
-    gas, thermal = getattr(detector, "camera_less_columns_", ((), ()))
+    gas, thermal = evidence_columns(names)
     return [names.index(c) for c in gas], [names.index(c) for c in thermal]
 
 
@@ -71,7 +72,7 @@ def _sensor_columns(gas: list[int], thermal: list[int]) -> list[int]:
 def _no_sensor(x: NDArray[np.float64], sensors: list[int]) -> NDArray[np.bool_]:
     """Rows of ``x`` with none of the features at ``sensors`` (:func:`_sensor_columns`):
     scored 0, as the detector scores them
-    (:meth:`~embercast.models.trees.GBMDetector.no_evidence`)."""
+    (:func:`~embercast.models.augment.no_sensor_left`)."""
     if not sensors:
         return np.zeros(len(x), dtype=bool)
     return np.asarray(np.isnan(x[:, sensors]).all(axis=1), dtype=bool)

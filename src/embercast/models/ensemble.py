@@ -1,6 +1,9 @@
 """A stacked ensemble: member detectors fitted on most training scenarios, and a logistic
 stacker learned on the rest (validation scenarios) from the members' probabilities and whether
-the camera is missing, so it leans on the gas model when there is no thermal data."""
+the camera is missing, so it leans on the gas model when there is no thermal data. A row with no
+sensor's features is no evidence of fire, p 0, as for its members
+(:func:`~embercast.models.augment.no_sensor_left`): the stacker's intercept alone would score
+it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from embercast.errors import InputError
 from embercast.features.sets import FEATURE_SETS, feature_names
+from embercast.models.augment import no_sensor_left
 from embercast.models.base import FireDetector
 from embercast.models.calibration import held_out_rows
 from embercast.models.trees import GasModel, GBMDetector, RandomForestDetector
@@ -77,4 +81,6 @@ class EnsembleDetector(FireDetector):
         )
 
     def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
-        return np.asarray(self.stacker_.predict_proba(self._inputs(X))[:, 1], dtype=float)
+        p = np.asarray(self.stacker_.predict_proba(self._inputs(X))[:, 1], dtype=float)
+        p[no_sensor_left(X)] = 0.0
+        return p

@@ -14,14 +14,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from embercast.features.sets import (
-    FEATURE_SETS,
-    RISE_FEATURES,
-    SCD41_STEPS,
-    camera_less_features,
-    feature_names,
-)
-from embercast.models.augment import sensor_columns, sensor_dropout
+from embercast.features.sets import FEATURE_SETS, RISE_FEATURES, camera_less_features, feature_names
+from embercast.models.augment import evidence_columns, no_sensor_left, sensor_dropout
 from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 
@@ -29,7 +23,8 @@ from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 class _Calibrated(FireDetector):
     """Fit the base model on most scenarios (plus sensor-dropout copies of ``dropout_fraction``
     of its rows, see :mod:`embercast.models.augment`) and an isotonic calibrator on the rest;
-    alarms at the "high" risk level (p >= 0.7).
+    alarms at the "high" risk level (p >= 0.7). A row with neither camera nor SCD41 features is
+    no evidence of fire: p 0 (:meth:`no_evidence`).
 
     With ``bags`` > 1 it does so ``bags`` times, member k with seed ``random_state + k`` (its
     own calibration scenarios, dropout copies and model seed), and the probability is the mean
@@ -73,7 +68,19 @@ class _Calibrated(FireDetector):
         state.setdefault("bags", 1)
         super().__setstate__(state)
 
+    def no_evidence(self, X: pd.DataFrame) -> NDArray[np.bool_]:
+        """Rows with no sensor's features (:func:`~embercast.models.augment.no_sensor_left`):
+        trees that saw the SCD41 stop only when a fire overheated it scored a device without a
+        camera whose SCD41 is in FAULT at 0.99 (docs/MODELS.md)."""
+        return no_sensor_left(X)
+
     def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        p = self._judge(X)
+        p[self.no_evidence(X)] = 0.0
+        return p
+
+    def _judge(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        """The members' mean calibrated probability of each row."""
         values = X.to_numpy()
         p = [
             calibrated(np.asarray(model.predict_proba(values)[:, 1], dtype=float), calibrator)
@@ -138,10 +145,7 @@ class GBMDetector(_Calibrated):
     that learned from the gas alone, not by trees that mostly saw a camera. Like the gas model,
     that bag leaves out the SCD41's one-reading changes
     (:data:`~embercast.features.sets.SCD41_STEPS`): with them its p jumped from reading to
-    reading on real fires and rarely held the alarm's debounce (docs/MODELS.md).
-
-    A row with neither camera nor SCD41 features (no camera, its SCD41 in FAULT) is no evidence
-    of fire: p 0 (:meth:`no_evidence`)."""
+    reading on real fires and rarely held the alarm's debounce (docs/MODELS.md)."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **_COMMON,
@@ -197,9 +201,7 @@ class GBMDetector(_Calibrated):
     def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
         super()._fit(X, y, groups)
         self.camera_less_members_: list[tuple[Any, IsotonicRegression | None]] = []
-        scd41, thermal = sensor_columns(list(X.columns))
-        gas = [c for c in scd41 if c not in SCD41_STEPS]
-        self.camera_less_columns_ = (tuple(gas), tuple(thermal))
+        gas, thermal = evidence_columns(list(X.columns))
         if not (self.camera_less and gas and thermal):
             return
         for k in range(self.bags):
@@ -221,29 +223,17 @@ class GBMDetector(_Calibrated):
 
     def camera_missing(self, X: pd.DataFrame) -> NDArray[np.bool_]:
         """Rows whose camera features are all missing (no camera, or it is down)."""
-        _, thermal = self.camera_less_columns_
-        return np.asarray(X[list(thermal)].isna().all(axis=1).to_numpy(), dtype=bool)
+        _, thermal = evidence_columns(list(X.columns))
+        return np.asarray(X[thermal].isna().all(axis=1).to_numpy(), dtype=bool)
 
-    def no_evidence(self, X: pd.DataFrame) -> NDArray[np.bool_]:
-        """Rows with no sensor's features: the camera's all missing and every SCD41 feature the
-        camera-less judgement reads too. In generated fires the SCD41 stops mostly when the fire
-        overheats it, so trees (and their calibration) read "nothing left" as a fire and scored
-        a device without a camera whose SCD41 is in FAULT at 0.99; a device that falls silent in
-        a fire is the heat path's (:mod:`embercast.alarm.heat`), a sensor in FAULT
-        supervision's."""
-        gas = list(getattr(self, "camera_less_columns_", ((), ()))[0])
-        if not gas:
-            return np.zeros(len(X), dtype=bool)
-        blind = X[gas].isna().all(axis=1).to_numpy()
-        return np.asarray(blind & self.camera_missing(X), dtype=bool)
-
-    def _proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
-        p = super()._proba(X)
-        nothing = self.no_evidence(X)
+    def _judge(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        """The members' mean calibrated probability, or the camera-less members' for the rows
+        whose camera features are all missing."""
+        p = super()._judge(X)
         if getattr(self, "camera_less_members_", None):
-            missing = self.camera_missing(X) & ~nothing
+            missing = self.camera_missing(X)
             if missing.any():
-                gas = list(self.camera_less_columns_[0])
+                gas, _ = evidence_columns(list(X.columns))
                 values = X.loc[missing, gas].to_numpy()
                 p[missing] = np.mean(
                     [
@@ -252,7 +242,6 @@ class GBMDetector(_Calibrated):
                     ],
                     axis=0,
                 )
-        p[nothing] = 0.0
         return p
 
 
