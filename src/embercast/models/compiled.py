@@ -64,8 +64,8 @@ def _camera_columns(detector: FireDetector) -> tuple[list[int], list[int]]:
 
 
 def _sensor_columns(gas: list[int], thermal: list[int]) -> list[int]:
-    """Positions of every SCD41 and camera feature the camera-less members read (none when
-    the detector has no camera-less columns: no row is then without a sensor)."""
+    """Positions of every SCD41 and camera feature of :func:`_camera_columns` (none when the
+    detector reads no SCD41 feature: no row is then without a sensor)."""
     return gas + thermal if gas else []
 
 
