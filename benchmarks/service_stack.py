@@ -317,7 +317,7 @@ class Service:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                ready = httpx.get(f"{self.url}/readyz", timeout=2)
+                ready = self.http.get("/readyz", timeout=2)  # one client: no TLS setup per poll
                 if ready.status_code == 200 and ready.json()["checks"].get("broker") == "ok":
                     return
             except httpx.HTTPError:

@@ -13,8 +13,11 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from embercast.service.broker import SERVICE_USER, set_password, write_broker_config
@@ -93,29 +96,57 @@ class Mosquitto:
         self.process = None
 
 
+def wait_http(
+    url: str,
+    ready: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+    *,
+    process: subprocess.Popen[Any] | None = None,
+    timeout_s: float = 60.0,
+    verify: Any = True,
+    refused_is_ready: bool = False,
+) -> httpx.Response | None:
+    """Poll ``url`` every 0.2 s through one client until ``ready(response)``, and return that
+    response (None when a refused connection counts as ready, ``refused_is_ready``); fail if
+    ``process`` exits first or ``timeout_s`` passes. One client: a new one per request costs tens
+    of milliseconds of CPU (its TLS context), taken from the process being waited for."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=2.0, verify=verify) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"{url}: the process exited with {process.returncode}")
+            try:
+                response = client.get(url)
+                if ready(response):
+                    return response
+            except httpx.HTTPError:
+                if refused_is_ready:
+                    return None
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never became {'unready' if refused_is_ready else 'ready'}")
+
+
 def serve(env: dict[str, str], port: int, needs: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     """``embercast serve`` on ``port`` with ``env``, once ``/readyz`` answers 200 (and its
     checks ``needs``, e.g. ``broker``, are ok); killed if it never does."""
     import sys
 
-    import httpx
-
     process = subprocess.Popen(
         [sys.executable, "-m", "embercast.cli", "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            checks = ready.json()["checks"] if ready.status_code == 200 else {}
-            if ready.status_code == 200 and all(checks.get(n) == "ok" for n in needs):
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"the service never became ready ({', '.join(needs) or 'model, store'})")
+
+    def ready(answer: httpx.Response) -> bool:
+        checks = answer.json()["checks"] if answer.status_code == 200 else {}
+        return answer.status_code == 200 and all(checks.get(n) == "ok" for n in needs)
+
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", ready, process=process)
+    except AssertionError:
+        process.kill()
+        raise AssertionError(
+            f"the service never became ready ({', '.join(needs) or 'model, store'})"
+        ) from None
+    return process
 
 
 class Redis:

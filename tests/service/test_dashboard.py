@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from components import wait_http
 from helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -402,14 +403,10 @@ class Service:
         )  # fmt: skip
         out.close()
 
-        def ready() -> bool:
-            assert self.process is not None and self.process.poll() is None, self.output()
-            try:
-                return httpx.get(f"{self.base}/readyz", timeout=1.0).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(ready, 90.0, "the service to be ready")
+        try:
+            wait_http(f"{self.base}/readyz", process=self.process, timeout_s=90.0)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.output()}") from None
 
     def stop(self) -> int:
         assert self.process is not None

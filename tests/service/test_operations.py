@@ -28,11 +28,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
-from components import need
+from components import need, wait_http
 from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,18 +265,8 @@ def place() -> Iterator[Place]:
         subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
-def _wait(url: str, ready: bool, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            code = httpx.get(url, timeout=2).status_code
-            if (code == 200) == ready:
-                return
-        except httpx.HTTPError:
-            if not ready:
-                return
-        time.sleep(0.3)
-    raise AssertionError(f"{url} never became {'ready' if ready else 'unready'}")
+def _wait(url: str, ready: bool) -> None:
+    wait_http(url, lambda r: (r.status_code == 200) == ready, refused_is_ready=not ready)
 
 
 @pytest.mark.timeout(900)
@@ -371,17 +360,13 @@ def _run_compose(place: Place, compose: dict[str, object], env: dict[str, str]) 
                                               stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
         cert = ssl.create_default_context(cafile=str(place.root / "etc/embercast/tls.crt"))
         url = f"https://127.0.0.1:{place.port}/readyz"
-        deadline = time.monotonic() + 60
-        checks: dict[str, str] = {}
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(url, verify=cert, timeout=2)
-                checks = answer.json().get("checks", {})
-                if answer.status_code == 200 and checks.get("broker") == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        answer = wait_http(
+            url,
+            lambda r: r.status_code == 200 and r.json()["checks"].get("broker") == "ok",
+            verify=cert,
+        )
+        assert answer is not None
+        checks = answer.json()["checks"]
         assert checks.get("broker") == "ok" and checks.get("model") == "ok", checks
     finally:
         for process in reversed(processes):

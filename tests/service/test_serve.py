@@ -7,26 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from components import wait_http
 from helpers import free_port
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], **kwargs: object) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0, **kwargs).status_code == 200:  # type: ignore[arg-type]
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
+    wait_http(url, process=process, **kwargs)  # type: ignore[arg-type]
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from components import wait_http
 from embercast.errors import InputError
 from embercast.service.messages import parse
 from embercast.service.simulator import (
@@ -305,14 +306,7 @@ def test_simulate_against_serve_agrees_with_the_service(
     base = f"http://127.0.0.1:{port}"
     read = {"X-API-Key": keys["read"]}
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None and time.monotonic() < deadline, "serve never ready"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_http(f"{base}/readyz", process=process, timeout_s=90.0)
         common = ["simulate", "--http", base, "--speed", "200", "--devices", "2",
                   "--from", str(frames_dataset), "--json"]  # fmt: skip
         # an operate key may not register: the devices are taken to exist, and are not
