@@ -232,10 +232,11 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def inline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A dataset with every frame stored and its features computed while generating."""
+    """A dataset with every frame stored and its features computed while generating: four
+    scenarios (seed 22: a flaming fire, two cooking, hot machinery) of 1.5 h in all."""
 
     def build(out: Path) -> None:
-        args = ["generate", "-n", "4", "--seed", "8", "--frames", "all"]
+        args = ["generate", "-n", "4", "--seed", "22", "--frames", "all"]
         args += ["--scenarios-per-task", "2", "--features", "extended"]
         stdout = _cli(*args, "--out", str(out), "--json")
         assert json.loads(stdout)["features"] == f"{out}/features"
@@ -291,10 +292,11 @@ def three_classes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def relative_standard18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Two generated scenarios (seed 8), no frames stored, their standard18 features computed
-    while generating; generated to a relative location (``--out rel``, from its parent)."""
+    """Two generated scenarios (seed 2: a toaster and a flaming fire), no frames stored, their
+    standard18 features computed while generating; generated to a relative location (``--out
+    rel``, from its parent)."""
     parent = tmp_path_factory.mktemp("relative")
-    args = ["generate", "-n", "2", "--seed", "8", "--frames", "none", "--features", "standard18"]
+    args = ["generate", "-n", "2", "--seed", "2", "--frames", "none", "--features", "standard18"]
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(parent)
         _cli(*args, "--out", "rel")

@@ -33,7 +33,7 @@ def test_inline_features_equal_the_offline_table(inline: Path, tmp_path: Path) -
 
 
 def test_inline_features_with_no_frames_stored(relative_standard18: Path) -> None:
-    # generate -n 2 --seed 8 --frames none --features standard18, once per session (conftest)
+    # generate -n 2 --seed 2 --frames none --features standard18, once per session (conftest)
     out = relative_standard18
     assert (
         not any((out / "frames").glob("*.parquet")) or pq.read_table(out / "frames").num_rows == 0
