@@ -233,7 +233,7 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def inline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A dataset with every frame stored and its features computed while generating: four
-    scenarios (seed 22: a flaming fire, two cooking, hot machinery) of 1.5 h in all."""
+    scenarios (seed 22: a flaming fire, two cooking, hot machinery) of 1.7 h in all."""
 
     def build(out: Path) -> None:
         args = ["generate", "-n", "4", "--seed", "22", "--frames", "all"]
