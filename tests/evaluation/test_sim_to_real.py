@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from embercast.alarm.decision import AlarmParams
 from embercast.cli import app
 from embercast.errors import InputError
 from embercast.evaluation.sim_to_real import (
@@ -84,6 +85,31 @@ def test_detectors_meet_the_real_fires_through_the_alarm_decision(real_fires: Pa
     assert result["detectors"]["jumpy"]["quiet_p_median"] == 1.0
 
 
+class _Model(CO2Threshold):
+    """A fixed CO2 level scored as a model is (not a baseline)."""
+
+    baseline = False
+
+
+def test_models_may_be_run_at_another_alarm_point(real_fires: Path) -> None:
+    model = _Model(level_ppm=1000.0, rate_ppm_s=1000.0).fit(FIXED, [0, 1])
+    base = CO2Threshold(level_ppm=1000.0, rate_ppm_s=1000.0).fit(FIXED, [0, 1])
+    own = sim_to_real({"model": model, "base": base}, real_fires, seed=3)
+    slow = AlarmParams(threshold=0.5, delay_on_s=70.0)
+    other = sim_to_real({"model": model, "base": base}, real_fires, seed=3, alarm=slow)
+    assert other["detectors"]["model"]["alarm_rule"] == slow.describe()
+    assert own["detectors"]["model"]["alarm_rule"] != slow.describe()
+    # the baseline keeps its own point; the model alarms 60 s later on every fire it finds
+    assert other["detectors"]["base"] == own["detectors"]["base"]
+    for name, stream in own["streams"].items():
+        was, now = stream["detectors"]["model"], other["streams"][name]["detectors"]["model"]
+        if now["detected"]:
+            assert now["ttd_s"] == pytest.approx(was["ttd_s"] + 60.0)
+        elif was["detected"]:  # the test ends before the longer delay is held
+            assert was["ttd_s"] + 60.0 > stream["seconds_after_ignition"]
+    assert 0 < other["detectors"]["model"]["detected"] <= own["detectors"]["model"]["detected"]
+
+
 def test_an_unfitted_detector_needs_synthetic_data_to_fit_on(real_fires: Path) -> None:
     with pytest.raises(ValueError, match="co2 is not fitted: give a synthetic feature set"):
         sim_to_real({"co2": CO2Threshold()}, real_fires)
@@ -112,3 +138,10 @@ def test_sim2real_sets_a_trained_model_beside_the_baselines(
         app, ["sim2real", "--model", "co2_threshold", "--real-fires", str(real_fires)]
     )
     assert unfitted.exit_code == 2 and "co2_threshold is not fitted" in unfitted.output
+    strict = runner.invoke(app, [*args, "--alarm", "0.99:25", "--json"])
+    assert strict.exit_code == 0, strict.output
+    rule = AlarmParams(threshold=0.99, delay_on_s=25.0).describe()  # not among the candidates
+    assert json.loads(strict.stdout)["detectors"]["gas"]["alarm_rule"] == rule != chosen
+    for bad, why in (("0.7", "invalid --alarm '0.7'"), ("1.5:10", "alarm threshold must be in")):
+        wrong = runner.invoke(app, [*args, "--alarm", bad])
+        assert wrong.exit_code == 2 and why in wrong.output

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from embercast.alarm.decision import AlarmParams
 from embercast.cli.common import (
     EXIT_PROBLEMS,
     _engine,
@@ -237,12 +238,22 @@ def sim2real(
             "(0, the default); the resin burnt in them gives 1.",
         ),
     ] = 0.0,
+    alarm: Annotated[
+        str | None,
+        typer.Option(
+            "--alarm",
+            metavar="THRESHOLD:DELAY_S",
+            help="Run the models (not the baselines) at this alarm point instead of their own: "
+            "p >= THRESHOLD for DELAY_S seconds, e.g. 0.7:10.",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Sim-to-real: detectors trained on synthetic data, fed the FAA cargo-compartment fire
     tests through the SCD41 sensor model without a camera: which fires each alarms on, how
     soon after ignition, and any alarm in the quiet room before."""
     _settings()
+    rule = None if alarm is None else _alarm_point(alarm)
     from embercast.evaluation.feature_data import load_features
     from embercast.evaluation.sim_to_real import sim_to_real
     from embercast.lifecycle.detectors import load_detectors
@@ -256,7 +267,7 @@ def sim2real(
     sets = {str(d.get_params().get("feature_set", "extended")) for d in detectors.values()}
     result = sim_to_real(
         detectors, real_fires, "standard18" if sets == {"standard18"} else "extended",
-        seed=seed, fit_on=fit_on, water_per_co2=water_per_co2,
+        seed=seed, fit_on=fit_on, water_per_co2=water_per_co2, alarm=rule,
     )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(result))  # detectors in the order given, the baselines last
@@ -277,6 +288,21 @@ def sim2real(
         typer.echo(
             f"  {probe}: CO2 +{facts['co2_rise_ppm']:.0f} ppm, +{facts['warming_k']:.1f} K; {seen}"
         )
+
+
+def _alarm_point(text: str) -> AlarmParams:
+    """``THRESHOLD:DELAY_S`` as the alarm decision's parameters (clearing as by default, or
+    below the threshold when it is lower); a usage error naming ``--alarm`` otherwise."""
+    threshold, _, delay = text.partition(":")
+    try:
+        t, d = float(threshold), float(delay)
+    except ValueError:
+        _fail(f"invalid --alarm {text!r}: expected THRESHOLD:DELAY_S, e.g. 0.7:10")
+    base = AlarmParams()
+    return AlarmParams(
+        threshold=t, clear_threshold=min(base.clear_threshold, t), delay_on_s=d,
+        delay_off_s=base.delay_off_s,
+    )  # fmt: skip
 
 
 def _goal_summary(goals: dict[str, Any]) -> str:

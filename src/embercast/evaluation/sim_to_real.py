@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from embercast.alarm.decision import AlarmParams
 from embercast.dataset.schema import FRAMES_SCHEMA, READINGS_SCHEMA
 from embercast.errors import InputError
 from embercast.evaluation.evaluate import SUPERVISED, alarm_params, fitted
@@ -179,13 +180,15 @@ def sim_to_real(
     seed: int = 0,
     fit_on: FeatureData | None = None,
     water_per_co2: float = 0.0,
+    alarm: AlarmParams | None = None,
 ) -> dict[str, Any]:
     """Run each detector on the FAA tests, its SCD41 supervised and its probabilities through
-    the live alarm decision at its operating point, as ``evaluate`` does. A detector not fitted
-    (a baseline) is fitted on the ``train`` scenarios of ``fit_on`` (synthetic data: nothing is
-    learned from the real tests); without ``fit_on`` it is a ValueError. Returns ``streams``
-    (per probe: the CO2 rise [ppm] and ceiling warming [K] after ignition, and per detector
-    whether and when it alarmed [s after ignition] and its highest probability) and
+    the live alarm decision at its operating point, as ``evaluate`` does, or at ``alarm`` for
+    every detector but the baselines (what a model would do at another point). A detector not
+    fitted (a baseline) is fitted on the ``train`` scenarios of ``fit_on`` (synthetic data:
+    nothing is learned from the real tests); without ``fit_on`` it is a ValueError. Returns
+    ``streams`` (per probe: the CO2 rise [ppm] and ceiling warming [K] after ignition, and per
+    detector whether and when it alarmed [s after ignition] and its highest probability) and
     ``detectors`` (per detector: streams detected, their share, median time to alarm [s],
     alarms raised before ignition, and the median and highest probability in the quiet room
     before it)."""
@@ -211,7 +214,8 @@ def sim_to_real(
         p = det.predict_proba(rows)[:, 1]
         peak = rows.assign(p=p).groupby("scenario_id")["p"].max()
         quiet = p[rows["t_s"].to_numpy() < QUIET_S]  # ignition is at QUIET_S in every stream
-        result = outcomes(rows, p, facts, alarm_params(det))
+        rule = alarm if alarm is not None and not det.baseline else alarm_params(det)
+        result = outcomes(rows, p, facts, rule)
         ttds = []
         for o in result:
             per_stream[o.scenario_id]["detectors"][name] = {
@@ -222,7 +226,7 @@ def sim_to_real(
             if o.ttd_s is not None:
                 ttds.append(o.ttd_s)
         summary[name] = {
-            "alarm_rule": alarm_params(det).describe(),
+            "alarm_rule": rule.describe(),
             "detected": len(ttds),
             "streams": len(result),
             "detection_rate": len(ttds) / len(result),
