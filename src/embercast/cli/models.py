@@ -4,6 +4,7 @@ pipeline."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -293,11 +294,11 @@ def sim2real(
 def _alarm_point(text: str) -> AlarmParams:
     """``THRESHOLD:DELAY_S`` as the alarm decision's parameters (clearing as by default, or
     below the threshold when it is lower); a usage error naming ``--alarm`` otherwise."""
-    threshold, _, delay = text.partition(":")
-    try:
-        t, d = float(threshold), float(delay)
-    except ValueError:
+    number = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*"
+    point = re.fullmatch(f"{number}:{number}", text)
+    if point is None:
         _fail(f"invalid --alarm {text!r}: expected THRESHOLD:DELAY_S, e.g. 0.7:10")
+    t, d = float(point[1]), float(point[2])
     base = AlarmParams()
     return AlarmParams(
         threshold=t, clear_threshold=min(base.clear_threshold, t), delay_on_s=d,
