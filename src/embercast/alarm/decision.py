@@ -66,6 +66,25 @@ class AlarmParams:
         )
 
 
+def alarm_point(
+    threshold: float, delay_on_s: float, base: AlarmParams | None = None
+) -> AlarmParams:
+    """The fast path alone at ``threshold`` and ``delay_on_s`` [s], clearing as ``base`` does
+    (below its clear threshold, or below ``threshold`` when that is lower, for its
+    ``delay_off_s``; default :class:`AlarmParams`).
+
+    >>> alarm_point(0.4, 20.0).describe()
+    'p >= 0.4 for 20 s; clear below 0.4 for 60 s'
+    """
+    base = base or AlarmParams()
+    return AlarmParams(
+        threshold=threshold,
+        clear_threshold=min(base.clear_threshold, threshold),
+        delay_on_s=delay_on_s,
+        delay_off_s=base.delay_off_s,
+    )
+
+
 class AlarmDecision:
     """Debounced alarm decision over a stream of (time, probability).
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from embercast.alarm.decision import AlarmParams
+from embercast.alarm.decision import AlarmParams, alarm_point
 from embercast.cli.common import (
     EXIT_PROBLEMS,
     _engine,
@@ -298,12 +298,7 @@ def _alarm_point(text: str) -> AlarmParams:
     point = re.fullmatch(f"{number}:{number}", text)
     if point is None:
         _fail(f"invalid --alarm {text!r}: expected THRESHOLD:DELAY_S, e.g. 0.7:10")
-    t, d = float(point[1]), float(point[2])
-    base = AlarmParams()
-    return AlarmParams(
-        threshold=t, clear_threshold=min(base.clear_threshold, t), delay_on_s=d,
-        delay_off_s=base.delay_off_s,
-    )  # fmt: skip
+    return alarm_point(float(point[1]), float(point[2]))
 
 
 def _goal_summary(goals: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from embercast.alarm.decision import AlarmParams
+from embercast.alarm.decision import AlarmParams, alarm_point
 from embercast.alarm.scd41_health import HealthParams
 from embercast.alarm.zone import ZoneParams
 from embercast.errors import InputError
@@ -99,13 +99,7 @@ def alarm_params(detector: FireDetector, base: AlarmParams | None = None) -> Ala
     if isinstance(chosen, AlarmParams):
         return chosen
     base = base or AlarmParams()
-    threshold = float(detector.decision_threshold)
-    return AlarmParams(
-        threshold=threshold,
-        clear_threshold=min(base.clear_threshold, threshold),
-        delay_on_s=base.delay_on_s,
-        delay_off_s=base.delay_off_s,
-    )
+    return alarm_point(float(detector.decision_threshold), base.delay_on_s, base)
 
 
 SUPERVISED = HealthParams()

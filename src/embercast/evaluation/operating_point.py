@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embercast.alarm.decision import AlarmParams
+from embercast.alarm.decision import AlarmParams, alarm_point
 from embercast.config import get_settings
 from embercast.errors import InputError
 from embercast.evaluation.metrics import outcomes, scenario_metrics
@@ -128,14 +128,7 @@ def choose_operating_point(
         return float("inf") if c["ttd_median_s"] is None else float(c["ttd_median_s"])
 
     fast = [
-        candidate(
-            AlarmParams(
-                threshold=threshold,
-                clear_threshold=min(base.clear_threshold, threshold),
-                delay_on_s=delay,
-                delay_off_s=base.delay_off_s,
-            )
-        )
+        candidate(alarm_point(threshold, delay, base))
         for threshold in THRESHOLDS
         for delay in DELAYS_S
     ]
