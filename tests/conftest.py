@@ -9,6 +9,7 @@ checked at the end of the session to hold the files it was built with.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -30,7 +31,11 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_FIRES = ROOT.parent / "shared" / "data" / "real_fires"
-TEST_CATALOG = str(Path(tempfile.mkdtemp(prefix="embercast-tests-")) / "catalog.sqlite")
+TEST_ROOT = tempfile.mkdtemp(prefix="embercast-tests-")
+"""This process's folder of the catalog, MLflow store and compiled models: removed when it
+exits."""
+atexit.register(shutil.rmtree, TEST_ROOT, ignore_errors=True)
+TEST_CATALOG = str(Path(TEST_ROOT) / "catalog.sqlite")
 """Catalog of everything the tests generate: never the working directory's catalog."""
 TEST_MLFLOW = str(Path(TEST_CATALOG).parent / "mlflow.db")
 """MLflow store of the tests."""
