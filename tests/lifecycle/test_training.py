@@ -98,3 +98,30 @@ def test_the_alarm_is_chosen_on_condition_folds_by_default() -> None:
     assert choose_alarm(data, detector, ("val",), 0.02, on="val") is None
     with pytest.raises(ValueError, match="invalid alarm choice 'rows'"):
         choose_alarm(data, detector, ("val",), 0.02, on="rows")
+
+
+def test_train_sets_estimator_parameters_and_names_a_wrong_one_before_reading_data(
+    features: Path, tmp_path: Path
+) -> None:
+    from embercast.models.persistence import load_model
+
+    out = tmp_path / "gas.skops"
+    args = ["train", str(features), "--model", "gas", "--alarm-on", "val", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--param", "bags=2", "--param", "calibration=pooled"])
+    assert result.exit_code == 0, result.output
+    model = load_model(str(out))
+    assert (model.bags, model.calibration) == (2, "pooled") and len(model.members_) == 2
+    sidecar = json.loads(Path(f"{out}.json").read_text())["params"]
+    assert (sidecar["bags"], sidecar["calibration"]) == (2, "pooled")
+    # wrong parameters end with one line naming them, before the data are read
+    missing = str(tmp_path / "no-such-features")
+    for param, message in (
+        ("nope=1", "gas has no parameter 'nope': set one of bags, calibration,"),
+        ("bags=0", "The 'bags' parameter of GasModel must be an int in the range [1, inf)"),
+        ("calibration=platt", "The 'calibration' parameter of GasModel must be a str among"),
+        ("feature_set=standard18", "gas has no parameter 'feature_set'"),
+        ("bags", "invalid --param 'bags': give NAME=VALUE"),
+    ):
+        bad = runner.invoke(app, ["train", missing, "--model", "gas", "--param", param])
+        assert bad.exit_code == 2 and message in bad.output, (param, bad.output)
+        assert len(bad.output.strip().splitlines()) == 1

@@ -157,3 +157,38 @@ def test_a_row_with_no_sensor_left_is_no_evidence_of_fire() -> None:
         np.testing.assert_array_equal(det.predict_proba(nothing)[:, 1], 0.0)
         # with a sensor's feature left the detector judges the row (as a fire, here)
         assert det.predict_proba(some)[:, 1].min() > 0.5
+
+
+@pytest.mark.parametrize("cls", [GBMDetector, RandomForestDetector])
+def test_pooled_calibration_shares_one_calibrator_of_every_members_held_out_scores(
+    cls: Any,
+) -> None:
+    from embercast.models.augment import evidence_columns
+    from embercast.models.calibration import fit_isotonic, held_out_rows
+
+    X, y, groups = table(n_scenarios=16)
+    small = {"n_estimators": 20, "bags": 3, "random_state": 4}
+    own = cls(**small).fit(X, y, groups=groups)
+    pooled = cls(**small, calibration="pooled").fit(X, y, groups=groups)
+    columns = list(pooled.feature_names_in_)
+    bags = [(pooled.members_, own.members_, columns)]
+    if cls is GBMDetector:  # and its camera-less bag
+        bags.append((pooled.camera_less_members_, own.camera_less_members_,
+                     evidence_columns(columns)[0]))  # fmt: skip
+    holds = [held_out_rows(y, groups, 0.25, 4 + k) for k in range(3)]
+    grid = np.linspace(0.0, 1.0, 201)
+    for shared, separate, names in bags:
+        assert len({id(c) for _, c in shared}) == 1 and len({id(c) for _, c in separate}) == 3
+        # the same trees; the shared calibrator is fitted on their held-out scores together
+        values = [X.loc[h, names].to_numpy() for h in holds]
+        for (a, _), (b, _), v in zip(shared, separate, values, strict=True):
+            np.testing.assert_array_equal(a.predict_proba(v), b.predict_proba(v))
+        expected = fit_isotonic(
+            np.concatenate(
+                [m.predict_proba(v)[:, 1] for (m, _), v in zip(shared, values, strict=True)]
+            ),
+            np.concatenate([y[h] for h in holds]),
+        )
+        np.testing.assert_array_equal(shared[0][1].predict(grid), expected.predict(grid))
+    with pytest.raises(ValueError, match="calibration"):
+        cls(calibration="platt").fit(X, y, groups=groups)

@@ -78,6 +78,14 @@ def train(
             show_default=False,
         ),
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="An estimator parameter, NAME=VALUE (a JSON value, or else text: bags=5, "
+            "calibration=pooled, monotone_rises=true); repeat it for several.",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a detector on the training split (by scenario), choose its alarm threshold and
@@ -93,7 +101,7 @@ def train(
     summary = run_training(
         data, model, train_groups=_groups(split), register=register, out=out,
         hpo_trials=hpo, journal=journal, feature_set=feature_set, alarm_budget=alarm_budget,
-        slow_path=slow_path, alarm_on=alarm_on,
+        slow_path=slow_path, alarm_on=alarm_on, params=_params(param or []),
     )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(summary, sort_keys=True, default=float))
@@ -117,6 +125,25 @@ def train(
         f"{held.get('ttd_median_s')} s, nuisance false-alarm rate "
         f"{held.get('false_alarm_scenario_rate')}"
     )
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    """``--param NAME=VALUE`` options as estimator parameters: each value read as JSON, or else
+    kept as text.
+
+    >>> _params(["bags=5", "calibration=pooled", "monotone_rises=true"])
+    {'bags': 5, 'calibration': 'pooled', 'monotone_rises': True}
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            _fail(f"invalid --param {item!r}: give NAME=VALUE")
+        try:
+            params[name.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name.strip()] = text
+    return params
 
 
 @app.command()

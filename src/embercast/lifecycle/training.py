@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from sklearn.utils._param_validation import InvalidParameterError
+
 from embercast.config import get_settings
 from embercast.dataset.episodes import is_episode_class
 from embercast.errors import InputError
@@ -39,6 +41,23 @@ def check_alarm_choice(on: str) -> None:
     """ValueError naming ALARM_CHOICES unless ``on`` is one of them."""
     if on not in ALARM_CHOICES:
         raise InputError(f"invalid alarm choice {on!r}: choose one of {', '.join(ALARM_CHOICES)}")
+
+
+def check_params(model: str, params: dict[str, Any]) -> None:
+    """ValueError naming the parameter and what ``model`` accepts unless ``params`` are
+    parameters of ``model`` with valid values (the estimator's own constraints)."""
+    detector = make_detector(model)
+    known = detector.get_params()
+    unknown = [name for name in params if name not in known or name == "feature_set"]
+    if unknown:
+        raise InputError(
+            f"{model} has no parameter {unknown[0]!r}: set one of "
+            f"{', '.join(sorted(k for k in known if k != 'feature_set'))}"
+        )
+    try:
+        detector.set_params(**params)._validate_params()
+    except InvalidParameterError as err:
+        raise InputError(f"{model}: {err}") from None
 
 
 def fit_detector(
@@ -78,8 +97,10 @@ def train(
     alarm_budget: float | None = None,
     slow_path: bool | None = None,
     alarm_on: str = "conditions",
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit on ``data`` (one feature set, or several read as one), choose the alarm operating
+    """Fit on ``data`` (one feature set, or several read as one), with the estimator
+    parameters ``params`` (over any that ``hpo_trials`` tuned), choose the alarm operating
     point under ``alarm_budget`` (the settings' ``alarm_false_alarm_budget`` when None) on
     ``train_groups`` and ``alarm_groups`` with room conditions left out (``alarm_on=
     "conditions"``) or on ``alarm_groups`` (``"val"``; skipped when they have no rows), with a
@@ -88,6 +109,7 @@ def train(
     on ``eval_groups``, log the run to MLflow (and register it as a new version of
     ``register``), and optionally save the model file ``out``. Returns a summary."""
     check_alarm_choice(alarm_on)  # before any fit
+    check_params(model, params or {})
     features = load_features(data)
     tuned: dict[str, Any] = {}
     if hpo_trials > 0:
@@ -101,8 +123,9 @@ def train(
             f"feature set {feature_set!r} is not in the table's {features.feature_set!r} features"
         )
     detector, n_rows, seconds = fit_detector(
-        features, model, train_groups, tuned.get("best_params"), feature_set
-    )
+        features, model, train_groups, {**tuned.get("best_params", {}), **(params or {})},
+        feature_set,
+    )  # fmt: skip
     logger.info("fitted %s on %d rows of %s in %.1f s", model, n_rows, features.location, seconds)
     operating = choose_alarm(
         features, detector, alarm_groups, alarm_budget, slow_path, alarm_on,

@@ -20,6 +20,13 @@ from embercast.models.base import FireDetector
 from embercast.models.calibration import calibrated, fit_isotonic, held_out_rows
 
 
+def _held_out_scores(model: Any, values: NDArray[Any]) -> NDArray[np.float64]:
+    """A fitted base model's raw fire scores of held-out rows (none without rows)."""
+    if not len(values):
+        return np.empty(0)
+    return np.asarray(model.predict_proba(values)[:, 1], dtype=float)
+
+
 class _Calibrated(FireDetector):
     """Fit the base model on most scenarios (plus sensor-dropout copies of ``dropout_fraction``
     of its rows, see :mod:`embercast.models.augment`) and an isotonic calibrator on the rest;
@@ -30,7 +37,8 @@ class _Calibrated(FireDetector):
     own calibration scenarios, dropout copies and model seed), and the probability is the mean
     of the members' calibrated probabilities: which few hundred scenarios a single model is
     calibrated on moves its false alarms on unseen conditions, and the mean of a few draws is
-    steadier (docs/MODELS.md)."""
+    steadier (docs/MODELS.md). With ``calibration="pooled"`` the members share one calibrator,
+    fitted on every member's held-out scores together (:meth:`_calibrators`)."""
 
     decision_threshold: ClassVar[float] = 0.7
 
@@ -39,6 +47,7 @@ class _Calibrated(FireDetector):
     random_state: int | None
     feature_set: str
     bags: int
+    calibration: str
 
     def _features(self) -> tuple[str, ...]:
         return feature_names(self.feature_set)
@@ -47,25 +56,40 @@ class _Calibrated(FireDetector):
         raise NotImplementedError
 
     def _fit(self, X: pd.DataFrame, y: NDArray[np.int_], groups: NDArray[Any] | None) -> None:
-        self.members_: list[tuple[Any, IsotonicRegression | None]] = []
+        fitted = []
         for k in range(self.bags):
             seed = None if self.random_state is None else self.random_state + k
             hold = held_out_rows(y, groups, self.calibration_fraction, seed)
             Xa, ya = sensor_dropout(X[~hold], y[~hold], self.dropout_fraction, seed)
             model = self._base(seed).fit(Xa.to_numpy(), ya)
-            calibrator = (
-                fit_isotonic(model.predict_proba(X[hold].to_numpy())[:, 1], y[hold])
-                if hold.any()
-                else None
+            fitted.append((model, _held_out_scores(model, X[hold].to_numpy()), y[hold]))
+        self.members_: list[tuple[Any, IsotonicRegression | None]] = self._calibrators(fitted)
+
+    def _calibrators(
+        self, fitted: list[tuple[Any, NDArray[np.float64], NDArray[np.int_]]]
+    ) -> list[tuple[Any, IsotonicRegression | None]]:
+        """Each fitted member (model, raw scores of its held-out rows, their labels) with its
+        calibrator: fitted on its own held-out rows (``calibration="member"``), or one fitted on
+        every member's held-out rows together and shared (``"pooled"``: about ``bags`` times as
+        many calibration rows, from more scenarios, so fewer steps learned from one or two of
+        them); none for a member without held-out rows (``"member"``) or when no member has any.
+        """
+        if self.calibration == "pooled":
+            scores = [s for _, s, _ in fitted if len(s)]
+            labels = [t for _, s, t in fitted if len(s)]
+            shared = (
+                fit_isotonic(np.concatenate(scores), np.concatenate(labels)) if scores else None
             )
-            self.members_.append((model, calibrator))
+            return [(model, shared) for model, _, _ in fitted]
+        return [(model, fit_isotonic(s, t) if len(s) else None) for model, s, t in fitted]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Read model files saved before ``bags``: their one model and calibrator become the
-        only member."""
+        only member; and those saved before ``calibration``: each member has its own."""
         if "model_" in state and "members_" not in state:
             state["members_"] = [(state.pop("model_"), state.pop("calibrator_", None))]
         state.setdefault("bags", 1)
+        state.setdefault("calibration", "member")
         super().__setstate__(state)
 
     def no_evidence(self, X: pd.DataFrame) -> NDArray[np.bool_]:
@@ -95,6 +119,7 @@ _COMMON: dict[str, list[Any]] = {
     "dropout_fraction": [Interval(Real, 0, 1, closed="both")],
     "random_state": ["random_state"],
     "bags": [Interval(Integral, 1, None, closed="left")],
+    "calibration": [StrOptions({"member", "pooled"})],
 }
 
 
@@ -116,6 +141,7 @@ class RandomForestDetector(_Calibrated):
         dropout_fraction: float = 0.25,
         random_state: int | None = 0,
         bags: int = 1,
+        calibration: str = "member",
     ) -> None:
         self.feature_set = feature_set
         self.n_estimators = n_estimators
@@ -124,6 +150,7 @@ class RandomForestDetector(_Calibrated):
         self.dropout_fraction = dropout_fraction
         self.random_state = random_state
         self.bags = bags
+        self.calibration = calibration
 
     def _base(self, seed: int | None) -> Any:
         return RandomForestClassifier(
@@ -168,6 +195,7 @@ class GBMDetector(_Calibrated):
         bags: int = 3,
         monotone_rises: bool = False,
         camera_less: bool = True,
+        calibration: str = "member",
     ) -> None:
         self.feature_set = feature_set
         self.n_estimators = n_estimators
@@ -179,6 +207,7 @@ class GBMDetector(_Calibrated):
         self.dropout_fraction = dropout_fraction
         self.random_state = random_state
         self.bags = bags
+        self.calibration = calibration
 
     def _base(self, seed: int | None, columns: tuple[str, ...] | None = None) -> Any:
         constraints = (
@@ -204,16 +233,13 @@ class GBMDetector(_Calibrated):
         gas, thermal = evidence_columns(list(X.columns))
         if not (self.camera_less and gas and thermal):
             return
+        fitted = []
         for k in range(self.bags):
             seed = None if self.random_state is None else self.random_state + k
             hold = held_out_rows(y, groups, self.calibration_fraction, seed)
             model = self._base(seed, tuple(gas)).fit(X.loc[~hold, gas].to_numpy(), y[~hold])
-            calibrator = (
-                fit_isotonic(model.predict_proba(X.loc[hold, gas].to_numpy())[:, 1], y[hold])
-                if hold.any()
-                else None
-            )
-            self.camera_less_members_.append((model, calibrator))
+            fitted.append((model, _held_out_scores(model, X.loc[hold, gas].to_numpy()), y[hold]))
+        self.camera_less_members_ = self._calibrators(fitted)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Read model files saved before the camera-less members: they have none."""
