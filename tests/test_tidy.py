@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_session_removes_its_catalog_folders(tmp_path: Path) -> None:
-    """Each test process (the controller and every xdist worker) makes a folder for the
+    """Each test process (the controller and its xdist worker) makes a folder for the
     catalog, MLflow store and compiled models; all are gone when the session ends."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -19,7 +19,7 @@ def test_a_session_removes_its_catalog_folders(tmp_path: Path) -> None:
     env["TMPDIR"] = str(tmp)
     test = "tests/test_jsonio.py::test_integers_past_64_bits_are_read_as_floats"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", test],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "1", test],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
