@@ -6,18 +6,27 @@ STAMP := $(VENV)/.installed
 NETS := $(VENV)/.installed-nets
 RUN_DIR ?= runs/quickstart
 
-.PHONY: run test test-slow bench lint format clean
+.PHONY: run test test-slow bench lint format clean constraints
 
-$(STAMP): pyproject.toml
+# every distribution at the version constraints.txt pins (`make constraints` writes it anew), so
+# that a dataset's content hash is the same on every machine
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # the temporal models' extra (PyTorch CPU, ~870 MB): the tests use it, the main job does not
 $(NETS): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,nets]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,nets]'
 	touch $(NETS)
+
+## constraints: pin what is installed now (after changing pyproject.toml's requirements and
+## installing them); tests/test_constraints.py checks that the pins and the venv agree
+constraints: $(NETS)
+	{ sed -n '1,/^$$/p' constraints.txt; $(PY) -m pip freeze --all --exclude-editable \
+	  | grep -v '^pip==' | sed 's/+cpu$$//'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 ## run: the whole system: a small dataset, a trained champion, the service and simulated rooms
 run: $(STAMP)
