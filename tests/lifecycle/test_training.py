@@ -119,7 +119,7 @@ def test_train_sets_estimator_parameters_and_names_a_wrong_one_before_reading_da
         ("nope=1", "gas has no parameter 'nope': set one of bags, calibration,"),
         ("bags=0", "The 'bags' parameter of GasModel must be an int in the range [1, inf)"),
         ("calibration=platt", "The 'calibration' parameter of GasModel must be a str among"),
-        ("feature_set=standard18", "gas has no parameter 'feature_set'"),
+        ("feature_set=standard18", "the feature set is not set by --param: choose it with --set"),
         ("bags", "invalid --param 'bags': give NAME=VALUE"),
     ):
         bad = runner.invoke(app, ["train", missing, "--model", "gas", "--param", param])

@@ -44,11 +44,14 @@ def check_alarm_choice(on: str) -> None:
 
 
 def check_params(model: str, params: dict[str, Any]) -> None:
-    """ValueError naming the parameter and what ``model`` accepts unless ``params`` are
-    parameters of ``model`` with valid values (the estimator's own constraints)."""
+    """InputError naming the parameter and what ``model`` accepts unless ``params`` are
+    parameters of ``model`` with valid values (the estimator's own constraints). The feature set
+    is not one of them: it follows the training table (``train --set``)."""
+    if "feature_set" in params:
+        raise InputError("the feature set is not set by --param: choose it with --set")
     detector = make_detector(model)
     known = detector.get_params()
-    unknown = [name for name in params if name not in known or name == "feature_set"]
+    unknown = [name for name in params if name not in known]
     if unknown:
         raise InputError(
             f"{model} has no parameter {unknown[0]!r}: set one of "
