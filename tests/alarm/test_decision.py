@@ -54,3 +54,37 @@ def test_slow_confirmation_raises_a_wavering_probability_and_restarts_after_clea
         AlarmParams(slow_threshold=1.5)
     with pytest.raises(ValueError, match="slow_window_s"):
         AlarmParams(slow_threshold=0.6, slow_window_s=0.0)
+
+
+def test_the_co2_path_raises_a_rise_the_model_does_not_rule_out_and_holds_it() -> None:
+    prm = AlarmParams(
+        threshold=0.9, clear_threshold=0.5, delay_off_s=20.0,
+        co2_gate=0.2, co2_level_ppm=2000.0, co2_rate_ppm_s=2.5,
+    )  # fmt: skip
+    # CO2 rising at 3 ppm/s from 0 s while p stays at 0.3: the alarm after the path's 10 s
+    d = AlarmDecision(prm)
+    on = [d.update(t, 0.3, co2_ppm=600.0 + 3.0 * t, co2_rate_ppm_s=3.0) for t in (0, 5, 10)]
+    assert on == [False, False, True] and d.onset and d.co2_onset and not d.slow_onset
+    # held while the evidence stays (p below the clear threshold), cleared 20 s after it goes
+    assert all(d.update(t, 0.3, co2_ppm=700.0, co2_rate_ppm_s=3.0) for t in (15, 30, 45))
+    after = [d.update(t, 0.3, co2_ppm=700.0, co2_rate_ppm_s=0.0) for t in (50, 60, 70)]
+    assert after == [True, True, False] and not d.co2_onset
+    # the level alone is evidence too; a missing rate is none
+    level = AlarmDecision(prm)
+    assert [level.update(t, 0.3, co2_ppm=2100.0) for t in (0, 10)] == [False, True]
+    # the model vetoes: below the gate, the same rise raises nothing; the p path still can
+    vetoed = AlarmDecision(prm)
+    assert not any(vetoed.update(t, 0.1, co2_rate_ppm_s=3.0) for t in range(0, 60, 5))
+    assert [vetoed.update(t, 0.95, co2_rate_ppm_s=3.0) for t in (60, 70)] == [False, True]
+    assert not vetoed.co2_onset
+    # a gap in the evidence restarts the path's delay
+    gap = AlarmDecision(prm)
+    rates = [(0, 3.0), (5, 3.0), (10, 0.0), (15, 3.0), (20, 3.0), (25, 3.0)]
+    assert [gap.update(t, 0.3, co2_rate_ppm_s=r) for t, r in rates] == [False] * 5 + [True]
+    # without a gate there is no CO2 path, whatever the CO2
+    off = AlarmDecision(AlarmParams(threshold=0.9))
+    assert not any(off.update(t, 0.5, co2_ppm=40_000.0, co2_rate_ppm_s=99.0) for t in range(60))
+    with pytest.raises(ValueError, match="co2_gate must be in"):
+        AlarmParams(co2_gate=1.5)
+    with pytest.raises(ValueError, match="co2_level_ppm and co2_rate_ppm_s must be > 0"):
+        AlarmParams(co2_gate=0.2, co2_rate_ppm_s=0.0)

@@ -165,3 +165,38 @@ def test_operating_point_adds_the_slow_path_only_within_the_budget() -> None:
         frame[no_smoulder], scores[no_smoulder], facts, budget=1.0, slow=True
     )
     assert plain.params.slow_threshold is None
+
+
+def test_a_co2_path_is_kept_at_the_highest_gate_that_alarms_sooner_without_a_false_alarm() -> None:
+    frame, facts = scored()
+    p = frame.p.to_numpy()
+    t, sid = frame.t_s.to_numpy(), frame.scenario_id.to_numpy()
+    p = np.where((sid == "n2") & (p > 0.5), 0.85, p)  # 0.9 for 10 s: no false alarm (above)
+    # the fire's CO2 rises at 3 ppm/s from 110 s while p is 0.35 until 150 s; toaster n1's
+    # CO2 rises as fast from 100 to 150 s while p stays at 0.1
+    fire_rise, toast_rise = (sid == "f1") & (t >= 110), (sid == "n1") & (t >= 100) & (t < 150)
+    p = np.where(fire_rise & (t < 150), 0.35, p)
+    rows = frame.assign(
+        gas_val=np.where(fire_rise | toast_rise, 800.0, 450.0),
+        gas_vel=np.where(fire_rise | toast_rise, 3.0, 0.0),
+    )
+    plain = choose_operating_point(rows, p, facts, budget=0.0)
+    assert plain.params.co2_gate is None and plain.params.threshold == 0.9
+    point = choose_operating_point(rows, p, facts, budget=0.0, co2=(1500.0, 2.5))
+    # 0.5 finds the fire no sooner, 0.1 alarms on the toaster, 0.3 and 0.2 at 120 s: the
+    # higher gate
+    assert point.within_budget and point.params.co2_gate == 0.3
+    assert (point.params.co2_level_ppm, point.params.co2_rate_ppm_s) == (1500.0, 2.5)
+    assert (point.params.threshold, point.params.delay_on_s) == (0.9, 10.0)
+    gates = {c["co2_gate"]: c for c in point.candidates if c["co2_gate"] is not None}
+    assert sorted(gates) == [0.1, 0.2, 0.3, 0.5]
+    assert gates[0.1]["false_alarm_scenario_rate"] == 0.5 and gates[0.3]["ttd_median_s"] == 20.0
+    found = outcomes(rows, p, facts, point.params)
+    assert [o.ttd_s for o in found if o.is_fire] == [20.0]
+    assert sum(o.false_alarms for o in found) == 0
+    # a path that only adds false alarms is left off
+    noisy = choose_operating_point(
+        rows.assign(gas_vel=np.where(sid == "n1", 3.0, 0.0)), p, facts, budget=0.0,
+        co2=(1500.0, 2.5),
+    )  # fmt: skip
+    assert noisy.params.co2_gate is None

@@ -125,3 +125,32 @@ def test_train_sets_estimator_parameters_and_names_a_wrong_one_before_reading_da
         bad = runner.invoke(app, ["train", missing, "--model", "gas", "--param", param])
         assert bad.exit_code == 2 and message in bad.output, (param, bad.output)
         assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_train_considers_a_co2_path_with_and_without_a_camera(features: Path) -> None:
+    from embercast.evaluation.feature_data import load_features
+    from embercast.evaluation.operating_point import CO2_GATES
+    from embercast.lifecycle.training import co2_rule
+    from embercast.models.baselines import CO2Threshold
+
+    args = ["train", str(features), "--model", "gas", "--alarm-on", "val", "--json"]
+    plain = json.loads(runner.invoke(app, args).stdout)["alarm"]
+    assert plain["co2_gate"] is None and all("without_camera" not in c for c in plain["candidates"])
+    result = runner.invoke(app, [*args, "--co2-path"])
+    assert result.exit_code == 0, result.output
+    alarm = json.loads(result.stdout)["alarm"]
+    # every gate measured on val as it is and without a camera, the point itself unchanged
+    gated = [c for c in alarm["candidates"] if c.get("without_camera") is not None]
+    assert sorted((c["co2_gate"] or 0.0, c["without_camera"]) for c in gated) == sorted(
+        (g, w) for g in (0.0, *CO2_GATES) for w in (False, True)
+    )  # the point itself (no gate) beside each gate
+    assert (alarm["threshold"], alarm["delay_on_s"]) == (plain["threshold"], plain["delay_on_s"])
+    # the path's level and rate are the CO2 threshold detector's, fitted on the train rows
+    train = load_features(str(features)).split(("train",))
+    fitted = CO2Threshold().fit(train, train["fire"].to_numpy())
+    assert co2_rule(train) == (fitted.level_ppm_, fitted.rate_ppm_s_)
+    if alarm["co2_gate"] is not None:
+        assert alarm["co2_gate"] in CO2_GATES
+        assert (alarm["co2_level_ppm"], alarm["co2_rate_ppm_s"]) == co2_rule(train)
+    with pytest.raises(ValueError, match="no training rows to fit the CO2 path"):
+        co2_rule(train.head(0))

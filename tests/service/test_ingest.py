@@ -369,3 +369,51 @@ def test_store_prune_deletes_whole_days_past_the_retention(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["deleted"] == ["readings/day=2020-01-01"]
     assert not old.exists() and IngestLog(str(home / "ingest")).read("scd41").num_rows == 1
+
+
+def test_the_co2_path_alarms_live_where_it_alarms_offline(
+    service_state: Any, frames_dataset: Path, offline_features: OfflineFeatures
+) -> None:
+    """A device stream's decision reads the CO2 and its rate that evaluation's reads: with a
+    CO2 path at the model's operating point, the fire's device without its camera alarms at
+    the same reading; with its camera, the path is off (p alone decides)."""
+    from dataclasses import replace
+
+    from embercast.evaluation.metrics import outcomes
+    from embercast.evaluation.sensor_supervision import apply_sensor_supervision
+    from embercast.features.sets import feature_names
+    from embercast.models.augment import without_camera
+    from embercast.service.device_stream import DeviceStream
+    from embercast.service.messages import parse
+
+    base = service_state.models.current
+    sid, dev, readings, frames = device_stream(frames_dataset)  # the flaming fire
+    _, location = offline_features("extended")
+    table = pq.read_table(location / "features").to_pandas()
+    rows = table[(table["scenario_id"] == sid) & (table["device_id"] == dev)].sort_values("t_s")
+    rows, _ = apply_sensor_supervision(rows)
+    quiet = replace(base.params, threshold=1.0, delay_on_s=600.0)  # the p path stays off
+    level = float(np.nanquantile(rows["gas_val"], 0.9))  # the fire's CO2 passes it
+    co2 = replace(quiet, co2_gate=0.0, co2_level_ppm=level, co2_rate_ppm_s=1e6)
+    facts = {sid: ("flaming_fire", True, 0.0)}  # detect_s: the first alarm
+    seen = [("thermal", f.t_s, frame_payload(f)) for f in frames.itertuples()]
+    blind = [("scd41", r.t_s, reading_payload(r)) for r in readings.itertuples()]
+    events = sorted(seen + blind, key=lambda e: (e[1], e[0] != "thermal"))
+    no_camera = without_camera(rows, list(feature_names("extended")))
+    for params, stream_of, table_of, alarms in (
+        (quiet, blind, no_camera, False), (co2, blind, no_camera, True), (co2, events, rows, False)
+    ):  # fmt: skip
+        p = base.score(table_of[list(base.features)].to_numpy())
+        (offline,) = outcomes(table_of, p, facts, params)
+        stream = DeviceStream(replace(base, params=params), dev)
+        first = None
+        for kind, _, payload in stream_of:
+            (m,) = parse(dev, kind, payload, 0.0)
+            if kind == "thermal":
+                stream.update_frame(m.ts, m.frame, m.ffc)
+                continue
+            found = stream.update(m.reading)
+            if found is not None and found.alarm and first is None:
+                first = found.t_s
+                assert found.co2_ppm >= level or not alarms
+        assert first == offline.detect_s and (first is not None) == alarms

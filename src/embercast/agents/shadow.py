@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from embercast.agents.zones import RISK_TOPIC
+from embercast.agents.zones import CO2_KEYS, RISK_TOPIC
 from embercast.alarm.decision import AlarmDecision, AlarmParams
 from embercast.bus.base import Bus
 from embercast.store.fs import atomic_write_bytes, resolve
@@ -193,8 +193,9 @@ class Shadow:
         self._last_t[device] = max(t, last or t)
         p = risk.get("p_fire")
         heat = bool(risk.get("heat"))
+        co2 = [math.nan if risk.get(k) is None else float(risk[k]) for k in CO2_KEYS]
         for which, decision, value in (("served", pair[0], p), ("other", pair[1], q)):
-            decision.update(t, math.nan if value is None else float(value), heat)
+            decision.update(t, math.nan if value is None else float(value), heat, *co2)
             if decision.onset:
                 tally = self.tallies[which]
                 tally.onsets += 1

@@ -44,6 +44,8 @@ from embercast.store.wal import WalFile
 logger = logging.getLogger(__name__)
 
 RISK_TOPIC = "risk"
+CO2_KEYS = ("co2_ppm", "co2_rate_ppm_s")
+"""Keys of a risk message's CO2 [ppm] and 60-s CO2 rate [ppm/s]: the CO2 path's inputs."""
 ALARMS_TOPIC = "alarms"
 GROUP = "zones"
 
@@ -225,7 +227,8 @@ class ZoneAgent:
             return None
         if t >= self._clocks.get(zone, (-math.inf, 0.0))[0]:
             self._clocks[zone] = (t, time.time())
-        machine.update(device, t, p, bool(risk.get("heat")))
+        co2 = (math.nan if risk.get(k) is None else float(risk[k]) for k in CO2_KEYS)
+        machine.update(device, t, p, bool(risk.get("heat")), *co2)
         held, found = machine.troubles.get(device, set()), set(risk.get("troubles") or ())
         wanted = {"scd41_fault": bool(risk.get("sensor_fault"))}
         wanted |= {reason: reason in found for reason in QUALITY_TROUBLES}  # the data quality
@@ -459,6 +462,7 @@ def risk_message(
         "sensor_fault": bool(prediction.get("sensor_fault")),
         "thermal_status": prediction.get("thermal_status", "ok"),
         "troubles": [str(t) for t in prediction.get("troubles") or ()],
+        **{key: prediction.get(key) for key in CO2_KEYS},
         "x": [None if math.isnan(v) else v for v in inputs],
     }
     return payload, device_id, f"{device_id}:{prediction['t_s']!r}"

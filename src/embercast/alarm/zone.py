@@ -230,13 +230,22 @@ class ZoneMachine:
             self.devices[device] = _Device(AlarmDecision(self.alarm))
         return self.devices[device]
 
-    def update(self, device: str, t: float, p: float, heat: bool = False) -> ZoneState:
-        """Take a device's probability ``p`` at ``t`` [s] and its heat evidence; the zone's
-        state after it (timers up to ``t`` run first)."""
+    def update(
+        self,
+        device: str,
+        t: float,
+        p: float,
+        heat: bool = False,
+        co2_ppm: float = math.nan,
+        co2_rate_ppm_s: float = math.nan,
+    ) -> ZoneState:
+        """Take a device's probability ``p`` at ``t`` [s], its heat evidence and its CO2 [ppm]
+        and 60-s CO2 rate [ppm/s] (the CO2 path of its decision); the zone's state after it
+        (timers up to ``t`` run first)."""
         self.tick(t)
         d = self._device(device)
         was_on = d.decision.active
-        d.decision.update(t, p, heat)
+        d.decision.update(t, p, heat, co2_ppm, co2_rate_ppm_s)
         d.heat = heat
         if d.silent:
             d.silent = False

@@ -78,6 +78,15 @@ def train(
             show_default=False,
         ),
     ] = None,
+    co2_path: Annotated[
+        bool,
+        typer.Option(
+            "--co2-path",
+            help="Consider a CO2 path for the alarm: the CO2 threshold detector's level or "
+            "60-s rate (fitted on the train scenarios) raises it while p is at or above a gate "
+            "(0.1-0.5), kept where it detects more or sooner within the false-alarm budget.",
+        ),
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -101,7 +110,7 @@ def train(
     summary = run_training(
         data, model, train_groups=_groups(split), register=register, out=out,
         hpo_trials=hpo, journal=journal, feature_set=feature_set, alarm_budget=alarm_budget,
-        slow_path=slow_path, alarm_on=alarm_on, params=_params(param or []),
+        slow_path=slow_path, alarm_on=alarm_on, params=_params(param or []), co2_path=co2_path,
     )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(summary, sort_keys=True, default=float))

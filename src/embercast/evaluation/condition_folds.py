@@ -23,7 +23,9 @@ from sklearn.base import clone
 
 from embercast.errors import InputError
 from embercast.evaluation.feature_data import FeatureData
+from embercast.evaluation.metrics import CO2_PATH_COLUMNS
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
+from embercast.models.augment import without_camera as camera_less
 from embercast.models.base import FireDetector
 
 ROOM_CONDITIONS: tuple[str, ...] = ("room_size", "ventilation", "ambient")
@@ -51,6 +53,9 @@ class FoldScores:
     folds: list[str]
     fires: int
     nuisances: int
+    p_without_camera: np.ndarray | None = None
+    """With ``without_camera``: the same rows scored as a device without a camera would give
+    them (:func:`~embercast.models.augment.without_camera`; ``thermal_ok`` 0)."""
 
 
 def condition_folds(
@@ -79,10 +84,15 @@ def condition_folds(
 
 
 def condition_out_scores(
-    features: FeatureData, detector: FireDetector, groups: tuple[str, ...], folds: list[Fold]
+    features: FeatureData,
+    detector: FireDetector,
+    groups: tuple[str, ...],
+    folds: list[Fold],
+    without_camera: bool = False,
 ) -> FoldScores:
     """Fit a clone of ``detector`` (its hyperparameters, unfitted) on the scenarios of
-    ``groups`` out of each fold and score those in it; the folds' rows pooled."""
+    ``groups`` out of each fold and score those in it; the folds' rows pooled. With
+    ``without_camera`` each fold's model also scores its rows as devices without a camera."""
     if not folds:
         raise InputError(f"no condition folds over the split groups {list(groups)}")
     pool = features.split(groups)
@@ -90,7 +100,9 @@ def condition_out_scores(
         pool
     )  # each scenario's supervision once, not once per fold
     ids = pool["scenario_id"].astype(str)
+    co2 = [c for c in CO2_PATH_COLUMNS if c in watched]  # what the alarm's CO2 path reads
     rows, ps, facts = [], [], {}
+    blind: list[np.ndarray] = []
     fires: set[str] = set()
     nuisances: set[str] = set()
     for fold in folds:
@@ -101,8 +113,10 @@ def condition_out_scores(
         )
         scored = watched[inside]
         ps.append(model.predict_proba(scored)[:, 1])
+        if without_camera:
+            blind.append(model.predict_proba(camera_less(scored, list(scored.columns)))[:, 1])
         rows.append(
-            scored[["scenario_id", "device_id", "t_s"]].assign(
+            scored[["scenario_id", "device_id", "t_s", *co2]].assign(
                 scenario_id=f"{fold.label}|" + scored["scenario_id"].astype(str)
             )
         )
@@ -116,4 +130,5 @@ def condition_out_scores(
         folds=[f.label for f in folds],
         fires=len(fires),
         nuisances=len(nuisances),
+        p_without_camera=np.concatenate(blind) if without_camera else None,
     )

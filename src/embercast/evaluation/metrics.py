@@ -28,9 +28,40 @@ from embercast.alarm.decision import AlarmDecision, AlarmParams
 from embercast.alarm.heat import HeatWatch
 from embercast.alarm.zone import ZoneMachine, ZoneParams, ZoneState
 from embercast.errors import InputError
+from embercast.models.augment import THERMAL_FLAG
 
 HEAT_COLUMN = "scd_temp_val"
 """Feature column holding a device's SCD41 temperature [°C] (extended feature set)."""
+CO2_COLUMNS = ("gas_val", "gas_vel")
+"""Feature columns of a device's CO2 [ppm] and its 60-s rate of rise [ppm/s]: the CO2 path of
+the alarm decision reads them."""
+CO2_PATH_COLUMNS = (*CO2_COLUMNS, THERMAL_FLAG)
+"""Every column :func:`co2_inputs` reads."""
+
+
+def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
+    return rows[name].to_numpy(float) if name in rows else np.full(len(rows), np.nan)
+
+
+def co2_path_input(co2_ppm: float, rate_ppm_s: float, thermal_ok: float) -> tuple[float, float]:
+    """What the alarm decision's CO2 path reads from a row: its CO2 [ppm] and 60-s rate
+    [ppm/s], or NaN for both where the row has its camera (``thermal_ok`` 1): a device that sees
+    the room decides on p alone, one without a camera keeps a CO2 detector's criterion.
+
+    >>> co2_path_input(900.0, 3.0, 0.0), co2_path_input(900.0, 3.0, 1.0)
+    ((900.0, 3.0), (nan, nan))
+    """
+    if thermal_ok == 1.0:
+        return math.nan, math.nan
+    return co2_ppm, rate_ppm_s
+
+
+def co2_inputs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`co2_path_input` of every row (NaN where a column is missing; a row without
+    ``thermal_ok`` has no camera)."""
+    level, rate = _column(rows, CO2_COLUMNS[0]), _column(rows, CO2_COLUMNS[1])
+    seen = _column(rows, THERMAL_FLAG) == 1.0
+    return np.where(seen, np.nan, level), np.where(seen, np.nan, rate)
 
 
 @dataclass(frozen=True)
@@ -70,9 +101,12 @@ def outcomes(
     scenario_id -> (scenario_class, is_fire, ignition_s). With ``zone``, each scenario's
     devices form one zone of that policy (see the module docstring).
     """
-    heat = rows[HEAT_COLUMN].to_numpy(float) if HEAT_COLUMN in rows else np.full(len(rows), np.nan)
+    co2, co2_rate = co2_inputs(rows)
     frame = rows[["scenario_id", "device_id", "t_s"]].assign(
-        p=np.asarray(p, dtype=float), temperature=heat
+        p=np.asarray(p, dtype=float),
+        temperature=_column(rows, HEAT_COLUMN),
+        co2=co2,
+        co2_rate=co2_rate,
     )
     if zone is not None:
         return [
@@ -93,9 +127,10 @@ def outcomes(
             hours += float((~fire_time).sum()) * period / 3600.0
             decision = AlarmDecision(params)
             watch = HeatWatch()
-            temps = dev["temperature"].to_numpy(float)
-            for ti, pi, ci, burning in zip(t, dev["p"].to_numpy(), temps, fire_time, strict=True):
-                active = decision.update(float(ti), float(pi), watch.update(float(ti), float(ci)))
+            columns = (dev[c].to_numpy(float) for c in ("p", "temperature", "co2", "co2_rate"))
+            for ti, pi, ci, gi, ri, burning in zip(t, *columns, fire_time, strict=True):
+                heat = watch.update(float(ti), float(ci))
+                active = decision.update(float(ti), float(pi), heat, float(gi), float(ri))
                 if decision.onset and not burning:
                     false_alarms += 1
                 if active and burning and (detect is None or ti < detect):
@@ -124,11 +159,13 @@ def _zone_outcome(
         period = float(np.median(np.diff(times))) if len(times) > 1 else 5.0
         nonfire = int((times < ign).sum()) if (is_fire and ign is not None) else len(times)
         hours += nonfire * period / 3600.0
-    columns = (ordered[c].to_numpy() for c in ("device_id", "t_s", "p", "temperature"))
-    for device, ti, pi, ci in zip(*columns, strict=True):
+    names = ("device_id", "t_s", "p", "temperature", "co2", "co2_rate")
+    columns = (ordered[c].to_numpy() for c in names)
+    for device, ti, pi, ci, gi, ri in zip(*columns, strict=True):
         now = float(ti)
         watch = watches.setdefault(str(device), HeatWatch())
-        machine.update(str(device), now, float(pi), watch.update(now, float(ci)))
+        heat = watch.update(now, float(ci))
+        machine.update(str(device), now, float(pi), heat, float(gi), float(ri))
         burning = is_fire and ign is not None and now >= ign
         for event in machine.drain():
             if event.kind == "alarm" and not burning:

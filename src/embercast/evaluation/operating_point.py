@@ -43,6 +43,7 @@ from embercast.alarm.decision import AlarmParams, alarm_point
 from embercast.config import get_settings
 from embercast.errors import InputError
 from embercast.evaluation.metrics import outcomes, scenario_metrics
+from embercast.models.augment import THERMAL_FLAG
 
 THRESHOLDS: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
 """Candidate alarm thresholds: the "high" risk level and up (DESIGN 4.5)."""
@@ -53,6 +54,9 @@ SLOW_THRESHOLDS: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8)
 "low" risk level up (DESIGN 4.5); a mean held over minutes, not a moment's level."""
 SLOW_WINDOWS_S: tuple[float, ...] = (300.0, 600.0, 900.0)
 """Candidate windows of the slow path's mean [s] (5 to 15 min: a smoulder's early minutes)."""
+CO2_GATES: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1)
+"""Candidate gates of the CO2 path [-]: the p at or above which a CO2 detector's evidence may
+raise the alarm (the model vetoes below it)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def choose_operating_point(
     slow_budget: float | None = None,
     nuisances: int | None = None,
     margin_se: float | None = None,
+    co2: tuple[float, float] | None = None,
+    p_without_camera: np.ndarray | None = None,
 ) -> OperatingPoint:
     """Choose the alarm threshold and delay for scored validation ``rows`` (scenario_id,
     device_id, t_s) with fire probabilities ``p``.
@@ -97,6 +103,15 @@ def choose_operating_point(
     distinct fires behind the rows for that tolerance and ``nuisances`` that of distinct
     nuisance scenarios for the budget's margin (default: those in ``rows``; give them when a
     scenario is scored in several folds).
+
+    With ``co2`` (a CO2 detector's level [ppm] and 60-s rate [ppm/s]), the CO2 path is then
+    chosen with the point fixed, on ``rows`` and, given ``p_without_camera`` (the same rows
+    scored as devices without a camera), on those too: the path acts on rows without a camera
+    only (:func:`~embercast.evaluation.metrics.co2_path_input`). Among the gates of
+    :data:`CO2_GATES` whose false-alarm share stays, on each, within the budget less its margin
+    or the point's own share (only the latter when the point is not within the budget), that
+    detect no fewer and no later and more or sooner on one, the soonest without a camera (then
+    the highest gate) is kept.
     """
     if not 0.0 <= budget <= 1.0:
         raise InputError(f"false-alarm budget must be in [0, 1], got {budget}")
@@ -111,13 +126,17 @@ def choose_operating_point(
     if k < 0:
         raise InputError(f"the budget's margin must be >= 0 standard errors, got {k}")
 
-    def candidate(params: AlarmParams) -> dict[str, Any]:
-        m = scenario_metrics(outcomes(rows, p, scenarios, params))
+    def candidate(
+        params: AlarmParams, on: pd.DataFrame | None = None, p_on: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        on, p_on = (rows, p) if on is None or p_on is None else (on, p_on)
+        m = scenario_metrics(outcomes(on, p_on, scenarios, params))
         return {
             "threshold": params.threshold,
             "delay_on_s": params.delay_on_s,
             "slow_threshold": params.slow_threshold,
             "slow_window_s": params.slow_window_s if params.slow_threshold is not None else None,
+            "co2_gate": params.co2_gate,
             "detection_rate": m["detection_rate"] or 0.0,
             "ttd_median_s": m["ttd_median_s"],
             "false_alarm_scenario_rate": m["false_alarm_scenario_rate"] or 0.0,
@@ -139,29 +158,58 @@ def choose_operating_point(
         nuisances = sum(1 for sid in ids if not scenarios[sid][1])
     limit = max(0.0, budget - budget_margin(budget, nuisances, k))  # no false alarm: within
     within = [c for c in fast if c["false_alarm_scenario_rate"] <= limit + 1e-12]
+    table = list(fast)
     if not within:
-        best = min(
+        chosen = min(
             fast, key=lambda c: (c["false_alarm_scenario_rate"], -c["detection_rate"], speed(c))
         )
-        return OperatingPoint(best["params"], False, _table(fast), limit)
-    top = max(c["detection_rate"] for c in within)
-    tied = [c for c in within if c["detection_rate"] >= top - detection_tolerance(top, fires)]
-    best = min(tied, key=lambda c: (speed(c), -c["detection_rate"], c["false_alarm_scenario_rate"]))
-    if not slow:
-        return OperatingPoint(best["params"], True, _table(fast), limit)
-    slow_paths = [
-        candidate(replace(best["params"], slow_threshold=level, slow_window_s=window))
-        for level in SLOW_THRESHOLDS
-        for window in SLOW_WINDOWS_S
-    ]
-    allowed = (
-        best["false_alarm_scenario_rate"]
-        if slow_budget is None
-        else max(0.0, slow_budget - budget_margin(slow_budget, nuisances, k))
-    )
-    quiet = [c for c in slow_paths if c["false_alarm_scenario_rate"] <= allowed + 1e-12]
-    chosen = min([best, *quiet], key=lambda c: (-c["detection_rate"], speed(c)))
-    return OperatingPoint(chosen["params"], True, _table(fast + slow_paths), limit)
+    else:
+        top = max(c["detection_rate"] for c in within)
+        tied = [c for c in within if c["detection_rate"] >= top - detection_tolerance(top, fires)]
+        chosen = min(
+            tied, key=lambda c: (speed(c), -c["detection_rate"], c["false_alarm_scenario_rate"])
+        )
+    if slow and within:
+        slow_paths = [
+            candidate(replace(chosen["params"], slow_threshold=level, slow_window_s=window))
+            for level in SLOW_THRESHOLDS
+            for window in SLOW_WINDOWS_S
+        ]
+        allowed = (
+            chosen["false_alarm_scenario_rate"]
+            if slow_budget is None
+            else max(0.0, slow_budget - budget_margin(slow_budget, nuisances, k))
+        )
+        quiet = [c for c in slow_paths if c["false_alarm_scenario_rate"] <= allowed + 1e-12]
+        chosen = min([chosen, *quiet], key=lambda c: (-c["detection_rate"], speed(c)))
+        table += slow_paths
+    if co2 is not None:
+        frames = [(rows, p)]
+        if p_without_camera is not None:
+            frames.append((rows.assign(**{THERMAL_FLAG: 0.0}), p_without_camera))
+        point = chosen["params"]
+        options = [
+            replace(point, co2_gate=gate, co2_level_ppm=co2[0], co2_rate_ppm_s=co2[1])
+            for gate in CO2_GATES
+        ]
+        refs = [candidate(point, frame_rows, frame_p) for frame_rows, frame_p in frames]
+        table += [{**ref, "without_camera": k == 1} for k, ref in enumerate(refs)]
+        kept: list[tuple[float, float, AlarmParams]] = []
+        for params in options:
+            fits, gains = True, False
+            for k, ((frame_rows, frame_p), ref) in enumerate(zip(frames, refs, strict=True)):
+                c = candidate(params, frame_rows, frame_p)
+                table.append({**c, "without_camera": k == 1})
+                fa = ref["false_alarm_scenario_rate"]
+                allowed = max(limit, fa) if within else fa
+                fits &= c["false_alarm_scenario_rate"] <= allowed + 1e-12
+                fits &= c["detection_rate"] >= ref["detection_rate"] and speed(c) <= speed(ref)
+                gains |= c["detection_rate"] > ref["detection_rate"] or speed(c) < speed(ref)
+            if fits and gains:
+                kept.append((speed(c), -float(params.co2_gate or 0.0), params))
+        if kept:
+            chosen = {"params": min(kept, key=lambda k: (k[0], k[1]))[2]}
+    return OperatingPoint(chosen["params"], bool(within), _table(table), limit)
 
 
 def detection_tolerance(rate: float, fires: int) -> float:

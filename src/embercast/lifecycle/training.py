@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
 from sklearn.utils._param_validation import InvalidParameterError
 
 from embercast.config import get_settings
@@ -20,7 +21,9 @@ from embercast.evaluation.operating_point import choose_operating_point
 from embercast.evaluation.report import write_report
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.lifecycle.registry import Registry
+from embercast.models.augment import without_camera
 from embercast.models.base import FireDetector
+from embercast.models.baselines import CO2Threshold
 from embercast.models.factory import make_detector
 from embercast.models.persistence import save_model
 
@@ -101,14 +104,15 @@ def train(
     slow_path: bool | None = None,
     alarm_on: str = "conditions",
     params: dict[str, Any] | None = None,
+    co2_path: bool = False,
 ) -> dict[str, Any]:
     """Fit on ``data`` (one feature set, or several read as one), with the estimator
     parameters ``params`` (over any that ``hpo_trials`` tuned), choose the alarm operating
     point under ``alarm_budget`` (the settings' ``alarm_false_alarm_budget`` when None) on
     ``train_groups`` and ``alarm_groups`` with room conditions left out (``alarm_on=
     "conditions"``) or on ``alarm_groups`` (``"val"``; skipped when they have no rows), with a
-    slow-confirmation path when ``slow_path`` (None: with ``"conditions"``) and it helps there
-    (:func:`choose_alarm`); measure
+    slow-confirmation path when ``slow_path`` (None: with ``"conditions"``) and it helps there,
+    and with ``co2_path`` a CO2 path when it helps there (:func:`choose_alarm`); measure
     on ``eval_groups``, log the run to MLflow (and register it as a new version of
     ``register``), and optionally save the model file ``out``. Returns a summary."""
     check_alarm_choice(alarm_on)  # before any fit
@@ -133,6 +137,7 @@ def train(
     operating = choose_alarm(
         features, detector, alarm_groups, alarm_budget, slow_path, alarm_on,
         pool=tuple(dict.fromkeys((*train_groups, *alarm_groups))),
+        co2=co2_rule(features.split(train_groups)) if co2_path else None,
     )  # fmt: skip
     logger.info("alarm operating point of %s: %s", model, getattr(detector, "alarm_", None))
     result = evaluate(features, {model: detector}, eval_groups=eval_groups)[0]
@@ -180,6 +185,16 @@ def train(
             "hpo": tuned or None, "alarm": operating}  # fmt: skip
 
 
+def co2_rule(train: pd.DataFrame) -> tuple[float, float]:
+    """The CO2 path's level [ppm] and 60-s rate [ppm/s]: those of the CO2 threshold detector
+    fitted on the non-fire ``train`` rows (:class:`~embercast.models.baselines.CO2Threshold`,
+    the baseline it is compared with); InputError without rows."""
+    if train.empty:
+        raise InputError("no training rows to fit the CO2 path's level and rate on")
+    rule = CO2Threshold().fit(train, train["fire"].to_numpy(), groups=train["scenario_id"])
+    return float(rule.level_ppm_), float(rule.rate_ppm_s_)
+
+
 def choose_alarm(
     features: FeatureData,
     detector: FireDetector,
@@ -188,6 +203,7 @@ def choose_alarm(
     slow_path: bool | None = None,
     on: str = "conditions",
     pool: tuple[str, ...] = ("train", "val"),
+    co2: tuple[float, float] | None = None,
 ) -> dict[str, Any] | None:
     """Set ``detector.alarm_`` to the operating point chosen under ``budget`` (see
     :mod:`embercast.evaluation.operating_point`): with ``on="conditions"`` on the scenarios of
@@ -195,26 +211,32 @@ def choose_alarm(
     (one fit per bucket); with ``on="val"``, or when the pool has no such folds (one bucket of every
     condition), on the rows of ``groups`` scored by ``detector``. The slow-confirmation path
     (``slow_path``; None: on condition-out scores only) may spend the false-alarm budget on
-    condition-out scores and add no false alarm on ``val``. A summary, or None when those
-    groups have no rows."""
+    condition-out scores and add no false alarm on ``val``; with ``co2`` (:func:`co2_rule`) a
+    CO2 path too, when it detects more or sooner (:func:`~embercast.evaluation.operating_point.
+    choose_operating_point`). A summary, or None when those groups have no rows."""
     check_alarm_choice(on)
     budget = get_settings().alarm_false_alarm_budget if budget is None else budget
     started = time.perf_counter()
     folds = condition_folds(features, pool) if on == "conditions" else []
     if folds:
-        scores = condition_out_scores(features, detector, pool, folds)
+        scores = condition_out_scores(
+            features, detector, pool, folds, without_camera=co2 is not None
+        )
         point = choose_operating_point(
             scores.rows, scores.p, scores.scenarios, budget, fires=scores.fires,
-            slow=slow_path is not False, slow_budget=budget, nuisances=scores.nuisances,
+            slow=slow_path is not False, slow_budget=budget, nuisances=scores.nuisances, co2=co2,
+            p_without_camera=scores.p_without_camera,
         )  # fmt: skip
         chosen_on = f"room conditions left out of {','.join(pool)}"
     else:
         rows, _ = apply_sensor_supervision(features.split(groups))
         if rows.empty:
             return None
+        blind = without_camera(rows, list(rows.columns)) if co2 is not None else None
         point = choose_operating_point(
             rows, detector.predict_proba(rows)[:, 1], features.scenarios, budget,
-            slow=bool(slow_path),
+            slow=bool(slow_path), co2=co2,
+            p_without_camera=None if blind is None else detector.predict_proba(blind)[:, 1],
         )  # fmt: skip
         chosen_on = ",".join(groups)
     detector.alarm_ = point.params
@@ -223,6 +245,11 @@ def choose_alarm(
         "delay_on_s": point.params.delay_on_s,
         "slow_threshold": point.params.slow_threshold,
         "slow_window_s": point.params.slow_window_s,
+        "co2_gate": point.params.co2_gate,
+        "co2_level_ppm": point.params.co2_level_ppm if point.params.co2_gate is not None else None,
+        "co2_rate_ppm_s": point.params.co2_rate_ppm_s
+        if point.params.co2_gate is not None
+        else None,
         "rule": point.params.describe(),
         "budget": budget,
         "budget_limit": point.limit,

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from embercast.alarm.decision import AlarmParams
+from embercast.alarm.decision import AlarmParams, co2_evidence
 from embercast.service.alarm_events import stored_p
 from embercast.service.alarms import Alarm, AlarmStore, Cause
 from embercast.service.device_stream import Prediction
@@ -42,16 +42,28 @@ class Streams(Protocol):
 
 def cause_of(prediction: Prediction, params: AlarmParams | None = None) -> Cause:
     """What raised the alarm of the reading ``prediction``: ``heat`` with heat evidence, else
-    ``model`` when p is at or above ``params.threshold`` (or without params), else ``slow``.
+    ``model`` when p is at or above ``params.threshold`` (or without params), else ``co2`` when
+    the CO2 path's evidence holds with p at or above its gate, else ``slow``.
 
     >>> p = Prediction(60.0, 0.62, "medium", True, True, None, False, "ok")
     >>> cause_of(p, AlarmParams(threshold=0.9, slow_threshold=0.6))
     'slow'
+    >>> rising = Prediction(60.0, 0.3, "low", True, True, None, False, "ok", co2_rate_ppm_s=4.0)
+    >>> cause_of(rising, AlarmParams(threshold=0.9, co2_gate=0.2, co2_rate_ppm_s=2.5))
+    'co2'
     """
     if prediction.heat is not None:
         return "heat"
-    slow = params is not None and not prediction.p_fire >= params.threshold
-    return "slow" if slow else "model"
+    if params is None or prediction.p_fire >= params.threshold:
+        return "model"
+    gate = params.co2_gate
+    if (
+        gate is not None
+        and prediction.p_fire >= gate
+        and co2_evidence(params, prediction.co2_ppm, prediction.co2_rate_ppm_s)
+    ):
+        return "co2"
+    return "slow"
 
 
 def chained(*sinks: Sink | None) -> Sink:

@@ -28,7 +28,7 @@ from embercast.service.device_stream import Prediction
 logger = logging.getLogger(__name__)
 
 AlarmState = Literal["active", "cleared"]
-Cause = Literal["model", "slow", "heat"]
+Cause = Literal["model", "slow", "co2", "heat"]
 _RANK = {name: i for i, (name, _) in enumerate(RISK_LEVELS)}
 
 SCHEMA = (

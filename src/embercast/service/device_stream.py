@@ -24,7 +24,7 @@ from embercast.alarm.heat import HeatWatch
 from embercast.alarm.risk import risk_level
 from embercast.alarm.scd41_health import Scd41Health
 from embercast.errors import InputError
-from embercast.evaluation.metrics import HEAT_COLUMN
+from embercast.evaluation.metrics import CO2_PATH_COLUMNS, HEAT_COLUMN, co2_path_input
 from embercast.evaluation.sensor_supervision import HEALTH_COLUMNS
 from embercast.features.base import Reading
 from embercast.features.edge import EdgeRow
@@ -51,6 +51,11 @@ class Prediction:
     """The model's input row (its features, in its order; NaN where missing)."""
     troubles: tuple[str, ...] = ()
     """The device's data-quality trouble at this reading (:mod:`embercast.alarm.device_quality`)."""
+    co2_ppm: float = field(default=math.nan, compare=False)
+    """The CO2 the alarm decision's CO2 path read [ppm] (NaN: none, its camera in use, or its
+    SCD41 in FAULT), an echo of the input like ``inputs``."""
+    co2_rate_ppm_s: float = field(default=math.nan, compare=False)
+    """Its 60-s rate of rise [ppm/s] (NaN: none)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +68,8 @@ class Prediction:
             "sensor_fault": self.sensor_fault,
             "thermal_status": self.thermal_status,
             "troubles": list(self.troubles),
+            "co2_ppm": None if math.isnan(self.co2_ppm) else self.co2_ppm,
+            "co2_rate_ppm_s": None if math.isnan(self.co2_rate_ppm_s) else self.co2_rate_ppm_s,
         }
 
 
@@ -70,8 +77,8 @@ class Prediction:
 class ModelInput:
     """One reading folded into a device's stream, waiting for its score: time [s], the model's
     row, the temperature the heat watch reads [°C] (NaN when none), whether the SCD41 was in
-    FAULT, the camera's status and the device's data-quality trouble, as they were at that
-    reading."""
+    FAULT, the camera's status and the device's data-quality trouble, and the CO2 [ppm] and
+    60-s CO2 rate [ppm/s] the CO2 path reads (NaN when none), as they were at that reading."""
 
     t_s: float
     x: NDArray[np.float64]
@@ -79,6 +86,8 @@ class ModelInput:
     sensor_fault: bool
     thermal_status: str
     troubles: tuple[str, ...] = ()
+    co2_ppm: float = math.nan
+    co2_rate_ppm_s: float = math.nan
 
 
 class DeviceStream:
@@ -123,6 +132,8 @@ class DeviceStream:
         ]
         heat = HEAT_COLUMN in self.features.names
         self._heat_at = self.features.names.index(HEAT_COLUMN) if heat else None
+        names = self.features.names
+        self._co2_at = [names.index(c) if c in names else None for c in CO2_PATH_COLUMNS]
 
     def use(self, model: LiveModel) -> None:
         """Score with ``model`` from the next reading on. With the same feature set the stream
@@ -162,18 +173,22 @@ class DeviceStream:
         # the heat watch reads the temperature the model sees: none from a sensor in FAULT
         heat_at = self._heat_at
         temperature = math.nan if heat_at is None or faulted else float(full[heat_at])
+        level, rate, seen = (math.nan if i is None else float(full[i]) for i in self._co2_at)
+        co2, rate = co2_path_input(level, rate, seen) if not faulted else (math.nan, math.nan)
         return ModelInput(
-            reading.t_s, x, temperature, faulted, self.features.status, self.quality.get()
-        )
+            reading.t_s, x, temperature, faulted, self.features.status, self.quality.get(),
+            co2, rate,
+        )  # fmt: skip
 
     def decide(self, row: ModelInput, p_fire: float) -> Prediction:
         """Run the heat watch and the alarm decision on ``row`` scored ``p_fire`` (rows are
         decided in the order they were made)."""
         heat = self.heat.update(row.t_s, row.temperature_c)
-        active = self.decision.update(row.t_s, p_fire, heat)
+        active = self.decision.update(row.t_s, p_fire, heat, row.co2_ppm, row.co2_rate_ppm_s)
         self._last = Prediction(
             row.t_s, p_fire, risk_level(p_fire), active, self.decision.onset, self.heat.get(),
             row.sensor_fault, row.thermal_status, tuple(row.x.tolist()), row.troubles,
+            row.co2_ppm, row.co2_rate_ppm_s,
         )  # fmt: skip
         return self._last
 

@@ -15,7 +15,7 @@ from embercast.alarm.decision import AlarmDecision
 from embercast.alarm.heat import HeatWatch
 from embercast.alarm.risk import risk_level
 from embercast.errors import InputError
-from embercast.evaluation.metrics import HEAT_COLUMN
+from embercast.evaluation.metrics import HEAT_COLUMN, co2_inputs
 from embercast.evaluation.sensor_supervision import apply_sensor_supervision
 from embercast.features.base import Reading
 from embercast.features.edge import EdgeRow
@@ -77,10 +77,12 @@ def predict_rows(model: LiveModel, rows: list[dict[str, float | None]]) -> list[
     temperature = (
         watched[HEAT_COLUMN].to_numpy(float) if HEAT_COLUMN in watched else np.full(len(t), _NAN)
     )
+    co2, rate = co2_inputs(watched)
     decision, heat = AlarmDecision(model.params), HeatWatch()
     out = []
-    for ti, pi, ci, fault in zip(t, p, temperature, faulted, strict=True):
-        active = decision.update(float(ti), float(pi), heat.update(float(ti), float(ci)))
+    for ti, pi, ci, gi, ri, fault in zip(t, p, temperature, co2, rate, faulted, strict=True):
+        evidence = heat.update(float(ti), float(ci))
+        active = decision.update(float(ti), float(pi), evidence, float(gi), float(ri))
         out.append(
             PredictionOut(
                 t_s=float(ti),

@@ -35,7 +35,12 @@ def prediction_of(risk: dict[str, Any]) -> Prediction:
         bool(risk.get("sensor_fault")), str(risk.get("thermal_status", "ok")),
         tuple(math.nan if v is None else float(v) for v in risk.get("x") or ()),
         tuple(str(t) for t in risk.get("troubles") or ()),
+        _number(risk.get("co2_ppm")), _number(risk.get("co2_rate_ppm_s")),
     )  # fmt: skip
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 class RiskFeed:
