@@ -165,3 +165,26 @@ def test_each_zone_runs_on_its_own_parameters(bus: Bus, tmp_path: Path) -> None:
     agent.step(bus)
     states = {v.zone: v.state for v in agent.zones()}
     assert states == {"kitchen": "pre_alarm", "hall": "alarm"}  # the sequence runs in the kitchen
+
+
+def test_a_device_without_its_camera_alarms_its_zone_by_the_co2_path(tmp_path: Path) -> None:
+    """The risk message carries the CO2 and its rate the device's decision read; the zone
+    agent's decision of that device reads the same, at the model's CO2 path."""
+    from embercast.service.device_stream import Prediction
+    from embercast.service.risk_feed import prediction_of
+
+    rule = AlarmParams(threshold=0.9, co2_gate=0.2, co2_level_ppm=1500.0, co2_rate_ppm_s=2.5)
+    for zone, gate in (("kitchen", rule), ("hall", AlarmParams(threshold=0.9))):
+        with open_bus(str(tmp_path / f"{zone}-bus.sqlite")) as bus:
+            agent = ZoneAgent(str(tmp_path / f"{zone}.sqlite"), lambda g=gate: g, bus)
+            made = [
+                Prediction(T0 + t, 0.3, "low", False, False, None, False, "no_frame",
+                           co2_ppm=700.0 + 3.0 * t, co2_rate_ppm_s=3.0)
+                for t in range(0, 30, 5)
+            ]  # fmt: skip
+            messages = [risk_message("k1", zone, p.as_dict()) for p in made]
+            assert prediction_of(messages[-1][0]).co2_rate_ppm_s == 3.0
+            bus.publish_many("risk", messages)
+            agent.step(bus)
+            state = {v.zone: v.state for v in agent.zones()}[zone]
+            assert state == ("alarm" if zone == "kitchen" else "normal")
