@@ -61,6 +61,22 @@ class AlarmParams:
         if not (self.co2_level_ppm > 0 and self.co2_rate_ppm_s > 0 and self.co2_delay_s >= 0):
             raise InputError("co2_level_ppm and co2_rate_ppm_s must be > 0, co2_delay_s >= 0 s")
 
+    def co2_path(self) -> dict[str, float | None]:
+        """The CO2 path as reported (all None without one).
+
+        >>> AlarmParams(co2_gate=0.2, co2_level_ppm=2200.0, co2_rate_ppm_s=2.1).co2_path()
+        {'co2_gate': 0.2, 'co2_level_ppm': 2200.0, 'co2_rate_ppm_s': 2.1, 'co2_delay_s': 10.0}
+        >>> set(AlarmParams().co2_path().values())
+        {None}
+        """
+        on = self.co2_gate is not None
+        return {
+            "co2_gate": self.co2_gate,
+            "co2_level_ppm": self.co2_level_ppm if on else None,
+            "co2_rate_ppm_s": self.co2_rate_ppm_s if on else None,
+            "co2_delay_s": self.co2_delay_s if on else None,
+        }
+
     def describe(self) -> str:
         """The rule in words.
 

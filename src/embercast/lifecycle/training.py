@@ -245,11 +245,7 @@ def choose_alarm(
         "delay_on_s": point.params.delay_on_s,
         "slow_threshold": point.params.slow_threshold,
         "slow_window_s": point.params.slow_window_s,
-        "co2_gate": point.params.co2_gate,
-        "co2_level_ppm": point.params.co2_level_ppm if point.params.co2_gate is not None else None,
-        "co2_rate_ppm_s": point.params.co2_rate_ppm_s
-        if point.params.co2_gate is not None
-        else None,
+        **point.params.co2_path(),
         "rule": point.params.describe(),
         "budget": budget,
         "budget_limit": point.limit,

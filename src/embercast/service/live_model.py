@@ -83,6 +83,7 @@ class LiveModel:
                 "delay_off_s": self.params.delay_off_s,
                 "slow_threshold": self.params.slow_threshold,
                 "slow_window_s": self.params.slow_window_s,
+                **self.params.co2_path(),
                 "rule": self.params.describe(),
             },
         }
