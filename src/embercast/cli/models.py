@@ -284,6 +284,17 @@ def sim2real(
             "p >= THRESHOLD for DELAY_S seconds, e.g. 0.7:10.",
         ),
     ] = None,
+    co2_gate: Annotated[
+        float | None,
+        typer.Option(
+            "--co2-gate",
+            min=0.0,
+            max=1.0,
+            help="Run the models (not the baselines) with a CO2 path at this gate: the CO2 "
+            "threshold detector's level or rate, fitted on --fit's train scenarios, raises the "
+            "alarm while p is at or above it (train --co2-path).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Sim-to-real: detectors trained on synthetic data, fed the FAA cargo-compartment fire
@@ -301,10 +312,17 @@ def sim2real(
         for base in ("rate_of_rise", "co2_threshold"):
             detectors.setdefault(base, make_detector(base))
     fit_on = load_features(fit) if fit else None
+    co2 = None
+    if co2_gate is not None:
+        from embercast.lifecycle.training import co2_rule
+
+        if fit_on is None:
+            _fail("--co2-gate needs --fit: the CO2 path's level and rate are fitted on its train")
+        co2 = (co2_gate, *co2_rule(fit_on.split(("train",))))
     sets = {str(d.get_params().get("feature_set", "extended")) for d in detectors.values()}
     result = sim_to_real(
         detectors, real_fires, "standard18" if sets == {"standard18"} else "extended",
-        seed=seed, fit_on=fit_on, water_per_co2=water_per_co2, alarm=rule,
+        seed=seed, fit_on=fit_on, water_per_co2=water_per_co2, alarm=rule, co2=co2,
     )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(result))  # detectors in the order given, the baselines last

@@ -34,7 +34,7 @@ is checked against them for the SCD41's clip, tests/synth/test_against_real_fire
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,10 +181,12 @@ def sim_to_real(
     fit_on: FeatureData | None = None,
     water_per_co2: float = 0.0,
     alarm: AlarmParams | None = None,
+    co2: tuple[float, float, float] | None = None,
 ) -> dict[str, Any]:
     """Run each detector on the FAA tests, its SCD41 supervised and its probabilities through
     the live alarm decision at its operating point, as ``evaluate`` does, or at ``alarm`` for
-    every detector but the baselines (what a model would do at another point). A detector not
+    every detector but the baselines (what a model would do at another point), with a CO2 path
+    when ``co2`` gives one (its gate, level [ppm] and 60-s rate [ppm/s]). A detector not
     fitted (a baseline) is fitted on the ``train`` scenarios of ``fit_on`` (synthetic data:
     nothing is learned from the real tests); without ``fit_on`` it is a ValueError. Returns
     ``streams`` (per probe: the CO2 rise [ppm] and ceiling warming [K] after ignition, and per
@@ -215,6 +217,9 @@ def sim_to_real(
         peak = rows.assign(p=p).groupby("scenario_id")["p"].max()
         quiet = p[rows["t_s"].to_numpy() < QUIET_S]  # ignition is at QUIET_S in every stream
         rule = alarm if alarm is not None and not det.baseline else alarm_params(det)
+        if co2 is not None and not det.baseline:
+            gate, level_ppm, rate_ppm_s = co2
+            rule = replace(rule, co2_gate=gate, co2_level_ppm=level_ppm, co2_rate_ppm_s=rate_ppm_s)
         result = outcomes(rows, p, facts, rule)
         ttds = []
         for o in result:
