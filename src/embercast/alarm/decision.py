@@ -85,18 +85,18 @@ class AlarmParams:
         >>> AlarmParams(co2_gate=0.2, co2_level_ppm=1500.0, co2_rate_ppm_s=2.5).describe()[19:]
         'or CO2 >= 1500 ppm or >= 2.5 ppm/s with p >= 0.2 for 10 s; clear below 0.5 for 60 s'
         """
-        slow = (
+        paths = (
             f", or a {self.slow_window_s:.0f}-s mean p >= {self.slow_threshold:g}"
             if self.slow_threshold is not None
             else ""
         )
         if self.co2_gate is not None:
-            slow += (
+            paths += (
                 f", or CO2 >= {self.co2_level_ppm:.0f} ppm or >= {self.co2_rate_ppm_s:.3g} ppm/s"
                 f" with p >= {self.co2_gate:g} for {self.co2_delay_s:.0f} s"
             )
         return (
-            f"p >= {self.threshold:g} for {self.delay_on_s:.0f} s{slow}; "
+            f"p >= {self.threshold:g} for {self.delay_on_s:.0f} s{paths}; "
             f"clear below {self.clear_threshold:g} for {self.delay_off_s:.0f} s"
         )
 

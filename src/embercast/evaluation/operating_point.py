@@ -192,7 +192,8 @@ def choose_operating_point(
             replace(point, co2_gate=gate, co2_level_ppm=co2[0], co2_rate_ppm_s=co2[1])
             for gate in CO2_GATES
         ]
-        refs = [candidate(point, frame_rows, frame_p) for frame_rows, frame_p in frames]
+        # the point's own figures: those it was chosen by, and without a camera
+        refs = [chosen, *(candidate(point, fr, fp) for fr, fp in frames[1:])]
         table += [{**ref, "without_camera": k == 1} for k, ref in enumerate(refs)]
         kept: list[tuple[float, float, AlarmParams]] = []
         for params in options:
@@ -205,7 +206,7 @@ def choose_operating_point(
                 fits &= c["false_alarm_scenario_rate"] <= allowed + 1e-12
                 fits &= c["detection_rate"] >= ref["detection_rate"] and speed(c) <= speed(ref)
                 gains |= c["detection_rate"] > ref["detection_rate"] or speed(c) < speed(ref)
-            if fits and gains:
+            if fits and gains:  # c: the last frame's, without a camera when given
                 kept.append((speed(c), -float(params.co2_gate or 0.0), params))
         if kept:
             chosen = {"params": min(kept, key=lambda k: (k[0], k[1]))[2]}
