@@ -210,11 +210,14 @@ def capsule_coverage(
     )
     if c_lo > c_hi or r_lo > r_hi:
         return np.empty(0, np.intp), np.empty(0, np.float32)
-    cc, rr = np.meshgrid(np.arange(c_lo, c_hi + 1) + 0.5, np.arange(r_lo, r_hi + 1) + 0.5)
+    # pixel centres: a row of columns and a column of rows, broadcast (no full grids)
+    cc = np.arange(c_lo, c_hi + 1) + 0.5
+    rr = (np.arange(r_lo, r_hi + 1) + 0.5)[:, None]
     axis = np.array([col[1] - col[0], row[1] - row[0]])
     length2 = float(axis @ axis)
-    s = np.clip(((cc - col[0]) * axis[0] + (rr - row[0]) * axis[1]) / max(length2, 1e-9), 0.0, 1.0)
-    dist = np.hypot(cc - (col[0] + s * axis[0]), rr - (row[0] + s * axis[1]))
+    c0, r0_px, a_c, a_r = float(col[0]), float(row[0]), float(axis[0]), float(axis[1])
+    s = np.clip(((cc - c0) * a_c + (rr - r0_px) * a_r) / max(length2, 1e-9), 0.0, 1.0)
+    dist = np.hypot(cc - (c0 + s * a_c), rr - (r0_px + s * a_r))
     radius = rad[0] + s * (rad[1] - rad[0])
     # area-preserving soft edge: thinner than a pixel, the capsule is drawn one pixel wide at a
     # reduced share, 2 r of its body (1 px^2 per px of length) and 3 r^2 of its end cones (pi/3
@@ -222,6 +225,6 @@ def capsule_coverage(
     end = (s <= 0.0) | (s >= 1.0)
     share = np.where(radius >= 0.5, 1.0, np.where(end, 3.0 * radius**2, 2.0 * radius))
     cover = np.clip(np.maximum(radius, 0.5) - dist + 0.5, 0.0, 1.0) * share
-    keep = cover > 0.0
-    index = (rr[keep].astype(np.intp)) * pose.width + cc[keep].astype(np.intp)
-    return index, cover[keep].astype(np.float32)
+    rows, cols = np.nonzero(cover > 0.0)
+    index = ((rows + r_lo) * pose.width + (cols + c_lo)).astype(np.intp)
+    return index, cover[rows, cols].astype(np.float32)
