@@ -18,8 +18,8 @@ from typer.testing import CliRunner, Result
 
 import embercast
 import embercast.cli as cli
-import embercast.cli.data as cli_data
 import embercast.engine.executor as executor
+import embercast.synth.writer as writer
 from embercast.config import get_settings
 from embercast.synth.writer import GENERATOR_VERSION, generate_dataset
 from helpers import drop_root_override, fake_runner, fake_sampler, generate_fake
@@ -40,7 +40,7 @@ def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the CLI generate with the fake sampler and runner."""
     monkeypatch.setattr(
-        cli_data,
+        writer,  # the command imports it when it runs
         "generate_dataset",
         functools.partial(
             generate_dataset, sampler=cast(Any, fake_sampler), runner=cast(Any, fake_runner)

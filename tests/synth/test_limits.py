@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import embercast.cli.data as cli_data
+import embercast.synth.writer as writer
 from embercast.engine.executor import TaskExecutor
 from embercast.errors import InputError
 from embercast.store.fs import OutputLocationError
@@ -64,7 +64,7 @@ def test_an_interruption_says_whether_a_rerun_resumes(
     def interrupted(out: str, **_: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_data, "generate_dataset", interrupted)
+    monkeypatch.setattr(writer, "generate_dataset", interrupted)
     result = invoke("generate", "-n", "1", "--out", str(tmp_path / "ds"))
     assert result.exit_code == 130
     assert "interrupted before anything was written" in result.stderr

@@ -18,7 +18,6 @@ from embercast.cli.common import (
     _settings,
     app,
 )
-from embercast.store.integrity import open_artifact
 from embercast.store.lineage import KINDS, Artifact, Catalog, CatalogError, open_catalog
 
 catalog_app = typer.Typer(
@@ -135,6 +134,8 @@ def catalog_add(
 ) -> None:
     """Register a complete dataset or feature set (again, or from a new location), once its
     files match its manifest."""
+    from embercast.store.integrity import open_artifact
+
     open_artifact(location)
     with _open_catalog() as catalog:
         try:

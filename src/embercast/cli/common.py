@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -27,9 +27,9 @@ from embercast.config import Settings, get_settings
 from embercast.engine.executor import ENGINES
 from embercast.errors import EmbercastError
 from embercast.store.fs import describe_storage_error, storage_errors
-from embercast.synth.writer import (
-    GenerateSummary,
-)
+
+if TYPE_CHECKING:
+    from embercast.synth.writer import GenerateSummary
 
 __all__ = ["EXIT_PROBLEMS", "EXIT_USAGE", "app"]
 

@@ -21,17 +21,7 @@ from embercast.cli.common import (
     _settings,
     app,
 )
-from embercast.dataset.schema import FramePolicy
-from embercast.dataset.validate import validate_dataset
 from embercast.errors import InputError
-from embercast.features.inline import InlineFeatureSet
-from embercast.store.lineage import artifact_kind
-from embercast.synth.writer import (
-    GENERATOR_VERSION,
-    DatasetExistsError,
-    generate_dataset,
-    run_started,
-)
 
 
 @app.command()
@@ -76,6 +66,10 @@ def generate(
     ] = False,
 ) -> None:
     """Generate a labelled multi-sensor dataset from the scenario catalogue."""
+    from embercast.dataset.schema import FramePolicy
+    from embercast.features.inline import InlineFeatureSet
+    from embercast.synth.writer import DatasetExistsError, generate_dataset, run_started
+
     settings = _settings()
     try:
         policy = FramePolicy.parse(frames)
@@ -136,6 +130,9 @@ def validate(
 ) -> None:
     """Check a dataset (manifest and hashes, schemas, physical ranges, invariants, labels) or a
     feature set (manifest and hashes, columns, keys, counts, lineage to its dataset)."""
+    from embercast.dataset.validate import validate_dataset
+    from embercast.store.lineage import artifact_kind
+
     _settings()
     kind = artifact_kind(path)
     if kind == "features":
@@ -214,6 +211,8 @@ def replicas(
 @app.command()
 def version() -> None:
     """Print the package and generator versions."""
+    from embercast.synth.writer import GENERATOR_VERSION
+
     typer.echo(f"embercast {embercast.__version__} (generator {GENERATOR_VERSION})")
 
 
