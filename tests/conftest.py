@@ -10,14 +10,16 @@ checked at the end of the session to hold the files it was built with.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -75,6 +77,43 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBERCAST_MLFLOW_URI", TEST_MLFLOW)
     monkeypatch.setenv("EMBERCAST_COMPILED_DIR", TEST_COMPILED)
     get_settings.cache_clear()
+
+
+FLOW_MEMO_PAIRS = 2048
+"""Frame pairs whose Farneback flow a test process keeps (about 77 kB each)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_flow_per_frame_pair() -> Iterator[None]:
+    """The tests fold the same frame pairs many times over (offline and streamed, from raw frames
+    and from edge rows, in the service, on both sides of every comparison): the Farneback flow of a
+    pair, a deterministic function of its two frames, is computed once per test process and
+    reused, keyed by both frames' dtype, shape and bytes (a pair that differs by one bit is
+    computed anew). Processes the tests start compute their own."""
+    from embercast.features import flow
+
+    real = flow.flow_magnitude
+    kept: OrderedDict[bytes, Any] = OrderedDict()
+
+    def flow_magnitude(previous: Any, frame: Any) -> Any:
+        key = hashlib.blake2b(digest_size=20)
+        for image in (previous, frame):
+            key.update(f"{image.dtype.str}{image.shape}".encode())
+            key.update(np.ascontiguousarray(image).tobytes())
+        digest = key.digest()
+        if digest in kept:
+            kept.move_to_end(digest)
+            return kept[digest]
+        magnitude = real(previous, frame)
+        magnitude.flags.writeable = False
+        kept[digest] = magnitude
+        if len(kept) > FLOW_MEMO_PAIRS:
+            kept.popitem(last=False)
+        return magnitude
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(flow, "flow_magnitude", flow_magnitude)
+        yield
 
 
 SLOWEST_FIRST = (
