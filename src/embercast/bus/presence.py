@@ -8,11 +8,20 @@ nobody does.
 
 from __future__ import annotations
 
+import os
+import socket
+
 from embercast.bus.base import Bus
 from embercast.bus.partitions import Heartbeat
 
 PREFIX = "agent."
 """The leases of agents' processes: ``agent.NAME.OWNER``."""
+
+
+def worker_name(prefix: str = "fold") -> str:
+    """A worker name unique on the bus: ``prefix``, host and process id."""
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:40]
+    return f"{prefix}-{host}-{os.getpid()}"
 
 
 def present(bus: Bus, agent: str) -> list[str]:

@@ -51,8 +51,7 @@ def agent(
     monitoring agent watches for silent devices, zones_in_service = false when a zones agent
     runs the zones (one at a time)."""
     from embercast.bus import bus_from_settings
-    from embercast.bus.presence import Presence
-    from embercast.service.fold_worker import worker_name
+    from embercast.bus.presence import Presence, worker_name
 
     settings = _settings()
     stop = threading.Event()
@@ -76,7 +75,7 @@ def _response(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     from embercast.agents.response import ResponseAgent
     from embercast.notify.outbox import Outbox
     from embercast.notify.recipients import load_recipients
-    from embercast.service.state import OUTBOX_FILE
+    from embercast.service.home import OUTBOX_FILE
 
     if not settings.notify_recipients:
         _fail("the response agent needs notify_recipients (a TOML file of recipients)")
@@ -90,9 +89,10 @@ def _response(settings: Settings, bus: Bus, stop: threading.Event) -> None:
 
 
 def _fold(settings: Settings, bus: Bus, stop: threading.Event) -> None:
-    from embercast.service.fold_worker import FoldWorker, worker_name
+    from embercast.bus.presence import worker_name
+    from embercast.service.fold_worker import FoldWorker
     from embercast.service.heap import full_collections_every
-    from embercast.service.ingest import INGEST_DIR
+    from embercast.service.home import INGEST_DIR
     from embercast.service.ingest_log import IngestLog
     from embercast.service.live_model import ModelHolder
     from embercast.service.state import stream_hub
@@ -144,9 +144,8 @@ def _drift(settings: Settings, bus: Bus, stop: threading.Event) -> None:
 
 def _learning(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     from embercast.agents.learning import LearningAgent
-    from embercast.service.ingest import INGEST_DIR
+    from embercast.service.home import INGEST_DIR, episodes_location
     from embercast.service.ingest_log import IngestLog
-    from embercast.service.state import episodes_location
 
     models = _followed_model(settings, stop, "learning")  # its feature set
     log = IngestLog(os.path.join(settings.service_home, INGEST_DIR))
@@ -196,7 +195,8 @@ def _monitoring(settings: Settings, bus: Bus, stop: threading.Event) -> None:
 def _zones(settings: Settings, bus: Bus, stop: threading.Event) -> None:
     from embercast.agents.zone_requests import run_zone_agent
     from embercast.agents.zones import ZoneAgent
-    from embercast.service.state import ZONES_FILE, zone_params_of
+    from embercast.service.home import ZONES_FILE
+    from embercast.service.state import zone_params_of
 
     models = _followed_model(settings, stop, "zones")  # its operating point
     zones = ZoneAgent(

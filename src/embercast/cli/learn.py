@@ -15,7 +15,7 @@ app.add_typer(learn_app, name="learn")
 
 
 def _episodes_location(given: str | None) -> str:
-    from embercast.service.state import episodes_location
+    from embercast.service.home import episodes_location
 
     return given or episodes_location(_settings())
 

@@ -205,7 +205,7 @@ def store_prune(
 ) -> None:
     """Delete the days of stored readings and frames older than the retention (whole days,
     by the day they were received, UTC)."""
-    from embercast.service.ingest import INGEST_DIR
+    from embercast.service.home import INGEST_DIR
     from embercast.service.ingest_log import IngestLog
 
     settings = _settings()

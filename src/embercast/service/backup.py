@@ -45,9 +45,14 @@ from embercast.bus.open import BUS_FILE
 from embercast.config import Settings
 from embercast.errors import InputError
 from embercast.service.db import DB_FILE
-from embercast.service.ingest import INGEST_DIR
+from embercast.service.home import (
+    INGEST_DIR,
+    OUTBOX_FILE,
+    SHADOW_FILE,
+    ZONES_FILE,
+    episodes_location,
+)
 from embercast.service.mlflow_paths import artifact_roots
-from embercast.service.state import OUTBOX_FILE, SHADOW_FILE, ZONES_FILE, episodes_location
 from embercast.store.fs import (
     atomic_write_bytes,
     check_writable,

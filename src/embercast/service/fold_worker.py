@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -247,9 +246,3 @@ def run_fold_process(env: dict[str, str], stop: threading.Event, poll_s: float =
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def worker_name(prefix: str = "fold") -> str:
-    """A worker name unique on the bus: ``prefix``, host and process id."""
-    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:40]
-    return f"{prefix}-{host}-{os.getpid()}"

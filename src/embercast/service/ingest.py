@@ -39,8 +39,6 @@ from embercast.service.messages import Message, Rejected, parse
 
 logger = logging.getLogger(__name__)
 
-INGEST_DIR = "ingest"
-"""Folder of the ingest log in the service's home."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS dead_letters (

@@ -36,7 +36,7 @@ from embercast.service.backup import (
     part_of,
 )
 from embercast.service.db import DB_FILE
-from embercast.service.ingest import INGEST_DIR
+from embercast.service.home import INGEST_DIR
 from embercast.service.mlflow_paths import rewrite_artifact_roots
 from embercast.store.fs import join, read_json, resolve, sha256
 

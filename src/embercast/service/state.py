@@ -38,8 +38,15 @@ from embercast.service.devices import DeviceStore
 from embercast.service.fold_topic import READINGS_TOPIC, publish_stored
 from embercast.service.fold_worker import GROUP as FOLD_GROUP
 from embercast.service.fold_worker import run_fold_process
+from embercast.service.home import (
+    INGEST_DIR,
+    OUTBOX_FILE,
+    SHADOW_FILE,
+    ZONES_FILE,
+    episodes_location,
+)
 from embercast.service.hub import HISTORY, StreamHub
-from embercast.service.ingest import INGEST_DIR, Ingest
+from embercast.service.ingest import Ingest
 from embercast.service.jobs import Jobs
 from embercast.service.keys import KeyStore
 from embercast.service.limits import RateLimiter
@@ -54,17 +61,9 @@ from embercast.service.self_check import SelfCheck
 from embercast.service.sessions import SessionStore
 from embercast.service.zone_topics import ZonePublisher
 
-ZONES_FILE = "zones.sqlite"
-"""The zones' states and audit log, in the service's home."""
-OUTBOX_FILE = "outbox.sqlite"
-"""The notifications' outbox, in the service's home."""
 RESTORE_MAX = 100_000
 """With fold workers, predictions a starting service puts back in the dashboard's history at
 most: an hour of them (``HISTORY``) for up to ~140 devices, less per device beyond."""
-SHADOW_FILE = "shadow.json"
-"""Shadow scoring's tallies, in the service's home."""
-EPISODES_DIR = "episodes"
-"""The labelled episodes of operators' verdicts, in the service's home (``learning_episodes``)."""
 
 
 def stream_hub(settings: Settings, models: ModelHolder) -> StreamHub:
@@ -129,12 +128,6 @@ def model_steward(
         min_hours=settings.learning_shadow_hours,
     )  # fmt: skip
     return steward
-
-
-def episodes_location(settings: Settings) -> str:
-    """Where the learning agent writes episodes: ``learning_episodes``, else ``episodes`` in the
-    service's home."""
-    return settings.learning_episodes or os.path.join(settings.service_home, EPISODES_DIR)
 
 
 @dataclass
