@@ -34,9 +34,11 @@ run: $(STAMP)
 
 ## test: the test suite on both cores (slow checks excluded; see test-slow); three workers, since
 ## many tests wait on a broker, a service or a browser while the other two compute; the longest
-## files first (tests/conftest.py, SLOWEST_FIRST)
+## files first (tests/conftest.py, SLOWEST_FIRST); bytecode is written even where the environment
+## says not to (PYTHONDONTWRITEBYTECODE), or each of the suite's ~200 Python processes compiles the
+## package again and each worker rewrites every test module's asserts again
 test: $(NETS)
-	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 ## test-slow: the slow checks that the default suite leaves out
 test-slow: $(NETS)
