@@ -22,8 +22,8 @@ from embercast.config import Settings, get_settings
 from embercast.dataset.episodes import read_episodes
 from embercast.service.backup import MANIFEST, BackupError, backup
 from embercast.service.db import ServiceDB
+from embercast.service.home import SHADOW_FILE, episodes_location
 from embercast.service.restore import restore
-from embercast.service.state import SHADOW_FILE, episodes_location
 from helpers import invoke
 
 DEV = "cam-1"
@@ -123,7 +123,7 @@ def _learned(settings: Settings) -> bytes:
     of a challenger (its saved file's bytes)."""
     from embercast.agents.shadow import Shadow
     from embercast.dataset.episodes import write_episode
-    from embercast.service.state import SHADOW_FILE, episodes_location
+    from embercast.service.home import SHADOW_FILE, episodes_location
 
     rows = pa.table({"scenario_id": ["x", "x"], "t_s": [1.0, 6.0], "fire": [0, 0]})
     facts = {"verdict": "false_alarm", "cause": "cooking", "device_id": DEV, "t": 100.0}
