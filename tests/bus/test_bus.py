@@ -321,3 +321,29 @@ def test_sqlite_makes_a_delivery_only_when_it_leases_and_indexes_only_those_to_h
     ))  # fmt: skip
     assert "bus_pending" in plan
     bus.close()
+
+
+def test_sqlite_reads_past_a_cursor_through_an_index_also_in_a_file_made_without_it(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from embercast.bus.sqlite import PAST_CURSOR, SCHEMA, SqliteBus
+
+    path = tmp_path / "bus.sqlite"
+    with sqlite3.connect(path) as old:  # the schema before the index
+        for statement in SCHEMA:
+            if "bus_topic_seq" not in statement:
+                old.execute(statement)
+        old.executemany(
+            "INSERT INTO bus_messages (topic, message_id, key, payload, published_s) "
+            "VALUES (?,?,'','{}',0)",
+            [(topic, str(n)) for n in range(50) for topic in ("risk", "alarms")],
+        )
+    bus = SqliteBus(str(path), POLICY)
+    plan = " ".join(str(r) for r in bus._query("EXPLAIN QUERY PLAN " + PAST_CURSOR, ("risk", 0, 8)))
+    # a range of the index, in its order: not every message of the topic, scanned and sorted
+    assert "bus_topic_seq (topic=? AND seq>?)" in plan and "TEMP B-TREE" not in plan, plan
+    taken = bus.receive("risk", "g", "c", limit=8)
+    assert [d.message.message_id for d in taken] == [str(n) for n in range(8)]
+    bus.close()
