@@ -301,7 +301,9 @@ class Settings(BaseSettings):
         default=7200.0,
         ge=0.0,
         description="At start-up, each device's stream is rebuilt from its stored readings and "
-        "frames of this long before its last one [s] (the longest feature window is 1,800 s).",
+        "frames of this long before its last one [s] (the longest feature window is 1,800 s); "
+        "only the parts written within twice this of the newest are read, and a device silent "
+        "for longer than this starts anew.",
     )
     service_retention_days: float = Field(
         json_schema_extra=_in("service"),

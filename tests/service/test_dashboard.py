@@ -263,6 +263,36 @@ def test_the_event_stream_sends_each_prediction_and_alarm_change(
     assert [a["device_id"] for a in live["alarms"] if a["state"] == "active"] == [dev]
 
 
+def test_the_charts_start_from_the_readings_of_the_replay_window() -> None:
+    import pyarrow as pa
+
+    from embercast.service.hub import StreamHub
+    from embercast.service.ingest_log import READINGS
+    from embercast.service.live_feed import LiveFeed
+
+    asked: list[tuple[str, float]] = []
+    stored = pa.table({"device_id": ["d1", "d1"], "ts": [2.0, 1.0], "co2_ppm": [420.0, 410.0],
+                       "temperature_c": [21.0, 21.0], "humidity_pct": [40.0, 40.0],
+                       "received_s": [2.0, 1.0]}, schema=READINGS)  # fmt: skip
+
+    def recent(kind: str, span_s: float) -> pa.Table:
+        asked.append((kind, span_s))
+        return stored
+
+    state = SimpleNamespace(
+        hub=StreamHub(lambda: None), models=SimpleNamespace(current=None),
+        ingest=SimpleNamespace(replay_s=1234.0, log=SimpleNamespace(recent=recent)),
+    )  # fmt: skip
+    feed, loop = LiveFeed(state), asyncio.new_event_loop()  # type: ignore[arg-type]
+    feed.start(loop)
+    try:  # the last replay window of the log, not all it keeps
+        assert asked == [("scd41", 1234.0)]
+        assert [r["co2_ppm"] for r in feed.history("d1")] == [410.0, 420.0]
+    finally:
+        feed.stop()
+        loop.close()
+
+
 def test_a_slow_client_loses_the_oldest_events_and_the_earlier_sink_still_runs() -> None:
     from embercast.service.device_stream import Prediction
     from embercast.service.hub import StreamHub
@@ -275,7 +305,7 @@ def test_a_slow_client_loses_the_oldest_events_and_the_earlier_sink_still_runs()
     state = SimpleNamespace(
         hub=hub, models=SimpleNamespace(current=None),
         devices=SimpleNamespace(list=lambda **_: [SimpleNamespace(device_id="d1", zone="z")]),
-        ingest=SimpleNamespace(log=SimpleNamespace(read=lambda kind: empty)),
+        ingest=SimpleNamespace(replay_s=7200.0, log=SimpleNamespace(recent=lambda *_: empty)),
     )  # fmt: skip
     feed = LiveFeed(state)  # type: ignore[arg-type]
 
@@ -311,7 +341,7 @@ def test_events_made_while_the_loop_is_busy_cross_to_it_at_once_in_order() -> No
     empty = SimpleNamespace(num_rows=0)
     state = SimpleNamespace(
         hub=StreamHub(lambda: None), models=SimpleNamespace(current=None),
-        ingest=SimpleNamespace(log=SimpleNamespace(read=lambda kind: empty)),
+        ingest=SimpleNamespace(replay_s=7200.0, log=SimpleNamespace(recent=lambda *_: empty)),
     )  # fmt: skip
     feed = LiveFeed(state)  # type: ignore[arg-type]
     crossings = 0

@@ -371,6 +371,49 @@ def test_store_prune_deletes_whole_days_past_the_retention(
     assert not old.exists() and IngestLog(str(home / "ingest")).read("scd41").num_rows == 1
 
 
+def test_a_restart_reads_the_recent_parts_only_and_drops_devices_silent_past_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import embercast.service.ingest_log as ingest_log
+    from embercast.features.base import Reading
+    from embercast.service.ingest_log import IngestLog
+    from embercast.service.messages import Message
+
+    window, now = 3600.0, time.time()
+    root = tmp_path / "ingest"
+    heard = {"old": now - 3 * 86400.0, "quiet": now - 1.5 * window, "live": now}
+    parts: dict[str, Path] = {}
+    for device, received in heard.items():  # each device's readings in a part of its own
+        log = IngestLog(str(root), flush_s=0.0)
+        log.append([Message(device, "scd41", received - k, received, reading=Reading(
+            received - k, 500.0, 21.0, 40.0)) for k in (20.0, 10.0, 0.0)]).result(10)  # fmt: skip
+        log.close()
+        (part,) = set(root.rglob("*.parquet")) - set(parts.values())
+        day = root / "readings" / f"day={ingest_log._day(received)}"  # as if written then
+        day.mkdir(exist_ok=True)
+        parts[device] = part.rename(day / f"part-{int(received * 1e9):020d}-000001.parquet")
+
+    opened: list[str] = []
+    read_table = pq.read_table
+
+    def counted(path: str, **kw: Any) -> Any:
+        opened.append(str(path))
+        return read_table(path, **kw)
+
+    monkeypatch.setattr(ingest_log.pq, "read_table", counted)
+    log = IngestLog(str(root))
+    try:
+        replayed = list(log.replay(window))
+        # the parts within twice the window of the newest are read; "quiet" was heard 1.5
+        # windows before the newest, so it starts anew; "old" is not even opened
+        assert {m.device_id for m in replayed} == {"live"} and len(replayed) == 3
+        assert sorted(opened) == sorted(str(parts[d]) for d in ("quiet", "live"))
+        assert sorted(log.recent("scd41", window)["device_id"].to_pylist()) == ["live"] * 3
+        assert log.read("scd41").num_rows == 9  # the whole log is still there to read
+    finally:
+        log.close()
+
+
 def test_the_co2_path_alarms_live_where_it_alarms_offline(
     service_state: Any, frames_dataset: Path, offline_features: OfflineFeatures
 ) -> None:

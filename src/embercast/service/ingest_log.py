@@ -9,7 +9,9 @@ future is done: nothing acknowledged is lost.
 Layout under the log's root: ``readings/day=YYYY-MM-DD/part-<ns>-<seq>.parquet`` and the same
 for ``frames`` and ``edge`` (thermal features computed on the device: feature set and version,
 status, and the values by name, exactly as received) (day of receipt, UTC), so retention
-deletes whole days.
+deletes whole days. A part's name holds when it was written (``<ns>``, the service's clock), so
+what reads recent history (the replay at start-up, the charts) opens only the recent parts and
+days, however much the retention keeps.
 """
 
 from __future__ import annotations
@@ -77,6 +79,15 @@ SCHEMAS = {"scd41": READINGS, "thermal": FRAMES, EDGE: EDGE_ROWS}
 
 def _day(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d")
+
+
+def written_s(part: str) -> float:
+    """When the part at path ``part`` was written [Unix s] (from its name).
+
+    >>> written_s("readings/day=2026-12-07/part-01796601600000000000-000042.parquet")
+    1796601600.0
+    """
+    return int(os.path.basename(part)[5:25]) / 1e9
 
 
 def _table(kind: str, messages: list[Message]) -> pa.Table:
@@ -211,22 +222,53 @@ class IngestLog:
             self._cond.notify()
         self._thread.join()
 
-    def parts(self, kind: str) -> list[str]:
-        """The stored parts of ``kind`` in the order they were written."""
+    def parts(self, kind: str, since_s: float | None = None) -> list[str]:
+        """The stored parts of ``kind`` in the order they were written (those written at or after
+        ``since_s`` [Unix s]: older days' folders are not listed)."""
         base = os.path.join(self.root, FOLDERS[kind])
         if not os.path.isdir(base):
             return []
+        first_day = None if since_s is None else f"day={_day(since_s)}"
         found = []
         for day in sorted(os.listdir(base)):
+            if first_day is not None and day < first_day:
+                continue
             folder = os.path.join(base, day)
             found += [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".parquet")]
+        if since_s is not None:
+            found = [p for p in found if written_s(p) >= since_s]
         return sorted(found, key=os.path.basename)
 
-    def read(self, kind: str) -> pa.Table:
-        """Every stored message of ``kind`` in the order written (empty when none)."""
+    def newest_s(self) -> float | None:
+        """When the newest part of any kind was written [Unix s]; None for an empty log."""
+        newest = None
+        for folder in FOLDERS.values():
+            base = os.path.join(self.root, folder)
+            if not os.path.isdir(base):
+                continue
+            days = sorted(d for d in os.listdir(base) if d.startswith("day="))
+            for day in reversed(days):  # the last day with a part
+                names = [n for n in os.listdir(os.path.join(base, day)) if n.endswith(".parquet")]
+                if names:
+                    last = written_s(max(names))
+                    newest = last if newest is None else max(newest, last)
+                    break
+        return newest
+
+    def read(self, kind: str, since_s: float | None = None) -> pa.Table:
+        """Every stored message of ``kind`` in the order written (of the parts written at or
+        after ``since_s`` [Unix s]; empty when none)."""
         schema = SCHEMAS[kind]
-        tables = [pq.read_table(p, schema=schema) for p in self.parts(kind)]
+        tables = [pq.read_table(p, schema=schema) for p in self.parts(kind, since_s)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def recent(self, kind: str, span_s: float) -> pa.Table:
+        """The stored messages of ``kind`` in the parts written within ``span_s`` [s] of the
+        log's newest part (what a restart takes up again; empty when none)."""
+        newest = self.newest_s()
+        if newest is None:
+            return SCHEMAS[kind].empty_table()
+        return self.read(kind, since_s=newest - span_s)
 
     def window(self, device_id: str, start_s: float, end_s: float) -> tuple[pa.Table, pa.Table]:
         """What ``device_id`` sent with times in [``start_s``, ``end_s``] (device clock):
@@ -246,17 +288,26 @@ class IngestLog:
         """Each device's stored messages from ``window_s`` before its last one, frames, edge
         rows and readings merged in time order (in that order at equal times), duplicates
         dropped. An edge row this code can no longer use (another feature set version) is
-        skipped with a warning."""
-        tables = {kind: self.read(kind) for kind in ("thermal", EDGE, "scd41")}
+        skipped with a warning.
+
+        Only the parts written within twice ``window_s`` of the newest part are read, and a
+        device last heard from (received) more than ``window_s`` before the newest part is not
+        replayed: a device silent for longer than the window starts anew, as it would after
+        the window anyway, and a restart reads the last hours, not the whole retention."""
+        tables = {kind: self.recent(kind, 2.0 * window_s) for kind in ("thermal", EDGE, "scd41")}
         keys = {k: (t["device_id"].to_pylist(), t["ts"].to_pylist()) for k, t in tables.items()}
         last: dict[str, float] = {}
-        for devs, times in keys.values():
-            for dev, ts in zip(devs, times, strict=True):
+        heard: dict[str, float] = {}
+        for (devs, times), table in zip(keys.values(), tables.values(), strict=True):
+            received = table["received_s"].to_pylist()
+            for dev, ts, got in zip(devs, times, received, strict=True):
                 last[dev] = max(last.get(dev, -np.inf), ts)
+                heard[dev] = max(heard.get(dev, -np.inf), got)
+        newest = max(heard.values(), default=-np.inf)
         merged: list[tuple[str, float, int, int]] = []
         for order, (devs, times) in enumerate(keys.values()):
             for i, (dev, ts) in enumerate(zip(devs, times, strict=True)):
-                if ts >= last[dev] - window_s:
+                if ts >= last[dev] - window_s and heard[dev] >= newest - window_s:
                     merged.append((dev, ts, order, i))
         merged.sort()
         readings, frames, edge = tables["scd41"], tables["thermal"], tables[EDGE]

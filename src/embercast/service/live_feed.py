@@ -92,7 +92,7 @@ class LiveFeed:
         """Deliver on ``loop``, take the charts' readings from the ingest log, and end the
         streams when the process is told to stop."""
         self._loop, self._closed = loop, False
-        self.load_readings(self.state.ingest.log.read("scd41"))
+        self.load_readings(self.state.ingest.log.recent("scd41", self.state.ingest.replay_s))
         self._undo_signals = end_on_exit(self.close)
 
     def stop(self) -> None:
