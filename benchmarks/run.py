@@ -26,6 +26,7 @@ import numpy as np
 from bench_bus import bus_section
 from bench_features import Rate, frame_rates, table_rates
 from bench_models import compiled_batch, dataset, latency, scoring_memory, train_and_predict
+from bench_restart import restart_section
 from bench_service import service_section
 
 from embercast import __version__
@@ -318,6 +319,7 @@ SECTIONS: dict[str, tuple[Callable[[bool], list[str]], tuple[str, ...]]] = {
     "models": (models_section, ("## Models",)),
     "service": (service_section, ("## Live service",)),
     "bus": (bus_section, ("## Message bus",)),
+    "restart": (restart_section, ("## Restart",)),
 }
 """Sections of BENCHMARKS.md in order: name -> (what writes it, the headings it owns)."""
 FOOTER = "Command: `make bench`."

@@ -1,0 +1,98 @@
+"""The service's restart against the size of its ingest log.
+
+A log of ``days`` of readings from ``devices`` devices (one reading each every 5 s, one part per
+``part_s`` of receipt, each part named as if written when its readings came, as the service
+names them) is replayed as the service does at start-up (:meth:`IngestLog.replay`, the default
+``service_replay_s`` of 2 h). Beside it, in the same run, the baseline: reading every part the
+log keeps (:meth:`IngestLog.read` of each kind), which is what a replay did before it read only
+the recent parts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from embercast.service import ingest_log
+from embercast.service.ingest_log import READINGS, IngestLog
+
+REPLAY_S = 7200.0
+"""The replay window measured (the default ``service_replay_s``) [s]."""
+
+
+def build_log(root: Path, days: float, devices: int, part_s: float, now: float) -> int:
+    """Write the log (see the module docstring) under ``root``, ending at ``now``; its parts."""
+    parts = 0
+    t = now - days * 86400.0
+    while t <= now:
+        times = [t - k * 5.0 for k in range(int(part_s // 5.0) or 1)]
+        rows = [(f"d{d:03d}", ts) for ts in times for d in range(devices)]
+        table = pa.table(
+            {"device_id": [d for d, _ in rows], "ts": [ts for _, ts in rows],
+             "co2_ppm": [450.0] * len(rows), "temperature_c": [21.0] * len(rows),
+             "humidity_pct": [40.0] * len(rows), "received_s": [t] * len(rows)},
+            schema=READINGS,
+        )  # fmt: skip
+        day = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d")
+        folder = root / "readings" / f"day={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, folder / f"part-{int(t * 1e9):020d}-{parts:06d}.parquet")
+        parts += 1
+        t += part_s
+    return parts
+
+
+def measure(days: float, devices: int, part_s: float) -> dict[str, float]:
+    """Seconds to replay the log and to read all of it, the messages replayed and the parts."""
+    with tempfile.TemporaryDirectory(prefix="embercast-bench-restart-") as work:
+        root = Path(work) / "ingest"
+        parts = build_log(root, days, devices, part_s, time.time())
+        log = IngestLog(str(root))
+        try:
+            t0 = time.perf_counter()
+            replayed = sum(1 for _ in log.replay(REPLAY_S))
+            replay_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            everything = sum(log.read(kind).num_rows for kind in ingest_log.FOLDERS)
+            read_s = time.perf_counter() - t0
+        finally:
+            log.close()
+    return {"days": days, "parts": parts, "replayed": replayed, "stored": everything,
+            "replay_s": replay_s, "read_s": read_s}  # fmt: skip
+
+
+def restart_section(
+    quick: bool, *, sizes: tuple[float, ...] | None = None, devices: int = 10, part_s: float = 30.0
+) -> list[str]:
+    """The "Restart" part of BENCHMARKS.md (``sizes``: days of log, other than the defaults)."""
+    sizes = sizes or ((0.5, 1.0) if quick else (1.0, 3.0, 7.0))
+    runs = [measure(days, devices, part_s) for days in sizes]
+    lines = [
+        "## Restart (the ingest log's replay at start-up)",
+        "",
+        f"A log of {devices} devices, a reading each every 5 s, one part per {part_s:g} s of "
+        "receipt, for each number of days; the replay of the last 2 h (`service_replay_s`) as "
+        "`embercast serve` runs it at start-up, beside reading every part the log keeps (what "
+        "the replay did before it read only the recent parts), in the same run.",
+        "",
+        "| days kept | parts | readings kept | replayed | replay s | read everything s | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['days']:g} | {run['parts']:,} | {run['stored']:,} | {run['replayed']:,} | "
+            f"{run['replay_s']:.2f} | {run['read_s']:.2f} | "
+            f"{run['read_s'] / max(run['replay_s'], 1e-9):.1f}x |"
+        )
+    lines += [
+        "",
+        "- The replay's time stays that of the last hours whatever the retention keeps; reading "
+        "everything grows with it.",
+        "",
+    ]
+    return lines
