@@ -347,3 +347,31 @@ def test_sqlite_reads_past_a_cursor_through_an_index_also_in_a_file_made_without
     taken = bus.receive("risk", "g", "c", limit=8)
     assert [d.message.message_id for d in taken] == [str(n) for n in range(8)]
     bus.close()
+
+
+def test_waiting_counts_a_groups_messages_past_its_cursors_and_due_again_as_stats_does(
+    bus: Bus,
+) -> None:
+    for topic in ("readings.p0", "readings.p1"):
+        bus.publish_many(topic, [({"n": n}, "", None) for n in range(10)])
+    bus.publish_many("risk", [({"n": n}, "", None) for n in range(4)])  # another group's
+    taken = bus.receive("readings.p0", "fold", "w1", limit=6, visibility_s=30)
+    assert bus.ack_many(taken[:3]) == 3 and bus.fail(taken[3], "flaky")  # 2 stay leased
+    bus.receive("readings.p1", "fold", "w1", limit=1, visibility_s=30)
+    bus.receive("risk", "zones", "z1", limit=1, visibility_s=30)
+    # p0: 4 past the cursor + 1 due again; p1: 9 past the cursor; leased and handled do not wait
+    assert bus.waiting("fold") == 14 == sum(s.waiting for s in bus.stats() if s.group == "fold")
+    assert bus.waiting("zones") == 3 and bus.waiting("nobody") == 0
+
+
+def test_sqlite_counts_what_waits_through_its_indexes() -> None:
+    from embercast.bus.sqlite import WAITING_AGAIN, WAITING_PAST_CURSOR, SqliteBus
+
+    bus = SqliteBus(":memory:", POLICY)
+    plans = [
+        " ".join(str(r) for r in bus._query("EXPLAIN QUERY PLAN " + sql, ("t", arg)))
+        for sql, arg in ((WAITING_PAST_CURSOR, 0), (WAITING_AGAIN, "g"))
+    ]
+    assert "bus_topic_seq (topic=? AND seq>?)" in plans[0], plans[0]
+    assert "bus_pending (topic=? AND grp=?)" in plans[1], plans[1]
+    bus.close()

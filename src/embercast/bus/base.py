@@ -194,6 +194,11 @@ class Bus(ABC):
     def stats(self) -> list[GroupStats]:
         """Every topic's groups, by topic and group."""
 
+    def waiting(self, group: str) -> int:
+        """Messages waiting for ``group`` over every topic it reads, as :meth:`stats` counts
+        them (a backend may count them without counting everything else)."""
+        return sum(s.waiting for s in self.stats() if s.group == group)
+
     @abstractmethod
     def dead_letters(
         self, topic: str | None = None, group: str | None = None, limit: int = 100

@@ -95,6 +95,14 @@ PAST_CURSOR = (
     "WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
 """The first messages of a topic past a group's cursor (through ``bus_topic_seq``)."""
+WAITING_PAST_CURSOR = "SELECT count(*) FROM bus_messages WHERE topic = ? AND seq > ?"
+"""How many messages of a topic are past a group's cursor (a range of ``bus_topic_seq``)."""
+WAITING_AGAIN = (
+    "SELECT count(*) FROM bus_deliveries WHERE topic = ? AND grp = ? "
+    "AND state IN ('waiting', 'leased') AND state = 'waiting'"
+)
+"""How many of a group's deliveries wait for another attempt (through ``bus_pending``, whose
+condition the first test repeats)."""
 READ_PAGE = 1_000
 """Messages per query of :meth:`SqliteBus.read`."""
 PRUNE_BATCH = 5_000
@@ -314,6 +322,18 @@ class SqliteBus(Bus):
                        leased, handled + pruned.get((topic, grp), 0), dead)
             for topic, grp, published, beyond, waiting, leased, handled, dead in rows
         ]  # fmt: skip
+
+    def waiting(self, group: str) -> int:
+        """Messages waiting for ``group`` (see :meth:`Bus.waiting`) through the indexes: the
+        messages past each of its cursors and its deliveries due again, so that the count costs
+        what waits, not what the bus holds (:meth:`stats` counts every message and delivery)."""
+        total = 0
+        for topic, cursor in self._query(
+            "SELECT topic, cursor FROM bus_groups WHERE grp = ?", (group,)
+        ):
+            total += self._query(WAITING_PAST_CURSOR, (topic, cursor))[0][0]
+            total += self._query(WAITING_AGAIN, (topic, group))[0][0]
+        return int(total)
 
     def read(self, topic: str, since_s: float) -> Iterator[Message]:
         check_name("topic", topic)

@@ -81,7 +81,7 @@ def stream_hub(settings: Settings, models: ModelHolder) -> StreamHub:
 def fold_workers(bus: Bus) -> tuple[list[str], int]:
     """The fold workers running on ``bus`` (their names) and the messages waiting for them."""
     workers = bus.holders(members_prefix(READINGS_TOPIC, FOLD_GROUP)).values()
-    waiting = sum(s.waiting for s in bus.stats() if s.group == FOLD_GROUP)
+    waiting = bus.waiting(FOLD_GROUP)
     return sorted(workers), waiting
 
 
