@@ -10,7 +10,6 @@ the recent parts.
 
 from __future__ import annotations
 
-import datetime
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from embercast.service import ingest_log
-from embercast.service.ingest_log import READINGS, IngestLog
+from embercast.service.ingest_log import READINGS, IngestLog, part_name
 
 REPLAY_S = 7200.0
 """The replay window measured (the default ``service_replay_s``) [s]."""
@@ -38,10 +37,9 @@ def build_log(root: Path, days: float, devices: int, part_s: float, now: float) 
              "humidity_pct": [40.0] * len(rows), "received_s": [t] * len(rows)},
             schema=READINGS,
         )  # fmt: skip
-        day = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d")
-        folder = root / "readings" / f"day={day}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / f"part-{int(t * 1e9):020d}-{parts:06d}.parquet")
+        path = root / "readings" / part_name(int(t * 1e9), parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
         parts += 1
         t += part_s
     return parts

@@ -389,9 +389,9 @@ def test_a_restart_reads_the_recent_parts_only_and_drops_devices_silent_past_the
             received - k, 500.0, 21.0, 40.0)) for k in (20.0, 10.0, 0.0)]).result(10)  # fmt: skip
         log.close()
         (part,) = set(root.rglob("*.parquet")) - set(parts.values())
-        day = root / "readings" / f"day={ingest_log._day(received)}"  # as if written then
-        day.mkdir(exist_ok=True)
-        parts[device] = part.rename(day / f"part-{int(received * 1e9):020d}-000001.parquet")
+        moved = root / "readings" / ingest_log.part_name(int(received * 1e9), 1)  # written then
+        moved.parent.mkdir(exist_ok=True)
+        parts[device] = part.rename(moved)
 
     opened: list[str] = []
     read_table = pq.read_table

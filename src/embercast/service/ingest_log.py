@@ -81,8 +81,18 @@ def _day(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d")
 
 
+def part_name(written_ns: int, seq: int) -> str:
+    """The folder and file name of the ``seq``-th part written at ``written_ns`` [Unix ns]
+    (the day of receipt, UTC; the write time first, so names sort in the order written).
+
+    >>> part_name(1_796_601_600_000_000_000, 42)
+    'day=2026-12-07/part-01796601600000000000-000042.parquet'
+    """
+    return f"day={_day(written_ns / 1e9)}/part-{written_ns:020d}-{seq:06d}.parquet"
+
+
 def written_s(part: str) -> float:
-    """When the part at path ``part`` was written [Unix s] (from its name).
+    """When the part at path ``part`` was written [Unix s] (from its name: :func:`part_name`).
 
     >>> written_s("readings/day=2026-12-07/part-01796601600000000000-000042.parquet")
     1796601600.0
@@ -204,14 +214,12 @@ class IngestLog:
             group.set_result(None)
 
     def _write(self, messages: list[Message]) -> None:
-        now = time.time()
         for kind, folder in FOLDERS.items():
             mine = [m for m in messages if m.kind == kind]
             if not mine:
                 continue
-            self._seq += 1
-            name = f"part-{time.time_ns():020d}-{self._seq:06d}.parquet"
-            path = os.path.join(self.root, folder, f"day={_day(now)}", name)
+            self._seq += 1  # its day and name from one reading of the clock
+            path = os.path.join(self.root, folder, part_name(time.time_ns(), self._seq))
             write_table_atomic(self._fs, path, _table(kind, mine), compression="zstd")
         self.written += len(messages)
 
@@ -262,10 +270,11 @@ class IngestLog:
         tables = [pq.read_table(p, schema=schema) for p in self.parts(kind, since_s)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
-    def recent(self, kind: str, span_s: float) -> pa.Table:
+    def recent(self, kind: str, span_s: float, newest_s: float | None = None) -> pa.Table:
         """The stored messages of ``kind`` in the parts written within ``span_s`` [s] of the
-        log's newest part (what a restart takes up again; empty when none)."""
-        newest = self.newest_s()
+        log's newest part (``newest_s`` when the caller has it; what a restart takes up again;
+        empty when none)."""
+        newest = self.newest_s() if newest_s is None else newest_s
         if newest is None:
             return SCHEMAS[kind].empty_table()
         return self.read(kind, since_s=newest - span_s)
@@ -294,7 +303,9 @@ class IngestLog:
         device last heard from (received) more than ``window_s`` before the newest part is not
         replayed: a device silent for longer than the window starts anew, as it would after
         the window anyway, and a restart reads the last hours, not the whole retention."""
-        tables = {kind: self.recent(kind, 2.0 * window_s) for kind in ("thermal", EDGE, "scd41")}
+        newest_part = self.newest_s()  # once for the three kinds
+        tables = {kind: self.recent(kind, 2.0 * window_s, newest_part)
+                  for kind in ("thermal", EDGE, "scd41")}  # fmt: skip
         keys = {k: (t["device_id"].to_pylist(), t["ts"].to_pylist()) for k, t in tables.items()}
         last: dict[str, float] = {}
         heard: dict[str, float] = {}
