@@ -12,10 +12,19 @@ status, and the values by name, exactly as received) (day of receipt, UTC), so r
 deletes whole days. A part's name holds when it was written (``<ns>``, the service's clock), so
 what reads recent history (the replay at start-up, the charts) opens only the recent parts and
 days, however much the retention keeps.
+
+A group commit writes a part per kind, up to ``1 / flush_s`` parts a second:
+:meth:`IngestLog.compact` merges the parts of each hour gone by into a few
+(``part-<last ns>-c<first ns>.parquet``: the span of write times it holds, rows in the order
+written), so that a month of retention is a few thousand files, not millions. A compacted part
+is renamed into place before its sources are deleted, and readers leave out a part whose write
+time lies in a compacted part's span of the same day: a crash between the two reads each
+message once, and the next compaction deletes the sources left over.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import logging
 import math
@@ -89,6 +98,73 @@ def part_name(written_ns: int, seq: int) -> str:
     'day=2026-12-07/part-01796601600000000000-000042.parquet'
     """
     return f"day={_day(written_ns / 1e9)}/part-{written_ns:020d}-{seq:06d}.parquet"
+
+
+COMPACT_SLOT_NS = 3_600_000_000_000
+"""Parts are compacted by the hour (UTC) they were written in, once that hour is over [ns]."""
+COMPACT_BYTES = 64 * 2**20
+"""Most source bytes merged into one compacted part (what a compaction holds in memory) [B]."""
+_NAME_LEN = len("part-") + 20
+
+
+def _is_compacted(name: str) -> bool:
+    """Whether a part's base name is a compacted part's (``part-<last>-c<first>.parquet``)."""
+    return name[_NAME_LEN + 1 : _NAME_LEN + 2] == "c"
+
+
+def _span(name: str) -> tuple[int, int]:
+    """The write times [Unix ns] a part's base name covers: (ns, ns) for a part of a group
+    commit, (first, last) for a compacted one.
+
+    >>> _span("part-00000000000000000200-000007.parquet")
+    (200, 200)
+    >>> _span("part-00000000000000000900-c00000000000000000100.parquet")
+    (100, 900)
+    """
+    last = int(name[5:_NAME_LEN])
+    if _is_compacted(name):
+        return int(name[_NAME_LEN + 2 : _NAME_LEN + 22]), last
+    return last, last
+
+
+def _visible(names: list[str]) -> list[str]:
+    """The part names of one day folder a reader takes: every compacted part, and each part of
+    a group commit no compacted part covers (one a compaction cut short left behind is)."""
+    spans = sorted(_span(n) for n in names if _is_compacted(n))
+    if not spans:
+        return names
+    firsts = [first for first, _ in spans]
+    kept = []
+    for name in names:
+        if not _is_compacted(name):
+            ns = _span(name)[0]
+            i = bisect.bisect_right(firsts, ns) - 1
+            if i >= 0 and ns <= spans[i][1]:
+                continue
+        kept.append(name)
+    return kept
+
+
+def _batches(directory: str, names: list[str], open_slot: int) -> Iterator[list[str]]:
+    """The runs of group-commit parts to merge among ``names`` (one day folder's, in the order
+    written): consecutive, of one hour before ``open_slot`` (the hour going on, in
+    :data:`COMPACT_SLOT_NS`), broken by compacted parts, of at most :data:`COMPACT_BYTES`; a run
+    of one part is left as it is."""
+    batch: list[str] = []
+    size = slot = 0
+    for name in names:
+        hour = _span(name)[0] // COMPACT_SLOT_NS
+        takes = not _is_compacted(name) and hour < open_slot
+        nbytes = os.path.getsize(os.path.join(directory, name)) if takes else 0
+        if batch and (not takes or hour != slot or size + nbytes > COMPACT_BYTES):
+            if len(batch) > 1:
+                yield batch
+            batch, size = [], 0
+        if takes:
+            batch.append(name)
+            size, slot = size + nbytes, hour
+    if len(batch) > 1:
+        yield batch
 
 
 def written_s(part: str) -> float:
@@ -171,6 +247,9 @@ class IngestLog:
         self._cond = threading.Condition()
         self._closed = False
         self._seq = 0
+        self._last_ns: int | None = None
+        """The newest part's write time [Unix ns]: a new part is named later than every part
+        there is, whatever the clock says, so that it never falls in a compacted part's span."""
         self.written = 0
         """Messages written since the log was opened."""
         self._thread = threading.Thread(target=self._run, name="ingest-log", daemon=True)
@@ -218,8 +297,11 @@ class IngestLog:
             mine = [m for m in messages if m.kind == kind]
             if not mine:
                 continue
-            self._seq += 1  # its day and name from one reading of the clock
-            path = os.path.join(self.root, folder, part_name(time.time_ns(), self._seq))
+            if self._last_ns is None:
+                self._last_ns = self._newest_ns() or 0
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)  # day and name: one reading
+            self._seq += 1
+            path = os.path.join(self.root, folder, part_name(self._last_ns, self._seq))
             write_table_atomic(self._fs, path, _table(kind, mine), compression="zstd")
         self.written += len(messages)
 
@@ -242,13 +324,18 @@ class IngestLog:
             if first_day is not None and day < first_day:
                 continue
             folder = os.path.join(base, day)
-            found += [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".parquet")]
+            names = [n for n in os.listdir(folder) if n.endswith(".parquet")]
+            found += [os.path.join(folder, n) for n in _visible(names)]
         if since_s is not None:
             found = [p for p in found if written_s(p) >= since_s]
         return sorted(found, key=os.path.basename)
 
     def newest_s(self) -> float | None:
         """When the newest part of any kind was written [Unix s]; None for an empty log."""
+        newest = self._newest_ns()
+        return None if newest is None else newest / 1e9
+
+    def _newest_ns(self) -> int | None:
         newest = None
         for folder in FOLDERS.values():
             base = os.path.join(self.root, folder)
@@ -258,17 +345,40 @@ class IngestLog:
             for day in reversed(days):  # the last day with a part
                 names = [n for n in os.listdir(os.path.join(base, day)) if n.endswith(".parquet")]
                 if names:
-                    last = written_s(max(names))
+                    last = max(_span(n)[1] for n in names)
                     newest = last if newest is None else max(newest, last)
                     break
         return newest
 
+    def _tables(
+        self, kind: str, since_s: float | None = None, filters: list[Any] | None = None
+    ) -> list[pa.Table]:
+        """The stored parts of ``kind`` (written at or after ``since_s`` [Unix s]) read in the
+        order written, rows matching ``filters`` (pyarrow's). A compacted part's rows are taken
+        from ``since_s`` on by their receipt time. A part that a compaction (in the service's
+        process) deleted between listing and reading makes the parts listed again."""
+        schema = SCHEMAS[kind]
+        for attempt in range(3):
+            tables = []
+            try:
+                for path in self.parts(kind, since_s):
+                    table = pq.read_table(path, schema=schema, filters=filters)
+                    first, _ = _span(os.path.basename(path))
+                    if since_s is not None and first < since_s * 1e9:
+                        received = table["received_s"].to_numpy()
+                        table = table.filter(pa.array(received >= since_s))
+                    tables.append(table)
+                return tables
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def read(self, kind: str, since_s: float | None = None) -> pa.Table:
         """Every stored message of ``kind`` in the order written (of the parts written at or
         after ``since_s`` [Unix s]; empty when none)."""
-        schema = SCHEMAS[kind]
-        tables = [pq.read_table(p, schema=schema) for p in self.parts(kind, since_s)]
-        return pa.concat_tables(tables) if tables else schema.empty_table()
+        tables = self._tables(kind, since_s)
+        return pa.concat_tables(tables) if tables else SCHEMAS[kind].empty_table()
 
     def recent(self, kind: str, span_s: float, newest_s: float | None = None) -> pa.Table:
         """The stored messages of ``kind`` in the parts written within ``span_s`` [s] of the
@@ -285,8 +395,7 @@ class IngestLog:
         found = []
         for kind in ("scd41", "thermal"):
             where = [("device_id", "=", device_id), ("ts", ">=", start_s), ("ts", "<=", end_s)]
-            tables = [pq.read_table(p, schema=SCHEMAS[kind], filters=where)
-                      for p in self.parts(kind)]  # fmt: skip
+            tables = self._tables(kind, filters=where)
             table = pa.concat_tables(tables) if tables else SCHEMAS[kind].empty_table()
             ts = table["ts"].to_numpy()
             _, first = np.unique(ts, return_index=True)  # sorted by time, repeats dropped
@@ -360,3 +469,51 @@ class IngestLog:
                     shutil.rmtree(os.path.join(base, day))
                     gone.append(os.path.join(folder, day))
         return gone
+
+    def compact(self, now_s: float | None = None) -> int:
+        """Merge the parts of each hour (UTC, write time) over before ``now_s`` [Unix s] into
+        compacted parts of at most :data:`COMPACT_BYTES` of sources each, rows in the order
+        written; delete the parts a compaction cut short left behind. The number of parts
+        merged. Run by the process that writes the log (the service)."""
+        now_ns = time.time_ns() if now_s is None else int(now_s * 1e9)
+        merged = 0
+        for kind, folder in FOLDERS.items():
+            base = os.path.join(self.root, folder)
+            if not os.path.isdir(base):
+                continue
+            for day in sorted(d for d in os.listdir(base) if d.startswith("day=")):
+                directory = os.path.join(base, day)
+                names = sorted((n for n in os.listdir(directory) if n.endswith(".parquet")),
+                               key=_span)  # fmt: skip
+                visible = _visible(names)
+                for name in set(names) - set(visible):  # merged already, then cut short
+                    os.remove(os.path.join(directory, name))
+                for batch in _batches(directory, visible, now_ns // COMPACT_SLOT_NS):
+                    merged += self._merge(kind, directory, batch)
+        return merged
+
+    def _merge(self, kind: str, directory: str, names: list[str]) -> int:
+        """Write the parts ``names`` (one hour's, in the order written) as one compacted part,
+        then delete them; how many were merged."""
+        paths = [os.path.join(directory, n) for n in names]
+        table = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[kind]) for p in paths])
+        first, last = _span(names[0])[0], _span(names[-1])[1]
+        name = f"part-{last:020d}-c{first:020d}.parquet"
+        write_table_atomic(self._fs, os.path.join(directory, name), table, compression="zstd")
+        for path in paths:
+            os.remove(path)
+        return len(paths)
+
+    def run_compaction(self, stop: threading.Event, period_s: float = 600.0) -> None:
+        """:meth:`compact` every ``period_s`` [s], first at once, until ``stop`` is set; a
+        failure is logged and tried again next time (nothing is deleted before its copy is
+        stored)."""
+        while not stop.is_set():
+            try:
+                merged = self.compact()
+            except OSError as exc:
+                logger.error("cannot compact the ingest log %s: %s", self.root, exc)
+            else:
+                if merged:
+                    logger.info("ingest log: %d parts compacted", merged)
+            stop.wait(period_s)

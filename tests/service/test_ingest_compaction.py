@@ -1,0 +1,238 @@
+"""The ingest log's compaction: an hour's parts of group commits become a few, and every read
+(the whole log, the recent part, a device's window, the replay) gives what it gave before."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import embercast.service.ingest_log as ingest_log
+from embercast.features.base import Reading
+from embercast.service.ingest_log import IngestLog, part_name
+from embercast.service.messages import Message
+from embercast.store.fs import resolve, write_table_atomic
+
+HOUR = 3600.0
+NOW = 1_796_601_600.0 + 1_900.0
+"""00:31:40 UTC on 2026-12-07 (Unix s): the two hours before (the day before) are over, the
+third is not."""
+
+
+def _reading(device: str, ts: float) -> Message:
+    return Message(device, "scd41", ts, ts, reading=Reading(ts, 400.0 + ts % 97, 21.0, 40.0))
+
+
+def _frame(device: str, ts: float) -> Message:
+    pixels = np.full((120, 160), int(ts) % 4000 + 29_000, dtype=np.uint16)
+    return Message(device, "thermal", ts, ts, frame=pixels, ffc=False, gain="high")
+
+
+def _write_log(root: Path, now: float = NOW) -> None:
+    """Parts as group commits write them, from 2.5 h before ``now`` [Unix s] to it: readings of
+    two devices every 60 s, a frame of one every 300 s, each part written 10 ms after its rows
+    were received (150 parts of readings and 30 of frames)."""
+    fs, _ = resolve(str(root))
+    seq = 0
+    for k, t in enumerate(np.arange(now - 2.5 * HOUR, now, 60.0)):
+        groups = {"scd41": [_reading("a", t), _reading("b", t - 1.0)]}
+        if k % 5 == 0:
+            groups["thermal"] = [_frame("a", t)]
+        for kind, messages in groups.items():
+            seq += 1
+            name = part_name(int((t + 0.01) * 1e9), seq)
+            table = ingest_log._table(kind, messages)
+            path = root / ingest_log.FOLDERS[kind] / name
+            write_table_atomic(fs, str(path), table, compression="zstd")
+
+
+def _reads(log: IngestLog) -> dict[str, Any]:
+    """Every way the service reads the log, as plain values."""
+    replayed = [
+        (m.device_id, m.kind, m.ts, m.received_s,
+         None if m.reading is None else m.reading.co2_ppm,
+         None if m.frame is None else m.frame.tobytes())
+        for m in log.replay(HOUR)
+    ]  # fmt: skip
+    readings, frames = log.window("a", NOW - 2 * HOUR, NOW - 0.4 * HOUR)
+    return {
+        "readings": log.read("scd41").to_pylist(),
+        "frames": log.read("thermal").to_pylist(),
+        "recent": log.recent("scd41", 1800.0).to_pylist(),
+        "window": (readings.to_pylist(), frames.to_pylist()),
+        "replay": replayed,
+    }
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
+
+
+def test_each_hour_gone_by_becomes_one_part_and_every_read_stays_the_same(tmp_path: Path) -> None:
+    root = tmp_path / "ingest"
+    _write_log(root)
+    log = IngestLog(str(root))
+    try:
+        before, files = _reads(log), _files(root)
+        assert len(before["readings"]) == 300 and len(before["frames"]) == 30
+        merged = log.compact(NOW)
+        after = _files(root)
+        # the two hours over: 59 + 60 readings parts and 12 + 12 frames parts merged into one
+        # part each; the 31 + 6 parts of the open hour's 31:40 are left to grow
+        open_hour = [f for f in files if ingest_log._span(Path(f).name)[0] >= 1_796_601_600e9]
+        assert merged == 143 and len(open_hour) == 37
+        assert len(after) == 4 + 37 and set(open_hour) < set(after)
+        compacted = [f for f in after if ingest_log._is_compacted(Path(f).name)]
+        assert [f.split("/")[0] for f in compacted] == ["frames", "frames", "readings", "readings"]
+        assert _reads(log) == before
+        assert log.compact(NOW) == 0 and _files(root) == after  # nothing more to merge
+        assert log.newest_s() == pytest.approx(NOW - 60.0 + 0.01)
+        # an hour later the third hour goes the same way, and the reads still do not change
+        assert log.compact(NOW + HOUR) == 37 and len(_files(root)) == 6
+        assert _reads(log) == before
+    finally:
+        log.close()
+
+
+def test_the_parts_of_an_hour_are_merged_within_the_byte_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ingest"
+    _write_log(root)
+    sizes = [p.stat().st_size for p in (root / "readings").rglob("*.parquet")]
+    monkeypatch.setattr(ingest_log, "COMPACT_BYTES", 10 * max(sizes))
+    log = IngestLog(str(root))
+    try:
+        before = _reads(log)
+        log.compact(NOW + HOUR)
+        parts = list((root / "readings").rglob("*.parquet"))
+        compacted = [p for p in parts if ingest_log._is_compacted(p.name)]
+        # 59, 60 and 31 parts an hour, about 10 at a time (the parts' sizes differ a little):
+        # 14 to 18 compacted parts; no part left but the last one of an hour, alone
+        assert 14 <= len(compacted) <= 18 and len(parts) - len(compacted) <= 3
+        assert all(p.stat().st_size < 10 * max(sizes) for p in compacted)
+        assert _reads(log) == before
+        spans = sorted(ingest_log._span(p.name) for p in parts)
+        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+        hour = ingest_log.COMPACT_SLOT_NS
+        assert all(first // hour == last // hour for first, last in spans)
+    finally:
+        log.close()
+
+
+def test_a_compaction_cut_short_reads_each_message_once_and_the_next_one_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ingest"
+    _write_log(root)
+    log = IngestLog(str(root))
+    try:
+        before, files = _reads(log), _files(root)
+        removed: list[str] = []
+        real_remove = os.remove
+
+        def crash_after_three(path: str) -> None:  # the process dies deleting the sources
+            if len(removed) == 3:
+                raise OSError(5, "Input/output error", path)
+            removed.append(path)
+            real_remove(path)
+
+        monkeypatch.setattr(ingest_log.os, "remove", crash_after_three)
+        with pytest.raises(OSError):
+            log.compact(NOW)
+        monkeypatch.setattr(ingest_log.os, "remove", real_remove)
+        # a compacted part beside 56 of the 59 sources it holds: each message is read once
+        assert len(_files(root)) == len(files) - 3 + 1
+        assert _reads(log) == before
+        assert log.compact(NOW) == 60 + 12 + 12  # the next hour's readings, both hours' frames
+        assert len(_files(root)) == 4 + 37 and _reads(log) == before
+    finally:
+        log.close()
+
+
+def test_a_reader_lists_the_parts_again_when_a_compaction_took_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fold workers and the learning agent read the log while the service compacts it."""
+    root = tmp_path / "ingest"
+    _write_log(root)
+    reader, writer = IngestLog(str(root)), IngestLog(str(root))
+    try:
+        expected = reader.read("scd41").to_pylist()
+        listed = reader.parts("scd41")  # listed, then the service compacts them away
+        writer.compact(NOW)
+        lists = [listed]
+        real_parts = reader.parts
+        monkeypatch.setattr(
+            reader,
+            "parts",
+            lambda kind, since_s=None: lists.pop() if lists else real_parts(kind, since_s),
+        )
+        assert reader.read("scd41").to_pylist() == expected
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_new_part_is_named_after_every_part_there_is_whatever_the_clock_says(
+    tmp_path: Path,
+) -> None:
+    """A clock set back must not name a part inside a compacted part's span (where readers
+    would take it for a source already merged)."""
+    root = tmp_path / "ingest"
+    ahead = time.time() + 10 * HOUR  # parts written by a clock that ran ahead
+    _write_log(root, ahead)
+    log = IngestLog(str(root), flush_s=0.0)
+    try:
+        log.compact(ahead + HOUR)  # every part compacted
+        newest = max(ingest_log._span(p.name)[1] for p in root.rglob("*.parquet"))
+        assert newest > time.time_ns()
+        log.append([_reading("a", ahead + 5.0)]).result(10)
+        (new,) = [p for p in (root / "readings").rglob("*.parquet")
+                  if not ingest_log._is_compacted(p.name)]  # fmt: skip
+        assert ingest_log._span(new.name)[0] > newest
+        rows = log.read("scd41").to_pylist()
+        assert len(rows) == 301 and rows[-1]["ts"] == ahead + 5.0
+    finally:
+        log.close()
+
+
+def test_the_service_compacts_its_log_in_the_background(tmp_path: Path) -> None:
+    root = tmp_path / "ingest"
+    _write_log(root)  # hours long over by the real clock
+    log = IngestLog(str(root))
+    stop = threading.Event()
+    runner = threading.Thread(target=log.run_compaction, args=(stop, 0.05))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30.0
+        while len(_files(root)) > 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_files(root)) == 6
+    finally:
+        stop.set()
+        runner.join(10)
+        log.close()
+    assert not runner.is_alive()
+
+
+def test_the_service_compacts_the_log_of_its_home(service_env: Path) -> None:
+    """``embercast serve`` runs the compaction among its agents' loops, on its own ingest log."""
+    from fastapi.testclient import TestClient
+
+    from embercast.config import get_settings
+    from embercast.service.app import create_app
+    from embercast.service.home import INGEST_DIR
+
+    root = service_env / INGEST_DIR
+    _write_log(root)
+    with TestClient(create_app(get_settings())):
+        deadline = time.monotonic() + 60.0
+        while len(_files(root)) > 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_files(root)) == 6
