@@ -6,6 +6,11 @@ names them) is replayed as the service does at start-up (:meth:`IngestLog.replay
 ``service_replay_s`` of 2 h). Beside it, in the same run, the baseline: reading every part the
 log keeps (:meth:`IngestLog.read` of each kind), which is what a replay did before it read only
 the recent parts.
+
+Then the learning agent's read of one device's 20 minutes around a verdict
+(:meth:`IngestLog.window`) on the parts as written, the compaction of every hour gone by
+(:meth:`IngestLog.compact`, what the service runs every 10 minutes) and the same read on the
+compacted log.
 """
 
 from __future__ import annotations
@@ -46,10 +51,13 @@ def build_log(root: Path, days: float, devices: int, part_s: float, now: float) 
 
 
 def measure(days: float, devices: int, part_s: float) -> dict[str, float]:
-    """Seconds to replay the log and to read all of it, the messages replayed and the parts."""
+    """Seconds to replay the log and to read all of it, the messages replayed and the parts;
+    seconds of a device's window, of the compaction and of the window after it, and the parts
+    left."""
     with tempfile.TemporaryDirectory(prefix="embercast-bench-restart-") as work:
         root = Path(work) / "ingest"
-        parts = build_log(root, days, devices, part_s, time.time())
+        now = time.time()
+        parts = build_log(root, days, devices, part_s, now)
         log = IngestLog(str(root))
         try:
             t0 = time.perf_counter()
@@ -58,10 +66,25 @@ def measure(days: float, devices: int, part_s: float) -> dict[str, float]:
             t0 = time.perf_counter()
             everything = sum(log.read(kind).num_rows for kind in ingest_log.FOLDERS)
             read_s = time.perf_counter() - t0
+            span = (now - 3600.0, now - 2400.0)  # a verdict's 20 minutes, an hour ago
+            t0 = time.perf_counter()
+            before = log.window("d000", *span)
+            window_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            log.compact(now)
+            compact_s = time.perf_counter() - t0
+            after_parts = sum(1 for _ in root.rglob("*.parquet"))
+            t0 = time.perf_counter()
+            after = log.window("d000", *span)
+            window_after_s = time.perf_counter() - t0
+            if not (before[0].equals(after[0]) and before[1].equals(after[1])):
+                raise AssertionError("the compacted log reads another window")
         finally:
             log.close()
     return {"days": days, "parts": parts, "replayed": replayed, "stored": everything,
-            "replay_s": replay_s, "read_s": read_s}  # fmt: skip
+            "replay_s": replay_s, "read_s": read_s, "window_s": window_s,
+            "compact_s": compact_s, "after_parts": after_parts,
+            "window_after_s": window_after_s}  # fmt: skip
 
 
 def restart_section(
@@ -76,21 +99,28 @@ def restart_section(
         f"A log of {devices} devices, a reading each every 5 s, one part per {part_s:g} s of "
         "receipt, for each number of days; the replay of the last 2 h (`service_replay_s`) as "
         "`embercast serve` runs it at start-up, beside reading every part the log keeps (what "
-        "the replay did before it read only the recent parts), in the same run.",
+        "the replay did before it read only the recent parts), in the same run. Then the "
+        "learning agent's read of one device's 20 minutes (`IngestLog.window`) on the parts as "
+        "written, the compaction of every hour gone by, and the same read after it.",
         "",
-        "| days kept | parts | readings kept | replayed | replay s | read everything s | ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| days kept | parts | readings kept | replayed | replay s | read everything s | ratio "
+        "| window s | compaction s | parts after | window after s | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         lines.append(
             f"| {run['days']:g} | {run['parts']:,} | {run['stored']:,} | {run['replayed']:,} | "
             f"{run['replay_s']:.2f} | {run['read_s']:.2f} | "
-            f"{run['read_s'] / max(run['replay_s'], 1e-9):.1f}x |"
+            f"{run['read_s'] / max(run['replay_s'], 1e-9):.1f}x | {run['window_s']:.2f} | "
+            f"{run['compact_s']:.2f} | {run['after_parts']:,} | {run['window_after_s']:.3f} | "
+            f"{run['window_s'] / max(run['window_after_s'], 1e-9):.1f}x |"
         )
     lines += [
         "",
         "- The replay's time stays that of the last hours whatever the retention keeps; reading "
         "everything grows with it.",
+        "- A device's window opens every part the retention keeps (its times are the device's "
+        "clock, so the parts cannot be chosen by their write time); compacted, a part an hour.",
         "",
     ]
     return lines
