@@ -321,6 +321,38 @@ def test_a_backup_cut_short_is_refused(
     assert not (tmp_path / "new").exists()
 
 
+def test_a_compaction_during_a_backup_loses_no_ingested_message(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service merges the parts the backup has listed and deletes them before they are
+    copied: the merged parts, made since the listing, are in the backup."""
+    import time
+
+    import embercast.service.backup as module
+    from embercast.service.ingest_log import IngestLog
+
+    before = {kind: read_log(home.settings, kind) for kind in ("scd41", "thermal")}
+    upload = module._upload
+    compacted = 0
+
+    def compacting(source: str, *args: Any) -> tuple[int, str]:
+        nonlocal compacted
+        if "/ingest/" in source and not compacted:  # the first part, as the service compacts
+            log = IngestLog(str(Path(home.settings.service_home) / "ingest"))
+            compacted = log.compact(time.time() + 7200.0)
+            log.close()
+        return upload(source, *args)
+
+    monkeypatch.setattr(module, "_upload", compacting)
+    url = str(tmp_path / "backups" / "during")
+    summary = backup(home.settings, url)
+    assert compacted == 4 and summary.files["ingest"] == 2  # a merged part for each kind
+    target = places(tmp_path / "new")
+    restore(url, target)
+    for kind, table in before.items():
+        assert read_log(target, kind).equals(table)
+
+
 @pytest.mark.parametrize("damage", ["changed", "missing"])
 def test_a_damaged_backup_is_refused_naming_the_file(
     damage: str, made: tuple[Home, Path], tmp_path: Path

@@ -18,7 +18,11 @@ A backup is a folder, local or any fsspec URL (``s3://bucket/backups/2026-12-05`
 
 Each SQLite file is copied with SQLite's online backup API into a temporary file, which is then
 uploaded: a running service goes on serving and writing, and each copy is a consistent snapshot
-of its database (the databases one after the other, then the files; ingest parts are immutable).
+of its database (the databases one after the other, then the files). Ingest parts are never
+changed, but the service compacts them (:meth:`~embercast.service.ingest_log.IngestLog.compact`):
+when listed parts are gone by the time they are copied, the parts are listed again and those
+made since are copied too, so what a merged part holds is in the backup (a backup holding a
+merged part and some of its sources reads each message once).
 
 Restoring one: :mod:`embercast.service.restore`.
 """
@@ -191,6 +195,10 @@ def snapshot_sqlite(source: str, dest: str) -> None:
         raise BackupError(f"the SQLite database {source} is damaged: {check}")
 
 
+INGEST_PASSES = 5
+"""How many times the ingest log is listed again while parts go from under the backup."""
+
+
 def files_below(folder: str) -> list[str]:
     """Relative POSIX paths of the files below ``folder``, sorted; temporaries of interrupted
     atomic writes left out ([] when there is no such folder)."""
@@ -268,11 +276,25 @@ def backup(settings: Settings, url: str) -> BackupSummary:
                 roots = artifact_roots(copy)
             add(copy, name)
             logger.info("backed up %s (%s)", source, name)
-        for rel in files_below(ingest):
-            try:
-                add(os.path.join(ingest, rel), f"{INGEST}/{rel}")
-            except FileNotFoundError:  # pruned meanwhile
-                logger.info("ingest part %s was deleted while backing up", rel)
+        copied: set[str] = set()
+        for _ in range(INGEST_PASSES):  # again while parts went: merged into parts made since
+            vanished = False
+            for rel in files_below(ingest):
+                if rel in copied:
+                    continue
+                try:
+                    add(os.path.join(ingest, rel), f"{INGEST}/{rel}")
+                    copied.add(rel)
+                except FileNotFoundError:  # pruned or compacted meanwhile
+                    vanished = True
+                    logger.info("ingest part %s was deleted while backing up", rel)
+            if not vanished:
+                break
+        else:
+            logger.warning(
+                "the ingest log kept changing under the backup for %d passes: parts compacted "
+                "during the last may be missing", INGEST_PASSES,
+            )  # fmt: skip
         for rel in files_below(places.episodes):  # each episode's facts are written last
             add(os.path.join(places.episodes, rel), f"{EPISODES}/{rel}")
         if os.path.isfile(places.shadow):  # replaced whole (atomic writes), never edited
