@@ -155,6 +155,28 @@ def test_a_compaction_cut_short_reads_each_message_once_and_the_next_one_finishe
         log.close()
 
 
+def test_a_damaged_part_keeps_its_hour_as_written_and_other_files_are_no_parts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "ingest"
+    _write_log(root)
+    hours = sorted((root / "readings").rglob("*.parquet"))
+    damaged = hours[5]  # in the first hour
+    damaged.write_bytes(b"PAR1 not a table")
+    stray = root / "readings" / hours[0].parent.name / "notes.parquet"
+    stray.write_text("kept by an operator")
+    log = IngestLog(str(root))
+    try:
+        with caplog.at_level("ERROR", logger="embercast.service.ingest_log"):
+            merged = log.compact(NOW)
+        assert merged == 143 - 59 and damaged.exists() and stray.exists()
+        assert f"cannot compact {damaged.parent}" in caplog.text
+        assert str(stray) not in log.parts("scd41")
+        assert len(list((root / "readings").rglob("*.parquet"))) == 59 + 1 + 1 + 31
+    finally:
+        log.close()
+
+
 def test_a_reader_lists_the_parts_again_when_a_compaction_took_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,7 @@ import datetime
 import logging
 import math
 import os
+import re
 import shutil
 import threading
 import time
@@ -105,6 +106,16 @@ COMPACT_SLOT_NS = 3_600_000_000_000
 COMPACT_BYTES = 64 * 2**20
 """Most source bytes merged into one compacted part (what a compaction holds in memory) [B]."""
 _NAME_LEN = len("part-") + 20
+
+
+_PART = re.compile(r"part-\d{20}-(\d{6}|c\d{20})\.parquet")
+"""A part's base name: a group commit's (:func:`part_name`) or a compacted one's."""
+
+
+def _part_names(directory: str) -> list[str]:
+    """The base names of the parts in ``directory`` (other files, such as the temporaries of
+    writes cut short, are no parts)."""
+    return [n for n in os.listdir(directory) if _PART.fullmatch(n)]
 
 
 def _is_compacted(name: str) -> bool:
@@ -324,7 +335,7 @@ class IngestLog:
             if first_day is not None and day < first_day:
                 continue
             folder = os.path.join(base, day)
-            names = [n for n in os.listdir(folder) if n.endswith(".parquet")]
+            names = _part_names(folder)
             found += [os.path.join(folder, n) for n in _visible(names)]
         if since_s is not None:
             found = [p for p in found if written_s(p) >= since_s]
@@ -343,7 +354,7 @@ class IngestLog:
                 continue
             days = sorted(d for d in os.listdir(base) if d.startswith("day="))
             for day in reversed(days):  # the last day with a part
-                names = [n for n in os.listdir(os.path.join(base, day)) if n.endswith(".parquet")]
+                names = _part_names(os.path.join(base, day))
                 if names:
                     last = max(_span(n)[1] for n in names)
                     newest = last if newest is None else max(newest, last)
@@ -474,7 +485,8 @@ class IngestLog:
         """Merge the parts of each hour (UTC, write time) over before ``now_s`` [Unix s] into
         compacted parts of at most :data:`COMPACT_BYTES` of sources each, rows in the order
         written; delete the parts a compaction cut short left behind. The number of parts
-        merged. Run by the process that writes the log (the service)."""
+        merged. An hour holding a part that cannot be read is left as it is (logged). Run by
+        the process that writes the log (the service)."""
         now_ns = time.time_ns() if now_s is None else int(now_s * 1e9)
         merged = 0
         for kind, folder in FOLDERS.items():
@@ -483,13 +495,16 @@ class IngestLog:
                 continue
             for day in sorted(d for d in os.listdir(base) if d.startswith("day=")):
                 directory = os.path.join(base, day)
-                names = sorted((n for n in os.listdir(directory) if n.endswith(".parquet")),
-                               key=_span)  # fmt: skip
+                names = sorted(_part_names(directory), key=_span)
                 visible = _visible(names)
                 for name in set(names) - set(visible):  # merged already, then cut short
                     os.remove(os.path.join(directory, name))
                 for batch in _batches(directory, visible, now_ns // COMPACT_SLOT_NS):
-                    merged += self._merge(kind, directory, batch)
+                    try:
+                        merged += self._merge(kind, directory, batch)
+                    except pa.ArrowInvalid as exc:  # a damaged part: its hour stays as it is
+                        logger.error("cannot compact %s/%s..%s: %s", directory, batch[0],
+                                     batch[-1], exc)  # fmt: skip
         return merged
 
     def _merge(self, kind: str, directory: str, names: list[str]) -> int:
