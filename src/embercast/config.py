@@ -309,8 +309,8 @@ class Settings(BaseSettings):
         json_schema_extra=_in("service"),
         default=30.0,
         gt=0.0,
-        description="Stored readings and frames older than this are deleted by "
-        "``embercast store prune`` [days].",
+        description="Stored readings and frames older than this (whole UTC days by arrival) "
+        "are deleted by the service every 10 minutes, or by ``embercast store prune`` [days].",
     )
     service_tls_cert: str | None = Field(
         json_schema_extra=_in("service"),

@@ -224,18 +224,40 @@ def test_a_new_part_is_named_after_every_part_there_is_whatever_the_clock_says(
         log.close()
 
 
-def test_the_service_compacts_its_log_in_the_background(tmp_path: Path) -> None:
+def _one_part_an_hour(root: Path) -> bool:
+    """Whether each hour of each kind is one file (a compacted part, or a part alone)."""
+    hours = [
+        (p.parent.parent.name, ingest_log._span(p.name)[0] // ingest_log.COMPACT_SLOT_NS)
+        for p in root.rglob("*.parquet")
+    ]
+    return len(hours) == len(set(hours))
+
+
+def _old_day(root: Path, days: float) -> Path:
+    """A part of readings received ``days`` before now, in its day's folder; that folder."""
+    fs, _ = resolve(str(root))
+    t = time.time() - days * 86_400.0
+    path = root / "readings" / part_name(int(t * 1e9), 1)
+    write_table_atomic(fs, str(path), ingest_log._table("scd41", [_reading("a", t)]))
+    return path.parent
+
+
+def test_the_upkeep_prunes_the_days_past_retention_then_compacts_in_the_background(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "ingest"
-    _write_log(root)  # hours long over by the real clock
+    _write_log(root, time.time() - 4 * HOUR)  # hours over by the real clock
+    old, kept = _old_day(root, 40.0), _old_day(root, 20.0)
     log = IngestLog(str(root))
     stop = threading.Event()
-    runner = threading.Thread(target=log.run_compaction, args=(stop, 0.05))
+    runner = threading.Thread(target=log.run_upkeep, args=(stop, 30 * 86_400.0, 0.05))
     runner.start()
     try:
         deadline = time.monotonic() + 30.0
-        while len(_files(root)) > 6 and time.monotonic() < deadline:
+        while (old.exists() or not _one_part_an_hour(root)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(_files(root)) == 6
+        assert _one_part_an_hour(root) and len(_files(root)) <= 2 * 4 + 1
+        assert not old.exists() and kept.exists()
     finally:
         stop.set()
         runner.join(10)
@@ -244,7 +266,8 @@ def test_the_service_compacts_its_log_in_the_background(tmp_path: Path) -> None:
 
 
 def test_the_service_compacts_the_log_of_its_home(service_env: Path) -> None:
-    """``embercast serve`` runs the compaction among its agents' loops, on its own ingest log."""
+    """``embercast serve`` runs the upkeep among its agents' loops, on its own ingest log and
+    with its retention (``service_retention_days``, 30 by default)."""
     from fastapi.testclient import TestClient
 
     from embercast.config import get_settings
@@ -252,9 +275,10 @@ def test_the_service_compacts_the_log_of_its_home(service_env: Path) -> None:
     from embercast.service.home import INGEST_DIR
 
     root = service_env / INGEST_DIR
-    _write_log(root)
+    _write_log(root, time.time() - 4 * HOUR)
+    old = _old_day(root, 31.0)
     with TestClient(create_app(get_settings())):
         deadline = time.monotonic() + 60.0
-        while len(_files(root)) > 6 and time.monotonic() < deadline:
+        while (old.exists() or not _one_part_an_hour(root)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(_files(root)) == 6
+        assert _one_part_an_hour(root) and not old.exists()

@@ -519,16 +519,20 @@ class IngestLog:
             os.remove(path)
         return len(paths)
 
-    def run_compaction(self, stop: threading.Event, period_s: float = 600.0) -> None:
-        """:meth:`compact` every ``period_s`` [s], first at once, until ``stop`` is set; a
-        failure is logged and tried again next time (nothing is deleted before its copy is
-        stored)."""
+    def run_upkeep(
+        self, stop: threading.Event, retention_s: float | None = None, period_s: float = 600.0
+    ) -> None:
+        """Every ``period_s`` [s], first at once, until ``stop`` is set: :meth:`prune` the days
+        older than ``retention_s`` [s] (None: keep every day), then :meth:`compact`. A failure
+        is logged and tried again next time (nothing is deleted before its copy is stored)."""
         while not stop.is_set():
             try:
+                gone = [] if retention_s is None else self.prune(retention_s)
                 merged = self.compact()
             except OSError as exc:
-                logger.error("cannot compact the ingest log %s: %s", self.root, exc)
+                logger.error("cannot prune or compact the ingest log %s: %s", self.root, exc)
             else:
-                if merged:
-                    logger.info("ingest log: %d parts compacted", merged)
+                if gone or merged:
+                    logger.info("ingest log: %d days pruned, %d parts compacted", len(gone),
+                                merged)  # fmt: skip
             stop.wait(period_s)

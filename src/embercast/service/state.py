@@ -239,7 +239,9 @@ class ServiceState:
             for n in range(settings.service_fold_workers):
                 loops[f"fold-{n + 1}"] = partial(run_fold_process, settings_env(settings))
         loops["bus-prune"] = partial(bus.run_pruning, settings.bus_retention_days * 86_400.0)
-        loops["ingest-compact"] = ingest.log.run_compaction
+        loops["ingest-upkeep"] = partial(
+            ingest.log.run_upkeep, retention_s=settings.service_retention_days * 86_400.0
+        )
         notifications = NotificationLog(db)
         loops["notifications"] = partial(notifications.run, bus)
         if zones is not None:
