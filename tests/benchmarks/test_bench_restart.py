@@ -30,3 +30,8 @@ def test_the_restart_section_replays_the_last_hours_beside_reading_everything(
     # open hour's parts as written (the window read the same rows: measure() checks it)
     after = [int(row[9].replace(",", "")) for row in rows]
     assert 6 <= after[0] <= 6 + 6 and 24 <= after[1] <= 25 + 6
+    # the raw-frame replay at both frame budgets: the same messages (2 cameras, 1 h kept, all
+    # within the 2-h window: 720 frames and 720 readings each)
+    frames = [line.split(" | ") for line in lines if line.startswith(("| a group", "| every"))]
+    assert len(frames) == 2 and frames[0][1] == frames[1][1] == "1,440"
+    assert frames[0][2] == frames[1][2] == "2,880"

@@ -1,5 +1,6 @@
 """The ingest log's compaction: an hour's parts of group commits become a few, and every read
-(the whole log, the recent part, a device's window, the replay) gives what it gave before."""
+(the whole log, the recent part, a device's window, the replay) gives what it gave before; and
+the replay's frames, read a group of devices at a time."""
 
 from __future__ import annotations
 
@@ -282,3 +283,78 @@ def test_the_service_compacts_the_log_of_its_home(service_env: Path) -> None:
         while (old.exists() or not _one_part_an_hour(root)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _one_part_an_hour(root) and not old.exists()
+
+
+def _fleet_log(root: Path, devices: int, now: float) -> None:
+    """A frame and a reading of each of ``devices`` every 30 s for the 3 h before ``now``, a
+    group commit (a part per kind) every 30 s."""
+    fs, _ = resolve(str(root))
+    for seq, t in enumerate(np.arange(now - 3 * HOUR, now, 30.0)):
+        names = [f"cam-{d}" for d in range(devices)]
+        for kind, messages in (("thermal", [_frame(n, t - 0.5) for n in names]),
+                               ("scd41", [_reading(n, t) for n in names])):  # fmt: skip
+            path = root / ingest_log.FOLDERS[kind] / part_name(int((t + 0.01) * 1e9), seq)
+            write_table_atomic(fs, str(path), ingest_log._table(kind, messages))
+
+
+def _replayed(log: IngestLog) -> list[tuple[Any, ...]]:
+    return [
+        (m.device_id, m.kind, m.ts, m.received_s, m.ffc, m.gain,
+         None if m.reading is None else m.reading.co2_ppm,
+         None if m.frame is None else m.frame.tobytes())
+        for m in log.replay(HOUR)
+    ]  # fmt: skip
+
+
+def test_the_replay_holds_the_frames_of_a_group_of_devices_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart of 10 cameras at a frame per 5 s read 4 h of frames at once (about 1.1 GB);
+    the frames are now read for as many devices as :data:`REPLAY_FRAME_BYTES` holds."""
+    root = tmp_path / "ingest"
+    _fleet_log(root, 4, time.time())
+    log = IngestLog(str(root))
+    try:
+        at_once = _replayed(log)
+        # the hour before each device's last reading: 121 readings and 120 frames
+        assert len(at_once) == 4 * 241 and sum(m[1] == "thermal" for m in at_once) == 4 * 120
+        assert [m[0] for m in at_once] == sorted(m[0] for m in at_once)
+        held: list[int] = []
+        frames_of = log._frames_of
+
+        def counted(*args: Any) -> dict[tuple[str, float], bytes]:
+            found = frames_of(*args)
+            held.append(len(found))
+            return found
+
+        monkeypatch.setattr(log, "_frames_of", counted)
+        monkeypatch.setattr(ingest_log, "REPLAY_FRAME_BYTES", 100 * 160 * 120 * 2)
+        assert _replayed(log) == at_once and held == [120, 120, 120, 120]  # a device at a time
+        held.clear()
+        monkeypatch.setattr(ingest_log, "REPLAY_FRAME_BYTES", 250 * 160 * 120 * 2)
+        assert _replayed(log) == at_once and held == [240, 240]  # two at a time
+    finally:
+        log.close()
+
+
+def test_a_compaction_between_the_replays_reads_moves_the_frames_not_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fold workers replay while the service compacts: the frames are found where they went."""
+    root = tmp_path / "ingest"
+    _fleet_log(root, 2, time.time())
+    log, service = IngestLog(str(root)), IngestLog(str(root))
+    try:
+        expected = _replayed(log)
+        frames_of = log._frames_of
+
+        def compacted_first(*args: Any) -> dict[tuple[str, float], bytes]:
+            service.compact(time.time() + 2 * HOUR)
+            return frames_of(*args)
+
+        monkeypatch.setattr(log, "_frames_of", compacted_first)
+        assert _replayed(log) == expected
+        assert any(ingest_log._is_compacted(p.name) for p in root.rglob("*.parquet"))
+    finally:
+        log.close()
+        service.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import itertools
 import logging
 import math
 import os
@@ -176,6 +177,31 @@ def _batches(directory: str, names: list[str], open_slot: int) -> Iterator[list[
             size, slot = size + nbytes, hour
     if len(batch) > 1:
         yield batch
+
+
+REPLAY_FRAME_BYTES = 256 * 2**20
+"""Most frame pixels a replay holds at once [B] (the frames of one device at least)."""
+_FRAME_BYTES = FRAME_HEIGHT * FRAME_WIDTH * 2
+
+
+def _device_groups(
+    merged: list[tuple[str, float, int, int]],
+) -> Iterator[list[tuple[str, float, int, int]]]:
+    """``merged`` (device, time, kind order, row), sorted, cut into runs of whole devices
+    whose frames (kind order 0) come to at most :data:`REPLAY_FRAME_BYTES` (a device's alone
+    may come to more)."""
+    group: list[tuple[str, float, int, int]] = []
+    frames = 0
+    for _, entries in itertools.groupby(merged, key=lambda entry: entry[0]):
+        device = list(entries)
+        mine = sum(entry[2] == 0 for entry in device) * _FRAME_BYTES
+        if group and frames + mine > REPLAY_FRAME_BYTES:
+            yield group
+            group, frames = [], 0
+        group += device
+        frames += mine
+    if group:
+        yield group
 
 
 def written_s(part: str) -> float:
@@ -362,18 +388,23 @@ class IngestLog:
         return newest
 
     def _tables(
-        self, kind: str, since_s: float | None = None, filters: list[Any] | None = None
+        self,
+        kind: str,
+        since_s: float | None = None,
+        filters: list[Any] | None = None,
+        columns: list[str] | None = None,
     ) -> list[pa.Table]:
         """The stored parts of ``kind`` (written at or after ``since_s`` [Unix s]) read in the
-        order written, rows matching ``filters`` (pyarrow's). A compacted part's rows are taken
-        from ``since_s`` on by their receipt time. A part that a compaction (in the service's
-        process) deleted between listing and reading makes the parts listed again."""
+        order written, rows matching ``filters`` (pyarrow's), the ``columns`` named (all when
+        None; ``received_s`` among them). A compacted part's rows are taken from ``since_s`` on
+        by their receipt time. A part that a compaction (in the service's process) deleted
+        between listing and reading makes the parts listed again."""
         schema = SCHEMAS[kind]
         for attempt in range(3):
             tables = []
             try:
                 for path in self.parts(kind, since_s):
-                    table = pq.read_table(path, schema=schema, filters=filters)
+                    table = pq.read_table(path, schema=schema, filters=filters, columns=columns)
                     first, _ = _span(os.path.basename(path))
                     if since_s is not None and first < since_s * 1e9:
                         received = table["received_s"].to_numpy()
@@ -416,16 +447,24 @@ class IngestLog:
     def replay(self, window_s: float) -> Iterator[Message]:
         """Each device's stored messages from ``window_s`` before its last one, frames, edge
         rows and readings merged in time order (in that order at equal times), duplicates
-        dropped. An edge row this code can no longer use (another feature set version) is
-        skipped with a warning.
+        dropped (the first written kept), device after device. An edge row this code can no
+        longer use (another feature set version) is skipped with a warning.
 
         Only the parts written within twice ``window_s`` of the newest part are read, and a
         device last heard from (received) more than ``window_s`` before the newest part is not
         replayed: a device silent for longer than the window starts anew, as it would after
-        the window anyway, and a restart reads the last hours, not the whole retention."""
+        the window anyway, and a restart reads the last hours, not the whole retention. The
+        frames' pixels are read for a group of devices at a time, at most
+        :data:`REPLAY_FRAME_BYTES` of them held (one device's at least)."""
         newest_part = self.newest_s()  # once for the three kinds
-        tables = {kind: self.recent(kind, 2.0 * window_s, newest_part)
-                  for kind in ("thermal", EDGE, "scd41")}  # fmt: skip
+        since = None if newest_part is None else newest_part - 2.0 * window_s
+        keys_only = [c for c in FRAMES.names if c != "frame"]
+        tables = {}
+        for kind, columns in (("thermal", keys_only), (EDGE, None), ("scd41", None)):
+            schema = SCHEMAS[kind] if columns is None else pa.schema(
+                [SCHEMAS[kind].field(c) for c in columns])  # fmt: skip
+            read = [] if since is None else self._tables(kind, since, columns=columns)
+            tables[kind] = pa.concat_tables(read) if read else schema.empty_table()
         keys = {k: (t["device_id"].to_pylist(), t["ts"].to_pylist()) for k, t in tables.items()}
         last: dict[str, float] = {}
         heard: dict[str, float] = {}
@@ -446,25 +485,48 @@ class IngestLog:
         f = {c: frames[c].to_pylist() for c in ("ffc", "gain", "received_s")}
         e = {c: edge[c].to_pylist() for c in EDGE_ROWS.names}
         seen: set[tuple[str, float, int]] = set()
-        for dev, ts, order, i in merged:
-            if (dev, ts, order) in seen:
-                continue
-            seen.add((dev, ts, order))
-            if order == 2:
-                values = (r[c][i] for c in ("co2_ppm", "temperature_c", "humidity_pct"))
-                reading = Reading(ts, *(np.nan if v is None else float(v) for v in values))
-                yield Message(dev, "scd41", ts, r["received_s"][i], reading=reading)
-            elif order == 1:
-                message = _edge_message(dev, ts, {c: v[i] for c, v in e.items()})
-                if message is not None:
-                    yield message
-            else:
-                raw = frames["frame"][i].as_py()
-                pixels = np.frombuffer(raw, "<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH)
-                yield Message(
-                    dev, "thermal", ts, f["received_s"][i], frame=pixels.astype(np.uint16),
-                    ffc=bool(f["ffc"][i]), gain=str(f["gain"][i]),
-                )  # fmt: skip
+        for group in _device_groups(merged):
+            devices = {dev for dev, *_ in group}
+            first = min(last[dev] for dev in devices) - window_s
+            pixels = (
+                self._frames_of(devices, first, since) if any(o == 0 for *_, o, _ in group) else {}
+            )
+            for dev, ts, order, i in group:
+                if (dev, ts, order) in seen:
+                    continue
+                seen.add((dev, ts, order))
+                if order == 2:
+                    values = (r[c][i] for c in ("co2_ppm", "temperature_c", "humidity_pct"))
+                    reading = Reading(ts, *(np.nan if v is None else float(v) for v in values))
+                    yield Message(dev, "scd41", ts, r["received_s"][i], reading=reading)
+                elif order == 1:
+                    message = _edge_message(dev, ts, {c: v[i] for c, v in e.items()})
+                    if message is not None:
+                        yield message
+                elif (dev, ts) not in pixels:
+                    logger.warning("stored frame of %s at ts=%s is gone: not replayed", dev, ts)
+                else:
+                    image = np.frombuffer(pixels[dev, ts], "<u2").reshape(FRAME_HEIGHT, FRAME_WIDTH)
+                    yield Message(
+                        dev, "thermal", ts, f["received_s"][i], frame=image.astype(np.uint16),
+                        ffc=bool(f["ffc"][i]), gain=str(f["gain"][i]),
+                    )  # fmt: skip
+
+    def _frames_of(
+        self, devices: set[str], first_ts: float, since_s: float | None
+    ) -> dict[tuple[str, float], bytes]:
+        """The pixels of the frames of ``devices`` from ``first_ts`` [device s] on, in the
+        parts written at or after ``since_s`` [Unix s], by (device, time): the first written
+        of a repeated one. Listed anew: a compaction since the replay's first read moves
+        them, not away."""
+        where = [("device_id", "in", sorted(devices)), ("ts", ">=", first_ts)]
+        found: dict[tuple[str, float], bytes] = {}
+        columns = ["device_id", "ts", "frame", "received_s"]
+        for table in self._tables("thermal", since_s, filters=where, columns=columns):
+            for dev, ts, raw in zip(table["device_id"].to_pylist(), table["ts"].to_pylist(),
+                                    table["frame"].to_pylist(), strict=True):  # fmt: skip
+                found.setdefault((dev, ts), raw)
+        return found
 
     def prune(self, older_than_s: float, now: float | None = None) -> list[str]:
         """Delete the days of readings, frames and edge rows received before
