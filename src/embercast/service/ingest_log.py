@@ -399,22 +399,30 @@ class IngestLog:
         None; ``received_s`` among them). A compacted part's rows are taken from ``since_s`` on
         by their receipt time. A part that a compaction (in the service's process) deleted
         between listing and reading makes the parts listed again."""
-        schema = SCHEMAS[kind]
         for attempt in range(3):
-            tables = []
             try:
-                for path in self.parts(kind, since_s):
-                    table = pq.read_table(path, schema=schema, filters=filters, columns=columns)
-                    first, _ = _span(os.path.basename(path))
-                    if since_s is not None and first < since_s * 1e9:
-                        received = table["received_s"].to_numpy()
-                        table = table.filter(pa.array(received >= since_s))
-                    tables.append(table)
-                return tables
+                return [self._read_part(path, kind, since_s, filters, columns)
+                        for path in self.parts(kind, since_s)]  # fmt: skip
             except FileNotFoundError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _read_part(
+        path: str,
+        kind: str,
+        since_s: float | None,
+        filters: list[Any] | None,
+        columns: list[str] | None,
+    ) -> pa.Table:
+        """One part of ``kind`` as :meth:`_tables` reads it."""
+        table = pq.read_table(path, schema=SCHEMAS[kind], filters=filters, columns=columns)
+        first, _ = _span(os.path.basename(path))
+        if since_s is not None and first < since_s * 1e9:
+            received = table["received_s"].to_numpy()
+            table = table.filter(pa.array(received >= since_s))
+        return table
 
     def read(self, kind: str, since_s: float | None = None) -> pa.Table:
         """Every stored message of ``kind`` in the order written (of the parts written at or
@@ -511,6 +519,7 @@ class IngestLog:
                         dev, "thermal", ts, f["received_s"][i], frame=image.astype(np.uint16),
                         ffc=bool(f["ffc"][i]), gain=str(f["gain"][i]),
                     )  # fmt: skip
+            del pixels  # before the next group's are read
 
     def _frames_of(
         self, devices: set[str], first_ts: float, since_s: float | None
@@ -520,13 +529,21 @@ class IngestLog:
         of a repeated one. Listed anew: a compaction since the replay's first read moves
         them, not away."""
         where = [("device_id", "in", sorted(devices)), ("ts", ">=", first_ts)]
-        found: dict[tuple[str, float], bytes] = {}
         columns = ["device_id", "ts", "frame", "received_s"]
-        for table in self._tables("thermal", since_s, filters=where, columns=columns):
-            for dev, ts, raw in zip(table["device_id"].to_pylist(), table["ts"].to_pylist(),
-                                    table["frame"].to_pylist(), strict=True):  # fmt: skip
-                found.setdefault((dev, ts), raw)
-        return found
+        for attempt in range(3):  # a part by part, so that only the pixels kept are held
+            found: dict[tuple[str, float], bytes] = {}
+            try:
+                for path in self.parts("thermal", since_s):
+                    table = self._read_part(path, "thermal", since_s, where, columns)
+                    for dev, ts, raw in zip(table["device_id"].to_pylist(),
+                                            table["ts"].to_pylist(), table["frame"].to_pylist(),
+                                            strict=True):  # fmt: skip
+                        found.setdefault((dev, ts), raw)
+                return found
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def prune(self, older_than_s: float, now: float | None = None) -> list[str]:
         """Delete the days of readings, frames and edge rows received before
