@@ -123,7 +123,7 @@ def build_frames_log(root: Path, hours: float, devices: int, now: float) -> int:
 
 
 _REPLAY = """
-import json, resource, sys, time
+import json, sys, time
 from embercast.service import ingest_log
 ingest_log.REPLAY_FRAME_BYTES = int(sys.argv[2])
 log = ingest_log.IngestLog(sys.argv[1])
@@ -131,7 +131,9 @@ t0 = time.perf_counter()
 n = sum(1 for _ in log.replay(7200.0))
 seconds = time.perf_counter() - t0
 log.close()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: this process's own peak (ru_maxrss keeps the parent's across exec)
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak = int(status.split()[0]) * 1024
 print(json.dumps({"messages": n, "seconds": seconds, "peak": peak}))
 """
 
