@@ -5,6 +5,7 @@ the replay's frames, read a group of devices at a time."""
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -174,6 +175,31 @@ def test_a_damaged_part_keeps_its_hour_as_written_and_other_files_are_no_parts(
         assert f"cannot compact {damaged.parent}" in caplog.text
         assert str(stray) not in log.parts("scd41")
         assert len(list((root / "readings").rglob("*.parquet"))) == 59 + 1 + 1 + 31
+    finally:
+        log.close()
+
+
+def test_the_newest_part_is_found_while_a_day_is_pruned_under_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upkeep may delete a day (a retention shorter than the service was down) while a
+    start-up replay looks for the newest part: the days left answer."""
+    root = tmp_path / "ingest"
+    _write_log(root)  # the last hour on 2026-12-07, the two before on 2026-12-06
+    log = IngestLog(str(root))
+    try:
+        newest = log.newest_s()
+        part_names = ingest_log._part_names
+
+        def pruned_meanwhile(directory: str) -> list[str]:
+            if directory.endswith("day=2026-12-07"):
+                shutil.rmtree(directory)
+            return part_names(directory)
+
+        monkeypatch.setattr(ingest_log, "_part_names", pruned_meanwhile)
+        assert newest is not None and newest > NOW - 61.0
+        left = log.newest_s()
+        assert left is not None and left < NOW - 1_900.0  # the day before's last part
     finally:
         log.close()
 

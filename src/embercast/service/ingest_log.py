@@ -380,7 +380,10 @@ class IngestLog:
                 continue
             days = sorted(d for d in os.listdir(base) if d.startswith("day="))
             for day in reversed(days):  # the last day with a part
-                names = _part_names(os.path.join(base, day))
+                try:
+                    names = _part_names(os.path.join(base, day))
+                except FileNotFoundError:  # pruned since the days were listed
+                    continue
                 if names:
                     last = max(_span(n)[1] for n in names)
                     newest = last if newest is None else max(newest, last)
