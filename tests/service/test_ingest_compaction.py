@@ -8,6 +8,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,137 +72,124 @@ def _reads(log: IngestLog) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def written(tmp_path: Path) -> Iterator[tuple[Path, IngestLog]]:
+    """The log of :func:`_write_log` (the time :data:`NOW`), and the log opened on it."""
+    root = tmp_path / "ingest"
+    _write_log(root)
+    log = IngestLog(str(root))
+    yield root, log
+    log.close()
+
+
 def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
 
 
-def test_each_hour_gone_by_becomes_one_part_and_every_read_stays_the_same(tmp_path: Path) -> None:
-    root = tmp_path / "ingest"
-    _write_log(root)
-    log = IngestLog(str(root))
-    try:
-        before, files = _reads(log), _files(root)
-        assert len(before["readings"]) == 300 and len(before["frames"]) == 30
-        merged = log.compact(NOW)
-        after = _files(root)
-        # the two hours over: 59 + 60 readings parts and 12 + 12 frames parts merged into one
-        # part each; the 31 + 6 parts of the open hour's 31:40 are left to grow
-        open_hour = [f for f in files if ingest_log._span(Path(f).name)[0] >= 1_796_601_600e9]
-        assert merged == 143 and len(open_hour) == 37
-        assert len(after) == 4 + 37 and set(open_hour) < set(after)
-        compacted = [f for f in after if ingest_log._is_compacted(Path(f).name)]
-        assert [f.split("/")[0] for f in compacted] == ["frames", "frames", "readings", "readings"]
-        assert _reads(log) == before
-        assert log.compact(NOW) == 0 and _files(root) == after  # nothing more to merge
-        assert log.newest_s() == pytest.approx(NOW - 60.0 + 0.01)
-        # an hour later the third hour goes the same way, and the reads still do not change
-        assert log.compact(NOW + HOUR) == 37 and len(_files(root)) == 6
-        assert _reads(log) == before
-    finally:
-        log.close()
+def test_each_hour_gone_by_becomes_one_part_and_every_read_stays_the_same(
+    written: tuple[Path, IngestLog],
+) -> None:
+    root, log = written
+    before, files = _reads(log), _files(root)
+    assert len(before["readings"]) == 300 and len(before["frames"]) == 30
+    merged = log.compact(NOW)
+    after = _files(root)
+    # the two hours over: 59 + 60 readings parts and 12 + 12 frames parts merged into one
+    # part each; the 31 + 6 parts of the open hour's 31:40 are left to grow
+    open_hour = [f for f in files if ingest_log._span(Path(f).name)[0] >= 1_796_601_600e9]
+    assert merged == 143 and len(open_hour) == 37
+    assert len(after) == 4 + 37 and set(open_hour) < set(after)
+    compacted = [f for f in after if ingest_log._is_compacted(Path(f).name)]
+    assert [f.split("/")[0] for f in compacted] == ["frames", "frames", "readings", "readings"]
+    assert _reads(log) == before
+    assert log.compact(NOW) == 0 and _files(root) == after  # nothing more to merge
+    assert log.newest_s() == pytest.approx(NOW - 60.0 + 0.01)
+    # an hour later the third hour goes the same way, and the reads still do not change
+    assert log.compact(NOW + HOUR) == 37 and len(_files(root)) == 6
+    assert _reads(log) == before
 
 
 def test_the_parts_of_an_hour_are_merged_within_the_byte_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    written: tuple[Path, IngestLog], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "ingest"
-    _write_log(root)
+    root, log = written
     sizes = [p.stat().st_size for p in (root / "readings").rglob("*.parquet")]
     monkeypatch.setattr(ingest_log, "COMPACT_BYTES", 10 * max(sizes))
-    log = IngestLog(str(root))
-    try:
-        before = _reads(log)
-        log.compact(NOW + HOUR)
-        parts = list((root / "readings").rglob("*.parquet"))
-        compacted = [p for p in parts if ingest_log._is_compacted(p.name)]
-        # 59, 60 and 31 parts an hour, about 10 at a time (the parts' sizes differ a little):
-        # 14 to 18 compacted parts; no part left but the last one of an hour, alone
-        assert 14 <= len(compacted) <= 18 and len(parts) - len(compacted) <= 3
-        assert all(p.stat().st_size < 10 * max(sizes) for p in compacted)
-        assert _reads(log) == before
-        spans = sorted(ingest_log._span(p.name) for p in parts)
-        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
-        hour = ingest_log.COMPACT_SLOT_NS
-        assert all(first // hour == last // hour for first, last in spans)
-    finally:
-        log.close()
+    before = _reads(log)
+    log.compact(NOW + HOUR)
+    parts = list((root / "readings").rglob("*.parquet"))
+    compacted = [p for p in parts if ingest_log._is_compacted(p.name)]
+    # 59, 60 and 31 parts an hour, about 10 at a time (the parts' sizes differ a little):
+    # 14 to 18 compacted parts; no part left but the last one of an hour, alone
+    assert 14 <= len(compacted) <= 18 and len(parts) - len(compacted) <= 3
+    assert all(p.stat().st_size < 10 * max(sizes) for p in compacted)
+    assert _reads(log) == before
+    spans = sorted(ingest_log._span(p.name) for p in parts)
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+    hour = ingest_log.COMPACT_SLOT_NS
+    assert all(first // hour == last // hour for first, last in spans)
 
 
 def test_a_compaction_cut_short_reads_each_message_once_and_the_next_one_finishes_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    written: tuple[Path, IngestLog], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "ingest"
-    _write_log(root)
-    log = IngestLog(str(root))
-    try:
-        before, files = _reads(log), _files(root)
-        removed: list[str] = []
-        real_remove = os.remove
+    root, log = written
+    before, files = _reads(log), _files(root)
+    removed: list[str] = []
+    real_remove = os.remove
 
-        def crash_after_three(path: str) -> None:  # the process dies deleting the sources
-            if len(removed) == 3:
-                raise OSError(5, "Input/output error", path)
-            removed.append(path)
-            real_remove(path)
+    def crash_after_three(path: str) -> None:  # the process dies deleting the sources
+        if len(removed) == 3:
+            raise OSError(5, "Input/output error", path)
+        removed.append(path)
+        real_remove(path)
 
-        monkeypatch.setattr(ingest_log.os, "remove", crash_after_three)
-        with pytest.raises(OSError):
-            log.compact(NOW)
-        monkeypatch.setattr(ingest_log.os, "remove", real_remove)
-        # a compacted part beside 56 of the 59 sources it holds: each message is read once
-        assert len(_files(root)) == len(files) - 3 + 1
-        assert _reads(log) == before
-        assert log.compact(NOW) == 60 + 12 + 12  # the next hour's readings, both hours' frames
-        assert len(_files(root)) == 4 + 37 and _reads(log) == before
-    finally:
-        log.close()
+    monkeypatch.setattr(ingest_log.os, "remove", crash_after_three)
+    with pytest.raises(OSError):
+        log.compact(NOW)
+    monkeypatch.setattr(ingest_log.os, "remove", real_remove)
+    # a compacted part beside 56 of the 59 sources it holds: each message is read once
+    assert len(_files(root)) == len(files) - 3 + 1
+    assert _reads(log) == before
+    assert log.compact(NOW) == 60 + 12 + 12  # the next hour's readings, both hours' frames
+    assert len(_files(root)) == 4 + 37 and _reads(log) == before
 
 
 def test_a_damaged_part_keeps_its_hour_as_written_and_other_files_are_no_parts(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    written: tuple[Path, IngestLog], caplog: pytest.LogCaptureFixture
 ) -> None:
-    root = tmp_path / "ingest"
-    _write_log(root)
+    root, log = written
     hours = sorted((root / "readings").rglob("*.parquet"))
     damaged = hours[5]  # in the first hour
     damaged.write_bytes(b"PAR1 not a table")
     stray = root / "readings" / hours[0].parent.name / "notes.parquet"
     stray.write_text("kept by an operator")
-    log = IngestLog(str(root))
-    try:
-        with caplog.at_level("ERROR", logger="embercast.service.ingest_log"):
-            merged = log.compact(NOW)
-        assert merged == 143 - 59 and damaged.exists() and stray.exists()
-        assert f"cannot compact {damaged.parent}" in caplog.text
-        assert str(stray) not in log.parts("scd41")
-        assert len(list((root / "readings").rglob("*.parquet"))) == 59 + 1 + 1 + 31
-    finally:
-        log.close()
+    with caplog.at_level("ERROR", logger="embercast.service.ingest_log"):
+        merged = log.compact(NOW)
+    assert merged == 143 - 59 and damaged.exists() and stray.exists()
+    assert f"cannot compact {damaged.parent}" in caplog.text
+    assert str(stray) not in log.parts("scd41")
+    assert len(list((root / "readings").rglob("*.parquet"))) == 59 + 1 + 1 + 31
 
 
 def test_the_newest_part_is_found_while_a_day_is_pruned_under_the_listing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    written: tuple[Path, IngestLog], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The upkeep may delete a day (a retention shorter than the service was down) while a
     start-up replay looks for the newest part: the days left answer."""
-    root = tmp_path / "ingest"
-    _write_log(root)  # the last hour on 2026-12-07, the two before on 2026-12-06
-    log = IngestLog(str(root))
-    try:
-        newest = log.newest_s()
-        part_names = ingest_log._part_names
+    root, log = written
+    newest = log.newest_s()
+    part_names = ingest_log._part_names
 
-        def pruned_meanwhile(directory: str) -> list[str]:
-            if directory.endswith("day=2026-12-07"):
-                shutil.rmtree(directory)
-            return part_names(directory)
+    def pruned_meanwhile(directory: str) -> list[str]:
+        if directory.endswith("day=2026-12-07"):
+            shutil.rmtree(directory)
+        return part_names(directory)
 
-        monkeypatch.setattr(ingest_log, "_part_names", pruned_meanwhile)
-        assert newest is not None and newest > NOW - 61.0
-        left = log.newest_s()
-        assert left is not None and left < NOW - 1_900.0  # the day before's last part
-    finally:
-        log.close()
+    monkeypatch.setattr(ingest_log, "_part_names", pruned_meanwhile)
+    assert newest is not None and newest > NOW - 61.0
+    left = log.newest_s()
+    assert left is not None and left < NOW - 1_900.0  # the day before's last part
 
 
 def test_a_reader_lists_the_parts_again_when_a_compaction_took_them(

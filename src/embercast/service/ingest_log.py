@@ -34,9 +34,9 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +49,8 @@ from embercast.service.messages import EDGE, Message
 from embercast.store.fs import resolve, write_table_atomic
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 READINGS = pa.schema(
     [
@@ -400,12 +402,18 @@ class IngestLog:
         """The stored parts of ``kind`` (written at or after ``since_s`` [Unix s]) read in the
         order written, rows matching ``filters`` (pyarrow's), the ``columns`` named (all when
         None; ``received_s`` among them). A compacted part's rows are taken from ``since_s`` on
-        by their receipt time. A part that a compaction (in the service's process) deleted
-        between listing and reading makes the parts listed again."""
+        by their receipt time."""
+        return self._each_part(
+            kind, since_s, lambda path: self._read_part(path, kind, since_s, filters, columns)
+        )
+
+    def _each_part(self, kind: str, since_s: float | None, read: Callable[[str], T]) -> list[T]:
+        """``read`` of each stored part of ``kind`` written at or after ``since_s`` [Unix s], in
+        the order written. A part that a compaction (in the service's process) deleted between
+        listing and reading makes the parts listed again."""
         for attempt in range(3):
             try:
-                return [self._read_part(path, kind, since_s, filters, columns)
-                        for path in self.parts(kind, since_s)]  # fmt: skip
+                return [read(path) for path in self.parts(kind, since_s)]
             except FileNotFoundError:
                 if attempt == 2:
                     raise
@@ -533,20 +541,17 @@ class IngestLog:
         them, not away."""
         where = [("device_id", "in", sorted(devices)), ("ts", ">=", first_ts)]
         columns = ["device_id", "ts", "frame", "received_s"]
-        for attempt in range(3):  # a part by part, so that only the pixels kept are held
-            found: dict[tuple[str, float], bytes] = {}
-            try:
-                for path in self.parts("thermal", since_s):
-                    table = self._read_part(path, "thermal", since_s, where, columns)
-                    for dev, ts, raw in zip(table["device_id"].to_pylist(),
-                                            table["ts"].to_pylist(), table["frame"].to_pylist(),
-                                            strict=True):  # fmt: skip
-                        found.setdefault((dev, ts), raw)
-                return found
-            except FileNotFoundError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+
+        def pixels(path: str) -> list[tuple[str, float, bytes]]:  # only those kept are held
+            table = self._read_part(path, "thermal", since_s, where, columns)
+            return list(zip(table["device_id"].to_pylist(), table["ts"].to_pylist(),
+                            table["frame"].to_pylist(), strict=True))  # fmt: skip
+
+        found: dict[tuple[str, float], bytes] = {}
+        for part in self._each_part("thermal", since_s, pixels):
+            for dev, ts, raw in part:
+                found.setdefault((dev, ts), raw)
+        return found
 
     def prune(self, older_than_s: float, now: float | None = None) -> list[str]:
         """Delete the days of readings, frames and edge rows received before
