@@ -188,3 +188,37 @@ def test_a_device_without_its_camera_alarms_its_zone_by_the_co2_path(tmp_path: P
             agent.step(bus)
             state = {v.zone: v.state for v in agent.zones()}[zone]
             assert state == ("alarm" if zone == "kitchen" else "normal")
+
+
+def test_running_agents_take_a_fire_as_it_comes_not_at_their_next_poll(
+    bus: Bus, tmp_path: Path
+) -> None:
+    """Both agents poll every 10 s here: a fire published while they wait is delivered long
+    before (polling, the first notification would go 9-19 s after it), because each waits on
+    the bus for what it reads (a receive with ``wait_s``), and a step takes every full batch of
+    zone events waiting before it delivers."""
+    import threading
+    import time
+
+    receiver = WebhookReceiver()
+    zones = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus)
+    response = ResponseAgent(Outbox(str(tmp_path / "outbox.sqlite")),
+                             [Recipient("ops", receiver.url())])  # fmt: skip
+    stop = threading.Event()
+    runs = [threading.Thread(target=zones.run, args=(bus, stop, 10.0)),
+            threading.Thread(target=response.run, args=(bus, stop, 10.0))]  # fmt: skip
+    try:
+        for run in runs:
+            run.start()
+        time.sleep(1.0)  # both agents are waiting by now
+        sent = time.monotonic()
+        for z in range(300):  # 300 zones on fire at once: 600 zone events, three full batches
+            publish(bus, f"d{z}", f"zone-{z:03d}", [(t, 0.95) for t in range(0, 15, 5)])
+        while len(receiver.accepted) < 300 and time.monotonic() - sent < 6.0:
+            time.sleep(0.05)
+        assert len(receiver.accepted) == 300
+    finally:
+        stop.set()
+        for run in runs:
+            run.join(15)
+        receiver.stop()

@@ -14,6 +14,7 @@ import pytest
 from components import Redis
 from embercast.bus import Bus, RetryPolicy, open_bus
 from embercast.bus.base import GroupStats
+from embercast.bus.sqlite import SqliteBus
 from embercast.errors import InputError
 
 POLICY = RetryPolicy(max_attempts=3, backoff_s=0.2, backoff_max_s=1.0)
@@ -375,3 +376,30 @@ def test_sqlite_counts_what_waits_through_its_indexes() -> None:
     assert "bus_topic_seq (topic=? AND seq>?)" in plans[0], plans[0]
     assert "bus_pending (topic=? AND grp=?)" in plans[1], plans[1]
     bus.close()
+
+
+def test_a_waiting_sqlite_receive_wakes_on_a_publication_of_its_process(tmp_path: Path) -> None:
+    """A receive that waits looks for other processes' publications up to ``poll_s`` apart (its
+    pause doubles from 10 ms); one of its own process, through any bus object of the file,
+    wakes it at once. Published when the pause has grown past 5 s, the message is taken long
+    before the pause would end."""
+    import threading
+
+    path = str(tmp_path / "bus.sqlite")
+    with open_bus(path) as publisher, SqliteBus(path, poll_s=60.0) as waiting:
+        got: list[tuple[float, int]] = []
+
+        def receive() -> None:
+            taken = waiting.receive("risk", "g", "c", wait_s=60.0)
+            got.append((time.monotonic(), len(taken)))
+
+        thread = threading.Thread(target=receive)
+        thread.start()
+        time.sleep(5.5)  # the pauses so far: 10, 20, ... 2,560 ms; the next is 5,120 ms
+        sent = time.monotonic()
+        publisher.publish("risk", {"n": 1})
+        thread.join(60)
+        ((when, count),) = got
+        assert count == 1 and when - sent < 3.0  # not at the pause's end, 4.7 s on
+    with pytest.raises(InputError, match="poll_s"):
+        SqliteBus(path, poll_s=0)

@@ -17,7 +17,7 @@ import threading
 from dataclasses import asdict
 from typing import Any
 
-from embercast.bus.base import Bus
+from embercast.bus.base import Bus, Delivery
 from embercast.notify.outbox import Attempt, Outbox, Sender
 from embercast.notify.recipients import Recipient
 from embercast.notify.send import check_url, send
@@ -30,6 +30,10 @@ NOTIFICATIONS_TOPIC = "notifications"
 """Where every attempt to notify is published (after the outbox recorded it)."""
 GROUP = "response"
 """The response agent's consumer group."""
+BATCH = 256
+"""Zone events taken by one receive."""
+BATCHES = 8
+"""Receives of a step while they come full, before what is due is delivered."""
 
 TITLES: dict[str, str] = {
     "alarm": "FIRE ALARM in {zone}",
@@ -103,10 +107,28 @@ class ResponseAgent:
         """Send what is due."""
         return self.outbox.deliver(self.urls, now, self.sender)
 
-    def step(self, bus: Bus, consumer: str = "response-1", now: float | None = None) -> int:
-        """Take the zone events waiting on the bus (each acknowledged once stored in the
-        outbox), then deliver what is due; the events taken."""
-        taken = bus.receive(TOPIC, GROUP, consumer, limit=256, visibility_s=60.0)
+    def step(
+        self, bus: Bus, consumer: str = "response-1", now: float | None = None, wait_s: float = 0.0
+    ) -> int:
+        """Take the zone events waiting on the bus (waiting up to ``wait_s`` [s] for one when
+        there is none; up to :data:`BATCHES` receives of :data:`BATCH` while they come full),
+        each acknowledged once stored in the outbox, then deliver what is due; the events
+        taken."""
+        count = 0
+        for k in range(BATCHES):
+            taken = bus.receive(TOPIC, GROUP, consumer, limit=BATCH, visibility_s=60.0,
+                                wait_s=wait_s if k == 0 else 0.0)  # fmt: skip
+            self._store(bus, taken)
+            count += len(taken)
+            if len(taken) < BATCH:
+                break
+        self.deliver(now)
+        self.publish_attempts(bus)
+        return count
+
+    def _store(self, bus: Bus, taken: list[Delivery]) -> None:
+        """The notifications of ``taken`` events into the outbox; each acknowledged once stored,
+        one that cannot be handled failed (retried by the bus, then a dead letter)."""
         items: list[tuple[str, str, str, str, float | None, str]] = []
         good = []
         for delivery in taken:  # in order: an acknowledgement cancels the escalations before it
@@ -117,16 +139,13 @@ class ResponseAgent:
                     items = []
                     self._cancel(event)
                 items += self.notifications(event)
-            except Exception as exc:  # retried by the bus, then a dead letter
+            except Exception as exc:
                 logger.exception("zone event %s not handled", delivery.message.message_id)
                 bus.fail(delivery, f"{type(exc).__name__}: {exc}")
             else:
                 good.append(delivery)
         self.outbox.enqueue_many(items)
         bus.ack_many(good)
-        self.deliver(now)
-        self.publish_attempts(bus)
-        return len(taken)
 
     def publish_attempts(self, bus: Bus) -> int:
         """Publish the attempts the outbox recorded since the last published (id: event,
@@ -141,10 +160,12 @@ class ResponseAgent:
         return len(attempts)
 
     def run(self, bus: Bus, stop: threading.Event, period_s: float = 0.1) -> None:
-        """:meth:`step` every ``period_s`` until ``stop`` is set."""
+        """:meth:`step` until ``stop`` is set: a zone event is taken as soon as the bus has it
+        (published in this process) or within ``period_s`` [s], and what is due is delivered at
+        least every ``period_s``."""
         while not stop.is_set():
             try:
-                self.step(bus)
+                self.step(bus, wait_s=period_s)
             except Exception:  # the store or bus briefly away: try again next period
                 logger.exception("response agent step failed")
-            stop.wait(period_s)
+                stop.wait(period_s)

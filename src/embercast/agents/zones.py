@@ -407,9 +407,11 @@ class ZoneAgent:
             return len(changed)
 
     # ------------------------------------------------------------------ on the bus
-    def step(self, bus: Bus, consumer: str = "zones-1") -> int:
-        """Take the predictions waiting on the bus, then run the timers; how many taken."""
-        taken = bus.receive(RISK_TOPIC, GROUP, consumer, limit=512, visibility_s=60.0)
+    def step(self, bus: Bus, consumer: str = "zones-1", wait_s: float = 0.0) -> int:
+        """Take the predictions waiting on the bus (waiting up to ``wait_s`` [s] for one when
+        there is none), then run the timers; how many taken."""
+        taken = bus.receive(RISK_TOPIC, GROUP, consumer, limit=512, visibility_s=60.0,
+                            wait_s=wait_s)  # fmt: skip
         if taken:
             failed = set(self.handle_many([d.message.payload for d in taken]))
             for i in sorted(failed):
@@ -419,10 +421,11 @@ class ZoneAgent:
         return len(taken)
 
     def run(self, bus: Bus, stop: threading.Event, idle_s: float = 0.1) -> None:
-        """:meth:`step` until ``stop`` is set."""
+        """:meth:`step` until ``stop`` is set; a prediction is taken as soon as the bus has it
+        (published in this process) or within ``idle_s`` [s], and the timers run at least every
+        ``idle_s``."""
         while not stop.is_set():
-            if not self.step(bus):
-                stop.wait(idle_s)
+            self.step(bus, wait_s=idle_s)
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,9 @@ message and a crash leaves each message in exactly one state.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -109,9 +111,46 @@ PRUNE_BATCH = 5_000
 """Messages deleted per transaction by :meth:`SqliteBus.prune` (others write in between)."""
 
 
+class _Wake:
+    """What this process published on one bus file, by topic, and a condition a waiting
+    receive waits on."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._counts: Counter[str] = Counter()
+
+    def seen(self, topic: str) -> int:
+        """A mark of ``topic``'s publications so far (for :meth:`wait`)."""
+        with self._cond:
+            return self._counts[topic]
+
+    def published(self, topic: str) -> None:
+        with self._cond:
+            self._counts[topic] += 1
+            self._cond.notify_all()
+
+    def wait(self, topic: str, seen: int, timeout_s: float) -> None:
+        """Until ``topic`` has a publication after the mark ``seen``, at most ``timeout_s``."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._counts[topic] != seen, timeout_s)
+
+
+_WAKES: dict[str, _Wake] = {}
+_WAKES_LOCK = threading.Lock()
+
+
+def _wake_of(path: str) -> _Wake:
+    """The one :class:`_Wake` of the bus file ``path`` in this process (every bus opened on it
+    shares it)."""
+    with _WAKES_LOCK:
+        return _WAKES.setdefault(os.path.realpath(path), _Wake())
+
+
 class SqliteBus(Bus):
     """The bus in the SQLite file ``path`` (created with its folder when missing);
-    ``clock`` gives the time [s since the epoch] (tests pass their own)."""
+    ``clock`` gives the time [s since the epoch] (tests pass their own). A receive that waits
+    is woken at once by a publication of this process (on any bus object of the file) and
+    looks for those of other processes at most ``poll_s`` [s] apart."""
 
     def __init__(
         self,
@@ -119,12 +158,17 @@ class SqliteBus(Bus):
         policy: RetryPolicy | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        poll_s: float = 0.2,
     ) -> None:
+        if poll_s <= 0:
+            raise InputError(f"poll_s must be > 0, got {poll_s}")
         self.path = path
+        self.poll_s = poll_s
         self.policy = policy or RetryPolicy()
         self.clock = clock
         self._file = WalFile(path, "the bus", BusError, schema=SCHEMA, synchronous_normal=True)
         self._conn, self._lock, self._write = self._file.conn, self._file.lock, self._file.write
+        self._wake = _wake_of(path)
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._file.query(sql, args)
@@ -141,6 +185,7 @@ class SqliteBus(Bus):
                 "VALUES (?,?,?,?,?)",
                 (topic, mid, key, body, self.clock()),
             )
+        self._wake.published(topic)
         return mid
 
     def publish_many(
@@ -157,6 +202,7 @@ class SqliteBus(Bus):
                 "VALUES (?,?,?,?,?)",
                 rows,
             )
+        self._wake.published(topic)
         return len(rows)
 
     # ------------------------------------------------------------------ consuming
@@ -178,11 +224,12 @@ class SqliteBus(Bus):
         deadline = time.monotonic() + wait_s
         pause = 0.01
         while True:
+            seen = self._wake.seen(topic)
             got = self._lease(topic, group, consumer, limit, visibility_s)
             if got or time.monotonic() >= deadline:
                 return got
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(0.2, pause * 2)
+            self._wake.wait(topic, seen, min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(self.poll_s, pause * 2)
 
     def _lease(
         self, topic: str, group: str, consumer: str, limit: int, visibility_s: float
