@@ -391,10 +391,11 @@ def test_s3_missing_bucket_is_a_location_error(s3_bucket: str) -> None:
 
 
 def generate_real(out: str | Path, **kwargs: Any) -> GenerateSummary:
-    """generate_dataset with the real catalogue and runner, kept small."""
+    """generate_dataset with the real catalogue and runner, kept small: seed 240's first four
+    scenarios (a flaming fire, a toaster, occupancy, a cooking-oil fire: 1.3 h in all) or two."""
     options: dict[str, Any] = {
         "scenarios": 4,
-        "seed": 11,
+        "seed": 240,
         "frames": FramePolicy.parse("sample:24"),
         "scenarios_per_task": 2,
     }
