@@ -218,7 +218,8 @@ def test_running_agents_take_a_fire_as_it_comes_not_at_their_next_poll(
             time.sleep(0.05)
         assert len(receiver.accepted) == 300
     finally:
-        stop.set()
+        stop.set()  # seen when their waits end: one more fire ends both now
+        publish(bus, "d-last", "last", [(t, 0.95) for t in range(0, 15, 5)])
         for run in runs:
             run.join(15)
         receiver.stop()

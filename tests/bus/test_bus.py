@@ -381,7 +381,7 @@ def test_sqlite_counts_what_waits_through_its_indexes() -> None:
 def test_a_waiting_sqlite_receive_wakes_on_a_publication_of_its_process(tmp_path: Path) -> None:
     """A receive that waits looks for other processes' publications up to ``poll_s`` apart (its
     pause doubles from 10 ms); one of its own process, through any bus object of the file,
-    wakes it at once. Published when the pause has grown past 5 s, the message is taken long
+    wakes it at once. Published when the pause has grown past 2.5 s, the message is taken long
     before the pause would end."""
     import threading
 
@@ -395,11 +395,11 @@ def test_a_waiting_sqlite_receive_wakes_on_a_publication_of_its_process(tmp_path
 
         thread = threading.Thread(target=receive)
         thread.start()
-        time.sleep(5.5)  # the pauses so far: 10, 20, ... 2,560 ms; the next is 5,120 ms
+        time.sleep(2.6)  # the pauses so far: 10, 20, ... 1,280 ms; the next is 2,560 ms
         sent = time.monotonic()
         publisher.publish("risk", {"n": 1})
         thread.join(60)
         ((when, count),) = got
-        assert count == 1 and when - sent < 3.0  # not at the pause's end, 4.7 s on
+        assert count == 1 and when - sent < 1.5  # not at the pause's end, 2.5 s on
     with pytest.raises(InputError, match="poll_s"):
         SqliteBus(path, poll_s=0)
