@@ -90,3 +90,27 @@ def test_a_request_nobody_answers_is_refused(tmp_path: Path, bus: Bus) -> None:
     bus.publish(REPLIES_TOPIC, late, key="gone")  # an answer after the service gave up
     assert remote.step() == 1 and remote.step() == 0  # taken and dropped
     remote.close()
+
+
+def test_the_agent_apart_takes_a_prediction_as_it_comes(tmp_path: Path, bus: Bus) -> None:
+    """With 10 s between rounds that find nothing, the agent still takes a fire at once: such a
+    round is followed by one that waits on the bus for a prediction, not by a sleep."""
+    agent = ZoneAgent(str(tmp_path / "zones.sqlite"), lambda: RULE, bus)
+    stop = threading.Event()
+    loop = threading.Thread(target=run_zone_agent, args=(agent, bus, stop, 10.0))
+    loop.start()
+
+    def fire(*times: float) -> None:
+        bus.publish_many(RISK_TOPIC, [risk_message("k1", "kitchen",
+                                                   {"t_s": 1.8e9 + t, "p_fire": 0.95})
+                                      for t in times])  # fmt: skip
+
+    try:
+        time.sleep(0.5)  # a round found nothing
+        fire(0, 5, 10)
+        _until(lambda: any(v.state == "alarm" for v in agent.zones()), timeout_s=5.0)
+    finally:
+        stop.set()
+        fire(15)  # ends the wait of the round under way
+        loop.join(timeout=15)
+        agent.close()

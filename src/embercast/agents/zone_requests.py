@@ -98,12 +98,14 @@ def answer_requests(zones: ZoneAgent, bus: Bus, consumer: str = "zones-1") -> in
 
 def run_zone_agent(zones: ZoneAgent, bus: Bus, stop: threading.Event, idle_s: float = 0.1) -> None:
     """The zone agent in a process of its own, until ``stop`` is set: predictions, requests and
-    silent devices in; zone events out; the views written for the service."""
+    silent devices in; zone events out; the views written for the service. When a round found
+    nothing, the next waits on the bus for a prediction (Redis hands it over at once, SQLite
+    within its poll) up to ``idle_s`` [s], the longest a request or a silent device waits."""
+    taken = 0
     while not stop.is_set():
-        taken = zones.step(bus) + answer_requests(zones, bus) + hand_over(zones, bus)
+        taken = (zones.step(bus, wait_s=0.0 if taken else idle_s) + answer_requests(zones, bus)
+                 + hand_over(zones, bus))  # fmt: skip
         zones.record_views()
-        if not taken:
-            stop.wait(idle_s)
 
 
 def _event(message: dict[str, Any]) -> ZoneEvent:
