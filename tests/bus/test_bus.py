@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -379,10 +380,9 @@ def test_sqlite_counts_what_waits_through_its_indexes() -> None:
 
 
 def test_a_waiting_sqlite_receive_wakes_on_a_publication_of_its_process(tmp_path: Path) -> None:
-    """A receive that waits looks for other processes' publications up to ``poll_s`` apart (its
-    pause doubles from 10 ms); one of its own process, through any bus object of the file,
-    wakes it at once. Published when the pause has grown past 2.5 s, the message is taken long
-    before the pause would end."""
+    """A receive waiting up to ``poll_s`` looks once, then waits for a publication of its own
+    process (through any bus object of the file), which wakes it at once; without one it
+    returns nothing when the wait is over (the consumer's next receive looks again)."""
     import threading
 
     path = str(tmp_path / "bus.sqlite")
@@ -395,11 +395,23 @@ def test_a_waiting_sqlite_receive_wakes_on_a_publication_of_its_process(tmp_path
 
         thread = threading.Thread(target=receive)
         thread.start()
-        time.sleep(2.6)  # the pauses so far: 10, 20, ... 1,280 ms; the next is 2,560 ms
+        time.sleep(0.5)
         sent = time.monotonic()
         publisher.publish("risk", {"n": 1})
         thread.join(60)
         ((when, count),) = got
-        assert count == 1 and when - sent < 1.5  # not at the pause's end, 2.5 s on
+        assert count == 1 and when - sent < 1.5  # not at the wait's end, 59.5 s on
+        looks = 0
+        lease = waiting._lease
+
+        def counted(*args: Any) -> Any:
+            nonlocal looks
+            looks += 1
+            return lease(*args)
+
+        waiting._lease = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        assert waiting.receive("risk", "g", "c", wait_s=0.3) == []
+        assert time.monotonic() - started >= 0.3 and looks == 1  # idle: one look per wait
     with pytest.raises(InputError, match="poll_s"):
         SqliteBus(path, poll_s=0)

@@ -129,10 +129,11 @@ class _Wake:
             self._counts[topic] += 1
             self._cond.notify_all()
 
-    def wait(self, topic: str, seen: int, timeout_s: float) -> None:
-        """Until ``topic`` has a publication after the mark ``seen``, at most ``timeout_s``."""
+    def wait(self, topic: str, seen: int, timeout_s: float) -> bool:
+        """Until ``topic`` has a publication after the mark ``seen``, at most ``timeout_s``;
+        whether it has."""
         with self._cond:
-            self._cond.wait_for(lambda: self._counts[topic] != seen, timeout_s)
+            return self._cond.wait_for(lambda: self._counts[topic] != seen, timeout_s)
 
 
 _WAKES: dict[str, _Wake] = {}
@@ -149,8 +150,11 @@ def _wake_of(path: str) -> _Wake:
 class SqliteBus(Bus):
     """The bus in the SQLite file ``path`` (created with its folder when missing);
     ``clock`` gives the time [s since the epoch] (tests pass their own). A receive that waits
-    is woken at once by a publication of this process (on any bus object of the file) and
-    looks for those of other processes at most ``poll_s`` [s] apart."""
+    is woken at once by a publication of this process (on any bus object of the file). Waiting
+    up to ``poll_s`` [s], as a consumer's loop does, it looks once more only when woken (the
+    loop's next receive looks for other processes' publications: one look per wait, as a
+    sleep between polls made); waiting longer, it looks again at pauses growing from 10 ms to
+    ``poll_s``."""
 
     def __init__(
         self,
@@ -226,9 +230,14 @@ class SqliteBus(Bus):
         while True:
             seen = self._wake.seen(topic)
             got = self._lease(topic, group, consumer, limit, visibility_s)
-            if got or time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if got or remaining <= 0:
                 return got
-            self._wake.wait(topic, seen, min(pause, max(0.0, deadline - time.monotonic())))
+            if wait_s <= self.poll_s:  # a consumer's loop: the next receive looks again
+                if not self._wake.wait(topic, seen, remaining):
+                    return got
+                continue
+            self._wake.wait(topic, seen, min(pause, remaining))  # looks every pause too
             pause = min(self.poll_s, pause * 2)
 
     def _lease(
