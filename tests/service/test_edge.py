@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,6 +327,9 @@ def test_bad_edge_payloads_are_dead_lettered_with_their_reason(
     ingest.submit("http", dev, "scd41", reading_payload(next(readings.itertuples()))).stored.result(
         30
     )
+    deadline = time.monotonic() + 30  # stored, then handed to the hub by the ingest's thread
+    while ingest.backlog() and time.monotonic() < deadline:
+        time.sleep(0.01)
     ingest.hub.flush()
     late = ingest.submit("http", dev, "thermal", json.dumps(good).encode())
     assert late.reason is None and late.duplicates == 1  # the same time: a duplicate
