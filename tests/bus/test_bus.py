@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -401,17 +401,9 @@ def test_a_waiting_sqlite_receive_wakes_on_a_publication_of_its_process(tmp_path
         thread.join(60)
         ((when, count),) = got
         assert count == 1 and when - sent < 1.5  # not at the wait's end, 59.5 s on
-        looks = 0
-        lease = waiting._lease
-
-        def counted(*args: Any) -> Any:
-            nonlocal looks
-            looks += 1
-            return lease(*args)
-
-        waiting._lease = counted  # type: ignore[method-assign]
-        started = time.monotonic()
-        assert waiting.receive("risk", "g", "c", wait_s=0.3) == []
-        assert time.monotonic() - started >= 0.3 and looks == 1  # idle: one look per wait
+        with mock.patch.object(waiting, "_lease", wraps=waiting._lease) as lease:
+            started = time.monotonic()
+            assert waiting.receive("risk", "g", "c", wait_s=0.3) == []
+        assert time.monotonic() - started >= 0.3 and lease.call_count == 1  # one look per wait
     with pytest.raises(InputError, match="poll_s"):
         SqliteBus(path, poll_s=0)
