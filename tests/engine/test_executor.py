@@ -16,6 +16,11 @@ def square_with_pid(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
+def environment_variable(name: str) -> str | None:
+    """Top-level task: the value of an environment variable where the task runs."""
+    return os.environ.get(name)
+
+
 def sleep_then_return(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
@@ -68,6 +73,23 @@ def test_dask_local_cluster() -> None:
     assert sorted(r[0] for r in results) == [0, 1, 4, 9]
     assert os.getpid() not in {r[1] for r in results}
     assert done == results
+
+
+def test_a_local_dask_cluster_leaves_this_process_environment_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dask's nanny sets its workers' variables in its own process before it starts them; the
+    processes this one starts afterwards must not inherit them."""
+    for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    with TaskExecutor(engine="dask", workers=1) as executor:
+        assert dict(os.environ) == before
+        # the Dask workers themselves still start with them
+        assert list(executor.map(environment_variable, ["OMP_NUM_THREADS"])) == ["1"]
+    assert dict(os.environ) == before
+    later = map_tasks(environment_variable, ["MALLOC_TRIM_THRESHOLD_"] * 2, workers=2)
+    assert list(later) == [None, None]
 
 
 def test_dask_task_errors_propagate() -> None:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -66,6 +68,25 @@ def _distributed() -> Any:
     import distributed
 
     return distributed
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """This process's environment as it was before the block, whatever the block set in it.
+
+    A Dask nanny sets its ``distributed.nanny.pre-spawn-environ`` (``MALLOC_TRIM_THRESHOLD_``,
+    ``OMP_NUM_THREADS=1`` ...) in its own process's environment before it starts a worker, so
+    that the worker starts with them; left there, every process this one starts later (a local
+    process pool, the service's processes) would run with one thread and trim its heap after
+    every free.
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        os.environ.update(before)
 
 
 def _check_arguments(engine: str, workers: int, scheduler: str | None) -> None:
@@ -152,13 +173,14 @@ class TaskExecutor:
                 ) from None
             self._client = client
             return
-        cluster = dist.LocalCluster(
-            n_workers=self.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with _environment_kept():
+            cluster = dist.LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         self._cluster = cluster
         self._client = dist.Client(cluster, set_as_default=False)
 
