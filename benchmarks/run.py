@@ -4,7 +4,8 @@ BENCHMARKS.md.
 Run with ``make bench``. Measures scenarios/s and feature-ready rows/s with and without frames,
 1 worker vs 2, local process pool vs Dask, the 100,000-row goal run, and a plain numpy baseline
 that renders the same number of frames in the same run; then the features, the models, the
-service under load and the message bus (benchmarks/bench_*.py). ``--only service``
+service under load, the message bus, the service's restart and the test suite against an older
+suite's (benchmarks/bench_*.py). ``--only service``
 (repeatable) measures one section and rewrites only it in an existing BENCHMARKS.md.
 """
 
@@ -28,6 +29,7 @@ from bench_features import Rate, frame_rates, table_rates
 from bench_models import compiled_batch, dataset, latency, scoring_memory, train_and_predict
 from bench_restart import restart_section
 from bench_service import service_section
+from bench_tests import tests_section
 
 from embercast import __version__
 from embercast.models.sequence import SCORE_CHUNK
@@ -320,6 +322,7 @@ SECTIONS: dict[str, tuple[Callable[[bool], list[str]], tuple[str, ...]]] = {
     "service": (service_section, ("## Live service",)),
     "bus": (bus_section, ("## Message bus",)),
     "restart": (restart_section, ("## Restart",)),
+    "tests": (tests_section, ("## Test suite",)),
 }
 """Sections of BENCHMARKS.md in order: name -> (what writes it, the headings it owns)."""
 FOOTER = "Command: `make bench`."
