@@ -262,10 +262,11 @@ def _register(*locations: Path) -> None:
 @pytest.fixture(scope="session")
 def features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The feature set of 24 generated scenarios (seed 5), ``room_size=large`` held out, its
-    extended features computed while generating (no frames stored)."""
+    extended features computed while generating (no frames stored), two scenarios a task."""
 
     def build(out: Path) -> None:
         args = ["generate", "-n", "24", "--seed", "5", "--frames", "none", "--features", "extended"]
+        args += ["--scenarios-per-task", "2"]  # 12 tasks share two workers evenly, not 3
         _cli(*args, "--workers", "2", "--out", str(out), "--holdout", "room_size=large")
 
     out = shared_build(tmp_path_factory, "features", build)
