@@ -331,7 +331,7 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (workdir / "dask.log").open("wb")
     dask = str(VENV_BIN / "dask")
     scheduler = [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
-    worker = [dask, "worker", address, *"--nworkers 1 --nthreads 1 --no-dashboard".split()]
+    worker = [dask, "worker", address, *"--no-nanny --nthreads 1 --no-dashboard".split()]
     worker += ["--local-directory", str(workdir)]
     options: dict[str, Any] = {
         "cwd": workdir,
