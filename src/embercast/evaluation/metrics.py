@@ -127,14 +127,18 @@ def outcomes(
             hours += float((~fire_time).sum()) * period / 3600.0
             decision = AlarmDecision(params)
             watch = HeatWatch()
-            columns = (dev[c].to_numpy(float) for c in ("p", "temperature", "co2", "co2_rate"))
-            for ti, pi, ci, gi, ri, burning in zip(t, *columns, fire_time, strict=True):
-                heat = watch.update(float(ti), float(ci))
-                active = decision.update(float(ti), float(pi), heat, float(gi), float(ri))
+            # Python floats and bools (tolist), not numpy scalars: the loop runs per reading
+            columns = [dev[c].to_numpy(float).tolist() for c in ("p", "temperature", "co2",
+                                                                "co2_rate")]  # fmt: skip
+            times = t.astype(float).tolist()
+            for ti, pi, ci, gi, ri, burning in zip(times, *columns, fire_time.tolist(),
+                                                   strict=True):  # fmt: skip
+                heat = watch.update(ti, ci)
+                active = decision.update(ti, pi, heat, gi, ri)
                 if decision.onset and not burning:
                     false_alarms += 1
                 if active and burning and (detect is None or ti < detect):
-                    detect = float(ti)
+                    detect = ti
         result.append(Outcome(str(sid), cls, is_fire, ign, detect, false_alarms, hours))
     return result
 
@@ -159,13 +163,15 @@ def _zone_outcome(
         period = float(np.median(np.diff(times))) if len(times) > 1 else 5.0
         nonfire = int((times < ign).sum()) if (is_fire and ign is not None) else len(times)
         hours += nonfire * period / 3600.0
-    names = ("device_id", "t_s", "p", "temperature", "co2", "co2_rate")
-    columns = (ordered[c].to_numpy() for c in names)
-    for device, ti, pi, ci, gi, ri in zip(*columns, strict=True):
-        now = float(ti)
-        watch = watches.setdefault(str(device), HeatWatch())
-        heat = watch.update(now, float(ci))
-        machine.update(str(device), now, float(pi), heat, float(gi), float(ri))
+    devices = [str(d) for d in ordered["device_id"].to_numpy()]
+    names = ("t_s", "p", "temperature", "co2", "co2_rate")
+    columns = [ordered[c].to_numpy(float).tolist() for c in names]  # Python floats, as above
+    for device, now, pi, ci, gi, ri in zip(devices, *columns, strict=True):
+        watch = watches.get(device)
+        if watch is None:
+            watch = watches[device] = HeatWatch()
+        heat = watch.update(now, ci)
+        machine.update(device, now, pi, heat, gi, ri)
         burning = is_fire and ign is not None and now >= ign
         for event in machine.drain():
             if event.kind == "alarm" and not burning:
