@@ -314,13 +314,17 @@ def frames_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def gas_model(features: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The gas model trained on :func:`features` (``train --model gas --out``): a model file
-    and its sidecar, compiled nowhere."""
-    folder = tmp_path_factory.mktemp("gas")
-    model, compiled = folder / "model" / "gas.pkl", folder / "compiled"
-    model.parent.mkdir()
-    _cli("train", str(features), "--model", "gas", "--out", str(model), COMPILED_DIR=str(compiled))
-    assert not list(compiled.glob("*.o"))  # training compiles nothing (only predict may)
+    """The gas model trained on :func:`features` (``train --model gas --out``) once for every
+    worker: a model file and its sidecar, compiled nowhere."""
+
+    def build(folder: Path) -> None:
+        model, compiled = folder / "model" / "gas.pkl", folder / "compiled"
+        model.parent.mkdir(parents=True)
+        _cli("train", str(features), "--model", "gas", "--out", str(model),
+             COMPILED_DIR=str(compiled))  # fmt: skip
+        assert not list(compiled.glob("*.o"))  # training compiles nothing (only predict may)
+
+    model = shared_build(tmp_path_factory, "gas", build) / "model" / "gas.pkl"
     with read_only(model.parent):
         yield model
 
@@ -339,14 +343,19 @@ def three_classes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def relative_standard18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two generated scenarios (seed 2: a toaster and a flaming fire), no frames stored, their
     standard18 features computed while generating; generated to a relative location (``--out
-    rel``, from its parent)."""
-    parent = tmp_path_factory.mktemp("relative")
-    args = ["generate", "-n", "2", "--seed", "2", "--frames", "none", "--features", "standard18"]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(parent)
-        _cli(*args, "--out", "rel")
-    with read_only(parent / "rel"):
-        yield parent / "rel"
+    rel``, from its parent), once for every worker."""
+
+    def build(parent: Path) -> None:
+        args = ["generate", "-n", "2", "--seed", "2", "--frames", "none"]
+        parent.mkdir(parents=True)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(parent)
+            _cli(*args, "--features", "standard18", "--out", "rel")
+
+    out = shared_build(tmp_path_factory, "relative", build) / "rel"
+    _register(out, out / "features")
+    with read_only(out):
+        yield out
 
 
 @pytest.fixture(scope="session")
